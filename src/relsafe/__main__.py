@@ -1,0 +1,5 @@
+"""`python -m relsafe`."""
+
+from relsafe.cli import main
+
+main()

@@ -1,0 +1,69 @@
+"""The errors relsafe reports, each carrying the exit code the CLI maps it to.
+
+Every failure a user can meet is a RelsafeError: one line that names what is
+wrong, an optional hint that says how to go on, and optional detail lines
+(the tail of a failing command's output). Anything else is a bug.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+
+class ExitCode(IntEnum):
+    OK = 0
+    FAILED = 1
+    USAGE = 2
+    GATE = 3
+    REFUSED = 4
+
+
+class RelsafeError(Exception):
+    """Base of every error shown to the user."""
+
+    exit_code: ExitCode = ExitCode.FAILED
+
+    def __init__(
+        self,
+        message: str,
+        hint: str | None = None,
+        details: list[str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+        self.details = details or []
+
+
+class StepFailed(RelsafeError):
+    """A step could not do its work; the release stays resumable (exit 1)."""
+
+    exit_code = ExitCode.FAILED
+
+
+class ToolFailed(StepFailed):
+    """An outside tool (git, pip, twine, build...) failed; details hold its last lines."""
+
+
+class ConfigError(RelsafeError):
+    """release.toml or pyproject's [tool.relsafe] is invalid (exit 2)."""
+
+    exit_code = ExitCode.USAGE
+
+
+class UsageError(RelsafeError):
+    """A bad argument or a command that does not fit the current state (exit 2)."""
+
+    exit_code = ExitCode.USAGE
+
+
+class Refused(RelsafeError):
+    """A safety check refused to go on (exit 4); nothing was changed by it."""
+
+    exit_code = ExitCode.REFUSED
+
+
+class WaitingAtGate(RelsafeError):
+    """A checklist gate needs a confirmation (exit 3); the release stays resumable."""
+
+    exit_code = ExitCode.GATE

@@ -1,0 +1,29 @@
+"""The log of one relsafe run: every subprocess's command and output, redacted."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+from relsafe.security.redaction import DEFAULT_REDACTOR, Redactor
+
+
+class RunLog:
+    """Append-only text log; safe to write from the threads that overlap work."""
+
+    def __init__(self, path: Path | None, redactor: Redactor = DEFAULT_REDACTOR) -> None:
+        self.path = path
+        self.redact = redactor
+        self._lock = threading.Lock()
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+
+    def write(self, text: str) -> None:
+        if self.path is None:
+            return
+        stamp = time.strftime("%H:%M:%S")
+        clean = self.redact(text)
+        with self._lock, self.path.open("a", encoding="utf-8") as stream:
+            for line in clean.splitlines() or [""]:
+                stream.write(f"{stamp} {line}\n")

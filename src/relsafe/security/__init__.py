@@ -1,0 +1,1 @@
+"""Checks that keep secrets and unsafe workflows out of a release."""
