@@ -1,0 +1,304 @@
+"""release.toml: the schema, its defaults, and validation before anything runs.
+
+The same tables may live under [tool.relsafe] in pyproject.toml. Every key is
+optional; unknown keys and wrong types are errors naming the file, the key and
+what was expected.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import json
+import sys
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from relsafe.errors import ConfigError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on 3.10 only
+    import tomli as tomllib
+
+CONFIG_FILE = "release.toml"
+PIPELINE_ORDER = (
+    "preflight",
+    "bump",
+    "build",
+    "inspect",
+    "smoke",
+    "stage",
+    "verify-stage",
+    "gate",
+    "tag",
+    "push",
+    "watch",
+)
+DEFAULT_STEPS_EXCLUDED = ("watch",)
+
+TESTPYPI_UPLOAD_URL = "https://test.pypi.org/legacy/"
+TESTPYPI_INDEX_URL = "https://test.pypi.org/simple/"
+PYPI_INDEX_URL = "https://pypi.org/simple/"
+
+
+@dataclass(frozen=True)
+class GateConfig:
+    name: str
+    before: str = "tag"
+    items: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Config:
+    """The validated configuration; `source` names where it came from, for messages."""
+
+    source: str = "defaults"
+    branch: str = "main"
+    remote: str = "origin"
+    tag_format: str = "v{version}"
+    sign_tags: bool = False
+    steps: tuple[str, ...] = ()
+    version_files: tuple[str, ...] = ()
+    test_command: str = "python -m pytest -q"
+    test_paths: tuple[str, ...] = ("tests",)
+    test_requires: tuple[str, ...] = ("pytest",)
+    test_pythons: tuple[str, ...] = ()
+    staging_repository_url: str = TESTPYPI_UPLOAD_URL
+    staging_index_url: str = TESTPYPI_INDEX_URL
+    production_index_url: str = PYPI_INDEX_URL
+    inspect_allow: tuple[str, ...] = ()
+    gates: tuple[GateConfig, ...] = ()
+    publish_workflow: str = ".github/workflows/publish.yml"
+    publish_environment: str = "pypi"
+    watch_timeout: float = 1800.0
+    watch_interval: float = 30.0
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    def tag_for(self, version: str) -> str:
+        return self.tag_format.format(version=version)
+
+    def fingerprint(self) -> str:
+        """A short stable hash: a changed configuration changes a step's inputs."""
+        data = asdict(self)
+        data.pop("source")
+        blob = json.dumps(data, sort_keys=True, default=list).encode()
+        return hashlib.sha256(blob).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class Key:
+    """One key of the schema: its attribute on Config, the type it needs, and a description."""
+
+    attribute: str
+    kind: str  # "str", "bool", "number", "list[str]"
+    description: str
+
+
+SCHEMA: dict[str, dict[str, Key]] = {
+    "release": {
+        "branch": Key("branch", "str", "the release branch"),
+        "remote": Key("remote", "str", "the git remote to push to"),
+        "tag-format": Key("tag_format", "str", "tag name; must contain {version}"),
+        "sign-tags": Key("sign_tags", "bool", "sign the release tag (git tag -s)"),
+        "steps": Key("steps", "list[str]", "which steps run, in pipeline order"),
+    },
+    "version": {
+        "files": Key("version_files", "list[str]", "files holding the version, when bump-my-version has no config"),
+    },
+    "test": {
+        "command": Key("test_command", "str", "test command run with the fresh venv first on PATH"),
+        "paths": Key("test_paths", "list[str]", "paths copied to a temp folder to run the tests from"),
+        "requires": Key("test_requires", "list[str]", "requirements installed beside the wheel"),
+        "pythons": Key("test_pythons", "list[str]", "interpreters, one fresh venv each (default: relsafe's own)"),
+    },
+    "staging": {
+        "repository-url": Key("staging_repository_url", "str", "upload URL of the staging index"),
+        "index-url": Key("staging_index_url", "str", "simple index URL of the staging index"),
+    },
+    "production": {
+        "index-url": Key("production_index_url", "str", "simple index URL of the production index"),
+    },
+    "inspect": {
+        "allow": Key("inspect_allow", "list[str]", "reviewed paths the secret scan may pass"),
+    },
+    "publish": {
+        "workflow": Key("publish_workflow", "str", "the Trusted Publishing workflow file"),
+        "environment": Key("publish_environment", "str", "the GitHub environment of the publish job"),
+    },
+    "watch": {
+        "timeout": Key("watch_timeout", "number", "seconds to wait for the version on the production index"),
+        "interval": Key("watch_interval", "number", "seconds between two polls of the production index"),
+    },
+}
+GATE_KEYS = {"name": "str", "before": "str", "items": "list[str]"}
+TABLES = (*SCHEMA, "gate")
+
+
+def _expected(kind: str) -> str:
+    return {
+        "str": "a string",
+        "bool": "true or false",
+        "number": "a number",
+        "list[str]": "a list of strings",
+    }[kind]
+
+
+def _conforms(value: Any, kind: str) -> bool:
+    if kind == "str":
+        return isinstance(value, str)
+    if kind == "bool":
+        return isinstance(value, bool)
+    if kind == "number":
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    return isinstance(value, list) and all(isinstance(item, str) for item in value)
+
+
+def _suggest(word: str, choices: list[str]) -> str:
+    close = difflib.get_close_matches(word, choices, n=1)
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+class _Validator:
+    """Walks the raw TOML tables and turns them into Config keyword arguments."""
+
+    def __init__(self, source: str, prefix: str, known_steps: tuple[str, ...]) -> None:
+        self.source = source
+        self.prefix = prefix
+        self.known_steps = known_steps
+
+    def fail(self, key: str, message: str) -> ConfigError:
+        return ConfigError(f"{self.source}: {self.prefix}{key}: {message}")
+
+    def convert(self, raw: Mapping[str, Any]) -> dict[str, Any]:
+        values: dict[str, Any] = {}
+        for table, content in raw.items():
+            if table not in TABLES:
+                raise self.fail(table, "unknown table" + _suggest(table, list(TABLES)))
+            if table == "gate":
+                values["gates"] = self.gates(content)
+                continue
+            if not isinstance(content, Mapping):
+                raise self.fail(table, "expected a table")
+            for key, value in content.items():
+                schema = SCHEMA[table]
+                if key not in schema:
+                    raise self.fail(f"{table}.{key}", "unknown key" + _suggest(key, list(schema)))
+                spec = schema[key]
+                if not _conforms(value, spec.kind):
+                    raise self.fail(f"{table}.{key}", f"expected {_expected(spec.kind)}, got {value!r}")
+                values[spec.attribute] = tuple(value) if isinstance(value, list) else value
+        self.check_semantics(values)
+        return values
+
+    def gates(self, content: Any) -> tuple[GateConfig, ...]:
+        if not isinstance(content, list) or not all(isinstance(g, Mapping) for g in content):
+            raise self.fail("gate", "expected an array of tables ([[gate]])")
+        gates = []
+        for index, gate in enumerate(content):
+            where = f"gate[{index}]"
+            for key, value in gate.items():
+                if key not in GATE_KEYS:
+                    raise self.fail(f"{where}.{key}", "unknown key" + _suggest(key, list(GATE_KEYS)))
+                if not _conforms(value, GATE_KEYS[key]):
+                    raise self.fail(f"{where}.{key}", f"expected {_expected(GATE_KEYS[key])}, got {value!r}")
+            if "name" not in gate or not gate["name"].strip():
+                raise self.fail(f"{where}.name", "expected a non-empty gate name")
+            before = gate.get("before", "tag")
+            if before not in self.known_steps or before in ("preflight", "gate"):
+                guardable = [s for s in self.known_steps if s not in ("preflight", "gate")]
+                raise self.fail(
+                    f"{where}.before",
+                    f"expected one of {', '.join(guardable)}, got {before!r}" + _suggest(before, guardable),
+                )
+            items = tuple(gate.get("items", ()))
+            if not items:
+                raise self.fail(f"{where}.items", "expected at least one checklist item")
+            gates.append(GateConfig(name=gate["name"], before=before, items=items))
+        names = [g.name for g in gates]
+        for name in names:
+            if names.count(name) > 1:
+                raise self.fail("gate", f"gate name {name!r} is used twice; names must be unique")
+        return tuple(gates)
+
+    def check_semantics(self, values: dict[str, Any]) -> None:
+        tag_format = values.get("tag_format")
+        if tag_format is not None:
+            if "{version}" not in tag_format:
+                raise self.fail("release.tag-format", f"expected a format containing {{version}}, got {tag_format!r}")
+            try:
+                tag_format.format(version="1.0.0")
+            except (KeyError, IndexError, ValueError):
+                raise self.fail(
+                    "release.tag-format", f"expected only the {{version}} placeholder, got {tag_format!r}"
+                ) from None
+        steps = values.get("steps")
+        if steps is not None:
+            positions = []
+            for step in steps:
+                if step not in self.known_steps:
+                    raise self.fail(
+                        "release.steps",
+                        f"unknown step {step!r}; expected some of {', '.join(self.known_steps)}"
+                        + _suggest(step, list(self.known_steps)),
+                    )
+                positions.append(self.known_steps.index(step))
+            if positions != sorted(set(positions)):
+                raise self.fail(
+                    "release.steps",
+                    "expected steps in pipeline order without repeats: " + ", ".join(self.known_steps),
+                )
+            for required in ("preflight",):
+                if required not in steps:
+                    raise self.fail("release.steps", f"{required!r} cannot be left out; it is what keeps a release safe")
+        for key in ("watch_timeout", "watch_interval"):
+            if key in values and values[key] <= 0:
+                raise self.fail(f"watch.{key.split('_')[1]}", "expected a positive number")
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as stream:
+            return tomllib.load(stream)
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"{path.name}: not valid TOML: {error}") from None
+    except OSError as error:
+        raise ConfigError(f"{path.name}: cannot be read: {error.strerror}") from None
+
+
+def load_config(
+    root: Path,
+    known_steps: tuple[str, ...],
+    default_steps: tuple[str, ...],
+    staging_url_check: Callable[[str], bool] | None = None,
+) -> Config:
+    """Read release.toml, else [tool.relsafe] in pyproject.toml, else defaults.
+
+    `known_steps` are the steps this relsafe implements, in pipeline order;
+    `staging_url_check` says whether a URL is the production index, which
+    relsafe never uploads to.
+    """
+    release_toml = root / CONFIG_FILE
+    pyproject = root / "pyproject.toml"
+    raw: dict[str, Any] = {}
+    source, prefix = "defaults", ""
+    if release_toml.is_file():
+        raw, source = _read_toml(release_toml), CONFIG_FILE
+    elif pyproject.is_file():
+        tool = _read_toml(pyproject).get("tool", {})
+        if isinstance(tool, Mapping) and "relsafe" in tool:
+            raw, source, prefix = tool["relsafe"], "pyproject.toml", "tool.relsafe."
+            if not isinstance(raw, Mapping):
+                raise ConfigError("pyproject.toml: tool.relsafe: expected a table")
+    values = _Validator(source, prefix, known_steps).convert(raw)
+    values.setdefault("steps", default_steps)
+    config = Config(source=source, **values)
+    if staging_url_check is not None and staging_url_check(config.staging_repository_url):
+        raise ConfigError(
+            f"{source}: {prefix}staging.repository-url: expected a staging index, got the production index "
+            f"{config.staging_repository_url!r}; relsafe never uploads to PyPI itself (the tag triggers the "
+            "Trusted Publishing workflow)"
+        )
+    return config

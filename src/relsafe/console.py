@@ -1,0 +1,165 @@
+"""Everything relsafe shows: the live step table, prompts, results, errors.
+
+On a terminal the steps are a live rich table with spinners and elapsed
+times; off a terminal (CI, pipes) each event is one plain line. rich
+already honours NO_COLOR.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from rich.console import Console, Group
+from rich.markup import escape
+from rich.spinner import Spinner
+from rich.table import Table
+from rich.text import Text
+
+if TYPE_CHECKING:
+    from rich.live import Live
+
+    from relsafe.errors import RelsafeError
+    from relsafe.state import Release
+
+ICONS = {
+    "done": ("✓", "green"),
+    "failed": ("✗", "red"),
+    "blocked": ("✗", "red"),
+    "waiting": ("⏸", "yellow"),
+    "running": ("…", "cyan"),
+    "pending": ("·", "dim"),
+    "rehearsed": ("✓", "green"),
+    "skipped": ("-", "dim"),
+}
+
+
+def make_console(stderr: bool = False) -> Console:
+    return Console(stderr=stderr, highlight=False, soft_wrap=True)
+
+
+@dataclass
+class _Row:
+    name: str
+    title: str
+    status: str = "pending"
+    started: float = 0.0
+    seconds: float | None = None
+    summary: str = ""
+    notes: list[str] = field(default_factory=list)
+
+
+class StepView:
+    """The pipeline Observer for humans: a live table on a TTY, plain lines elsewhere."""
+
+    def __init__(self, console: Console, steps: list[tuple[str, str]] | None = None) -> None:
+        self.console = console
+        self.rows: dict[str, _Row] = {name: _Row(name, title) for name, title in steps or []}
+        self.live: Live | None = None
+
+    def __enter__(self) -> StepView:
+        if self.console.is_terminal:
+            from rich.live import Live
+
+            self.live = Live(console=self.console, refresh_per_second=8, get_renderable=self._render)
+            self.live.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.live is not None:
+            self.live.update(self._render(), refresh=True)
+            self.live.__exit__(None, None, None)
+            self.live = None
+
+    def _render(self) -> Table:
+        table = Table(show_header=True, header_style="bold", box=None, pad_edge=False)
+        table.add_column("", width=2)
+        table.add_column("step")
+        table.add_column("time", justify="right")
+        table.add_column("")
+        for row in self.rows.values():
+            icon: Any
+            if row.status == "running":
+                icon = Spinner("dots", style="cyan")
+                elapsed = time.monotonic() - row.started
+            else:
+                symbol, style = ICONS.get(row.status, ("?", ""))
+                icon = Text(symbol, style=style)
+                elapsed = row.seconds if row.seconds is not None else 0.0
+            timing = f"{elapsed:.1f}s" if row.status != "pending" else ""
+            detail = row.notes[-1] if row.status == "running" and row.notes else row.summary
+            table.add_row(icon, row.title or row.name, timing, Text(detail, style="dim", overflow="ellipsis"))
+        return table
+
+    def _plain(self, text: str) -> None:
+        if self.live is None:
+            self.console.print(text, markup=False)
+
+    def step_started(self, name: str, title: str) -> None:
+        row = self.rows.setdefault(name, _Row(name, title))
+        row.title, row.status, row.started = title, "running", time.monotonic()
+        self._plain(f"… {title}")
+
+    def step_finished(self, name: str, status: str, seconds: float, summary: str) -> None:
+        row = self.rows.setdefault(name, _Row(name, name))
+        row.status, row.seconds, row.summary = status, seconds, summary
+        symbol = ICONS.get(status, ("?", ""))[0]
+        self._plain(f"{symbol} {row.title} [{status}, {seconds:.1f}s]" + (f" {summary}" if summary else ""))
+
+    def note(self, name: str, text: str) -> None:
+        row = self.rows.setdefault(name, _Row(name, name))
+        row.notes.append(text)
+        self._plain(f"  {name}: {text}")
+
+
+def show_error(console: Console, error: RelsafeError, log_path: object | None) -> None:
+    """What failed, its last lines, the log, and how to go on: never a traceback."""
+    console.print(f"[bold red]error:[/] {escape(error.message)}")
+    for line in error.details:
+        console.print(f"  [dim]│[/] {escape(line)}")
+    if log_path is not None and getattr(log_path, "exists", lambda: False)():
+        console.print(f"  [dim]full log: {escape(str(log_path))}[/]")
+    if error.hint:
+        console.print(f"[yellow]hint:[/] {escape(error.hint)}")
+
+
+def release_table(release: Release) -> Group:
+    """`relsafe status`: each step with its state, attempts, times and key outputs."""
+    kind = "rehearsal" if release.rehearsal else "release"
+    header = Text.assemble(
+        (f"{kind} {release.from_version} → {release.version}", "bold"),
+        f"  tag {release.tag}  status ",
+        (release.status, ICONS.get(release.status, ("", "bold"))[1] or "bold"),
+        f"  started {release.created}",
+    )
+    table = Table(box=None, header_style="bold", pad_edge=False)
+    for column in ("step", "state", "attempts", "time", "outputs"):
+        table.add_column(column)
+    for name in release.order:
+        record = release.steps.get(name)
+        if record is None:
+            table.add_row(name, "pending", "0", "", "")
+            continue
+        seconds = f"{record.seconds:.1f}s" if record.seconds is not None else ""
+        outputs = describe_outputs(record.outputs) or (record.error or "")
+        table.add_row(name, record.status, str(record.attempts), seconds, outputs)
+    return Group(header, table)
+
+
+def describe_outputs(outputs: dict[str, Any]) -> str:
+    parts = []
+    for key, value in outputs.items():
+        if key == "artifacts" and isinstance(value, list):
+            parts.extend(f"{a['name']} sha256:{a['sha256'][:12]}" for a in value)
+        elif isinstance(value, (str, int, float)) and key != "summary":
+            text = str(value)
+            parts.append(f"{key}={text[:12] if key == 'commit' else text}")
+        elif isinstance(value, list) and value and all(isinstance(v, str) for v in value):
+            parts.append(f"{key}={', '.join(value)}")
+    return "  ".join(parts)
+
+
+def is_interactive() -> bool:
+    return sys.stdin.isatty() and sys.stdout.isatty()

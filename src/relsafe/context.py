@@ -1,0 +1,59 @@
+"""What a step sees: the targets it may act on and the release it belongs to.
+
+A rehearsal is the same steps with other targets (a sandbox clone, a
+throwaway remote, the embedded index), so steps reach the world only
+through this object.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from relsafe.config import Config
+from relsafe.project import Project
+from relsafe.runlog import RunLog
+from relsafe.state import Journal, Release
+from relsafe.tools.git import Git
+
+
+@dataclass(frozen=True)
+class StagingTarget:
+    """Where stage uploads and verify-stage reads back; credentials are resolved when needed."""
+
+    repository_url: str
+    index_url: str
+
+
+@dataclass
+class Context:
+    git: Git
+    project: Project
+    config: Config
+    journal: Journal
+    release: Release
+    log: RunLog
+    remote: str
+    staging: StagingTarget
+    production_index_url: str
+    rehearsal: bool = False
+    confirmed_gates: frozenset[str] = frozenset()
+    confirm_all: bool = False
+    ask: Callable[[str], bool] | None = None
+    note: Callable[[str], None] = field(default=lambda _text: None)
+    real_git: Git | None = None
+
+    @property
+    def work_dir(self) -> Path:
+        """The release's own folder under the journal: artifacts, temp files."""
+        return self.journal.releases_dir / self.release.id
+
+    @property
+    def artifacts_dir(self) -> Path:
+        return self.journal.artifacts_dir(self.release)
+
+    @property
+    def bump_commit(self) -> str:
+        commit = self.release.output("bump", "commit")
+        return str(commit) if commit else self.release.base_commit

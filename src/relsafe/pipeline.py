@@ -1,0 +1,152 @@
+"""Runs the steps in order: check → run → verify → record, and resumes where a release stopped.
+
+Resume trusts the world first: a step whose effect already exists is
+recorded done without being repeated. It trusts the journal second: a
+finished step whose inputs changed, or whose result no longer holds, makes
+resume refuse instead of building on it.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from relsafe.context import Context
+from relsafe.errors import Refused, RelsafeError, StepFailed
+from relsafe.state import BLOCKED, DONE, FAILED, RUNNING, now
+from relsafe.steps import load
+from relsafe.steps.base import DONE as CHECK_DONE
+from relsafe.steps.base import Step
+
+
+class Observer(Protocol):
+    """Receives progress; the console draws it, tests may record it."""
+
+    def step_started(self, name: str, title: str) -> None: ...
+
+    def step_finished(self, name: str, status: str, seconds: float, summary: str) -> None: ...
+
+    def note(self, name: str, text: str) -> None: ...
+
+
+@dataclass(frozen=True)
+class Blocker:
+    step: str
+    message: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {"step": self.step, "message": self.message}
+
+
+def _summary(outputs: dict[str, Any]) -> str:
+    for key in ("summary", "commit", "tag"):
+        if key in outputs and outputs[key]:
+            value = str(outputs[key])
+            return value[:12] if key == "commit" else value
+    return ""
+
+
+def _changed(recorded: dict[str, Any], current: dict[str, Any]) -> list[str]:
+    return [
+        f"{key}: {recorded.get(key)!s:.40} → {current.get(key)!s:.40}"
+        for key in sorted(set(recorded) | set(current))
+        if recorded.get(key) != current.get(key)
+    ]
+
+
+class Pipeline:
+    def __init__(self, ctx: Context, observer: Observer) -> None:
+        self.ctx = ctx
+        self.observer = observer
+        self.steps: list[Step] = [load(name) for name in ctx.release.order]
+        self.blockers: list[Blocker] = []
+
+    def _save(self) -> None:
+        self.ctx.journal.save(self.ctx.release)
+
+    def run(self) -> list[Blocker]:
+        """Run every unfinished step. A real release raises on its first problem;
+        a rehearsal collects blockers and goes on where later steps can."""
+        for step in self.steps:
+            try:
+                self._run_step(step)
+            except RelsafeError as error:
+                if not self.ctx.rehearsal:
+                    raise
+                self.blockers.append(Blocker(step.name, error.message))
+                if step.produces:
+                    break
+        return self.blockers
+
+    def _run_step(self, step: Step) -> None:
+        ctx, record = self.ctx, self.ctx.release.step(step.name)
+        name = step.name
+        self.ctx.note = lambda text: self.observer.note(name, text)
+        started = time.monotonic()
+        self.observer.step_started(step.name, step.title)
+        if record.status == DONE:
+            self._confirm_done(step, record.inputs)
+            self.observer.step_finished(step.name, DONE, 0.0, "done earlier")
+            return
+        record.inputs = step.fingerprint(ctx)
+        try:
+            found = step.check(ctx)
+        except RelsafeError as error:
+            self._fail(step, error, started)
+            raise
+        if found.state == BLOCKED:
+            error = Refused(f"{step.name}: " + "; ".join(found.reasons), hint=self._resume_hint())
+            self._fail(step, error, started, status=BLOCKED)
+            raise error
+        if found.state == CHECK_DONE:
+            record.outputs = dict(found.outputs)
+            self._finish(step, started, "already done")
+            return
+        record.status, record.started, record.error = RUNNING, now(), None
+        record.attempts += 1
+        self._save()
+        try:
+            record.outputs = step.run(ctx)
+        except RelsafeError as error:
+            self._fail(step, error, started)
+            raise
+        self._finish(step, started, _summary(record.outputs))
+
+    def _finish(self, step: Step, started: float, summary: str) -> None:
+        record = self.ctx.release.step(step.name)
+        try:
+            step.verify(self.ctx)
+        except RelsafeError as error:
+            self._fail(step, error, started)
+            raise
+        record.status, record.ended = DONE, now()
+        record.seconds = round(time.monotonic() - started, 3)
+        self._save()
+        self.observer.step_finished(step.name, DONE, record.seconds, summary)
+
+    def _fail(self, step: Step, error: RelsafeError, started: float, status: str = FAILED) -> None:
+        record = self.ctx.release.step(step.name)
+        record.status, record.ended, record.error = status, now(), error.message
+        record.seconds = round(time.monotonic() - started, 3)
+        self._save()
+        self.observer.step_finished(step.name, status, record.seconds, error.message)
+
+    def _confirm_done(self, step: Step, recorded: dict[str, Any]) -> None:
+        """A step done earlier must still be done, on the same inputs."""
+        changes = _changed(recorded, step.fingerprint(self.ctx))
+        if changes:
+            raise Refused(
+                f"{step.name} was done on other inputs than it would have now: " + "; ".join(changes),
+                hint="restore what changed, or run `relsafe abort` and release again",
+            )
+        try:
+            step.verify(self.ctx)
+        except StepFailed as error:
+            raise Refused(
+                f"{step.name} was done, but no longer holds: {error.message}",
+                hint="restore what changed, or run `relsafe abort` and release again",
+            ) from None
+
+    def _resume_hint(self) -> str:
+        return "fix it and run `relsafe resume`, or `relsafe abort`"

@@ -1,0 +1,231 @@
+"""Starting, resuming and aborting the release of one repository.
+
+This is where a command becomes a release: the configuration is validated,
+the project detected, the version planned and the journal locked before any
+step runs.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from relsafe.config import Config, load_config
+from relsafe.context import Context, StagingTarget
+from relsafe.errors import Refused, RelsafeError, UsageError
+from relsafe.pipeline import Observer, Pipeline
+from relsafe.project import Project, detect_project
+from relsafe.runlog import RunLog
+from relsafe.state import DONE, Journal, Release
+from relsafe.steps import default_steps, known_steps
+from relsafe.steps.bump import is_pure_bump
+from relsafe.tools import versioning
+from relsafe.tools.git import Git
+
+ABORTED, REFUSED, FAILED_RELEASE = "aborted", "refused", "failed"
+SIDE_EFFECT_FREE = ("preflight",)
+
+
+@dataclass
+class Options:
+    """What the user asked for beyond the version: gate confirmations, prompts."""
+
+    confirmed_gates: frozenset[str] = frozenset()
+    confirm_all: bool = False
+    ask: Callable[[str], bool] | None = None
+
+
+@dataclass
+class Repository:
+    """An opened repository: its git, journal, configuration, and this run's log."""
+
+    git: Git
+    journal: Journal
+    config: Config
+    log: RunLog
+
+    @classmethod
+    def open(cls, path: Path) -> Repository:
+        bootstrap = RunLog(None)
+        git = Git(path, bootstrap)
+        journal = Journal(git.common_dir)
+        log = RunLog(journal.new_log())
+        git.log = log
+        from relsafe.tools.index import is_production_pypi
+
+        config = load_config(git.root, known_steps(), default_steps(), is_production_pypi)
+        return cls(git, journal, config, log)
+
+    def project(self) -> Project:
+        scm_version = versioning.version_from_tags(self.git.tags(), self.config.tag_format)
+        return detect_project(self.git.root, self.config.version_files, scm_version)
+
+
+@dataclass
+class Outcome:
+    release: Release
+    log_path: Path | None
+    notes: list[str] = field(default_factory=list)
+
+
+def _new_release(repo: Repository, project: Project, request: str) -> Release:
+    version = versioning.next_version(project.current_version, request)
+    versioning.check_increase(project.current_version, version)
+    config = repo.config
+    stamp = time.strftime("%Y%m%dT%H%M%S")
+    return Release(
+        id=f"{stamp}-{project.normalized_name}-{version}",
+        request=request,
+        from_version=project.current_version,
+        version=version,
+        tag=config.tag_for(version),
+        branch=config.branch,
+        remote=config.remote,
+        base_commit=repo.git.head(),
+        config_fingerprint=config.fingerprint(),
+        order=list(config.steps),
+    )
+
+
+def _context(repo: Repository, project: Project, release: Release, options: Options) -> Context:
+    config = repo.config
+    return Context(
+        git=repo.git,
+        project=project,
+        config=config,
+        journal=repo.journal,
+        release=release,
+        log=repo.log,
+        remote=config.remote,
+        staging=StagingTarget(config.staging_repository_url, config.staging_index_url),
+        production_index_url=config.production_index_url,
+        confirmed_gates=options.confirmed_gates,
+        confirm_all=options.confirm_all,
+        ask=options.ask,
+    )
+
+
+@contextmanager
+def _recording(repo: Repository, release: Release) -> Iterator[None]:
+    """Mark the release failed (still resumable) or, when nothing was changed yet, refused and closed."""
+    try:
+        yield
+    except RelsafeError:
+        touched = [n for n, r in release.steps.items() if n not in SIDE_EFFECT_FREE and r.attempts]
+        if touched:
+            release.status = FAILED_RELEASE
+            repo.journal.save(release)
+        else:
+            release.status = REFUSED
+            repo.journal.finish(release)
+        raise
+
+
+def _run(repo: Repository, ctx: Context, observer: Observer) -> Outcome:
+    release = ctx.release
+    release.runs += 1
+    release.status = "running"
+    repo.journal.save(release)
+    with _recording(repo, release):
+        Pipeline(ctx, observer).run()
+    release.status = DONE
+    repo.journal.finish(release)
+    return Outcome(release, repo.log.path)
+
+
+def start(path: Path, request: str, observer: Observer, options: Options) -> Outcome:
+    repo = Repository.open(path)
+    with repo.journal.lock():
+        current = repo.journal.current()
+        if current is not None:
+            raise Refused(
+                f"a release of {current.version} is in progress (started {current.created})",
+                hint="run `relsafe resume` to finish it, or `relsafe abort` to end it",
+            )
+        project = repo.project()
+        release = _new_release(repo, project, request)
+        return _run(repo, _context(repo, project, release, options), observer)
+
+
+def resume(path: Path, observer: Observer, options: Options) -> Outcome:
+    repo = Repository.open(path)
+    with repo.journal.lock():
+        release = repo.journal.current()
+        if release is None:
+            raise UsageError("no release is in progress; nothing to resume", hint="start one with `relsafe release`")
+        if repo.config.fingerprint() != release.config_fingerprint:
+            raise Refused(
+                f"the configuration ({repo.config.source}) changed since the release of {release.version} started",
+                hint="restore it, or run `relsafe abort` and release again",
+            )
+        project = repo.project()
+        _refuse_moved_head(repo.git, release)
+        return _run(repo, _context(repo, project, release, options), observer)
+
+
+def _refuse_moved_head(git: Git, release: Release) -> None:
+    """Between the bump and the push, HEAD must stay on the commit that was tested and will be tagged."""
+    bump_commit = release.output("bump", "commit")
+    pushed = release.step("push").status == DONE
+    if bump_commit and not pushed and release.step("bump").status == DONE:
+        head = git.head()
+        if head != bump_commit:
+            raise Refused(
+                f"HEAD moved since the bump: it was {bump_commit[:12]}, it is {head[:12]}",
+                hint=f"`git checkout {release.branch} && git reset --hard {bump_commit[:12]}` to go on, "
+                "or `relsafe abort`",
+            )
+
+
+def abort(path: Path) -> Outcome:
+    """End the release in progress, undoing only what is safely local."""
+    repo = Repository.open(path)
+    with repo.journal.lock():
+        release = repo.journal.current()
+        if release is None:
+            raise UsageError("no release is in progress; nothing to abort")
+        notes = _undo_local(repo, release)
+        release.status = ABORTED
+        repo.journal.finish(release)
+        return Outcome(release, repo.log.path, notes)
+
+
+def _undo_local(repo: Repository, release: Release) -> list[str]:
+    git, notes = repo.git, []
+    if release.step("push").status == DONE:
+        return [f"{release.tag} was already pushed: publishing has been triggered and cannot be undone here"]
+    refs = git.remote_refs(release.remote) if git.remote_url(release.remote) else {}
+    tagged = git.local_tag(release.tag)
+    bump_commit = release.output("bump", "commit")
+    if tagged is not None and f"refs/tags/{release.tag}" not in refs and tagged == bump_commit:
+        git.delete_tag(release.tag)
+        notes.append(f"deleted the local tag {release.tag}")
+    if bump_commit and bump_commit != release.base_commit and git.resolve(bump_commit):
+        if git.head() == bump_commit and not git.dirty_paths():
+            git.reset_hard(release.base_commit)
+            notes.append(f"removed the bump commit {bump_commit[:12]} (HEAD is back on {release.base_commit[:12]})")
+        else:
+            notes.append(
+                f"kept the bump commit {bump_commit[:12]}: HEAD moved or the tree has changes; "
+                f"remove it yourself with `git reset --hard {release.base_commit[:12]}` if you want"
+            )
+    elif git.head() == release.base_commit:
+        leftovers = git.dirty_paths()
+        purely_bumped = [p for p in leftovers if is_pure_bump(git, release, p)]
+        if purely_bumped:
+            git.restore(purely_bumped, release.base_commit)
+            notes.append("restored the version files an interrupted bump had changed: " + ", ".join(purely_bumped))
+    staged = release.output("stage", "uploaded") or []
+    if staged:
+        notes.append(
+            "cannot undo: " + ", ".join(staged) + " stay on the staging index; that version number is used up there"
+        )
+    return notes
+
+
+def last_release(path: Path) -> Release | None:
+    git = Git(path, RunLog(None))
+    return Journal(git.common_dir).last()

@@ -1,0 +1,104 @@
+"""A small, healthy sample package in a fresh git repository with a bare remote.
+
+`relsafe demo` releases one; the tests make many, in each project shape, and
+break them on purpose.
+"""
+
+from __future__ import annotations
+
+import textwrap
+from dataclasses import dataclass
+from pathlib import Path
+
+from relsafe.runlog import RunLog
+from relsafe.tools.git import Git, init_bare, init_repository
+
+IDENTITY = ("relsafe demo", "demo@relsafe.invalid")
+
+BACKENDS = {
+    "hatchling": ('requires = ["hatchling"]', 'build-backend = "hatchling.build"'),
+    "setuptools": ('requires = ["setuptools>=64"]', 'build-backend = "setuptools.build_meta"'),
+    "flit": ('requires = ["flit_core>=3.4,<4"]', 'build-backend = "flit_core.buildapi"'),
+}
+
+
+@dataclass(frozen=True)
+class SampleProject:
+    root: Path
+    remote: Path
+    name: str
+    module: str
+
+    def git(self, log: RunLog | None = None) -> Git:
+        return Git(self.root, log or RunLog(None))
+
+
+def _write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(textwrap.dedent(text).lstrip(), encoding="utf-8")
+
+
+def write_sources(root: Path, name: str, version: str, backend: str = "hatchling") -> str:
+    """pyproject.toml, a src-layout package with __version__, a README and one test; returns the module name."""
+    module = name.replace("-", "_")
+    requires, build_backend = BACKENDS[backend]
+    dynamic = backend == "flit"
+    version_line = 'dynamic = ["version", "description"]' if dynamic else f'version = "{version}"'
+    description = "" if dynamic else 'description = "A sample package released by relsafe"\n'
+    _write(
+        root / "pyproject.toml",
+        f"""
+        [build-system]
+        {requires}
+        {build_backend}
+
+        [project]
+        name = "{name}"
+        {version_line}
+        readme = "README.md"
+        requires-python = ">=3.10"
+        license = {{ text = "MIT" }}
+        """
+        + description,
+    )
+    _write(
+        root / "src" / module / "__init__.py",
+        f'''
+        """A sample package released by relsafe."""
+
+        __version__ = "{version}"
+
+
+        def greet(name: str) -> str:
+            return f"Hello, {{name}}!"
+        ''',
+    )
+    _write(
+        root / "tests" / "test_greet.py",
+        f"""
+        from {module} import greet
+
+
+        def test_greet():
+            assert greet("world") == "Hello, world!"
+        """,
+    )
+    _write(root / "README.md", f"# {name}\n\nA sample package released by relsafe.\n")
+    _write(root / ".gitignore", "__pycache__/\n*.pyc\ndist/\nbuild/\n*.egg-info/\n")
+    return module
+
+
+def create_sample(
+    base: Path, name: str = "relsafe-sample", version: str = "0.1.0", backend: str = "hatchling"
+) -> SampleProject:
+    """Write the sample package, commit it on main, and push it to a new bare remote."""
+    log = RunLog(None)
+    root, remote = base / name, base / f"{name}-remote.git"
+    module = write_sources(root, name, version, backend)
+    git = init_repository(root, log, identity=IDENTITY)
+    git.commit_all("Initial commit")
+    init_bare(remote, log)
+    git.set_remote_url("origin", str(remote))
+    git.push("origin", "main:refs/heads/main")
+    git.fetch("origin")
+    return SampleProject(root, remote, name, module)

@@ -1,0 +1,194 @@
+"""The journal: the release in progress, its history, its logs, and the lock.
+
+It lives in the git common directory so that it never dirties the working
+tree and is never committed. Every write is atomic (temp file, fsync,
+rename), so a crash leaves the old state or the new one, never a torn one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from relsafe import failpoint
+from relsafe.errors import Refused
+
+SCHEMA_VERSION = 1
+
+PENDING, RUNNING, DONE, FAILED, BLOCKED, WAITING, SKIPPED = (
+    "pending",
+    "running",
+    "done",
+    "failed",
+    "blocked",
+    "waiting",
+    "skipped",
+)
+
+
+def now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S%z")
+
+
+@dataclass
+class StepRecord:
+    status: str = PENDING
+    attempts: int = 0
+    started: str | None = None
+    ended: str | None = None
+    seconds: float | None = None
+    inputs: dict[str, Any] = field(default_factory=dict)
+    outputs: dict[str, Any] = field(default_factory=dict)
+    error: str | None = None
+
+
+@dataclass
+class Release:
+    """One release, from its request to done or aborted."""
+
+    id: str
+    request: str
+    from_version: str
+    version: str
+    tag: str
+    branch: str
+    remote: str
+    base_commit: str
+    config_fingerprint: str
+    order: list[str]
+    rehearsal: bool = False
+    status: str = RUNNING
+    created: str = field(default_factory=now)
+    updated: str = field(default_factory=now)
+    runs: int = 0
+    steps: dict[str, StepRecord] = field(default_factory=dict)
+    blockers: list[dict[str, str]] = field(default_factory=list)
+    schema: int = SCHEMA_VERSION
+
+    def step(self, name: str) -> StepRecord:
+        return self.steps.setdefault(name, StepRecord())
+
+    def output(self, step: str, key: str) -> Any:
+        """An output a finished earlier step recorded (the bump commit, the artifacts)."""
+        return self.steps.get(step, StepRecord()).outputs.get(key)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Release:
+        steps = {name: StepRecord(**record) for name, record in data.get("steps", {}).items()}
+        fields = {k: v for k, v in data.items() if k in cls.__dataclass_fields__ and k != "steps"}
+        return cls(steps=steps, **fields)
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Write via a temp file in the same folder, fsync it, rename it over, fsync the folder."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    descriptor, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(descriptor, "w", encoding="utf-8") as stream:
+            stream.write(text)
+            stream.flush()
+            os.fsync(stream.fileno())
+        failpoint.hit("journal-write")
+        os.replace(temp, path)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
+    folder = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(folder)
+    finally:
+        os.close(folder)
+
+
+class Journal:
+    """The folder `<git common dir>/relsafe/` and what is in it."""
+
+    def __init__(self, git_common_dir: Path) -> None:
+        self.dir = git_common_dir / "relsafe"
+        self.state_path = self.dir / "state.json"
+        self.history_dir = self.dir / "history"
+        self.logs_dir = self.dir / "logs"
+        self.releases_dir = self.dir / "releases"
+        self.lock_path = self.dir / "lock"
+
+    def current(self) -> Release | None:
+        if not self.state_path.is_file():
+            return None
+        return self._read(self.state_path)
+
+    def _read(self, path: Path) -> Release:
+        try:
+            return Release.from_dict(json.loads(path.read_text(encoding="utf-8")))
+        except (ValueError, TypeError) as error:
+            raise Refused(
+                f"{path}: the journal cannot be read ({error})",
+                hint="move the file aside and run `relsafe status`; nothing was changed",
+            ) from None
+
+    def save(self, release: Release) -> None:
+        release.updated = now()
+        write_atomically(self.state_path, json.dumps(release.to_dict(), indent=2, sort_keys=True) + "\n")
+
+    def finish(self, release: Release) -> Path:
+        """Move a finished, aborted or rehearsed release into history."""
+        target = self.history_dir / f"{release.id}.json"
+        write_atomically(target, json.dumps(release.to_dict(), indent=2, sort_keys=True) + "\n")
+        if not release.rehearsal:
+            self.state_path.unlink(missing_ok=True)
+        return target
+
+    def history(self) -> list[Release]:
+        if not self.history_dir.is_dir():
+            return []
+        paths = sorted(self.history_dir.glob("*.json"), key=lambda p: p.stat().st_mtime)
+        return [self._read(path) for path in paths]
+
+    def last(self) -> Release | None:
+        current = self.current()
+        if current is not None:
+            return current
+        history = self.history()
+        return history[-1] if history else None
+
+    def artifacts_dir(self, release: Release) -> Path:
+        return self.releases_dir / release.id / "dist"
+
+    def new_log(self) -> Path:
+        self.logs_dir.mkdir(parents=True, exist_ok=True)
+        return self.logs_dir / f"{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}.log"
+
+    @contextmanager
+    def lock(self) -> Iterator[None]:
+        """Hold the repository's release lock.
+
+        filelock uses flock(2): the kernel drops it when its holder dies, so a
+        lock left by a killed relsafe is recovered without any guessing.
+        """
+        from filelock import FileLock, Timeout
+
+        self.dir.mkdir(parents=True, exist_ok=True)
+        holder = self.dir / "lock.pid"
+        lock = FileLock(str(self.lock_path), timeout=0)
+        try:
+            lock.acquire()
+        except Timeout:
+            owner = holder.read_text(encoding="utf-8").strip() if holder.is_file() else "another process"
+            raise Refused(
+                f"another relsafe is running on this repository ({owner})",
+                hint="wait for it to finish; a lock left by a killed process is released automatically",
+            ) from None
+        try:
+            holder.write_text(f"pid {os.getpid()}", encoding="utf-8")
+            yield
+        finally:
+            lock.release()

@@ -1,0 +1,37 @@
+"""The steps relsafe implements, in pipeline order.
+
+Steps are imported lazily: `relsafe --help` must not pay for build, twine
+or bump-my-version.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING
+
+from relsafe.config import DEFAULT_STEPS_EXCLUDED, PIPELINE_ORDER
+
+if TYPE_CHECKING:
+    from relsafe.steps.base import Step
+
+IMPLEMENTED: dict[str, str] = {
+    "preflight": "relsafe.steps.preflight:Preflight",
+    "bump": "relsafe.steps.bump:Bump",
+    "build": "relsafe.steps.build:Build",
+    "tag": "relsafe.steps.tag:Tag",
+    "push": "relsafe.steps.push:Push",
+}
+
+
+def known_steps() -> tuple[str, ...]:
+    return tuple(name for name in PIPELINE_ORDER if name in IMPLEMENTED)
+
+
+def default_steps() -> tuple[str, ...]:
+    return tuple(name for name in known_steps() if name not in DEFAULT_STEPS_EXCLUDED)
+
+
+def load(name: str) -> Step:
+    module, _, attribute = IMPLEMENTED[name].partition(":")
+    step: Step = getattr(import_module(module), attribute)()
+    return step

@@ -1,0 +1,61 @@
+"""The contract every step keeps: check reads the world, run acts, verify proves it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from relsafe.context import Context
+
+DONE, READY, BLOCKED = "done", "ready", "blocked"
+
+
+@dataclass
+class Check:
+    """What a step found before acting.
+
+    DONE carries the outputs found in the world (a tag that already exists on
+    the right commit), so resume records them instead of repeating the work.
+    """
+
+    state: str
+    reasons: list[str] = field(default_factory=list)
+    outputs: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def ready(cls) -> Check:
+        return cls(READY)
+
+    @classmethod
+    def done(cls, **outputs: Any) -> Check:
+        return cls(DONE, outputs=outputs)
+
+    @classmethod
+    def blocked(cls, *reasons: str) -> Check:
+        return cls(BLOCKED, reasons=list(reasons))
+
+
+class Step:
+    """Base of the steps; subclasses set `name` and override what they need.
+
+    `produces` marks steps whose outputs later steps need: when one of them
+    cannot finish in a rehearsal, the rehearsal stops there instead of
+    collecting further blockers.
+    """
+
+    name: ClassVar[str]
+    title: ClassVar[str]
+    produces: ClassVar[bool] = False
+
+    def fingerprint(self, ctx: Context) -> dict[str, Any]:
+        """The inputs this step's result depends on; a change makes resume refuse."""
+        return {}
+
+    def check(self, ctx: Context) -> Check:
+        return Check.ready()
+
+    def run(self, ctx: Context) -> dict[str, Any]:
+        return {}
+
+    def verify(self, ctx: Context) -> None:
+        """Raise StepFailed when the postcondition does not hold; read-only."""

@@ -1,0 +1,85 @@
+"""build: sdist and wheel into the release's own folder, reproducibly."""
+
+from __future__ import annotations
+
+import shutil
+from typing import Any
+
+from relsafe.context import Context
+from relsafe.distribution import Distribution
+from relsafe.errors import StepFailed
+from relsafe.steps.base import Check, Step
+from relsafe.tools import builder
+
+
+def recorded_artifacts(ctx: Context) -> list[dict[str, Any]]:
+    artifacts = ctx.release.output("build", "artifacts")
+    return list(artifacts) if artifacts else []
+
+
+class Build(Step):
+    name = "build"
+    title = "Build sdist and wheel"
+    produces = True
+
+    def fingerprint(self, ctx: Context) -> dict[str, Any]:
+        return {"commit": ctx.bump_commit, "version": ctx.release.version}
+
+    def check(self, ctx: Context) -> Check:
+        found = self._describe(ctx)
+        if found is not None:
+            return Check.done(artifacts=found)
+        if ctx.git.head() != ctx.bump_commit:
+            return Check.blocked(
+                f"HEAD is not the bump commit {ctx.bump_commit[:12]}; the build must be of the release commit"
+            )
+        dirty = ctx.git.dirty_paths()
+        if dirty:
+            return Check.blocked("the working tree changed since the bump: " + ", ".join(dirty[:5]))
+        return Check.ready()
+
+    def _describe(self, ctx: Context) -> list[dict[str, Any]] | None:
+        """The finished build in the release folder, if a previous run completed it."""
+        folder = ctx.artifacts_dir
+        if not folder.is_dir():
+            return None
+        files = sorted(folder.iterdir())
+        kinds = {Distribution.read(path).kind for path in files}
+        if kinds != {"sdist", "wheel"}:
+            return None
+        return [self._entry(Distribution.read(path)) for path in files]
+
+    @staticmethod
+    def _entry(dist: Distribution) -> dict[str, Any]:
+        return {"name": dist.path.name, "kind": dist.kind, "size": dist.size, "sha256": dist.sha256}
+
+    def run(self, ctx: Context) -> dict[str, Any]:
+        partial = ctx.artifacts_dir.with_name("dist.partial")
+        shutil.rmtree(partial, ignore_errors=True)
+        epoch = ctx.git.commit_time(ctx.bump_commit)
+        pretend = ctx.release.version if ctx.project.version_source == "scm" else None
+        files = builder.build_distributions(
+            ctx.git.root, partial, source_date_epoch=epoch, pretend_version=pretend, log=ctx.log
+        )
+        shutil.rmtree(ctx.artifacts_dir, ignore_errors=True)
+        partial.rename(ctx.artifacts_dir)
+        artifacts = [self._entry(Distribution.read(ctx.artifacts_dir / path.name)) for path in files]
+        ctx.note(", ".join(f"{a['name']} ({a['size'] / 1024:.0f} KiB)" for a in artifacts))
+        return {"artifacts": artifacts, "source_date_epoch": epoch}
+
+    def verify(self, ctx: Context) -> None:
+        artifacts = recorded_artifacts(ctx)
+        if {a["kind"] for a in artifacts} != {"sdist", "wheel"}:
+            raise StepFailed("the build did not produce both an sdist and a wheel")
+        for artifact in artifacts:
+            path = ctx.artifacts_dir / artifact["name"]
+            if not path.is_file():
+                raise StepFailed(f"the built file {artifact['name']} is missing from {ctx.artifacts_dir}")
+            dist = Distribution.read(path)
+            if dist.sha256 != artifact["sha256"]:
+                raise StepFailed(
+                    f"{artifact['name']} changed since it was built "
+                    f"(sha256 {artifact['sha256'][:12]}… → {dist.sha256[:12]}…)"
+                )
+            if dist.version != ctx.release.version:
+                raise StepFailed(f"{artifact['name']} is version {dist.version}, not {ctx.release.version}")

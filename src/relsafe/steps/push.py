@@ -1,0 +1,47 @@
+"""push: the release commit and its tag in one atomic push; the tag triggers publishing."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from relsafe.context import Context
+from relsafe.errors import StepFailed
+from relsafe.steps.base import Check, Step
+
+
+class Push(Step):
+    name = "push"
+    title = "Push branch and tag"
+
+    def fingerprint(self, ctx: Context) -> dict[str, Any]:
+        return {"commit": ctx.bump_commit, "tag": ctx.release.tag, "branch": ctx.config.branch}
+
+    def _remote_state(self, ctx: Context) -> tuple[str | None, str | None]:
+        refs = ctx.git.remote_refs(ctx.remote)
+        tag_ref = f"refs/tags/{ctx.release.tag}"
+        return refs.get(tag_ref + "^{}", refs.get(tag_ref)), refs.get(f"refs/heads/{ctx.config.branch}")
+
+    def check(self, ctx: Context) -> Check:
+        tagged, branch_head = self._remote_state(ctx)
+        if tagged is None:
+            return Check.ready()
+        if tagged != ctx.bump_commit:
+            return Check.blocked(
+                f"{ctx.remote} already has the tag {ctx.release.tag} on {tagged[:12]}, "
+                f"not on the release commit {ctx.bump_commit[:12]}"
+            )
+        if branch_head is not None and (branch_head == ctx.bump_commit or ctx.git.is_ancestor(ctx.bump_commit, branch_head)):
+            return Check.done(remote=ctx.remote, tag=ctx.release.tag, commit=ctx.bump_commit)
+        return Check.ready()
+
+    def run(self, ctx: Context) -> dict[str, Any]:
+        tag_ref = f"refs/tags/{ctx.release.tag}"
+        ctx.git.push_atomic(ctx.remote, [f"{ctx.bump_commit}:refs/heads/{ctx.config.branch}", f"{tag_ref}:{tag_ref}"])
+        return {"remote": ctx.remote, "tag": ctx.release.tag, "commit": ctx.bump_commit}
+
+    def verify(self, ctx: Context) -> None:
+        tagged, branch_head = self._remote_state(ctx)
+        if tagged != ctx.bump_commit:
+            raise StepFailed(f"{ctx.remote} does not have the tag {ctx.release.tag} on the release commit")
+        if branch_head is None:
+            raise StepFailed(f"{ctx.remote} has no branch {ctx.config.branch}")

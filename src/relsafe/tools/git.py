@@ -1,0 +1,219 @@
+"""Git, through GitPython, with every command written to the run log."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+from relsafe.errors import ToolFailed, UsageError
+from relsafe.runlog import RunLog
+
+TAIL_LINES = 12
+
+
+class Git:
+    """One repository (or worktree) that relsafe reads and changes."""
+
+    def __init__(self, path: Path, log: RunLog) -> None:
+        import git
+
+        self.log = log
+        try:
+            self._repo = git.Repo(path, search_parent_directories=True)
+        except (git.InvalidGitRepositoryError, git.NoSuchPathError):
+            raise UsageError(
+                f"{path}: not a git repository",
+                hint="run relsafe inside the repository of the package to release",
+            ) from None
+        if self._repo.bare:
+            raise UsageError(f"{path}: a bare repository has no working tree to release from")
+        self.root = Path(self._repo.working_tree_dir or path).resolve()
+
+    def _run(self, *args: str, what: str | None = None, **options: Any) -> str:
+        import git
+
+        self.log.write(f"$ git {' '.join(args)}    (in {self.root})")
+        try:
+            output: str = self._repo.git.execute(["git", *args], **options)
+        except git.GitCommandError as error:
+            text = f"{error.stdout or ''}\n{error.stderr or ''}".strip()
+            self.log.write(text)
+            self.log.write(f"= exit {error.status}")
+            lines = [self.log.redact(line.strip()) for line in text.splitlines() if line.strip()]
+            lines = [re.sub(r"^(stdout|stderr): '?", "", line).rstrip("'") for line in lines]
+            raise ToolFailed(
+                f"{what or 'git ' + args[0]} failed (exit {error.status})", details=lines[-TAIL_LINES:]
+            ) from None
+        if output:
+            self.log.write(output)
+        return output
+
+    # -- reading -----------------------------------------------------------
+
+    @property
+    def common_dir(self) -> Path:
+        return Path(self._run("rev-parse", "--path-format=absolute", "--git-common-dir").strip())
+
+    def head(self) -> str:
+        return self._run("rev-parse", "HEAD").strip()
+
+    def resolve(self, rev: str) -> str | None:
+        try:
+            return self._run("rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}").strip() or None
+        except ToolFailed:
+            return None
+
+    def branch(self) -> str | None:
+        """The checked-out branch, or None on a detached HEAD."""
+        try:
+            return self._run("symbolic-ref", "--quiet", "--short", "HEAD").strip() or None
+        except ToolFailed:
+            return None
+
+    def dirty_paths(self) -> list[str]:
+        """Changed tracked files and untracked, unignored files: both would change what gets built."""
+        output = self._run("status", "--porcelain=v1", "--untracked-files=all")
+        return [line[3:] for line in output.splitlines() if line.strip()]
+
+    def commit_time(self, commit: str) -> int:
+        return int(self._run("show", "-s", "--format=%ct", commit).strip())
+
+    def commit_message(self, commit: str) -> str:
+        return self._run("show", "-s", "--format=%B", commit).strip()
+
+    def parents(self, commit: str) -> list[str]:
+        return self._run("rev-list", "--parents", "-n", "1", commit).split()[1:]
+
+    def is_ancestor(self, ancestor: str, descendant: str) -> bool:
+        try:
+            self._run("merge-base", "--is-ancestor", ancestor, descendant)
+        except ToolFailed:
+            return False
+        return True
+
+    def changed_files(self, old: str, new: str) -> list[str]:
+        return sorted(self._run("diff", "--name-only", old, new).split())
+
+    def file_at(self, commit: str, path: str) -> str | None:
+        try:
+            return self._run("show", f"{commit}:{path}", strip_newline_in_stdout=False)
+        except ToolFailed:
+            return None
+
+    def local_tag(self, name: str) -> str | None:
+        """The commit a local tag points to, or None."""
+        return self.resolve(f"refs/tags/{name}")
+
+    def tag_is_annotated(self, name: str) -> bool:
+        return self._run("cat-file", "-t", f"refs/tags/{name}").strip() == "tag"
+
+    def tags(self) -> list[str]:
+        return self._run("tag", "--list").split()
+
+    def identity(self) -> str:
+        """'Name <email>' of the configured git user, for gate records."""
+        name = self._config("user.name") or "unknown"
+        email = self._config("user.email") or "unknown"
+        return f"{name} <{email}>"
+
+    def _config(self, key: str) -> str | None:
+        try:
+            return self._run("config", "--get", key).strip() or None
+        except ToolFailed:
+            return None
+
+    # -- remotes -----------------------------------------------------------
+
+    def remote_url(self, remote: str) -> str | None:
+        return self._config(f"remote.{remote}.url")
+
+    def fetch(self, remote: str) -> None:
+        self._run("fetch", "--quiet", "--no-tags", remote, what=f"git fetch {remote}")
+
+    def behind(self, remote: str, branch: str) -> int:
+        """How many commits of the remote branch HEAD lacks (0 when the remote has no such branch)."""
+        tracking = f"refs/remotes/{remote}/{branch}"
+        if self.resolve(tracking) is None:
+            return 0
+        return int(self._run("rev-list", "--count", f"HEAD..{tracking}").strip())
+
+    def remote_refs(self, remote: str) -> dict[str, str]:
+        """ref name → object id, straight from the remote (tags peeled to their commit as ref^{})."""
+        output = self._run("ls-remote", remote, what=f"git ls-remote {remote}")
+        refs: dict[str, str] = {}
+        for line in output.splitlines():
+            sha, _, ref = line.partition("\t")
+            refs[ref] = sha
+        return refs
+
+    # -- writing -----------------------------------------------------------
+
+    def commit(self, paths: list[str], message: str) -> str:
+        self._run("add", "--", *paths)
+        self._run("commit", "--quiet", "--no-verify", "-m", message, "--", *paths, what="git commit")
+        return self.head()
+
+    def create_tag(self, name: str, commit: str, message: str, sign: bool) -> None:
+        flag = "-s" if sign else "-a"
+        self._run("tag", flag, name, "-m", message, commit, what=f"git tag {name}")
+
+    def delete_tag(self, name: str) -> None:
+        self._run("tag", "-d", name)
+
+    def push_atomic(self, remote: str, refspecs: list[str]) -> None:
+        self._run("push", "--atomic", "--porcelain", remote, *refspecs, what=f"git push {remote}")
+
+    def reset_hard(self, commit: str) -> None:
+        self._run("reset", "--hard", "--quiet", commit)
+
+    def restore(self, paths: list[str], commit: str) -> None:
+        self._run("checkout", commit, "--", *paths)
+
+    def add_worktree(self, path: Path, commit: str) -> None:
+        self._run("worktree", "add", "--detach", "--quiet", str(path), commit)
+
+    def remove_worktree(self, path: Path) -> None:
+        self._run("worktree", "remove", "--force", str(path))
+        self._run("worktree", "prune")
+
+    def clone_bare(self, source: str, destination: Path) -> None:
+        self._run("clone", "--bare", "--quiet", "--no-hardlinks", source, str(destination))
+
+    def set_remote_url(self, remote: str, url: str) -> None:
+        if self.remote_url(remote) is None:
+            self._run("remote", "add", remote, url)
+        else:
+            self._run("remote", "set-url", remote, url)
+
+    def set_config(self, key: str, value: str) -> None:
+        self._run("config", key, value)
+
+    def commit_all(self, message: str) -> str:
+        self._run("add", "--all")
+        self._run("commit", "--quiet", "--no-verify", "-m", message, what="git commit")
+        return self.head()
+
+    def push(self, remote: str, *refspecs: str) -> None:
+        self._run("push", "--quiet", remote, *refspecs, what=f"git push {remote}")
+
+
+def init_repository(path: Path, log: RunLog, *, branch: str = "main", identity: tuple[str, str] | None = None) -> Git:
+    """A new repository with a first branch name (and a local identity, for machines without one)."""
+    import git
+
+    path.mkdir(parents=True, exist_ok=True)
+    log.write(f"$ git init -b {branch} {path}")
+    git.Repo.init(path, initial_branch=branch)
+    repository = Git(path, log)
+    if identity is not None:
+        repository.set_config("user.name", identity[0])
+        repository.set_config("user.email", identity[1])
+    return repository
+
+
+def init_bare(path: Path, log: RunLog) -> None:
+    import git
+
+    log.write(f"$ git init --bare {path}")
+    git.Repo.init(path, bare=True, initial_branch="main")
