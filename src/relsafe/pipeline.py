@@ -71,6 +71,8 @@ class Pipeline:
         for step in self.steps:
             try:
                 self._run_step(step)
+                if step.name == "preflight":
+                    self._prepare_later_steps()
             except RelsafeError as error:
                 if not self.ctx.rehearsal:
                     raise
@@ -78,6 +80,12 @@ class Pipeline:
                 if step.produces:
                     break
         return self.blockers
+
+    def _prepare_later_steps(self) -> None:
+        """Once preflight has passed, let pending steps start their groundwork in the background."""
+        for step in self.steps:
+            if self.ctx.release.step(step.name).status != DONE:
+                step.prepare(self.ctx)
 
     def _run_step(self, step: Step) -> None:
         ctx, record = self.ctx, self.ctx.release.step(step.name)

@@ -18,6 +18,8 @@ IMPLEMENTED: dict[str, str] = {
     "preflight": "relsafe.steps.preflight:Preflight",
     "bump": "relsafe.steps.bump:Bump",
     "build": "relsafe.steps.build:Build",
+    "inspect": "relsafe.steps.inspect:Inspect",
+    "smoke": "relsafe.steps.smoke:Smoke",
     "tag": "relsafe.steps.tag:Tag",
     "push": "relsafe.steps.push:Push",
 }

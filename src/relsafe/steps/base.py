@@ -51,6 +51,9 @@ class Step:
         """The inputs this step's result depends on; a change makes resume refuse."""
         return {}
 
+    def prepare(self, ctx: Context) -> None:
+        """Start side-effect-free groundwork early (venvs while the build runs); may be skipped."""
+
     def check(self, ctx: Context) -> Check:
         return Check.ready()
 

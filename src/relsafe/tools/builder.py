@@ -12,7 +12,12 @@ from relsafe.tools import process
 
 
 def uv_executable() -> str | None:
-    """uv, when present, makes isolated builds and venvs several times faster; it is optional."""
+    """uv, when present, makes isolated builds and venvs several times faster; it is optional.
+
+    RELSAFE_NO_UV=1 forces the pure-pip path (the tests cover both).
+    """
+    if os.environ.get("RELSAFE_NO_UV"):
+        return None
     sibling = Path(sys.executable).with_name("uv")
     if sibling.exists():
         return str(sibling)

@@ -1,0 +1,81 @@
+"""inspect: read every built file before anything leaves the machine.
+
+Metadata that will not render, a wheel with the wrong layout, a version left
+behind inside a file, an sdist that cannot rebuild the wheel, a secret
+shipped by accident: each is found here, with no side effect, and refused.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from relsafe.context import Context
+from relsafe.distribution import compare_wheel_file_lists, layout_problems, version_problems
+from relsafe.errors import Refused
+from relsafe.security.artifact_scan import scan_distribution
+from relsafe.steps.base import Step
+from relsafe.steps.build import recorded_artifacts
+from relsafe.tools import builder
+from relsafe.tools.twine_check import metadata_problems
+
+
+class Inspect(Step):
+    name = "inspect"
+    title = "Inspect the built files"
+
+    def fingerprint(self, ctx: Context) -> dict[str, Any]:
+        return {
+            "artifacts": {a["name"]: a["sha256"] for a in recorded_artifacts(ctx)},
+            "allow": list(ctx.config.inspect_allow),
+        }
+
+    def run(self, ctx: Context) -> dict[str, Any]:
+        files = [ctx.artifacts_dir / a["name"] for a in recorded_artifacts(ctx)]
+        wheel = next(path for path in files if path.name.endswith(".whl"))
+        sdist = next(path for path in files if path.name.endswith(".tar.gz"))
+        checks: dict[str, Callable[[], list[str]]] = {
+            "metadata": lambda: metadata_problems(files, ctx.log),
+            "layout": lambda: layout_problems(wheel),
+            "version": lambda: [p for path in files for p in version_problems(path, ctx.release.version)],
+            "sdist": lambda: self._sdist_problems(ctx, sdist, wheel),
+            "secrets": lambda: [
+                f"secret: {finding}" for path in files for finding in scan_distribution(path, ctx.config.inspect_allow)
+            ],
+        }
+        # The sdist rebuild dominates; the other checks run beside it.
+        with ThreadPoolExecutor(max_workers=len(checks), thread_name_prefix="inspect") as pool:
+            futures = {name: pool.submit(check) for name, check in checks.items()}
+            results = {name: future.result() for name, future in futures.items()}
+        problems = [problem for found in results.values() for problem in found]
+        if problems:
+            raise Refused(
+                f"inspect found {len(problems)} problem(s) in the built files: {problems[0]}",
+                hint="fix the project, then `relsafe abort` and release again; "
+                "a reviewed false positive of the secret scan can go in [inspect] allow",
+                details=problems,
+            )
+        ctx.note("metadata renders, layout sound, versions agree, sdist rebuilds the wheel, no secrets")
+        return {"checks": sorted(results), "summary": f"{len(results)} checks passed"}
+
+    def _sdist_problems(self, ctx: Context, sdist: Path, wheel: Path) -> list[str]:
+        """Build a wheel from the sdist alone: a file missing from the sdist shows up as a difference."""
+        scratch = ctx.work_dir / "inspect-sdist"
+        shutil.rmtree(scratch, ignore_errors=True)
+        pretend = ctx.release.version if ctx.project.version_source == "scm" else None
+        epoch = int(ctx.release.output("build", "source_date_epoch") or 0) or ctx.git.commit_time(ctx.bump_commit)
+        try:
+            rebuilt = builder.build_wheel_from_sdist(
+                sdist, scratch, source_date_epoch=epoch, pretend_version=pretend, log=ctx.log
+            )
+            return compare_wheel_file_lists(wheel, rebuilt)
+        except Refused:
+            raise
+        except Exception as error:  # a failed rebuild is a finding, reported with the others
+            message = getattr(error, "message", str(error))
+            return [f"the sdist alone cannot build a wheel: {message}"]
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)

@@ -1,0 +1,169 @@
+"""smoke: install the built wheel in fresh environments and test it there, away from the source tree.
+
+This is what catches a package that works from the source tree and breaks
+once installed: a data file the wheel lacks, a wrong package path, a
+version left behind.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import sys
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from relsafe.context import Context
+from relsafe.distribution import wheel_members
+from relsafe.errors import StepFailed
+from relsafe.runlog import RunLog
+from relsafe.steps.base import Step
+from relsafe.steps.build import recorded_artifacts
+from relsafe.tools import venv as venvs
+
+SUMMARY_LINE = re.compile(r"^(FAILED|ERROR) |^=+ .*(failed|error|passed|no tests ran).* =+$|^\d+ (failed|passed)")
+IMPORT_PROBE = """
+import importlib, importlib.metadata, json
+result = {"modules": {}, "metadata": None, "errors": {}}
+for name in MODULES:
+    try:
+        module = importlib.import_module(name)
+        result["modules"][name] = getattr(module, "__version__", None)
+    except Exception as error:
+        result["errors"][name] = f"{type(error).__name__}: {error}"
+try:
+    result["metadata"] = importlib.metadata.version(DIST)
+except importlib.metadata.PackageNotFoundError as error:
+    result["errors"]["metadata"] = str(error)
+print("RELSAFE-PROBE " + json.dumps(result))
+"""
+
+
+def top_level_modules(wheel: Path) -> list[str]:
+    """The importable names a wheel installs at the top of site-packages."""
+    names = set()
+    for member in wheel_members(wheel):
+        top, separator, rest = member.partition("/")
+        if top.endswith((".dist-info", ".data")):
+            continue
+        if separator and rest == "__init__.py":
+            names.add(top)
+        elif not separator and top.endswith(".py"):
+            names.add(top.removesuffix(".py"))
+        elif not separator and top.endswith((".so", ".pyd")):
+            names.add(top.split(".")[0])
+    return sorted(names)
+
+
+def failing_lines(output: str) -> list[str]:
+    """The test runner's own summary: which tests failed, and the tally."""
+    lines = [line for line in output.splitlines() if SUMMARY_LINE.search(line.strip())]
+    return lines[-12:] or output.strip().splitlines()[-12:]
+
+
+def verify_installed(
+    venv: venvs.Venv, wheel: Path, dist_name: str, version: str, log: RunLog, cwd: Path
+) -> dict[str, Any]:
+    """Import every top-level module and compare __version__ and the metadata version with the release."""
+    modules = top_level_modules(wheel)
+    code = IMPORT_PROBE.replace("MODULES", repr(modules)).replace("DIST", repr(dist_name))
+    done = venvs.run_python(venv, code, log, cwd=cwd)
+    probe = next((line for line in done.output.splitlines() if line.startswith("RELSAFE-PROBE ")), None)
+    if probe is None:
+        raise StepFailed("importing the installed package failed", details=done.tail())
+    result = json.loads(probe.removeprefix("RELSAFE-PROBE "))
+    problems = [f"import {name}: {message}" for name, message in result["errors"].items()]
+    if result["metadata"] not in (None, version):
+        problems.append(f"installed metadata says version {result['metadata']}, the release is {version}")
+    for name, found in result["modules"].items():
+        if found is not None and found != version:
+            problems.append(f"{name}.__version__ is {found!r}, the release is {version!r}")
+    if problems:
+        raise StepFailed("the installed wheel is not right: " + problems[0], details=problems)
+    return {"modules": modules, "version": version}
+
+
+def run_tests(ctx: Context, venv: venvs.Venv, place: Path) -> dict[str, Any]:
+    """Copy [test] paths to a folder outside the source tree and run [test] command there."""
+    shutil.rmtree(place, ignore_errors=True)
+    place.mkdir(parents=True)
+    for relative in ctx.config.test_paths:
+        source = ctx.git.root / relative
+        if source.is_dir():
+            shutil.copytree(source, place / relative, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+        elif source.is_file():
+            shutil.copy2(source, place / relative)
+        else:
+            raise StepFailed(f"[test] paths: {relative!r} does not exist in the project")
+    done = venvs.run_command(venv, ctx.config.test_command, ctx.log, cwd=place)
+    if done.returncode != 0:
+        raise StepFailed(
+            f"the tests failed against the installed wheel ({ctx.config.test_command!r}, exit {done.returncode})",
+            hint="fix the code, then `relsafe abort` and release again; the full output is in the log",
+            details=failing_lines(done.output),
+        )
+    summary = next((line.strip("= ") for line in reversed(done.output.splitlines()) if line.strip()), "")
+    return {"command": ctx.config.test_command, "seconds": round(done.seconds, 2), "summary": summary}
+
+
+class Smoke(Step):
+    name = "smoke"
+    title = "Test the wheel in fresh venvs"
+
+    def __init__(self) -> None:
+        self._prepared: dict[str, Future[venvs.Venv]] = {}
+        self._executor: ThreadPoolExecutor | None = None
+
+    def pythons(self, ctx: Context) -> list[str]:
+        return list(ctx.config.test_pythons) or [sys.executable]
+
+    def fingerprint(self, ctx: Context) -> dict[str, Any]:
+        return {
+            "artifacts": {a["name"]: a["sha256"] for a in recorded_artifacts(ctx)},
+            "pythons": self.pythons(ctx),
+            "command": ctx.config.test_command,
+        }
+
+    def _venv_dir(self, ctx: Context, index: int) -> Path:
+        return ctx.work_dir / "smoke" / f"venv-{index}"
+
+    def _fresh_venv(self, ctx: Context, index: int, python: str) -> venvs.Venv:
+        venv = venvs.create(self._venv_dir(ctx, index), python, ctx.log)
+        venvs.install(venv, list(ctx.config.test_requires), ctx.log, what="installing [test] requires")
+        return venv
+
+    def prepare(self, ctx: Context) -> None:
+        """Create the venvs and install the test requirements while the build runs."""
+        self._executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="smoke-venv")
+        for index, python in enumerate(self.pythons(ctx)):
+            self._prepared[python] = self._executor.submit(self._fresh_venv, ctx, index, python)
+        self._executor.shutdown(wait=False)
+
+    def _venv(self, ctx: Context, index: int, python: str) -> venvs.Venv:
+        future = self._prepared.pop(python, None)
+        if future is not None:
+            try:
+                return future.result()
+            except StepFailed:
+                pass  # made again below, so the failure is reported from the step itself
+        return self._fresh_venv(ctx, index, python)
+
+    def run(self, ctx: Context) -> dict[str, Any]:
+        wheel = next(ctx.artifacts_dir / a["name"] for a in recorded_artifacts(ctx) if a["kind"] == "wheel")
+        results = []
+        for index, python in enumerate(self.pythons(ctx)):
+            venv = self._venv(ctx, index, python)
+            install_seconds = venvs.install(venv, [wheel], ctx.log, what=f"installing {wheel.name}")
+            venvs.pip_check(venv, ctx.log)
+            place = ctx.work_dir / "smoke" / f"tests-{index}"
+            place.mkdir(parents=True, exist_ok=True)
+            verify_installed(venv, wheel, ctx.project.name, ctx.release.version, ctx.log, place)
+            tests = run_tests(ctx, venv, place)
+            ctx.note(f"{Path(python).name}: venv {venv.seconds:.1f}s, install {install_seconds:.1f}s, "
+                     f"tests {tests['seconds']:.1f}s — {tests['summary']}")
+            results.append({"python": python, "venv_seconds": round(venv.seconds, 2),
+                            "install_seconds": round(install_seconds, 2), "tests": tests})
+            shutil.rmtree(venv.path, ignore_errors=True)
+        return {"environments": results, "summary": "; ".join(r["tests"]["summary"] for r in results)}
