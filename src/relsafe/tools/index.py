@@ -1,0 +1,402 @@
+"""A client of any package index: list a project's files, download them, upload with twine.
+
+Reads use the simple API (PEP 691 JSON, falling back to PEP 503 HTML) over
+urllib; uploads go through twine in a subprocess so relsafe behaves exactly as
+a maintainer's own `twine upload` would. Credentials follow twine's
+conventions and never reach an exception, a log line or the screen.
+"""
+
+from __future__ import annotations
+
+import configparser
+import hashlib
+import http.client
+import json
+import os
+import re
+import stat
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from html.parser import HTMLParser
+from pathlib import Path
+from urllib.parse import unquote, urljoin, urlsplit
+
+from packaging.utils import (
+    InvalidSdistFilename,
+    InvalidWheelFilename,
+    canonicalize_name,
+    parse_sdist_filename,
+    parse_wheel_filename,
+)
+from packaging.version import InvalidVersion, Version
+
+from relsafe import __version__
+from relsafe.errors import StepFailed, ToolFailed
+from relsafe.runlog import RunLog
+from relsafe.tools.process import Completed, run
+
+JSON_TYPE = "application/vnd.pypi.simple.v1+json"
+ACCEPT = f"{JSON_TYPE}, text/html;q=0.1"
+HTTP_TIMEOUT = 30.0
+UPLOAD_TIMEOUT = 600.0
+CHUNK = 1 << 16
+
+PRODUCTION_HOSTS = frozenset({"pypi.org", "www.pypi.org", "upload.pypi.org"})
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+# The repositories twine knows without a `repository` key in .pypirc.
+TWINE_DEFAULT_REPOSITORIES = {
+    "pypi": "https://upload.pypi.org/legacy/",
+    "testpypi": "https://test.pypi.org/legacy/",
+}
+TOKEN_HINT = "use a TestPyPI API token with username __token__"
+
+_HTTP_ERROR = re.compile(r"HTTPError: (\d{3}) ")
+_CONNECTION_ERROR = re.compile(
+    r"ConnectionError|ConnectTimeout|ReadTimeout|Connection refused|Connection aborted|RemoteDisconnected"
+)
+
+
+class FileExists(StepFailed):
+    """The index already holds a file of that name; only its hash says whether it is ours."""
+
+
+class IndexUnavailable(StepFailed):
+    """No usable answer from the index (unreachable, or a 5xx): retrying later may work."""
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """An index login; the password stays out of repr so it cannot leak through a debug print."""
+
+    username: str
+    password: str = field(repr=False)
+    source: str
+
+
+@dataclass(frozen=True)
+class IndexFile:
+    """One file the simple API lists for a project."""
+
+    filename: str
+    url: str
+    sha256: str
+
+
+def is_production_pypi(url: str) -> bool:
+    """True for PyPI itself (not TestPyPI), which relsafe must never upload to."""
+    return (urlsplit(url).hostname or "").lower() in PRODUCTION_HOSTS
+
+
+def project_files(index_url: str, project: str, version: str | None = None) -> list[IndexFile]:
+    """The files the index lists for a project (optionally one version); none if it does not know it."""
+    url = f"{index_url.rstrip('/')}/{canonicalize_name(project)}/"
+    request = urllib.request.Request(url, headers={"Accept": ACCEPT, "User-Agent": _user_agent()})
+    try:
+        with _open(request) as response:
+            body = response.read().decode("utf-8", errors="replace")
+            content_type = response.headers.get_content_type()
+            final_url = response.geturl()
+    except urllib.error.HTTPError as error:
+        if error.code == 404:
+            return []
+        raise StepFailed(
+            f"the index at {index_url} answered {error.code} {error.reason} for {url}"
+        ) from error
+    if content_type == JSON_TYPE:
+        files = parse_simple_json(body, final_url)
+    else:
+        files = parse_simple_html(body, final_url)
+    if version is not None:
+        wanted = Version(version)
+        files = [entry for entry in files if _version_of(entry.filename) == wanted]
+    return files
+
+
+def files_for(index_url: str, project: str, version: str | None = None) -> dict[str, str]:
+    """Filename → sha256 of what the index holds, the question staging asks before each upload."""
+    return {entry.filename: entry.sha256 for entry in project_files(index_url, project, version)}
+
+
+def parse_simple_json(body: str, base_url: str) -> list[IndexFile]:
+    """Files from a PEP 691 project page."""
+    files = []
+    for item in json.loads(body).get("files", []):
+        url = urljoin(base_url, item["url"])
+        files.append(IndexFile(item["filename"], url, _require_sha256(item["hashes"].get("sha256"), url)))
+    return files
+
+
+def parse_simple_html(body: str, base_url: str) -> list[IndexFile]:
+    """Files from a PEP 503 project page: each anchor's URL carries the hash as `#sha256=`."""
+    parser = _AnchorParser()
+    parser.feed(body)
+    files = []
+    for href in parser.hrefs:
+        url, _, fragment = urljoin(base_url, href).partition("#")
+        name, _, digest = fragment.partition("=")
+        filename = unquote(urlsplit(url).path.rsplit("/", 1)[-1])
+        files.append(IndexFile(filename, url, _require_sha256(digest if name == "sha256" else None, url)))
+    return files
+
+
+def download(url: str, dest: Path, *, expected_sha256: str | None = None) -> Path:
+    """Stream a file to `dest` (a folder or a file path) and check its hash on the way.
+
+    The file appears under its final name only once complete and, when a hash
+    is expected, only if it matches: a half-downloaded or altered file is never
+    mistaken for the real one.
+    """
+    target = dest / unquote(urlsplit(url).path.rsplit("/", 1)[-1]) if dest.is_dir() else dest
+    partial = target.with_name(target.name + ".part")
+    digest = hashlib.sha256()
+    request = urllib.request.Request(url, headers={"User-Agent": _user_agent()})
+    try:
+        with _open(request) as response, partial.open("wb") as stream:
+            while chunk := response.read(CHUNK):
+                digest.update(chunk)
+                stream.write(chunk)
+    except urllib.error.HTTPError as error:
+        partial.unlink(missing_ok=True)
+        raise StepFailed(f"download of {url} failed: {error.code} {error.reason}") from error
+    except (OSError, http.client.HTTPException) as error:
+        partial.unlink(missing_ok=True)
+        raise IndexUnavailable(f"download of {url} to {target} was interrupted: {error}") from error
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+    if expected_sha256 is not None and digest.hexdigest() != expected_sha256.lower():
+        partial.unlink()
+        raise StepFailed(
+            f"{target.name} from {url} does not match the built file",
+            details=[f"expected sha256 {expected_sha256}", f"received sha256 {digest.hexdigest()}"],
+        )
+    partial.replace(target)
+    return target
+
+
+def upload(
+    path: Path,
+    *,
+    repository_url: str,
+    credentials: Credentials,
+    log: RunLog,
+    attempts: int = 4,
+    backoff: float = 1.0,
+) -> None:
+    """Upload one file with twine, retrying what may pass later (no connection, 5xx).
+
+    A 4xx is final: a second try would get the same answer. The caller asks the
+    index first (files_for); FileExists here means the file appeared meanwhile,
+    possibly from an earlier attempt whose answer was lost, so compare hashes.
+    """
+    log.redact.add(credentials.password)
+    command = [
+        sys.executable,
+        "-m",
+        "twine",
+        "--no-color",
+        "upload",
+        "--verbose",
+        "--non-interactive",
+        "--disable-progress-bar",
+        "--repository-url",
+        repository_url,
+        str(path),
+    ]
+    env = _twine_env(repository_url, credentials)
+    for attempt in range(1, attempts + 1):
+        done = run(command, log=log, env=env, timeout=UPLOAD_TIMEOUT, check=False, what="twine upload")
+        if done.returncode == 0:
+            return
+        error = _upload_error(done, path, repository_url)
+        if not isinstance(error, IndexUnavailable) or attempt == attempts:
+            raise error
+        delay = min(backoff * 2 ** (attempt - 1), 30.0)
+        log.write(f"! {error.message}; retrying in {delay:.1f} s (attempt {attempt + 1} of {attempts})")
+        time.sleep(delay)
+
+
+def resolve_credentials(
+    repository_url: str,
+    *,
+    pypirc: Path | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Credentials:
+    """Find the login for an upload URL the way twine would, field by field.
+
+    Username: TWINE_USERNAME, then the matching .pypirc section (`__token__` on
+    PyPI/TestPyPI, where only tokens work). Password: TWINE_PASSWORD, then
+    .pypirc, then keyring.
+    """
+    environ = os.environ if environ is None else environ
+    pypirc = Path.home() / ".pypirc" if pypirc is None else pypirc
+    section_name, section = _pypirc_section(pypirc, repository_url)
+    username, password = environ.get("TWINE_USERNAME"), environ.get("TWINE_PASSWORD")
+    sources = {"TWINE_USERNAME/TWINE_PASSWORD"} if username or password else set()
+    if (not username and section.get("username")) or (not password and section.get("password")):
+        username = username or section.get("username")
+        password = password or section.get("password")
+        sources.add(f"{pypirc} [{section_name}]")
+    if not username and _is_pypi_host(repository_url):
+        username = "__token__"
+    if not password:
+        username, password = _keyring_login(repository_url, username)
+        sources.add("keyring")
+    if not username or not password:
+        raise StepFailed(
+            f"no credentials for {repository_url}",
+            hint=(
+                "set TWINE_USERNAME=__token__ and TWINE_PASSWORD to an API token, or add a section "
+                f"for this URL to {pypirc} (chmod 600)"
+            ),
+        )
+    return Credentials(username, password, " and ".join(sorted(sources)))
+
+
+def warn_if_pypirc_exposed(path: Path) -> str | None:
+    """A warning when a .pypirc holding a secret can be read by other users of the machine."""
+    if os.name != "posix" or not path.is_file():
+        return None
+    mode = stat.S_IMODE(path.stat().st_mode)
+    if not mode & (stat.S_IRGRP | stat.S_IROTH):
+        return None
+    config = _read_pypirc(path)
+    if not any(config.get(name, "password", fallback="") for name in config.sections()):
+        return None
+    return f"{path} holds a password and is readable by other users (mode {mode:o}): run `chmod 600 {path}`"
+
+
+class _AnchorParser(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.hrefs: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        href = dict(attrs).get("href")
+        if tag == "a" and href:
+            self.hrefs.append(href)
+
+
+def _require_sha256(digest: str | None, url: str) -> str:
+    """Staging decides "already uploaded" by hash, so a file without one is an error, not a guess."""
+    if not digest:
+        raise StepFailed(f"the index lists {url} without a sha256 hash; relsafe cannot compare it")
+    return digest.lower()
+
+
+def _version_of(filename: str) -> Version | None:
+    try:
+        if filename.endswith(".whl"):
+            return parse_wheel_filename(filename)[1]
+        return parse_sdist_filename(filename)[1]
+    except (InvalidWheelFilename, InvalidSdistFilename, InvalidVersion):
+        return None
+
+
+def _user_agent() -> str:
+    return f"relsafe/{__version__}"
+
+
+def _is_loopback(url: str) -> bool:
+    return (urlsplit(url).hostname or "") in LOOPBACK_HOSTS
+
+
+def _is_pypi_host(url: str) -> bool:
+    host = (urlsplit(url).hostname or "").lower()
+    return host in PRODUCTION_HOSTS or host == "test.pypi.org"
+
+
+def _open(request: urllib.request.Request) -> http.client.HTTPResponse:
+    """urlopen that never sends a loopback request through a proxy and names an unreachable index."""
+    handlers = [urllib.request.ProxyHandler({})] if _is_loopback(request.full_url) else []
+    try:
+        response: http.client.HTTPResponse = urllib.request.build_opener(*handlers).open(
+            request, timeout=HTTP_TIMEOUT
+        )
+    except urllib.error.HTTPError:
+        raise
+    except OSError as error:
+        reason = getattr(error, "reason", error)
+        raise IndexUnavailable(f"index unreachable at {request.full_url}: {reason}") from error
+    return response
+
+
+def _twine_env(repository_url: str, credentials: Credentials) -> dict[str, str]:
+    """twine's environment: only our credentials and URL count, and lines are not wrapped mid-error."""
+    env = {name: value for name, value in os.environ.items() if not name.startswith("TWINE_")}
+    env["TWINE_USERNAME"] = credentials.username
+    env["TWINE_PASSWORD"] = credentials.password
+    env["COLUMNS"] = "160"
+    if _is_loopback(repository_url):
+        host = urlsplit(repository_url).hostname or ""
+        for name in ("NO_PROXY", "no_proxy"):
+            env[name] = ",".join(filter(None, [env.get(name, ""), host]))
+    return env
+
+
+def _upload_error(done: Completed, path: Path, repository_url: str) -> StepFailed:
+    """Turn twine's output into the error a maintainer can act on."""
+    output = done.output
+    details = done.tail()
+    status_match = _HTTP_ERROR.search(output)
+    status = int(status_match.group(1)) if status_match else None
+    if status == 409 or (status == 400 and "already exist" in output):
+        return FileExists(f"{path.name} already exists on {repository_url}", details=details)
+    if status in (401, 403):
+        return StepFailed(
+            f"{repository_url} refused the credentials ({status}) for {path.name}",
+            hint=f"check the username and password; {TOKEN_HINT}",
+            details=details,
+        )
+    if (status is not None and status >= 500) or (status is None and _CONNECTION_ERROR.search(output)):
+        return IndexUnavailable(
+            f"index unreachable at {repository_url} while uploading {path.name}", details=details
+        )
+    return ToolFailed(f"twine upload of {path.name} to {repository_url} failed", details=details)
+
+
+def _read_pypirc(path: Path) -> configparser.RawConfigParser:
+    # Raw: a password may hold "%", which interpolation would reject.
+    config = configparser.RawConfigParser()
+    try:
+        config.read(path, encoding="utf-8")
+    except configparser.Error as error:
+        raise StepFailed(f"{path} cannot be read: {error.message}") from error
+    return config
+
+
+def _pypirc_section(path: Path, repository_url: str) -> tuple[str, Mapping[str, str]]:
+    """The .pypirc section whose repository is this URL, or an empty one."""
+    if not path.is_file():
+        return "", {}
+    config = _read_pypirc(path)
+    wanted = _normalise_url(repository_url)
+    for name in config.sections():
+        repository = config.get(name, "repository", fallback=TWINE_DEFAULT_REPOSITORIES.get(name, ""))
+        if repository and _normalise_url(repository) == wanted:
+            return name, config[name]
+    return "", {}
+
+
+def _normalise_url(url: str) -> str:
+    parts = urlsplit(url.strip())
+    return f"{parts.scheme.lower()}://{parts.netloc.lower()}{parts.path.rstrip('/')}"
+
+
+def _keyring_login(repository_url: str, username: str | None) -> tuple[str | None, str | None]:
+    """twine's keyring lookup (by URL, and username when known); a broken or absent keyring finds nothing."""
+    try:
+        import keyring
+    except ImportError:
+        return username, None
+    try:
+        if username:
+            return username, keyring.get_password(repository_url, username)
+        credential = keyring.get_credential(repository_url, None)
+    except Exception:  # keyring backends raise their own types, and none of them should stop a release
+        return username, None
+    return (credential.username, credential.password) if credential else (None, None)
