@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from relsafe.sample import SampleProject, create_sample
+from relsafe.tools.localindex import LocalIndex
 
 pytest_plugins = ["tests.index_fixtures"]
 
@@ -18,9 +19,13 @@ RunRelsafe = Callable[..., subprocess.CompletedProcess[str]]
 
 
 @pytest.fixture
-def sample(tmp_path: Path) -> SampleProject:
-    """A healthy hatchling package at 0.1.0 on main, pushed to a bare remote."""
-    return create_sample(tmp_path)
+def sample(tmp_path: Path, local_index: LocalIndex) -> SampleProject:
+    """A healthy hatchling package at 0.1.0 on main, pushed to a bare remote.
+
+    Its release.toml points staging and production at a real local index, so
+    a release never leaves the machine.
+    """
+    return create_sample(tmp_path, index=(local_index.upload_url, local_index.index_url))
 
 
 def git(cwd: Path, *args: str) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from relsafe.config import Config
 from relsafe.project import Project
@@ -17,13 +18,22 @@ from relsafe.runlog import RunLog
 from relsafe.state import Journal, Release
 from relsafe.tools.git import Git
 
+if TYPE_CHECKING:
+    from relsafe.tools.index import Credentials
+
 
 @dataclass(frozen=True)
 class StagingTarget:
-    """Where stage uploads and verify-stage reads back; credentials are resolved when needed."""
+    """Where stage uploads and verify-stage reads back.
+
+    Credentials are given only for the embedded index of a rehearsal; for a
+    real staging index they are resolved when needed, the way twine would,
+    and never stored.
+    """
 
     repository_url: str
     index_url: str
+    credentials: Credentials | None = None
 
 
 @dataclass

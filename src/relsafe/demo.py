@@ -12,6 +12,7 @@ from relsafe.pipeline import Observer
 from relsafe.releaser import Options, start
 from relsafe.sample import create_sample
 from relsafe.state import Release
+from relsafe.tools.localindex import LocalIndex
 
 
 @dataclass
@@ -45,8 +46,9 @@ def run_demo(observer: Observer, *, keep: bool = False) -> DemoResult:
     folder = Path(tempfile.mkdtemp(prefix="relsafe-demo-"))
     started = time.monotonic()
     try:
-        sample = create_sample(folder)
-        outcome = start(sample.root, "minor", observer, Options(confirm_all=True))
+        with LocalIndex(folder / "index") as local_index:
+            sample = create_sample(folder, index=(local_index.upload_url, local_index.index_url))
+            outcome = start(sample.root, "minor", observer, Options(confirm_all=True))
         return DemoResult(outcome.release, folder, keep, time.monotonic() - started, outcome.log_path)
     finally:
         if not keep:

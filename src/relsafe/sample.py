@@ -88,13 +88,39 @@ def write_sources(root: Path, name: str, version: str, backend: str = "hatchling
     return module
 
 
+def write_index_config(root: Path, upload_url: str, index_url: str) -> None:
+    """A release.toml that stages to, and treats as production, a local index: nothing leaves the machine."""
+    _write(
+        root / "release.toml",
+        f"""
+        # The sample releases against the embedded local index only.
+        [staging]
+        repository-url = "{upload_url}"
+        index-url = "{index_url}"
+
+        [production]
+        index-url = "{index_url}"
+        """,
+    )
+
+
 def create_sample(
-    base: Path, name: str = "relsafe-sample", version: str = "0.1.0", backend: str = "hatchling"
+    base: Path,
+    name: str = "relsafe-sample",
+    version: str = "0.1.0",
+    backend: str = "hatchling",
+    index: tuple[str, str] | None = None,
 ) -> SampleProject:
-    """Write the sample package, commit it on main, and push it to a new bare remote."""
+    """Write the sample package, commit it on main, and push it to a new bare remote.
+
+    `index` is (upload URL, simple index URL) of a local index to write into
+    release.toml as both staging and production.
+    """
     log = RunLog(None)
     root, remote = base / name, base / f"{name}-remote.git"
     module = write_sources(root, name, version, backend)
+    if index is not None:
+        write_index_config(root, *index)
     git = init_repository(root, log, identity=IDENTITY)
     git.commit_all("Initial commit")
     init_bare(remote, log)

@@ -20,6 +20,8 @@ IMPLEMENTED: dict[str, str] = {
     "build": "relsafe.steps.build:Build",
     "inspect": "relsafe.steps.inspect:Inspect",
     "smoke": "relsafe.steps.smoke:Smoke",
+    "stage": "relsafe.steps.stage:Stage",
+    "verify-stage": "relsafe.steps.verify_stage:VerifyStage",
     "tag": "relsafe.steps.tag:Tag",
     "push": "relsafe.steps.push:Push",
 }

@@ -32,9 +32,27 @@ class Preflight(Step):
         if git.head() != release.base_commit:
             reasons.append(f"HEAD moved since the release started (expected {release.base_commit[:12]})")
         reasons += self._remote_reasons(ctx)
+        reasons += self._index_reasons(ctx)
         if git.local_tag(release.tag) is not None:
             reasons.append(f"the tag {release.tag} already exists locally")
         return Check.blocked(*reasons) if reasons else Check.ready()
+
+    def _index_reasons(self, ctx: Context) -> list[str]:
+        """The version must be new on production, and unused on staging when the release stages."""
+        from relsafe.tools import index
+
+        release, reasons = ctx.release, []
+        name = ctx.project.name
+        if index.files_for(ctx.production_index_url, name, release.version):
+            reasons.append(f"{name} {release.version} is already on the production index {ctx.production_index_url}")
+        if "stage" in release.order:
+            staged = index.files_for(ctx.staging.index_url, name, release.version)
+            if staged:
+                reasons.append(
+                    f"the staging index {ctx.staging.index_url} already has files of {name} {release.version} "
+                    f"({', '.join(sorted(staged))}); an index never accepts a file name twice, so ask for a new version"
+                )
+        return reasons
 
     def _remote_reasons(self, ctx: Context) -> list[str]:
         git, config, release = ctx.git, ctx.config, ctx.release

@@ -127,7 +127,7 @@ class Smoke(Step):
         }
 
     def _venv_dir(self, ctx: Context, index: int) -> Path:
-        return ctx.work_dir / "smoke" / f"venv-{index}"
+        return ctx.work_dir / self.name / f"venv-{index}"
 
     def _fresh_venv(self, ctx: Context, index: int, python: str) -> venvs.Venv:
         venv = venvs.create(self._venv_dir(ctx, index), python, ctx.log)
@@ -150,14 +150,23 @@ class Smoke(Step):
                 pass  # made again below, so the failure is reported from the step itself
         return self._fresh_venv(ctx, index, python)
 
+    def wheel(self, ctx: Context) -> Path:
+        return next(ctx.artifacts_dir / a["name"] for a in recorded_artifacts(ctx) if a["kind"] == "wheel")
+
+    def install_wheel(self, ctx: Context, venv: venvs.Venv, wheel: Path) -> float:
+        return venvs.install(venv, [wheel], ctx.log, what=f"installing {wheel.name}")
+
     def run(self, ctx: Context) -> dict[str, Any]:
-        wheel = next(ctx.artifacts_dir / a["name"] for a in recorded_artifacts(ctx) if a["kind"] == "wheel")
-        results = []
+        return self.test_wheel(ctx, self.wheel(ctx))
+
+    def test_wheel(self, ctx: Context, wheel: Path) -> dict[str, Any]:
+        """Install the wheel in each fresh venv, check it imports at the right version, run the tests."""
+        results: list[dict[str, Any]] = []
         for index, python in enumerate(self.pythons(ctx)):
             venv = self._venv(ctx, index, python)
-            install_seconds = venvs.install(venv, [wheel], ctx.log, what=f"installing {wheel.name}")
+            install_seconds = self.install_wheel(ctx, venv, wheel)
             venvs.pip_check(venv, ctx.log)
-            place = ctx.work_dir / "smoke" / f"tests-{index}"
+            place = ctx.work_dir / self.name / f"tests-{index}"
             place.mkdir(parents=True, exist_ok=True)
             verify_installed(venv, wheel, ctx.project.name, ctx.release.version, ctx.log, place)
             tests = run_tests(ctx, venv, place)

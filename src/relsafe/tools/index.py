@@ -301,7 +301,7 @@ def _user_agent() -> str:
     return f"relsafe/{__version__}"
 
 
-def _is_loopback(url: str) -> bool:
+def is_loopback(url: str) -> bool:
     return (urlsplit(url).hostname or "") in LOOPBACK_HOSTS
 
 
@@ -312,7 +312,7 @@ def _is_pypi_host(url: str) -> bool:
 
 def _open(request: urllib.request.Request) -> http.client.HTTPResponse:
     """urlopen that never sends a loopback request through a proxy and names an unreachable index."""
-    handlers = [urllib.request.ProxyHandler({})] if _is_loopback(request.full_url) else []
+    handlers = [urllib.request.ProxyHandler({})] if is_loopback(request.full_url) else []
     try:
         response: http.client.HTTPResponse = urllib.request.build_opener(*handlers).open(
             request, timeout=HTTP_TIMEOUT
@@ -331,7 +331,7 @@ def _twine_env(repository_url: str, credentials: Credentials) -> dict[str, str]:
     env["TWINE_USERNAME"] = credentials.username
     env["TWINE_PASSWORD"] = credentials.password
     env["COLUMNS"] = "160"
-    if _is_loopback(repository_url):
+    if is_loopback(repository_url):
         host = urlsplit(repository_url).hostname or ""
         for name in ("NO_PROXY", "no_proxy"):
             env[name] = ",".join(filter(None, [env.get(name, ""), host]))

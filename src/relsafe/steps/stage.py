@@ -1,0 +1,112 @@
+"""stage: upload the exact tested files to the staging index, each once.
+
+Before each file the index is asked: the same name with the same hash is
+already done; the same name with another hash can never be fixed on that
+index (names are never accepted twice), so it is a hard stop. Each upload is
+journaled as soon as the index confirms it, so a crash between two files
+resumes by sending only the missing one.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from relsafe import failpoint
+from relsafe.context import Context
+from relsafe.errors import Refused, StepFailed
+from relsafe.steps.base import Check, Step
+from relsafe.steps.build import recorded_artifacts
+from relsafe.tools import index
+
+OPEN_LOCAL_LOGIN = ("relsafe", "open-index")
+
+
+def staging_credentials(ctx: Context) -> index.Credentials:
+    if ctx.staging.credentials is not None:
+        return ctx.staging.credentials
+    try:
+        return index.resolve_credentials(ctx.staging.repository_url)
+    except StepFailed:
+        if index.is_loopback(ctx.staging.repository_url):
+            # a local pypiserver with open uploads still needs twine to send something
+            return index.Credentials(*OPEN_LOCAL_LOGIN, source="none needed by a local index")
+        raise
+
+
+def conflicting_files(ctx: Context, on_index: dict[str, str]) -> list[str]:
+    return [
+        f"{a['name']} (staging has sha256 {on_index[a['name']][:12]}…, the build has {a['sha256'][:12]}…)"
+        for a in recorded_artifacts(ctx)
+        if a["name"] in on_index and on_index[a["name"]] != a["sha256"]
+    ]
+
+
+def refuse_conflicts(conflicts: list[str]) -> Refused:
+    return Refused(
+        "the staging index already holds other files under these names: " + "; ".join(conflicts),
+        hint="an index never accepts a file name twice; release a new version (`relsafe abort`, then release again)",
+    )
+
+
+class Stage(Step):
+    name = "stage"
+    title = "Upload to the staging index"
+
+    def fingerprint(self, ctx: Context) -> dict[str, Any]:
+        return {
+            "artifacts": {a["name"]: a["sha256"] for a in recorded_artifacts(ctx)},
+            "repository_url": ctx.staging.repository_url,
+        }
+
+    def _on_index(self, ctx: Context) -> dict[str, str]:
+        return index.files_for(ctx.staging.index_url, ctx.project.name, ctx.release.version)
+
+    def check(self, ctx: Context) -> Check:
+        on_index = self._on_index(ctx)
+        conflicts = conflicting_files(ctx, on_index)
+        if conflicts:
+            raise refuse_conflicts(conflicts)
+        names = [a["name"] for a in recorded_artifacts(ctx)]
+        if all(name in on_index for name in names):
+            return Check.done(uploaded=names, repository_url=ctx.staging.repository_url)
+        return Check.ready()
+
+    def run(self, ctx: Context) -> dict[str, Any]:
+        record = ctx.release.step(self.name)
+        uploaded: list[str] = record.outputs.setdefault("uploaded", [])
+        record.outputs["repository_url"] = ctx.staging.repository_url
+        warning = index.warn_if_pypirc_exposed(Path.home() / ".pypirc")
+        if warning:
+            ctx.note(warning)
+        credentials = staging_credentials(ctx)
+        on_index = self._on_index(ctx)
+        for artifact in recorded_artifacts(ctx):
+            name = artifact["name"]
+            if on_index.get(name) == artifact["sha256"]:
+                if name not in uploaded:
+                    uploaded.append(name)
+                continue
+            ctx.note(f"uploading {name}")
+            try:
+                index.upload(
+                    ctx.artifacts_dir / name,
+                    repository_url=ctx.staging.repository_url,
+                    credentials=credentials,
+                    log=ctx.log,
+                )
+            except index.FileExists:
+                # our own earlier attempt may have landed after its answer was lost
+                on_index = self._on_index(ctx)
+                if on_index.get(name) != artifact["sha256"]:
+                    raise refuse_conflicts(conflicting_files(ctx, on_index)) from None
+            uploaded.append(name)
+            ctx.journal.save(ctx.release)
+            failpoint.hit("between-uploads")
+        return {"uploaded": uploaded, "repository_url": ctx.staging.repository_url, "summary": ", ".join(uploaded)}
+
+    def verify(self, ctx: Context) -> None:
+        uploaded = set(ctx.release.output(self.name, "uploaded") or [])
+        missing = [a["name"] for a in recorded_artifacts(ctx) if a["name"] not in uploaded]
+        if missing:
+            raise StepFailed("not uploaded to the staging index: " + ", ".join(missing))
