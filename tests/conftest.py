@@ -13,7 +13,7 @@ import pytest
 from relsafe.sample import SampleProject, create_sample
 from relsafe.tools.localindex import LocalIndex
 
-pytest_plugins = ["tests.index_fixtures"]
+pytest_plugins = ["tests.index_fixtures", "tests.release_fixtures"]
 
 RunRelsafe = Callable[..., subprocess.CompletedProcess[str]]
 

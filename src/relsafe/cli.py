@@ -11,11 +11,15 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Annotated, NoReturn, TypeVar
 
 import typer
 
 from relsafe import __version__
+
+if TYPE_CHECKING:
+    from relsafe.console import StepView
+    from relsafe.releaser import Options
 
 app = typer.Typer(
     name="relsafe",
@@ -69,24 +73,18 @@ def _reported(log_hint: Callable[[], object | None] = lambda: None) -> Iterator[
         _exit(130)
 
 
-def _options(confirm: list[str] | None, yes: bool) -> object:
-    from relsafe.console import is_interactive
-    from relsafe.prompt import ask_yes_no
+def _drive(action: Callable[[StepView, Options], T], confirm: list[str] | None = None, yes: bool = False) -> T:
+    """Run a pipeline action under the live step view; gates ask through it on a terminal."""
+    from relsafe.console import StepView, is_interactive, make_console
     from relsafe.releaser import Options
 
-    return Options(
-        confirmed_gates=frozenset(confirm or ()),
-        confirm_all=yes,
-        ask=ask_yes_no if is_interactive() else None,
-    )
-
-
-def _drive(action: Callable[[object], T]) -> T:
-    """Run a pipeline action under the live step view."""
-    from relsafe.console import StepView, make_console
-
     with StepView(make_console()) as view:
-        return action(view)
+        options = Options(
+            confirmed_gates=frozenset(confirm or ()),
+            confirm_all=yes,
+            ask=view.ask if is_interactive() else None,
+        )
+        return action(view, options)
 
 
 @app.command()
@@ -98,6 +96,10 @@ def release(
             help="major, minor, patch, alpha, beta, rc, release, or an explicit PEP 440 version.",
         ),
     ],
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Rehearse every step for real in a sandbox; leave no trace.")
+    ] = False,
+    plan: Annotated[bool, typer.Option("--plan", help="Only print what a release would do.")] = False,
     confirm: ConfirmOption = None,
     yes: YesOption = False,
     path: Annotated[Path, typer.Option("--path", "-C", help="The repository (default: the current folder).")] = Path(),
@@ -107,11 +109,36 @@ def release(
     from relsafe.console import make_console
 
     with _reported():
-        options = _options(confirm, yes)
-        outcome = _drive(lambda view: releaser.start(path, part, view, options))  # type: ignore[arg-type]
+        if plan:
+            _print_plan(path, part)
+            return
+        if dry_run:
+            _rehearse(path, part)
+            return
+        outcome = _drive(lambda view, options: releaser.start(path, part, view, options), confirm, yes)
         make_console().print(
             f"[green]released {outcome.release.version}[/]: {outcome.release.tag} pushed to {outcome.release.remote}"
         )
+
+
+def _print_plan(path: Path, part: str) -> None:
+    from relsafe.plan import make_plan
+
+    found = make_plan(path, part)
+    for line in found.lines:
+        print(line)
+    if found.diff:
+        print()
+        print(found.diff, end="")
+
+
+def _rehearse(path: Path, part: str) -> None:
+    from relsafe.console import make_console, rehearsal_summary
+    from relsafe.rehearsal import rehearse
+
+    outcome = _drive(lambda view, options: rehearse(path, part, view, options))
+    make_console().print(rehearsal_summary(outcome.release, outcome.blockers, outcome.warnings))
+    _exit(int(outcome.exit_code))
 
 
 @app.command()
@@ -125,8 +152,7 @@ def resume(
     from relsafe.console import make_console
 
     with _reported():
-        options = _options(confirm, yes)
-        outcome = _drive(lambda view: releaser.resume(path, view, options))  # type: ignore[arg-type]
+        outcome = _drive(lambda view, options: releaser.resume(path, view, options), confirm, yes)
         make_console().print(f"[green]released {outcome.release.version}[/]: {outcome.release.tag} pushed")
 
 
@@ -176,7 +202,7 @@ def demo(
 
     with _reported():
         console = make_console()
-        result = _drive(lambda view: demo_module.run_demo(view, keep=keep))  # type: ignore[arg-type]
+        result = _drive(lambda view, _options: demo_module.run_demo(view, keep=keep))
         for line in result.summary():
             console.print(line, markup=False)
 

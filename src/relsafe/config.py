@@ -261,7 +261,8 @@ class _Validator:
 def _read_toml(path: Path) -> dict[str, Any]:
     try:
         with path.open("rb") as stream:
-            return tomllib.load(stream)
+            data: dict[str, Any] = tomllib.load(stream)
+            return data
     except tomllib.TOMLDecodeError as error:
         raise ConfigError(f"{path.name}: not valid TOML: {error}") from None
     except OSError as error:
@@ -294,6 +295,12 @@ def load_config(
                 raise ConfigError("pyproject.toml: tool.relsafe: expected a table")
     values = _Validator(source, prefix, known_steps).convert(raw)
     values.setdefault("steps", default_steps)
+    for index, gate in enumerate(values.get("gates", ())):
+        if gate.before not in values["steps"]:
+            raise ConfigError(
+                f"{source}: {prefix}gate[{index}].before: expected a step in [release] steps, "
+                f"got {gate.before!r}, which does not run"
+            )
     config = Config(source=source, **values)
     if staging_url_check is not None and staging_url_check(config.staging_repository_url):
         raise ConfigError(

@@ -19,8 +19,11 @@ from rich.table import Table
 from rich.text import Text
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from rich.live import Live
 
+    from relsafe.pipeline import Blocker
     from relsafe.errors import RelsafeError
     from relsafe.state import Release
 
@@ -93,6 +96,18 @@ class StepView:
             table.add_row(icon, row.title or row.name, timing, Text(detail, style="dim", overflow="ellipsis"))
         return table
 
+    def ask(self, question: str) -> bool:
+        """A y/n question; the live table pauses so the prompt is not overdrawn."""
+        from rich.prompt import Confirm
+
+        if self.live is not None:
+            self.live.stop()
+        try:
+            return Confirm.ask(question, default=False, console=self.console)
+        finally:
+            if self.live is not None:
+                self.live.start()
+
     def _plain(self, text: str) -> None:
         if self.live is None:
             self.console.print(text, markup=False)
@@ -148,8 +163,30 @@ def release_table(release: Release) -> Group:
     return Group(header, table)
 
 
+def rehearsal_summary(release: Release, blockers: Sequence[Blocker], warnings: Sequence[str]) -> Group:
+    """The end of a rehearsal: would a real release pass, and if not, everything that would stop it."""
+    parts: list[Any] = []
+    for warning in warnings:
+        parts.append(Text(f"warning: {warning}", style="yellow"))
+    if not blockers:
+        parts.append(
+            Text(f"rehearsal passed: a real release of {release.version} would go through", style="bold green")
+        )
+        return Group(*parts)
+    table = Table(title=f"{len(blockers)} blocker(s): a real release of {release.version} would stop",
+                  box=None, header_style="bold", title_style="bold red", title_justify="left")
+    table.add_column("step")
+    table.add_column("exit")
+    table.add_column("what")
+    for blocker in blockers:
+        what = "\n".join([blocker.message, *("  " + d for d in blocker.details[:8] if d != blocker.message)])
+        table.add_row(blocker.step, str(int(blocker.exit_code)), Text(what))
+    parts.append(table)
+    return Group(*parts)
+
+
 def describe_outputs(outputs: dict[str, Any]) -> str:
-    parts = []
+    parts: list[str] = []
     for key, value in outputs.items():
         if key == "artifacts" and isinstance(value, list):
             parts.extend(f"{a['name']} sha256:{a['sha256'][:12]}" for a in value)

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from relsafe.context import Context
-from relsafe.errors import Refused, RelsafeError, StepFailed
-from relsafe.state import BLOCKED, DONE, FAILED, RUNNING, now
+from relsafe.errors import ExitCode, Refused, RelsafeError, StepFailed, WaitingAtGate
+from relsafe.state import BLOCKED, DONE, FAILED, RUNNING, WAITING, now
 from relsafe.steps import load
 from relsafe.steps.base import DONE as CHECK_DONE
 from relsafe.steps.base import Step
@@ -32,11 +32,15 @@ class Observer(Protocol):
 
 @dataclass(frozen=True)
 class Blocker:
+    """What would stop a real release, found by a rehearsal."""
+
     step: str
     message: str
+    exit_code: ExitCode
+    details: tuple[str, ...] = ()
 
     def as_dict(self) -> dict[str, str]:
-        return {"step": self.step, "message": self.message}
+        return {"step": self.step, "message": self.message, "exit_code": str(int(self.exit_code))}
 
 
 def _summary(outputs: dict[str, Any]) -> str:
@@ -59,7 +63,7 @@ class Pipeline:
     def __init__(self, ctx: Context, observer: Observer) -> None:
         self.ctx = ctx
         self.observer = observer
-        self.steps: list[Step] = [load(name) for name in ctx.release.order]
+        self.steps: list[Step] = [load(name, ctx.config) for name in ctx.release.order]
         self.blockers: list[Blocker] = []
 
     def _save(self) -> None:
@@ -76,7 +80,7 @@ class Pipeline:
             except RelsafeError as error:
                 if not self.ctx.rehearsal:
                     raise
-                self.blockers.append(Blocker(step.name, error.message))
+                self.blockers.append(Blocker(step.name, error.message, error.exit_code, tuple(error.details)))
                 if step.produces:
                     break
         return self.blockers
@@ -104,9 +108,9 @@ class Pipeline:
             self._fail(step, error, started)
             raise
         if found.state == BLOCKED:
-            error = Refused(f"{step.name}: " + "; ".join(found.reasons), hint=self._resume_hint())
-            self._fail(step, error, started, status=BLOCKED)
-            raise error
+            refusal = Refused(f"{step.name}: " + "; ".join(found.reasons), hint=self._resume_hint())
+            self._fail(step, refusal, started, status=BLOCKED)
+            raise refusal
         if found.state == CHECK_DONE:
             record.outputs = dict(found.outputs)
             self._finish(step, started, "already done")
@@ -135,6 +139,8 @@ class Pipeline:
 
     def _fail(self, step: Step, error: RelsafeError, started: float, status: str = FAILED) -> None:
         record = self.ctx.release.step(step.name)
+        if isinstance(error, WaitingAtGate):
+            status = WAITING
         record.status, record.ended, record.error = status, now(), error.message
         record.seconds = round(time.monotonic() - started, 3)
         self._save()

@@ -53,7 +53,8 @@ def _load_pyproject(root: Path) -> dict[str, Any]:
         return {}
     try:
         with path.open("rb") as stream:
-            return tomllib.load(stream)
+            data: dict[str, Any] = tomllib.load(stream)
+            return data
     except tomllib.TOMLDecodeError as error:
         raise ConfigError(f"pyproject.toml: not valid TOML: {error}") from None
 

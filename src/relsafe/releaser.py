@@ -15,13 +15,14 @@ from pathlib import Path
 
 from relsafe.config import Config, load_config
 from relsafe.context import Context, StagingTarget
-from relsafe.errors import Refused, RelsafeError, UsageError
+from relsafe.errors import Refused, RelsafeError, UsageError, WaitingAtGate
 from relsafe.pipeline import Observer, Pipeline
 from relsafe.project import Project, detect_project
 from relsafe.runlog import RunLog
-from relsafe.state import DONE, Journal, Release
+from relsafe.state import DONE, WAITING, Journal, Release
 from relsafe.steps import default_steps, known_steps
 from relsafe.steps.bump import is_pure_bump
+from relsafe.steps.gate import expand_order
 from relsafe.tools import versioning
 from relsafe.tools.git import Git
 
@@ -48,11 +49,12 @@ class Repository:
     log: RunLog
 
     @classmethod
-    def open(cls, path: Path) -> Repository:
+    def open(cls, path: Path, *, keep_log: bool = True) -> Repository:
+        """keep_log=False for read-only commands (`--plan`), which must leave nothing behind."""
         bootstrap = RunLog(None)
         git = Git(path, bootstrap)
         journal = Journal(git.common_dir)
-        log = RunLog(journal.new_log())
+        log = RunLog(journal.new_log() if keep_log else None)
         git.log = log
         from relsafe.tools.index import is_production_pypi
 
@@ -71,7 +73,7 @@ class Outcome:
     notes: list[str] = field(default_factory=list)
 
 
-def _new_release(repo: Repository, project: Project, request: str) -> Release:
+def new_release(repo: Repository, project: Project, request: str) -> Release:
     version = versioning.next_version(project.current_version, request)
     versioning.check_increase(project.current_version, version)
     config = repo.config
@@ -86,11 +88,11 @@ def _new_release(repo: Repository, project: Project, request: str) -> Release:
         remote=config.remote,
         base_commit=repo.git.head(),
         config_fingerprint=config.fingerprint(),
-        order=list(config.steps),
+        order=expand_order(config.steps, config.gates),
     )
 
 
-def _context(repo: Repository, project: Project, release: Release, options: Options) -> Context:
+def context_for(repo: Repository, project: Project, release: Release, options: Options) -> Context:
     config = repo.config
     return Context(
         git=repo.git,
@@ -113,10 +115,10 @@ def _recording(repo: Repository, release: Release) -> Iterator[None]:
     """Mark the release failed (still resumable) or, when nothing was changed yet, refused and closed."""
     try:
         yield
-    except RelsafeError:
+    except RelsafeError as error:
         touched = [n for n, r in release.steps.items() if n not in SIDE_EFFECT_FREE and r.attempts]
         if touched:
-            release.status = FAILED_RELEASE
+            release.status = WAITING if isinstance(error, WaitingAtGate) else FAILED_RELEASE
             repo.journal.save(release)
         else:
             release.status = REFUSED
@@ -146,8 +148,8 @@ def start(path: Path, request: str, observer: Observer, options: Options) -> Out
                 hint="run `relsafe resume` to finish it, or `relsafe abort` to end it",
             )
         project = repo.project()
-        release = _new_release(repo, project, request)
-        return _run(repo, _context(repo, project, release, options), observer)
+        release = new_release(repo, project, request)
+        return _run(repo, context_for(repo, project, release, options), observer)
 
 
 def resume(path: Path, observer: Observer, options: Options) -> Outcome:
@@ -163,7 +165,7 @@ def resume(path: Path, observer: Observer, options: Options) -> Outcome:
             )
         project = repo.project()
         _refuse_moved_head(repo.git, release)
-        return _run(repo, _context(repo, project, release, options), observer)
+        return _run(repo, context_for(repo, project, release, options), observer)
 
 
 def _refuse_moved_head(git: Git, release: Release) -> None:

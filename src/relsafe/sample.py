@@ -117,6 +117,7 @@ def create_sample(
     release.toml as both staging and production.
     """
     log = RunLog(None)
+    base = base.resolve()
     root, remote = base / name, base / f"{name}-remote.git"
     module = write_sources(root, name, version, backend)
     if index is not None:

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from relsafe.config import DEFAULT_STEPS_EXCLUDED, PIPELINE_ORDER
 
 if TYPE_CHECKING:
+    from relsafe.config import Config
     from relsafe.steps.base import Step
 
 IMPLEMENTED: dict[str, str] = {
@@ -22,6 +23,7 @@ IMPLEMENTED: dict[str, str] = {
     "smoke": "relsafe.steps.smoke:Smoke",
     "stage": "relsafe.steps.stage:Stage",
     "verify-stage": "relsafe.steps.verify_stage:VerifyStage",
+    "gate": "relsafe.steps.gate:Gate",
     "tag": "relsafe.steps.tag:Tag",
     "push": "relsafe.steps.push:Push",
 }
@@ -35,7 +37,13 @@ def default_steps() -> tuple[str, ...]:
     return tuple(name for name in known_steps() if name not in DEFAULT_STEPS_EXCLUDED)
 
 
-def load(name: str) -> Step:
+def load(name: str, config: Config) -> Step:
+    """The step for a pipeline name; `gate:<name>` is the [[gate]] of that name."""
+    if name.startswith("gate:"):
+        from relsafe.steps.gate import Gate
+
+        gate = next(g for g in config.gates if "gate:" + g.name == name)
+        return Gate(gate)
     module, _, attribute = IMPLEMENTED[name].partition(":")
     step: Step = getattr(import_module(module), attribute)()
     return step

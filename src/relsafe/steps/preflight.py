@@ -1,11 +1,19 @@
-"""preflight: every reason a release would go wrong, found before anything changes."""
+"""preflight: every reason a release would go wrong, found before anything changes.
+
+In a rehearsal the checks read the real repository, the real remote and the
+real indexes (read-only: ls-remote, never fetch), and what cannot be reached
+becomes a warning instead of a failure.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from relsafe.context import Context
-from relsafe.steps.base import Check, Step
+from relsafe.errors import Refused, StepFailed
+from relsafe.steps.base import Step
+from relsafe.tools.git import Git
 
 MAX_LISTED_PATHS = 5
 
@@ -17,9 +25,38 @@ class Preflight(Step):
     def fingerprint(self, ctx: Context) -> dict[str, Any]:
         return {"base_commit": ctx.release.base_commit, "version": ctx.release.version}
 
-    def check(self, ctx: Context) -> Check:
+    def run(self, ctx: Context) -> dict[str, Any]:
+        warnings: list[str] = []
+
+        def reachable(what: str, probe: Callable[[], list[str]]) -> list[str]:
+            """A rehearsal goes on without what it cannot reach; a real release cannot."""
+            try:
+                return probe()
+            except StepFailed as error:
+                if not ctx.rehearsal:
+                    raise
+                warnings.append(f"{what} not checked: {error.message}")
+                ctx.note(warnings[-1])
+                return []
+
+        reasons = self._tree_reasons(ctx)
+        reasons += reachable("the remote", lambda: self._remote_reasons(ctx))
+        reasons += reachable("the production index", lambda: self._production_reasons(ctx))
+        if "stage" in ctx.release.order:
+            reasons += reachable("the staging index", lambda: self._staging_reasons(ctx))
+        if reasons:
+            raise Refused(f"preflight: {reasons[0]}" + (f" (and {len(reasons) - 1} more)" if len(reasons) > 1 else ""),
+                          hint="fix it and release again; nothing was changed", details=reasons)
+        return {"warnings": warnings, "summary": "; ".join(warnings) or "all clear"}
+
+    @staticmethod
+    def _git(ctx: Context) -> Git:
+        """The repository whose state a real release would start from."""
+        return ctx.real_git or ctx.git
+
+    def _tree_reasons(self, ctx: Context) -> list[str]:
         reasons: list[str] = []
-        git, config, release = ctx.git, ctx.config, ctx.release
+        git, config, release = self._git(ctx), ctx.config, ctx.release
         branch = git.branch()
         if branch is None:
             reasons.append("HEAD is detached; check out the release branch " + repr(config.branch))
@@ -31,40 +68,47 @@ class Preflight(Step):
             reasons.append(f"the working tree is not clean ({len(dirty)} changed or untracked: {listed})")
         if git.head() != release.base_commit:
             reasons.append(f"HEAD moved since the release started (expected {release.base_commit[:12]})")
-        reasons += self._remote_reasons(ctx)
-        reasons += self._index_reasons(ctx)
         if git.local_tag(release.tag) is not None:
             reasons.append(f"the tag {release.tag} already exists locally")
-        return Check.blocked(*reasons) if reasons else Check.ready()
-
-    def _index_reasons(self, ctx: Context) -> list[str]:
-        """The version must be new on production, and unused on staging when the release stages."""
-        from relsafe.tools import index
-
-        release, reasons = ctx.release, []
-        name = ctx.project.name
-        if index.files_for(ctx.production_index_url, name, release.version):
-            reasons.append(f"{name} {release.version} is already on the production index {ctx.production_index_url}")
-        if "stage" in release.order:
-            staged = index.files_for(ctx.staging.index_url, name, release.version)
-            if staged:
-                reasons.append(
-                    f"the staging index {ctx.staging.index_url} already has files of {name} {release.version} "
-                    f"({', '.join(sorted(staged))}); an index never accepts a file name twice, so ask for a new version"
-                )
         return reasons
 
     def _remote_reasons(self, ctx: Context) -> list[str]:
-        git, config, release = ctx.git, ctx.config, ctx.release
-        if git.remote_url(ctx.remote) is None and "/" not in ctx.remote:
-            return [f"the git remote {ctx.remote!r} does not exist ([release] remote)"]
-        reasons = []
-        git.fetch(ctx.remote)
-        behind = git.behind(ctx.remote, config.branch)
-        if behind:
-            reasons.append(
-                f"{config.branch} is {behind} commit(s) behind {ctx.remote}/{config.branch}; pull and try again"
+        git, config, release = self._git(ctx), ctx.config, ctx.release
+        if git.remote_url(config.remote) is None:
+            return [f"the git remote {config.remote!r} does not exist ([release] remote)"]
+        refs = git.remote_refs(config.remote)
+        if ctx.rehearsal:
+            remote_head = refs.get(f"refs/heads/{config.branch}")
+            behind = remote_head is not None and not (
+                git.resolve(remote_head) and git.is_ancestor(remote_head, release.base_commit)
             )
-        if f"refs/tags/{release.tag}" in git.remote_refs(ctx.remote):
-            reasons.append(f"the tag {release.tag} already exists on {ctx.remote}")
+        else:
+            git.fetch(config.remote)
+            behind = git.behind(config.remote, config.branch) > 0
+        reasons = []
+        if behind:
+            reasons.append(f"{config.branch} is behind {config.remote}/{config.branch}; pull and try again")
+        if f"refs/tags/{release.tag}" in refs:
+            reasons.append(f"the tag {release.tag} already exists on {config.remote}")
         return reasons
+
+    def _production_reasons(self, ctx: Context) -> list[str]:
+        from relsafe.tools import index
+
+        name, version = ctx.project.name, ctx.release.version
+        if index.files_for(ctx.config.production_index_url, name, version):
+            return [f"{name} {version} is already on the production index {ctx.config.production_index_url}"]
+        return []
+
+    def _staging_reasons(self, ctx: Context) -> list[str]:
+        """Files of this version already staged can never be replaced: ask for a new version now."""
+        from relsafe.tools import index
+
+        name, version, url = ctx.project.name, ctx.release.version, ctx.config.staging_index_url
+        staged = index.files_for(url, name, version)
+        if staged:
+            return [
+                f"the staging index {url} already has files of {name} {version} ({', '.join(sorted(staged))}); "
+                "an index never accepts a file name twice, so ask for a new version"
+            ]
+        return []

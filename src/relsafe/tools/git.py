@@ -113,11 +113,11 @@ class Git:
 
     def identity(self) -> str:
         """'Name <email>' of the configured git user, for gate records."""
-        name = self._config("user.name") or "unknown"
-        email = self._config("user.email") or "unknown"
+        name = self.config_value("user.name") or "unknown"
+        email = self.config_value("user.email") or "unknown"
         return f"{name} <{email}>"
 
-    def _config(self, key: str) -> str | None:
+    def config_value(self, key: str) -> str | None:
         try:
             return self._run("config", "--get", key).strip() or None
         except ToolFailed:
@@ -126,7 +126,7 @@ class Git:
     # -- remotes -----------------------------------------------------------
 
     def remote_url(self, remote: str) -> str | None:
-        return self._config(f"remote.{remote}.url")
+        return self.config_value(f"remote.{remote}.url")
 
     def fetch(self, remote: str) -> None:
         self._run("fetch", "--quiet", "--no-tags", remote, what=f"git fetch {remote}")
@@ -177,8 +177,13 @@ class Git:
         self._run("worktree", "remove", "--force", str(path))
         self._run("worktree", "prune")
 
-    def clone_bare(self, source: str, destination: Path) -> None:
-        self._run("clone", "--bare", "--quiet", "--no-hardlinks", source, str(destination))
+    def clone(self, source: str, destination: Path, *, bare: bool = False) -> None:
+        """A full copy that shares nothing with this repository (no hardlinks, no alternates)."""
+        flags = ["--bare"] if bare else []
+        self._run("clone", *flags, "--quiet", "--no-hardlinks", source, str(destination))
+
+    def checkout_branch(self, branch: str, commit: str) -> None:
+        self._run("checkout", "--quiet", "-B", branch, commit)
 
     def set_remote_url(self, remote: str, url: str) -> None:
         if self.remote_url(remote) is None:

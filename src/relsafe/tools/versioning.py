@@ -120,7 +120,7 @@ def _toml_string(value: str) -> str:
     return "'" + value.replace("'", "") + "'" if "'" not in value else '"' + value.replace('"', '\\"') + '"'
 
 
-def _search_for(project: Project, relative: str) -> tuple[str, str]:
+def search_for(project: Project, relative: str) -> tuple[str, str]:
     """The exact text to find and its replacement, taken from the file itself.
 
     Searching for the literal assignment (not the bare version string) keeps
@@ -157,7 +157,7 @@ def _files_config(project: Project) -> str:
         "allow_dirty = true",
     ]
     for relative in project.version_files:
-        search, replace = _search_for(project, relative)
+        search, replace = search_for(project, relative)
         lines += [
             "",
             "[[tool.bumpversion.files]]",
@@ -185,3 +185,19 @@ def write_version(project: Project, new_version: str, work_dir: Path, log: RunLo
         config_file.write_text(_files_config(project), encoding="utf-8")
         command += ["--config-file", str(config_file)]
     process.run(command, log=log, cwd=project.root, what="bump-my-version")
+
+
+def planned_changes(project: Project, new_version: str) -> dict[str, tuple[str, str]]:
+    """path → (text now, text after the bump), computed in memory for `--plan`.
+
+    Only for version files relsafe bumps itself; a project's own bump-my-version
+    config decides its files, and an SCM-versioned project changes none.
+    """
+    changes: dict[str, tuple[str, str]] = {}
+    for relative in project.version_files if project.version_source == "files" else ():
+        search, replace = search_for(project, relative)
+        before = (project.root / relative).read_text(encoding="utf-8")
+        old = search.replace("{current_version}", project.current_version)
+        new = replace.replace("{new_version}", new_version)
+        changes[relative] = (before, before.replace(old, new))
+    return changes

@@ -1,0 +1,82 @@
+"""`release --dry-run`: the real steps, run for real, against a sandbox that is thrown away.
+
+The sandbox is a clone of HEAD with a throwaway bare clone as its remote and
+the embedded index as its staging index. A clone rather than a worktree:
+tags and commits made in a worktree would land in the real repository's
+refs. The real repository, remote and indexes are only read. Every blocker
+is collected instead of stopping at the first; only the rehearsal's record
+is written, into the real journal's history.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from relsafe.context import StagingTarget
+from relsafe.errors import ExitCode
+from relsafe.pipeline import Blocker, Observer, Pipeline
+from relsafe.releaser import Options, Repository, context_for, new_release
+from relsafe.runlog import RunLog
+from relsafe.state import Journal, Release
+from relsafe.tools.git import Git
+from relsafe.tools.localindex import LocalIndex
+
+REHEARSED, BLOCKED_REHEARSAL = "rehearsed", "blocked"
+
+
+@dataclass
+class RehearsalOutcome:
+    release: Release
+    blockers: list[Blocker]
+    record: Path
+    log_path: Path | None
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def exit_code(self) -> ExitCode:
+        if not self.blockers:
+            return ExitCode.OK
+        return max(blocker.exit_code for blocker in self.blockers)
+
+
+def _sandbox_repository(real: Git, release: Release, folder: Path, log: RunLog) -> Git:
+    remote = folder / "remote.git"
+    real.clone(str(real.root), remote, bare=True)
+    work = folder / "work"
+    real.clone(str(remote), work)
+    sandbox = Git(work, log)
+    sandbox.checkout_branch(release.branch, release.base_commit)
+    for key in ("user.name", "user.email", "user.signingkey"):
+        value = real.config_value(key)
+        if value:
+            sandbox.set_config(key, value)
+    if release.remote != "origin":
+        sandbox.set_remote_url(release.remote, str(remote))
+    return sandbox
+
+
+def rehearse(path: Path, request: str, observer: Observer, options: Options) -> RehearsalOutcome:
+    real = Repository.open(path)
+    project = real.project()
+    release = new_release(real, project, request)
+    release.rehearsal = True
+    folder = Path(tempfile.mkdtemp(prefix="relsafe-rehearsal-"))
+    try:
+        sandbox_git = _sandbox_repository(real.git, release, folder, real.log)
+        sandbox = Repository(sandbox_git, Journal(sandbox_git.common_dir), real.config, real.log)
+        with LocalIndex(folder / "index", log_path=folder / "index.log") as local_index:
+            ctx = context_for(sandbox, sandbox.project(), release, options)
+            ctx.staging = StagingTarget(local_index.upload_url, local_index.index_url, local_index.credentials)
+            ctx.rehearsal = True
+            ctx.real_git = real.git
+            blockers = Pipeline(ctx, observer).run()
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    release.blockers = [blocker.as_dict() for blocker in blockers]
+    release.status = BLOCKED_REHEARSAL if blockers else REHEARSED
+    record = real.journal.finish(release)
+    warnings = list(release.output("preflight", "warnings") or [])
+    return RehearsalOutcome(release, blockers, record, real.log.path, warnings)

@@ -1,0 +1,133 @@
+"""zizmor, the GitHub Actions static analyser, run offline as a second opinion on workflows.
+
+zizmor is optional: relsafe's own workflow rules always run, and zizmor adds its
+broader checks where it is installed. It is looked for next to the running
+interpreter first, so the copy in relsafe's own virtualenv wins over another on PATH.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from relsafe.errors import ToolFailed
+from relsafe.runlog import RunLog
+from relsafe.tools.process import Completed, run
+
+NOT_INSTALLED = "zizmor not installed (`pip install zizmor` adds its checks)"
+
+# zizmor's exit codes: 0 no findings, 11-14 the highest finding is informational/low/medium/high.
+_FINDING_EXITS = {0, 11, 12, 13, 14}
+_FAILURES = {
+    1: "zizmor failed",
+    2: "zizmor rejected its arguments",
+    3: "zizmor found no workflow to audit",
+}
+_TIMEOUT = 300.0
+
+
+@dataclass(frozen=True)
+class ZizmorFinding:
+    """One zizmor finding, reduced to where it is and what it says."""
+
+    ident: str
+    desc: str
+    url: str
+    severity: str  # "Informational" | "Low" | "Medium" | "High"
+    confidence: str  # "Low" | "Medium" | "High"
+    path: str
+    line: int  # 1-based
+    annotation: str
+    fix: str | None
+
+
+@dataclass(frozen=True)
+class ZizmorReport:
+    version: str
+    findings: tuple[ZizmorFinding, ...]
+
+    @property
+    def status(self) -> str:
+        count = len(self.findings)
+        return f"zizmor {self.version}: {count} finding{'' if count == 1 else 's'}"
+
+
+def find_zizmor() -> Path | None:
+    """The zizmor executable beside sys.executable, else the first on PATH, else None."""
+    name = "zizmor.exe" if sys.platform == "win32" else "zizmor"
+    beside = Path(sys.executable).parent / name
+    if beside.is_file():
+        return beside
+    found = shutil.which("zizmor")
+    return Path(found) if found else None
+
+
+def run_zizmor(paths: Sequence[Path], *, log: RunLog, executable: Path | None = None) -> ZizmorReport:
+    """Audit the given workflow files with zizmor offline and return its findings.
+
+    Raises ToolFailed when zizmor is not installed, fails, or prints output that
+    is not its JSON report.
+    """
+    zizmor = executable or find_zizmor()
+    if zizmor is None:
+        raise ToolFailed(NOT_INSTALLED, hint="pip install zizmor")
+    version_run = run([zizmor, "--version"], log=log, timeout=_TIMEOUT, what="zizmor --version")
+    version = version_run.output.strip().split()[-1] if version_run.output.strip() else "unknown"
+    done = run(
+        [zizmor, "--offline", "--quiet", "--format", "json", *paths],
+        log=log,
+        timeout=_TIMEOUT,
+        check=False,
+        what="zizmor",
+    )
+    if done.returncode not in _FINDING_EXITS:
+        message = _FAILURES.get(done.returncode, "zizmor failed")
+        raise ToolFailed(f"{message} (exit {done.returncode})", details=done.tail())
+    return ZizmorReport(version=version, findings=tuple(_finding(raw) for raw in _json_findings(done)))
+
+
+def _json_findings(done: Completed) -> list[dict[str, Any]]:
+    """The JSON array in zizmor's output; log lines may surround it because stderr is merged."""
+    decoder = json.JSONDecoder()
+    offset = 0
+    for line in done.output.splitlines(keepends=True):
+        if line.lstrip().startswith("["):
+            try:
+                value, _ = decoder.raw_decode(done.output, offset + len(line) - len(line.lstrip()))
+            except json.JSONDecodeError:
+                pass
+            else:
+                if isinstance(value, list):
+                    return [item for item in value if isinstance(item, dict) and not item.get("ignored")]
+        offset += len(line)
+    raise ToolFailed("zizmor printed no JSON report", details=done.tail())
+
+
+def _finding(raw: dict[str, Any]) -> ZizmorFinding:
+    determinations = raw.get("determinations") or {}
+    locations = raw.get("locations") or []
+    primary = next(
+        (loc for loc in locations if loc.get("symbolic", {}).get("kind") == "Primary"),
+        locations[0] if locations else {},
+    )
+    symbolic = primary.get("symbolic", {})
+    key = symbolic.get("key", {}).get("Local", {})
+    path = key.get("verbatim_path") or key.get("given_path") or key.get("prefix") or ""
+    row = primary.get("concrete", {}).get("location", {}).get("start_point", {}).get("row", 0)
+    fixes = raw.get("fixes") or []
+    return ZizmorFinding(
+        ident=str(raw.get("ident", "")),
+        desc=str(raw.get("desc", "")),
+        url=str(raw.get("url", "")),
+        severity=str(determinations.get("severity", "")),
+        confidence=str(determinations.get("confidence", "")),
+        path=str(path),
+        line=int(row) + 1,
+        annotation=str(symbolic.get("annotation", "")),
+        fix=str(fixes[0]["title"]) if fixes and isinstance(fixes[0], dict) and "title" in fixes[0] else None,
+    )

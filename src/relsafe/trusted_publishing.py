@@ -1,0 +1,267 @@
+"""Trusted Publishing set-up: what `relsafe init` writes and what it tells the maintainer to click.
+
+relsafe never uploads to PyPI itself; the tag it pushes starts a GitHub workflow
+that PyPI trusts through OIDC. This module renders that workflow and release.toml
+from the packaged templates, and describes the PyPI pending publisher and the
+GitHub protections as data for the CLI to show.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path, PurePosixPath
+from string import Template
+from typing import Any
+
+import tomlkit
+
+from relsafe.errors import ConfigError, Refused, UsageError
+from relsafe.security.redaction import DEFAULT_REDACTOR
+
+DEFAULT_WORKFLOW = ".github/workflows/publish.yml"
+DEFAULT_ENVIRONMENT = "pypi"
+DEFAULT_TAG_FORMAT = "v{version}"
+PYPI_PUBLISHING_URL = "https://pypi.org/manage/account/publishing/"
+
+_OWNER = r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
+_REPO = r"[A-Za-z0-9._-]+?"
+_REMOTE_FORMS = (
+    # https://github.com/owner/repo(.git), optionally with user info
+    re.compile(rf"^https?://(?:[^@/]+@)?github\.com/(?P<owner>{_OWNER})/(?P<repo>{_REPO})(?:\.git)?/?$"),
+    # git@github.com:owner/repo.git
+    re.compile(rf"^(?:[\w.-]+@)?github\.com:(?P<owner>{_OWNER})/(?P<repo>{_REPO})(?:\.git)?/?$"),
+    # ssh://git@github.com(:22)/owner/repo.git and git://github.com/owner/repo.git
+    re.compile(
+        rf"^(?:ssh|git)://(?:[\w.-]+@)?github\.com(?::\d+)?/(?P<owner>{_OWNER})/(?P<repo>{_REPO})(?:\.git)?/?$"
+    ),
+)
+# PyPI project names (PEP 508) and GitHub environment names as relsafe accepts them.
+_PROJECT_NAME = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?$")
+_ENVIRONMENT_NAME = re.compile(r"^[A-Za-z0-9._-]+$")
+# Characters with a meaning in GitHub's filter patterns, escaped in the literal part of a tag format.
+_GLOB_SPECIAL = re.compile(r"([*?+\[\]!\\])")
+_TABLE_HEADER = re.compile(r"^(?P<commented>#\s*)?\[\[?(?P<table>[a-z-]+)\]\]?\s*(?:#.*)?$")
+# A commented default in release.toml: "# key = value   # note".
+_COMMENTED_KEY = re.compile(r"^# (?P<key>[a-z][a-z0-9-]*) = (?P<value>.*?)(?P<note>\s+#.*)?$")
+
+
+@dataclass(frozen=True)
+class GitHubRepository:
+    owner: str
+    name: str
+
+    @property
+    def slug(self) -> str:
+        return f"{self.owner}/{self.name}"
+
+    @property
+    def url(self) -> str:
+        return f"https://github.com/{self.slug}"
+
+
+@dataclass(frozen=True)
+class PublisherSetup:
+    """The values a maintainer enters on PyPI and GitHub so that only the release tag can publish.
+
+    PyPI matches a publisher on owner, repository, workflow file name and
+    environment; a mismatch in any of them makes the upload fail at release time.
+    """
+
+    project: str
+    repository: GitHubRepository
+    workflow_file: str  # the file name only: that is what PyPI matches
+    environment: str
+    tag_pattern: str
+    pypi_url: str = PYPI_PUBLISHING_URL
+
+    @property
+    def pypi_fields(self) -> tuple[tuple[str, str], ...]:
+        """The pending-publisher form on PyPI, label and value, in the form's order."""
+        return (
+            ("PyPI Project Name", self.project),
+            ("Owner", self.repository.owner),
+            ("Repository name", self.repository.name),
+            ("Workflow name", self.workflow_file),
+            ("Environment name", self.environment),
+        )
+
+    @property
+    def github_environment_url(self) -> str:
+        return f"{self.repository.url}/settings/environments"
+
+    @property
+    def github_rulesets_url(self) -> str:
+        return f"{self.repository.url}/settings/rules"
+
+    @property
+    def github_steps(self) -> tuple[str, ...]:
+        """What to protect on GitHub, one instruction per item."""
+        return (
+            f"Create the environment '{self.environment}' ({self.github_environment_url}): add "
+            "required reviewers (yourself and a co-maintainer), enable 'Prevent self-review' "
+            "when there are two or more of you, and limit 'Deployment branches and tags' to "
+            f"tags matching '{self.tag_pattern}'.",
+            f"Add a tag ruleset ({self.github_rulesets_url}) targeting '{self.tag_pattern}': "
+            "restrict creations, updates and deletions, with only the maintainers who release "
+            "in the bypass list, so a release tag can neither be made by others nor moved.",
+            f"Protect the release branch so the commit a tag points at was reviewed, and keep "
+            f"{self.repository.url}/settings/actions at 'Read repository contents' for the "
+            "default workflow token.",
+        )
+
+
+@dataclass(frozen=True)
+class InitPlan:
+    """What `relsafe init` writes (paths relative to the repository root) and what it tells."""
+
+    files: dict[PurePosixPath, str]
+    setup: PublisherSetup
+
+
+def parse_github_remote(url: str) -> GitHubRepository:
+    """Owner and repository from a GitHub remote URL in its https, scp-like or ssh:// form."""
+    text = url.strip()
+    for form in _REMOTE_FORMS:
+        match = form.match(text)
+        if match:
+            return GitHubRepository(match["owner"], match["repo"])
+    raise UsageError(
+        f"not a GitHub repository URL: {DEFAULT_REDACTOR(text)}",
+        hint="Trusted Publishing from relsafe's workflow needs a remote on github.com, "
+        "e.g. https://github.com/OWNER/REPO.git or git@github.com:OWNER/REPO.git",
+    )
+
+
+def tag_pattern(tag_format: str) -> str:
+    """The GitHub tag filter matching every tag the format makes: "v{version}" -> "v*"."""
+    _check_tag_format(tag_format)
+    prefix, _, suffix = tag_format.partition("{version}")
+    return _GLOB_SPECIAL.sub(r"\\\1", prefix) + "*" + _GLOB_SPECIAL.sub(r"\\\1", suffix)
+
+
+def render_publish_workflow(
+    *,
+    project: str,
+    tag_format: str = DEFAULT_TAG_FORMAT,
+    environment: str = DEFAULT_ENVIRONMENT,
+) -> str:
+    """The PyPA-shaped publish workflow for this project, from templates/publish.yml."""
+    _check_project(project)
+    _check_environment(environment)
+    pattern = tag_pattern(tag_format).replace("'", "''")  # the pattern sits in single quotes
+    return Template(_template("publish.yml")).substitute(
+        project=project, environment=environment, tag_pattern=pattern
+    )
+
+
+def render_release_toml(settings: Mapping[str, Mapping[str, Any]] | None = None) -> str:
+    """release.toml from its commented template, with only non-default values uncommented.
+
+    settings maps table -> key -> value, e.g. {"release": {"branch": "master"}}.
+    A key the template does not list is a programming error (ValueError).
+    """
+    pending = {(table, key): value for table, keys in (settings or {}).items() for key, value in keys.items()}
+    lines: list[str] = []
+    table = ""
+    for line in _template("release.toml").splitlines():
+        header = _TABLE_HEADER.match(line)
+        if header:
+            table = "" if header["commented"] else header["table"]  # a commented [[gate]] takes no settings
+        commented = _COMMENTED_KEY.match(line)
+        if commented and (table, commented["key"]) in pending:
+            value = pending.pop((table, commented["key"]))
+            default = tomlkit.parse(f"x = {commented['value']}").unwrap()["x"]
+            if value != default:
+                line = f"{commented['key']} = {tomlkit.item(value).as_string()}{commented['note'] or ''}"
+        lines.append(line)
+    if pending:
+        unknown = ", ".join(f"{table}.{key}" for table, key in pending)
+        raise ValueError(f"release.toml has no setting {unknown}")
+    return "\n".join(lines) + "\n"
+
+
+def plan_init(
+    *,
+    project: str,
+    remote_url: str,
+    tag_format: str = DEFAULT_TAG_FORMAT,
+    environment: str = DEFAULT_ENVIRONMENT,
+    workflow: str = DEFAULT_WORKFLOW,
+    settings: Mapping[str, Mapping[str, Any]] | None = None,
+) -> InitPlan:
+    """Everything `relsafe init` writes and shows, computed without touching the disk.
+
+    The tag format, environment and workflow path are written into release.toml
+    when they differ from the defaults, so preflight later audits the same file.
+    """
+    repository = parse_github_remote(remote_url)
+    workflow_path = PurePosixPath(workflow)
+    if (
+        workflow_path.is_absolute()
+        or ".." in workflow_path.parts
+        or workflow_path.suffix not in {".yml", ".yaml"}
+    ):
+        raise UsageError(f"publish workflow must be a .yml file inside the repository: {workflow}")
+    merged: dict[str, dict[str, Any]] = {table: dict(keys) for table, keys in (settings or {}).items()}
+    merged.setdefault("release", {})["tag-format"] = tag_format
+    merged.setdefault("publish", {}).update({"workflow": workflow, "environment": environment})
+    files = {
+        workflow_path: render_publish_workflow(
+            project=project, tag_format=tag_format, environment=environment
+        ),
+        PurePosixPath("release.toml"): render_release_toml(merged),
+    }
+    setup = PublisherSetup(
+        project=project,
+        repository=repository,
+        workflow_file=workflow_path.name,
+        environment=environment,
+        tag_pattern=tag_pattern(tag_format),
+    )
+    return InitPlan(files=files, setup=setup)
+
+
+def write_init(root: Path, plan: InitPlan, *, overwrite: bool = False) -> list[Path]:
+    """Write the plan's files under root and return those written.
+
+    A file that already holds the same text is left alone; one that differs is
+    refused unless overwrite is set, because it may hold the maintainer's edits.
+    """
+    targets = [(root / Path(*relative.parts), text) for relative, text in plan.files.items()]
+    differing = [path for path, text in targets if path.exists() and path.read_text(encoding="utf-8") != text]
+    if differing and not overwrite:
+        names = ", ".join(str(path.relative_to(root)) for path in differing)
+        raise Refused(
+            f"init would overwrite {names}",
+            hint="merge your changes by hand, or move the file aside and run init again",
+        )
+    written: list[Path] = []
+    for path, text in targets:
+        if path.exists() and path.read_text(encoding="utf-8") == text:
+            continue
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+        written.append(path)
+    return written
+
+
+def _template(name: str) -> str:
+    return resources.files("relsafe").joinpath("templates").joinpath(name).read_text(encoding="utf-8")
+
+
+def _check_tag_format(tag_format: str) -> None:
+    if tag_format.count("{version}") != 1:
+        raise ConfigError(f"tag-format must contain {{version}} exactly once: {tag_format!r}")
+
+
+def _check_project(project: str) -> None:
+    if not _PROJECT_NAME.match(project):
+        raise UsageError(f"not a valid PyPI project name: {project!r}")
+
+
+def _check_environment(environment: str) -> None:
+    if not _ENVIRONMENT_NAME.match(environment):
+        raise UsageError(f"not a usable GitHub environment name: {environment!r}")
