@@ -5,12 +5,12 @@ from __future__ import annotations
 import shutil
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from relsafe.pipeline import Observer
 from relsafe.releaser import Options, start
-from relsafe.sample import create_sample
+from relsafe.sample import DEMO_GATE, create_sample
 from relsafe.state import Release
 from relsafe.tools.localindex import LocalIndex
 
@@ -22,7 +22,8 @@ class DemoResult:
     kept: bool
     seconds: float
     log_path: Path | None
-    lines: list[str] = field(default_factory=list)
+    staged: list[str]
+    project: Path
 
     def summary(self) -> list[str]:
         release = self.release
@@ -31,14 +32,21 @@ class DemoResult:
         ]
         for name in release.order:
             record = release.steps.get(name)
-            lines.append(f"  {name:<13} {record.status if record else 'pending'}")
+            lines.append(f"  {name:<16} {record.status if record else 'pending'}")
         artifacts = release.output("build", "artifacts") or []
         for artifact in artifacts:
             lines.append(f"  built {artifact['name']}  sha256 {artifact['sha256'][:16]}…")
+        lines.append(f"  staged on the embedded index and read back: {', '.join(self.staged)}")
+        gate = release.steps.get(f"gate:{DEMO_GATE}")
+        if gate is not None:
+            lines.append(f"  gate {DEMO_GATE!r}: {gate.outputs.get('how')} ({'; '.join(gate.outputs.get('items', []))})")
+        lines.append(f"  tag {release.tag} pushed to the sample's bare remote")
         if self.kept:
-            lines.append(f"  the sample project and its remote are in {self.folder}")
+            lines.append(f"  the sample project is in {self.project}")
+            lines.append(f"  its artifacts are in {self.project / '.git' / 'relsafe' / 'releases' / release.id / 'dist'}")
+            lines.append(f"  `relsafe status -C {self.project}` shows the journal")
         else:
-            lines.append("  the sample project was removed (use --keep to look at it)")
+            lines.append("  the sample project was removed (use --keep to look at it and its artifacts)")
         return lines
 
 
@@ -47,9 +55,14 @@ def run_demo(observer: Observer, *, keep: bool = False) -> DemoResult:
     started = time.monotonic()
     try:
         with LocalIndex(folder / "index") as local_index:
-            sample = create_sample(folder, index=(local_index.upload_url, local_index.index_url))
-            outcome = start(sample.root, "minor", observer, Options(confirm_all=True))
-        return DemoResult(outcome.release, folder, keep, time.monotonic() - started, outcome.log_path)
+            sample = create_sample(folder, index=(local_index.upload_url, local_index.index_url), gate=True)
+            # the demo's gate is answered for the user, and recorded as such
+            options = Options(confirmed_gates=frozenset({DEMO_GATE}))
+            outcome = start(sample.root, "minor", observer, options)
+            staged = sorted(path.name for path in local_index.storage.rglob("*") if path.is_file())
+        return DemoResult(
+            outcome.release, folder, keep, time.monotonic() - started, outcome.log_path, staged, sample.root
+        )
     finally:
         if not keep:
             shutil.rmtree(folder, ignore_errors=True)

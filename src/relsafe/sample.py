@@ -88,11 +88,12 @@ def write_sources(root: Path, name: str, version: str, backend: str = "hatchling
     return module
 
 
-def write_index_config(root: Path, upload_url: str, index_url: str) -> None:
+DEMO_GATE = "checklist"
+
+
+def write_index_config(root: Path, upload_url: str, index_url: str, gate: bool = False) -> None:
     """A release.toml that stages to, and treats as production, a local index: nothing leaves the machine."""
-    _write(
-        root / "release.toml",
-        f"""
+    text = f"""
         # The sample releases against the embedded local index only.
         [staging]
         repository-url = "{upload_url}"
@@ -100,8 +101,15 @@ def write_index_config(root: Path, upload_url: str, index_url: str) -> None:
 
         [production]
         index-url = "{index_url}"
-        """,
-    )
+        """
+    if gate:
+        text += f"""
+        [[gate]]
+        name = "{DEMO_GATE}"
+        before = "tag"
+        items = ["CHANGELOG.md has an entry for this version", "The docs are updated"]
+        """
+    _write(root / "release.toml", text)
 
 
 def create_sample(
@@ -110,6 +118,7 @@ def create_sample(
     version: str = "0.1.0",
     backend: str = "hatchling",
     index: tuple[str, str] | None = None,
+    gate: bool = False,
 ) -> SampleProject:
     """Write the sample package, commit it on main, and push it to a new bare remote.
 
@@ -121,7 +130,7 @@ def create_sample(
     root, remote = base / name, base / f"{name}-remote.git"
     module = write_sources(root, name, version, backend)
     if index is not None:
-        write_index_config(root, *index)
+        write_index_config(root, *index, gate=gate)
     git = init_repository(root, log, identity=IDENTITY)
     git.commit_all("Initial commit")
     init_bare(remote, log)
