@@ -26,6 +26,7 @@ IMPLEMENTED: dict[str, str] = {
     "gate": "relsafe.steps.gate:Gate",
     "tag": "relsafe.steps.tag:Tag",
     "push": "relsafe.steps.push:Push",
+    "watch": "relsafe.steps.watch:Watch",
 }
 
 
