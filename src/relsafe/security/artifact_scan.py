@@ -9,21 +9,27 @@ memory and nothing is ever extracted to disk.
 
 from __future__ import annotations
 
+import contextlib
+import queue
 import re
 import tarfile
+import threading
 import zipfile
 import zlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Iterator, Sequence
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from pathlib import Path, PurePosixPath
-from typing import IO
+from typing import IO, TypeAlias
 
 from relsafe.errors import StepFailed
 from relsafe.security.redaction import DEFAULT_REDACTOR
 
 CHUNK_SIZE = 1 << 20
 """Bytes read from a member at a time."""
+
+READ_AHEAD = 4
+"""Chunks the reading thread may hold ready: memory stays within a few MiB."""
 
 # Each pattern begins with a literal, so `re` skips ahead with a fast search:
 # one pass per pattern runs about 30 times faster than a single alternation.
@@ -32,8 +38,7 @@ CHUNK_SIZE = 1 << 20
 # real token has, so a match is decided within OVERLAP bytes.
 _PATTERNS: tuple[re.Pattern[bytes], ...] = (
     re.compile(rb"pypi-AgE(?:IcHlwaS5vcmc(?P<pypi>)|NdGVzdC5weXBpLm9yZw(?P<testpypi>))[A-Za-z0-9_-]{50}"),
-    re.compile(rb"gh[pousr]_[A-Za-z0-9]{36}(?P<github>)"),
-    re.compile(rb"github_pat_[A-Za-z0-9_]{22}(?P<github>)"),
+    re.compile(rb"g(?:h[pousr]_[A-Za-z0-9]{36}|ithub_pat_[A-Za-z0-9_]{22})(?P<github>)"),
     # The lookbehind sits after the leading "A" to keep that literal first.
     re.compile(rb"A(?<![A-Z0-9]A)[KS]IA[A-Z0-9]{16}(?![A-Z0-9])(?P<aws>)"),
     re.compile(rb"-----BEGIN [A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----(?P<private_key>)"),
@@ -87,18 +92,33 @@ def scan_distribution(path: Path, allow: Sequence[str] = ()) -> list[SecretFindi
     fnmatch, where `*` also crosses folders) is skipped entirely.
     """
     findings: list[SecretFinding] = []
+    scan = _MemberScan()
     try:
-        for member, stream in _members(path):
-            if any(fnmatchcase(member, pattern) for pattern in allow):
+        for member, chunk in _read_ahead(_pieces(path, allow)):
+            if chunk is not None:
+                scan.feed(chunk)
                 continue
             kinds = _name_kinds(member)
-            if stream is not None:
-                kinds += sorted(_stream_kinds(stream) - set(kinds))
-            shown = DEFAULT_REDACTOR(member)
-            findings += [SecretFinding(path.name, shown, kind) for kind in kinds]
+            kinds += sorted(scan.finish() - set(kinds))
+            findings += [SecretFinding(path.name, DEFAULT_REDACTOR(member), kind) for kind in kinds]
+            scan = _MemberScan()
     except (zipfile.BadZipFile, tarfile.TarError, EOFError, zlib.error, OSError) as error:
         raise StepFailed(f"cannot read {path.name} to scan it for secrets: {error}") from error
     return findings
+
+
+_Piece: TypeAlias = tuple[str, bytes | None]
+"""A member's path and the next chunk of its bytes, or None once they are all read."""
+
+
+def _pieces(path: Path, allow: Sequence[str]) -> Generator[_Piece, None, None]:
+    """The bytes of every member not allowed, chunk by chunk, each member closed by None."""
+    for member, stream in _members(path):
+        if any(fnmatchcase(member, pattern) for pattern in allow):
+            continue
+        while stream is not None and (chunk := stream.read(CHUNK_SIZE)):
+            yield member, chunk
+        yield member, None
 
 
 def _members(path: Path) -> Iterator[tuple[str, IO[bytes] | None]]:
@@ -123,6 +143,49 @@ def _members(path: Path) -> Iterator[tuple[str, IO[bytes] | None]]:
         raise StepFailed(f"{path.name} is neither a wheel (.whl) nor an sdist (.tar.gz)")
 
 
+@dataclass(frozen=True)
+class _Failed:
+    error: BaseException
+
+
+def _read_ahead(pieces: Generator[_Piece, None, None]) -> Iterator[_Piece]:
+    """Yield `pieces` as a thread produces them, up to READ_AHEAD chunks ahead.
+
+    Inflating and checksumming a member release the GIL, so reading the next
+    chunk overlaps the regex search of this one. The producer's error is
+    raised here; if the consumer stops early the producer is stopped too.
+    """
+    handoff: queue.Queue[_Piece | _Failed | None] = queue.Queue(READ_AHEAD)  # None: no more
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for piece in pieces:
+                if stop.is_set():
+                    break
+                handoff.put(piece)
+        except BaseException as error:  # handed over and raised in the consuming thread
+            handoff.put(_Failed(error))
+        else:
+            handoff.put(None)
+        finally:
+            pieces.close()
+
+    producer = threading.Thread(target=produce, name="artifact-scan-reader", daemon=True)
+    producer.start()
+    try:
+        while (item := handoff.get()) is not None:
+            if isinstance(item, _Failed):
+                raise item.error
+            yield item
+    finally:
+        stop.set()
+        while producer.is_alive():
+            with contextlib.suppress(queue.Empty):
+                handoff.get(timeout=0.05)
+        producer.join()
+
+
 def _name_kinds(member: str) -> list[str]:
     """The secrets a member's path reveals: risky file names, tokens in the name."""
     path = PurePosixPath(member)
@@ -130,39 +193,44 @@ def _name_kinds(member: str) -> list[str]:
     kinds = [kind for pattern, kind in _NAME_RULES if fnmatchcase(name, pattern)]
     if ".git" in path.parts[:-1]:
         kinds.append("file under .git/")
-    found: set[str] = set()
-    _collect(member.encode(), 0, len(member.encode()), found)
-    return kinds + sorted(found)
+    encoded = member.encode()
+    return kinds + sorted(_content_kinds(encoded, 0, len(encoded)))
 
 
-def _stream_kinds(stream: IO[bytes]) -> set[str]:
-    """The kinds of secret in a member's bytes, read CHUNK_SIZE at a time.
+class _MemberScan:
+    """The kinds of secret in one member's bytes, fed chunk by chunk.
 
     Consecutive buffers overlap by OVERLAP bytes. A match is judged only where
     its context is complete: one starting inside the last OVERLAP - 1 bytes of
     a buffer is left to the next buffer, which holds it whole, with the byte
-    before it for the lookbehind. After the last chunk the rest is judged.
+    before it for the lookbehind. `finish` judges the rest.
     """
-    found: set[str] = set()
-    buffer = b""
-    judged = 0  # every match starting before this index of `buffer` was judged
-    while chunk := stream.read(CHUNK_SIZE):
-        buffer += chunk
+
+    def __init__(self) -> None:
+        self._found: set[str] = set()
+        self._buffer = b""
+        self._judged = 0  # every match starting before this index of the buffer was judged
+
+    def feed(self, chunk: bytes) -> None:
+        buffer = self._buffer + chunk
         decided = len(buffer) - OVERLAP + 1
-        _collect(buffer, judged, decided, found)
+        self._found |= _content_kinds(buffer, self._judged, decided)
         cut = max(0, len(buffer) - OVERLAP)
-        judged = max(judged, decided) - cut
-        buffer = buffer[cut:]
-    _collect(buffer, judged, len(buffer), found)
-    return found
+        self._judged = max(self._judged, decided) - cut
+        self._buffer = buffer[cut:]
+
+    def finish(self) -> set[str]:
+        return self._found | _content_kinds(self._buffer, self._judged, len(self._buffer))
 
 
-def _collect(data: bytes, start: int, stop: int, found: set[str]) -> None:
-    """Add the kind of every match that starts in data[start:stop]."""
+def _content_kinds(data: bytes, start: int, stop: int) -> set[str]:
+    """The kinds of every match that starts in data[start:stop]."""
+    found: set[str] = set()
     if start >= stop:
-        return
+        return found
     for pattern in _PATTERNS:
         for match in pattern.finditer(data, start):
             if match.start() >= stop:
                 break
             found.add(_CONTENT_KINDS[str(match.lastgroup)])
+    return found

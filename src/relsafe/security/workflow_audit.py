@@ -191,10 +191,9 @@ class _Workflow:
     def job_line(self, job_id: str) -> int:
         return _key_line(self.doc["jobs"], job_id, 1)
 
-    def steps(self) -> Iterator[tuple[str, Any]]:
-        for job_id, job in self.jobs.items():
-            for step in _steps(job):
-                yield job_id, step
+    def steps(self) -> Iterator[Any]:
+        for job in self.jobs.values():
+            yield from _steps(job)
 
     def finding(self, rule: str, severity: str, line: int, message: str, fix: str) -> Finding:
         return Finding(rule=rule, severity=severity, path=self.path, line=line, message=message, fix=fix)
@@ -228,7 +227,7 @@ def _dangerous_trigger(workflow: _Workflow, settings: _Settings) -> Iterator[Fin
 
 def _template_injection(workflow: _Workflow, settings: _Settings) -> Iterator[Finding]:
     typed_inputs = _typed_inputs(workflow.triggers)
-    for _, step in workflow.steps():
+    for step in workflow.steps():
         scripts: list[tuple[Any, str]] = []
         if isinstance(step.get("run"), str):
             scripts.append((step, "run"))
@@ -369,7 +368,7 @@ def _build_in_publish_job(workflow: _Workflow, settings: _Settings) -> Iterator[
 
 
 def _stored_credentials(workflow: _Workflow, settings: _Settings) -> Iterator[Finding]:
-    for _, step in workflow.steps():
+    for step in workflow.steps():
         with_ = step.get("with")
         if _action(step) == PUBLISH_ACTION and isinstance(with_, dict) and "password" in with_:
             yield workflow.finding(
@@ -406,9 +405,7 @@ def _stored_credentials(workflow: _Workflow, settings: _Settings) -> Iterator[Fi
 
 def _unpinned_action(workflow: _Workflow, settings: _Settings) -> Iterator[Finding]:
     severity = ERROR if workflow.publishing else WARNING
-    holders = [(job, f"job `{job_id}`") for job_id, job in workflow.jobs.items()]
-    holders += [(step, "step") for _, step in workflow.steps()]
-    for holder, _ in holders:
+    for holder in [*workflow.jobs.values(), *workflow.steps()]:
         uses = holder.get("uses")
         if not isinstance(uses, str) or uses.startswith("./"):
             continue
@@ -430,7 +427,7 @@ def _unpinned_action(workflow: _Workflow, settings: _Settings) -> Iterator[Findi
 def _release_cache(workflow: _Workflow, settings: _Settings) -> Iterator[Finding]:
     if not workflow.publishing:
         return
-    for _, step in workflow.steps():
+    for step in workflow.steps():
         action = _action(step)
         with_ = step.get("with") if isinstance(step.get("with"), dict) else {}
         line = _key_line(step, "uses", 1)
@@ -455,7 +452,7 @@ def _release_cache(workflow: _Workflow, settings: _Settings) -> Iterator[Finding
 
 
 def _checkout_credentials(workflow: _Workflow, settings: _Settings) -> Iterator[Finding]:
-    for _, step in workflow.steps():
+    for step in workflow.steps():
         if _action(step) != "actions/checkout":
             continue
         with_ = step.get("with")
@@ -479,7 +476,7 @@ _WEAKENINGS = {
 
 
 def _weakened_publish(workflow: _Workflow, settings: _Settings) -> Iterator[Finding]:
-    for _, step in workflow.steps():
+    for step in workflow.steps():
         with_ = step.get("with")
         if _action(step) != PUBLISH_ACTION or not isinstance(with_, dict):
             continue

@@ -1,0 +1,561 @@
+"""The workflow audit on real workflow files: each rule, the generated workflow, and zizmor."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from relsafe.errors import ToolFailed, UsageError
+from relsafe.runlog import RunLog
+from relsafe.security.workflow_audit import AuditReport, Finding, audit_workflows
+from relsafe.tools.zizmor import find_zizmor, run_zizmor
+from relsafe.trusted_publishing import render_publish_workflow
+
+REPO = Path(__file__).resolve().parent.parent
+MARK = "# <-"  # marks the line a case expects its finding on
+
+CHECKOUT = "actions/checkout@11bd71901bbe5b1630ceea73d27597364c9af683"
+SETUP_PYTHON = "actions/setup-python@a26af69be951a213d495a4c3e4e4022e16d87065"
+DOWNLOAD = "actions/download-artifact@d3f86a106a0bac45b974a628896c90dbdf5c8093"
+PUBLISH = "pypa/gh-action-pypi-publish@ed0c53931b1dc9bd32cbe73a98c7f6766f8a527e"
+SHAPE_ONLY = "0123456789abcdef0123456789abcdef01234567"  # a pin of the right shape, not a real commit
+
+
+@pytest.fixture
+def log(tmp_path: Path) -> RunLog:
+    return RunLog(tmp_path / "run.log")
+
+
+def write(folder: Path, text: str, name: str = "workflow.yml") -> Path:
+    path = folder / name
+    path.write_text(textwrap.dedent(text).lstrip(), encoding="utf-8")
+    return path
+
+
+def marked_line(path: Path) -> int:
+    lines = path.read_text(encoding="utf-8").splitlines()
+    return next(number for number, line in enumerate(lines, start=1) if MARK in line)
+
+
+def audit(path: Path, log: RunLog, **options: str) -> AuditReport:
+    return audit_workflows([path], log=log, use_zizmor=False, **options)
+
+
+def rules(report: AuditReport) -> set[str]:
+    return {finding.rule for finding in report.findings}
+
+
+def publish_job(extra_steps: str = "", job_extra: str = "") -> str:
+    """A correct publish job, indented for a `jobs:` mapping, to which a case adds its mistake."""
+    return f"""
+  publish:
+    needs: build
+    runs-on: ubuntu-latest
+    environment: pypi
+    permissions:
+      id-token: write{job_extra}
+    steps:
+      - uses: {DOWNLOAD} # v4.3.0
+      - uses: {PUBLISH} # v1.13.0{extra_steps}
+"""
+
+
+def build_job(extra_steps: str = "") -> str:
+    return f"""
+  build:
+    runs-on: ubuntu-latest
+    steps:
+      - uses: {CHECKOUT} # v4.2.2
+        with:
+          persist-credentials: false{extra_steps}
+      - run: python -m build
+"""
+
+
+def publishing(body: str, trigger: str = "push:\n    tags: ['v*']") -> str:
+    return f"on:\n  {trigger}\npermissions: {{}}\njobs:{body}"
+
+
+# One case per rule: (rule, severity, workflow text with the expected line marked).
+CASES: list[tuple[str, str, str]] = [
+    (
+        "dangerous-trigger",
+        "error",
+        publishing(publish_job(), trigger=f"pull_request_target: {MARK}"),
+    ),
+    (
+        "dangerous-trigger",
+        "warning",
+        f"on:\n  workflow_run: {MARK}\n    workflows: [ci]\npermissions: {{}}\njobs:{build_job()}",
+    ),
+    (
+        "template-injection",
+        "error",
+        publishing(
+            build_job(
+                '\n      - run: |\n          echo start\n          echo "${{ github.head_ref }}" ' + MARK
+            )
+            + publish_job()
+        ),
+    ),
+    (
+        "template-injection",
+        "error",
+        "on:\n  workflow_dispatch:\n    inputs:\n      note: {type: string}\npermissions: {}\njobs:"
+        + build_job(f"\n      - run: echo ${{{{ inputs.note }}}} {MARK}"),
+    ),
+    (
+        "template-injection",
+        "error",
+        "on: issues\npermissions: {}\njobs:"
+        + build_job(
+            f"\n      - uses: actions/github-script@{SHAPE_ONLY}\n        with:\n          script: |"
+            f"\n            console.log('${{{{ github.event.issue.title }}}}') {MARK}"
+        ),
+    ),
+    (
+        "id-token-scope",
+        "error",
+        f"on:\n  push:\n    tags: ['v*']\npermissions:\n  id-token: write {MARK}\njobs:{build_job()}"
+        + publish_job(),
+    ),
+    (
+        "id-token-scope",
+        "error",
+        publishing(
+            build_job().replace(
+                "runs-on: ubuntu-latest",
+                f"runs-on: ubuntu-latest\n    permissions:\n      id-token: write {MARK}",
+            )
+            + publish_job()
+        ),
+    ),
+    (
+        "write-all-permissions",
+        "error",
+        f"on: [push]\npermissions: write-all {MARK}\njobs:{build_job()}",
+    ),
+    (
+        "write-all-permissions",
+        "error",
+        "on: [push]\npermissions: {}\njobs:"
+        + build_job().replace(
+            "runs-on: ubuntu-latest", f"permissions: write-all {MARK}\n    runs-on: ubuntu-latest"
+        ),
+    ),
+    (
+        "missing-permissions",
+        "warning",
+        f"# CI {MARK}\non: [push]\njobs:{build_job()}",
+    ),
+    (
+        "missing-permissions",
+        "error",
+        f"# release {MARK}\non:\n  push:\n    tags: ['v*']\njobs:{build_job()}{publish_job()}",
+    ),
+    (
+        "publish-environment",
+        "error",
+        publishing(build_job() + publish_job().replace("environment: pypi", f"environment: release {MARK}")),
+    ),
+    (
+        "publish-environment",
+        "error",
+        publishing(
+            build_job()
+            + publish_job().replace("    environment: pypi\n", "").replace("publish:", f"publish: {MARK}")
+        ),
+    ),
+    (
+        "publish-needs",
+        "error",
+        publishing(
+            build_job()
+            + publish_job().replace("    needs: build\n", "").replace("publish:", f"publish: {MARK}")
+        ),
+    ),
+    (
+        "build-in-publish-job",
+        "error",
+        publishing(
+            build_job() + publish_job().replace("    steps:\n", f"    steps:\n      - run: uv build {MARK}\n")
+        ),
+    ),
+    (
+        "stored-credentials",
+        "error",
+        publishing(
+            build_job()
+            + publish_job(f"\n        with:\n          password: ${{{{ secrets.PYPI_TOKEN }}}} {MARK}")
+        ),
+    ),
+    (
+        "stored-credentials",
+        "error",
+        publishing(
+            build_job()
+            + publish_job(
+                f"\n      - run: twine upload dist/* {MARK}"
+                "\n        env:\n          TWINE_USERNAME: __token__"
+            )
+        ),
+    ),
+    (
+        "stored-credentials",
+        "error",
+        f"on: [push]\npermissions: {{}}\nenv:\n  TWINE_PASSWORD: ${{{{ secrets.TOKEN }}}} {MARK}\n"
+        f"jobs:{build_job()}",
+    ),
+    (
+        "unpinned-action",
+        "error",
+        publishing(
+            build_job()
+            + publish_job().replace(f"{PUBLISH} # v1.13.0", f"pypa/gh-action-pypi-publish@release/v1 {MARK}")
+        ),
+    ),
+    (
+        "unpinned-action",
+        "warning",
+        "on: [push]\npermissions: {}\njobs:" + build_job(f"\n      - uses: actions/setup-python@v5 {MARK}"),
+    ),
+    (
+        "release-cache",
+        "error",
+        publishing(build_job(f"\n      - uses: actions/cache@{SHAPE_ONLY} {MARK}") + publish_job()),
+    ),
+    (
+        "release-cache",
+        "error",
+        publishing(
+            build_job(f"\n      - uses: {SETUP_PYTHON}\n        with:\n          cache: pip {MARK}")
+            + publish_job()
+        ),
+    ),
+    (
+        "release-cache",
+        "error",
+        publishing(build_job(f"\n      - uses: astral-sh/setup-uv@{SHAPE_ONLY} {MARK}") + publish_job()),
+    ),
+    (
+        "checkout-credentials",
+        "error",
+        publishing(
+            build_job()
+            .replace("        with:\n          persist-credentials: false\n", "")
+            .replace("# v4.2.2", f"# v4.2.2 {MARK}")
+            + publish_job()
+        ),
+    ),
+    (
+        "checkout-credentials",
+        "warning",
+        f"on: [push]\npermissions: {{}}\njobs:\n  test:\n    runs-on: ubuntu-latest\n    steps:\n"
+        f"      - uses: {CHECKOUT} # v4.2.2 {MARK}\n",
+    ),
+    (
+        "weakened-publish",
+        "error",
+        publishing(build_job() + publish_job(f"\n        with:\n          attestations: false {MARK}")),
+    ),
+    (
+        "weakened-publish",
+        "error",
+        publishing(build_job() + publish_job(f"\n        with:\n          verify-metadata: 'false' {MARK}")),
+    ),
+    (
+        "weakened-publish",
+        "error",
+        publishing(build_job() + publish_job(f"\n        with:\n          skip-existing: true {MARK}")),
+    ),
+    (
+        "reusable-publish",
+        "error",
+        publishing(build_job() + publish_job(), trigger=f"workflow_call: {MARK}"),
+    ),
+    (
+        "tag-mismatch",
+        "error",
+        publishing(build_job() + publish_job(), trigger=f"push:\n    tags: ['release-*'] {MARK}"),
+    ),
+    (
+        "tag-mismatch",
+        "warning",
+        publishing(build_job() + publish_job(), trigger=f"push:\n    tags: ['v[0-9]+.[0-9]+.[0-9]+'] {MARK}"),
+    ),
+    (
+        "no-tag-trigger",
+        "warning",
+        publishing(build_job() + publish_job(), trigger="release:\n    types: [published]").replace(
+            "on:", f"on: {MARK}", 1
+        ),
+    ),
+    (
+        "no-tag-trigger",
+        "warning",
+        publishing(build_job() + publish_job(), trigger=f"push: {MARK}\n    branches: [main]"),
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("rule", "severity", "text"), CASES, ids=[f"{c[0]}-{c[1]}-{i}" for i, c in enumerate(CASES)]
+)
+def test_each_rule_catches_its_mistake_on_the_right_line(
+    tmp_path: Path, log: RunLog, rule: str, severity: str, text: str
+) -> None:
+    path = write(tmp_path, text)
+    report = audit(path, log)
+    expected = Finding(rule, severity, str(path), marked_line(path), "", "")
+    found = [(f.rule, f.severity, f.path, f.line) for f in report.findings]
+    assert (expected.rule, expected.severity, expected.path, expected.line) in found, report.to_json()
+
+
+def test_generated_workflow_has_no_findings(tmp_path: Path, log: RunLog) -> None:
+    path = write(tmp_path, render_publish_workflow(project="sample-pkg"), "publish.yml")
+    report = audit(path, log)
+    assert report.findings == []
+    assert not report.has_errors
+
+
+@pytest.mark.slow
+def test_generated_workflow_passes_zizmor(tmp_path: Path, log: RunLog) -> None:
+    path = write(tmp_path, render_publish_workflow(project="sample-pkg"), "publish.yml")
+    report = audit_workflows([path], log=log)
+    assert report.zizmor_status.startswith("zizmor ")
+    assert not report.has_errors
+    assert [f for f in report.findings if f.severity != "info"] == []
+    direct = run_zizmor([path], log=log)
+    assert [f.ident for f in direct.findings if f.severity in {"Medium", "High"}] == []
+
+
+# The generated workflow with one rule's mistake put back: (rule, old text, new text).
+MISTAKES: list[tuple[str, str, str]] = [
+    ("dangerous-trigger", "on:\n  push:", "on:\n  pull_request_target:\n  push:"),
+    ("template-injection", "python -m build\n", 'python -m build\n          echo "${{ github.ref_name }}"\n'),
+    ("id-token-scope", "permissions: {}", "permissions:\n  id-token: write"),
+    ("id-token-scope", "contents: read # to check out the source", "contents: read\n      id-token: write"),
+    ("write-all-permissions", "permissions: {}", "permissions: write-all"),
+    ("missing-permissions", "permissions: {}\n", ""),
+    ("publish-environment", "      name: pypi\n", "      name: release\n"),
+    ("publish-needs", "    needs: build\n", ""),
+    (
+        "build-in-publish-job",
+        "    steps:\n      - uses: actions/download",
+        "    steps:\n      - run: pip wheel .\n      - uses: actions/download",
+    ),
+    ("stored-credentials", "# v1.13.0", "# v1.13.0\n        with:\n          password: ${{ secrets.PYPI }}"),
+    (
+        "unpinned-action",
+        "actions/download-artifact@d3f86a106a0bac45b974a628896c90dbdf5c8093",
+        "actions/download-artifact@v4",
+    ),
+    ("release-cache", 'python-version: "3.x"', 'python-version: "3.x"\n          cache: pip'),
+    (
+        "checkout-credentials",
+        "          persist-credentials: false\n",
+        "          persist-credentials: true\n",
+    ),
+    ("weakened-publish", "# v1.13.0", "# v1.13.0\n        with:\n          attestations: false"),
+    ("reusable-publish", "on:\n  push:", "on:\n  workflow_call:\n  push:"),
+    ("tag-mismatch", "- 'v*'", "- 'release-*'"),
+    ("no-tag-trigger", "  push:\n    tags:\n      - 'v*'", "  workflow_dispatch:"),
+]
+
+
+@pytest.mark.parametrize(
+    ("rule", "old", "new"), MISTAKES, ids=[f"{m[0]}-{i}" for i, m in enumerate(MISTAKES)]
+)
+def test_generated_workflow_with_a_mistake_put_back_is_caught(
+    tmp_path: Path, log: RunLog, rule: str, old: str, new: str
+) -> None:
+    text = render_publish_workflow(project="sample-pkg")
+    assert old in text
+    path = write(tmp_path, text.replace(old, new, 1), "publish.yml")
+    assert rule in rules(audit(path, log))
+
+
+def test_safe_expressions_and_typed_inputs_are_not_injection(tmp_path: Path, log: RunLog) -> None:
+    path = write(
+        tmp_path,
+        """
+        on:
+          workflow_dispatch:
+            inputs:
+              dry: {type: boolean}
+        permissions: {}
+        jobs:
+          test:
+            runs-on: ubuntu-latest
+            steps:
+              - run: |
+                  echo ${{ github.sha }} ${{ github.run_id }} ${{ github.workspace }}
+                  echo ${{ inputs.dry }} ${{ github.event.pull_request.number }} ${{ secrets.X }}
+              - env:
+                  TITLE: ${{ github.event.issue.title }}
+                run: echo "$TITLE"
+        """,
+    )
+    assert "template-injection" not in rules(audit(path, log))
+
+
+def test_local_and_digest_pinned_actions_are_not_unpinned(tmp_path: Path, log: RunLog) -> None:
+    path = write(
+        tmp_path,
+        """
+        on: [push]
+        permissions: {}
+        jobs:
+          test:
+            runs-on: ubuntu-latest
+            steps:
+              - uses: ./.github/actions/setup
+              - uses: docker://alpine@sha256:4bcff63911fcb4448bd4fdacec207030997caf25e9bea4045fa6c8c44de311d1
+              - uses: docker://alpine:3.20 # <-
+        """,
+    )
+    unpinned = [f for f in audit(path, log).findings if f.rule == "unpinned-action"]
+    assert [f.line for f in unpinned] == [marked_line(path)]
+
+
+def test_testpypi_job_needs_an_environment_but_any_name_and_may_skip_existing(
+    tmp_path: Path, log: RunLog
+) -> None:
+    testpypi = "\n          repository-url: https://test.pypi.org/legacy/\n          skip-existing: true"
+    job = publish_job("\n        with:" + testpypi).replace("environment: pypi", "environment: testpypi")
+    path = write(tmp_path, publishing(build_job() + job))
+    assert audit(path, log).findings == []
+
+
+@pytest.mark.parametrize(
+    ("patterns", "tag_format", "expected"),
+    [
+        ("['v*']", "v{version}", set()),
+        ("['**']", "v{version}", set()),
+        ("['*']", "{version}", set()),
+        ("['v[0-9]*']", "v{version}", set()),
+        ("['releases/*']", "releases/{version}", set()),
+        ("['*']", "releases/{version}", {"tag-mismatch"}),
+        ("['v*', '!v1.*']", "v{version}", {"tag-mismatch"}),
+        ("['v*', '!v1.*', 'v1.2.*']", "v{version}", set()),
+        ("['v1.2.3']", "v{version}", {"tag-mismatch"}),
+    ],
+)
+def test_tag_filters_follow_github_glob_semantics(
+    tmp_path: Path, log: RunLog, patterns: str, tag_format: str, expected: set[str]
+) -> None:
+    path = write(tmp_path, publishing(build_job() + publish_job(), trigger=f"push:\n    tags: {patterns}"))
+    found = rules(audit(path, log, tag_format=tag_format)) & {"tag-mismatch", "no-tag-trigger"}
+    assert found == expected
+
+
+def test_tags_ignore_excludes_release_tags(tmp_path: Path, log: RunLog) -> None:
+    trigger = "push:\n    tags: ['v*']\n    tags-ignore: ['v1.*']"
+    path = write(tmp_path, publishing(build_job() + publish_job(), trigger=trigger))
+    assert "tag-mismatch" in rules(audit(path, log))
+
+
+def test_configured_environment_is_the_one_expected(tmp_path: Path, log: RunLog) -> None:
+    path = write(tmp_path, render_publish_workflow(project="sample-pkg", environment="release"))
+    assert audit(path, log, environment="release").findings == []
+    assert "publish-environment" in rules(audit(path, log))
+
+
+def test_yaml_1_1_on_key_parsed_as_true_still_counts(tmp_path: Path, log: RunLog) -> None:
+    text = "%YAML 1.1\n---\n" + publishing(build_job() + publish_job(), trigger="pull_request_target:")
+    path = write(tmp_path, text)
+    findings = [f for f in audit(path, log).findings if f.rule == "dangerous-trigger"]
+    assert [(f.severity, f.line) for f in findings] == [("error", 4)]
+
+
+def test_ignore_comment_silences_only_the_named_rules_on_its_line(tmp_path: Path, log: RunLog) -> None:
+    text = publishing(build_job() + publish_job().replace(PUBLISH, "pypa/gh-action-pypi-publish@release/v1"))
+    path = write(tmp_path, text)
+    assert "unpinned-action" in rules(audit(path, log))
+    path.write_text(
+        text.replace("@release/v1", "@release/v1 # relsafe: ignore[unpinned-action]"), encoding="utf-8"
+    )
+    assert "unpinned-action" not in rules(audit(path, log))
+    path.write_text(
+        text.replace("@release/v1", "@release/v1 # relsafe: ignore[release-cache]"), encoding="utf-8"
+    )
+    assert "unpinned-action" in rules(audit(path, log))
+    both = "permissions: write-all # relsafe: ignore[write-all-permissions, id-token-scope]"
+    path.write_text(text.replace("permissions: {}", both), encoding="utf-8")
+    assert "write-all-permissions" not in rules(audit(path, log))
+
+
+def test_json_output_parses(tmp_path: Path, log: RunLog) -> None:
+    path = write(tmp_path, f"on: [push]\npermissions: write-all\njobs:{build_job()}")
+    report = audit(path, log)
+    data = json.loads(report.to_json())
+    assert report.has_errors
+    assert data["zizmor"] == "zizmor skipped"
+    assert data["counts"]["error"] == sum(f["severity"] == "error" for f in data["findings"])
+    assert {"rule", "severity", "path", "line", "message", "fix", "source"} <= set(data["findings"][0])
+
+
+def test_directories_are_searched_for_yml_and_yaml(tmp_path: Path, log: RunLog) -> None:
+    write(tmp_path, f"on: [push]\njobs:{build_job()}", "a.yml")
+    write(tmp_path, f"on: [push]\njobs:{build_job()}", "b.yaml")
+    write(tmp_path, "not: [a workflow", "notes.txt")
+    report = audit_workflows([tmp_path], log=log, use_zizmor=False)
+    assert {Path(f.path).name for f in report.findings if f.rule == "missing-permissions"} == {
+        "a.yml",
+        "b.yaml",
+    }
+
+
+def test_missing_path_is_a_usage_error(tmp_path: Path, log: RunLog) -> None:
+    with pytest.raises(UsageError, match=r"nope\.yml"):
+        audit(tmp_path / "nope.yml", log)
+    with pytest.raises(UsageError, match="no workflow files"):
+        audit(tmp_path, log)
+
+
+def test_unparsable_yaml_names_the_file_and_line(tmp_path: Path, log: RunLog) -> None:
+    path = write(tmp_path, "on: [push]\njobs:\n  a:\n    steps: [\n      - run: x\n")
+    with pytest.raises(UsageError, match=rf"{path.name}:\d+: not valid YAML"):
+        audit(path, log)
+
+
+def test_a_file_that_is_not_a_workflow_is_a_usage_error(tmp_path: Path, log: RunLog) -> None:
+    path = write(tmp_path, "- just\n- a list\n")
+    with pytest.raises(UsageError, match="not a GitHub workflow"):
+        audit(path, log)
+
+
+def test_projects_own_workflows_pass_the_audit(log: RunLog) -> None:
+    report = audit_workflows([REPO / ".github" / "workflows"], log=log, use_zizmor=False)
+    assert report.findings == []
+
+
+def test_projects_publish_workflow_is_the_rendered_template() -> None:
+    text = (REPO / ".github" / "workflows" / "publish.yml").read_text(encoding="utf-8")
+    assert text == render_publish_workflow(project="relsafe", tag_format="v{version}")
+
+
+@pytest.mark.slow
+def test_projects_own_workflows_pass_zizmor(log: RunLog) -> None:
+    report = audit_workflows([REPO / ".github" / "workflows"], log=log)
+    assert report.zizmor_status.startswith("zizmor ")
+    assert [f for f in report.findings if f.severity != "info"] == []
+
+
+@pytest.mark.slow
+def test_zizmor_findings_carry_rule_line_and_source(tmp_path: Path, log: RunLog) -> None:
+    step = f"\n      - uses: actions/setup-python@v5 {MARK}"
+    path = write(tmp_path, f"on: [push]\npermissions: {{}}\njobs:{build_job(step)}")
+    report = audit_workflows([path], log=log)
+    zizmor_findings = [(f.rule, f.line, f.severity) for f in report.findings if f.source == "zizmor"]
+    assert ("unpinned-uses", marked_line(path), "error") in zizmor_findings
+    assert find_zizmor() is not None
+
+
+def test_running_a_missing_zizmor_says_so(tmp_path: Path, log: RunLog) -> None:
+    path = write(tmp_path, f"on: [push]\npermissions: {{}}\njobs:{build_job()}")
+    with pytest.raises(ToolFailed, match="not found"):
+        run_zizmor([path], log=log, executable=tmp_path / "no-such-zizmor")
