@@ -193,6 +193,42 @@ def abort(
 
 
 @app.command()
+def init(
+    force: Annotated[bool, typer.Option("--force", help="Replace existing files that differ.")] = False,
+    path: Annotated[Path, typer.Option("--path", "-C", help="The repository (default: the current folder).")] = Path(),
+) -> None:
+    """Write release.toml and the Trusted Publishing workflow; print what to set up on PyPI and GitHub."""
+    from relsafe.console import make_console, publisher_setup
+    from relsafe.releaser import initialise
+
+    with _reported():
+        written, setup = initialise(path, force=force)
+        make_console().print(publisher_setup(written, setup))
+
+
+@app.command()
+def audit(
+    paths: Annotated[list[Path] | None, typer.Argument(help="Workflow files or folders.")] = None,
+    output_format: Annotated[str, typer.Option("--format", help="text or json.")] = "text",
+    path: Annotated[Path, typer.Option("--path", "-C", help="The repository (default: the current folder).")] = Path(),
+) -> None:
+    """Audit GitHub workflows for publishing mistakes (default: .github/workflows/)."""
+    from relsafe.console import audit_report, make_console
+    from relsafe.errors import UsageError
+    from relsafe.releaser import audit_paths
+
+    with _reported():
+        if output_format not in ("text", "json"):
+            raise UsageError(f"option --format: expected 'text' or 'json', got {output_format!r}")
+        report = audit_paths(path, paths or [])
+        if output_format == "json":
+            print(report.to_json())
+        else:
+            make_console().print(audit_report(report))
+        _exit(4 if report.has_errors else 0)
+
+
+@app.command()
 def demo(
     keep: Annotated[bool, typer.Option("--keep", help="Keep the sample project and print where it is.")] = False,
 ) -> None:

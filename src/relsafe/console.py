@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sys
 import time
+from pathlib import Path
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -24,6 +25,8 @@ if TYPE_CHECKING:
     from rich.live import Live
 
     from relsafe.pipeline import Blocker
+    from relsafe.security.workflow_audit import AuditReport
+    from relsafe.trusted_publishing import PublisherSetup
     from relsafe.errors import RelsafeError
     from relsafe.state import Release
 
@@ -182,6 +185,46 @@ def rehearsal_summary(release: Release, blockers: Sequence[Blocker], warnings: S
         what = "\n".join([blocker.message, *("  " + d for d in blocker.details[:8] if d != blocker.message)])
         table.add_row(blocker.step, str(int(blocker.exit_code)), Text(what))
     parts.append(table)
+    return Group(*parts)
+
+
+SEVERITY_STYLES = {"error": "bold red", "warning": "yellow", "info": "dim"}
+
+
+def audit_report(report: AuditReport) -> Group:
+    """Each finding as `file:line  severity  rule`, what is wrong and how to fix it."""
+    parts: list[Any] = []
+    for finding in report.findings:
+        parts.append(
+            Text.assemble(
+                (f"{finding.path}:{finding.line}", "bold"),
+                "  ",
+                (finding.severity, SEVERITY_STYLES.get(finding.severity, "")),
+                f"  {finding.rule}" + (f" (zizmor)" if finding.source == "zizmor" else ""),
+            )
+        )
+        parts.append(Text(f"    {finding.message}"))
+        parts.append(Text(f"    fix: {finding.fix}", style="dim"))
+    counts = {level: sum(f.severity == level for f in report.findings) for level in SEVERITY_STYLES}
+    summary = ", ".join(f"{count} {level}(s)" for level, count in counts.items())
+    style = "bold red" if report.has_errors else "bold green"
+    parts.append(Text(f"{summary}; {report.zizmor_status}", style=style))
+    return Group(*parts)
+
+
+def publisher_setup(written: Sequence[Path], setup: PublisherSetup) -> Group:
+    """What `relsafe init` wrote, and what the maintainer must now set up on PyPI and GitHub."""
+    parts: list[Any] = [Text(f"wrote {path}") for path in written] or [Text("files already up to date")]
+    parts.append(Text(f"\n1. On PyPI, add a pending publisher ({setup.pypi_url}):", style="bold"))
+    table = Table(box=None, show_header=False, pad_edge=False)
+    for label, value in setup.pypi_fields:
+        table.add_row(f"   {label}", value)
+    parts.append(table)
+    parts.append(Text("\n2. On GitHub:", style="bold"))
+    parts.extend(Text(f"   - {step}") for step in setup.github_steps)
+    parts.append(
+        Text("\n3. Revoke any old PyPI API tokens for this project: the workflow needs none.", style="bold")
+    )
     return Group(*parts)
 
 

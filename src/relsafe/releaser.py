@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 from pathlib import Path
 
 from relsafe.config import Config, load_config
@@ -25,6 +26,10 @@ from relsafe.steps.bump import is_pure_bump
 from relsafe.steps.gate import expand_order
 from relsafe.tools import versioning
 from relsafe.tools.git import Git
+
+if TYPE_CHECKING:
+    from relsafe.security.workflow_audit import AuditReport
+    from relsafe.trusted_publishing import PublisherSetup
 
 ABORTED, REFUSED, FAILED_RELEASE = "aborted", "refused", "failed"
 SIDE_EFFECT_FREE = ("preflight",)
@@ -231,3 +236,52 @@ def _undo_local(repo: Repository, release: Release) -> list[str]:
 def last_release(path: Path) -> Release | None:
     git = Git(path, RunLog(None))
     return Journal(git.common_dir).last()
+
+
+def initialise(path: Path, *, force: bool) -> tuple[list[Path], PublisherSetup]:
+    """`relsafe init`: write release.toml and the publish workflow for this repository's GitHub remote."""
+    from relsafe.trusted_publishing import plan_init, write_init
+
+    repo = Repository.open(path, keep_log=False)
+    config, git = repo.config, repo.git
+    remote_url = git.remote_url(config.remote)
+    if remote_url is None:
+        raise UsageError(
+            f"git remote {config.remote!r} does not exist; init needs the GitHub remote to name the publisher",
+            hint="add it with `git remote add origin git@github.com:OWNER/REPO.git`",
+        )
+    project = repo.project()
+    settings: dict[str, dict[str, object]] = {}
+    branch = git.branch()
+    if branch is not None and branch != config.branch:
+        settings["release"] = {"branch": branch}
+    if not (git.root / "tests").is_dir():
+        found = [name for name in ("test", "testing") if (git.root / name).is_dir()]
+        if found:
+            settings["test"] = {"paths": found}
+    plan = plan_init(
+        project=project.name,
+        remote_url=remote_url,
+        tag_format=config.tag_format,
+        environment=config.publish_environment,
+        workflow=config.publish_workflow,
+        settings=settings,
+    )
+    return write_init(git.root, plan, overwrite=force), plan.setup
+
+
+def audit_paths(path: Path, paths: list[Path]) -> AuditReport:
+    """`relsafe audit`: the repository's configured environment and tag format when run inside one."""
+    from relsafe.errors import UsageError as NotARepository
+    from relsafe.security.workflow_audit import audit_workflows
+
+    try:
+        repo = Repository.open(path, keep_log=False)
+    except NotARepository:
+        config, root = Config(), path
+    else:
+        config, root = repo.config, repo.git.root
+    targets = paths or [root / ".github" / "workflows"]
+    return audit_workflows(
+        targets, environment=config.publish_environment, tag_format=config.tag_format, log=RunLog(None)
+    )

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from relsafe.runlog import RunLog
 from relsafe.tools.git import Git, init_bare, init_repository
+from relsafe.trusted_publishing import render_publish_workflow
 
 IDENTITY = ("relsafe demo", "demo@relsafe.invalid")
 
@@ -85,6 +86,9 @@ def write_sources(root: Path, name: str, version: str, backend: str = "hatchling
     )
     _write(root / "README.md", f"# {name}\n\nA sample package released by relsafe.\n")
     _write(root / ".gitignore", "__pycache__/\n*.pyc\ndist/\nbuild/\n*.egg-info/\n")
+    workflow = root / ".github" / "workflows" / "publish.yml"
+    workflow.parent.mkdir(parents=True, exist_ok=True)
+    workflow.write_text(render_publish_workflow(project=name), encoding="utf-8")
     return module
 
 

@@ -236,7 +236,7 @@ def write_init(root: Path, plan: InitPlan, *, overwrite: bool = False) -> list[P
         names = ", ".join(str(path.relative_to(root)) for path in differing)
         raise Refused(
             f"init would overwrite {names}",
-            hint="merge your changes by hand, or move the file aside and run init again",
+            hint="merge your changes by hand, or run `relsafe init --force` to replace them",
         )
     written: list[Path] = []
     for path, text in targets:

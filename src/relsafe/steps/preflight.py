@@ -39,7 +39,7 @@ class Preflight(Step):
                 ctx.note(warnings[-1])
                 return []
 
-        reasons = self._tree_reasons(ctx)
+        reasons = self._tree_reasons(ctx) + self._workflow_reasons(ctx)
         reasons += reachable("the remote", lambda: self._remote_reasons(ctx))
         reasons += reachable("the production index", lambda: self._production_reasons(ctx))
         if "stage" in ctx.release.order:
@@ -71,6 +71,22 @@ class Preflight(Step):
         if git.local_tag(release.tag) is not None:
             reasons.append(f"the tag {release.tag} already exists locally")
         return reasons
+
+    def _workflow_reasons(self, ctx: Context) -> list[str]:
+        """Publishing happens in the tag's workflow: it must exist and pass the audit before anything changes."""
+        from relsafe.security.workflow_audit import audit_workflows
+
+        workflow = ctx.git.root / ctx.config.publish_workflow
+        if not workflow.is_file():
+            return [f"no publish workflow at {ctx.config.publish_workflow} ([publish] workflow); run `relsafe init`"]
+        report = audit_workflows(
+            [workflow], environment=ctx.config.publish_environment, tag_format=ctx.config.tag_format, log=ctx.log
+        )
+        return [
+            f"{f.path}:{f.line}: {f.rule}: {f.message} (run `relsafe audit` for the fix)"
+            for f in report.findings
+            if f.severity == "error"
+        ]
 
     def _remote_reasons(self, ctx: Context) -> list[str]:
         git, config, release = self._git(ctx), ctx.config, ctx.release
