@@ -9,7 +9,8 @@ resume refuse instead of building on it.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 from relsafe.context import Context
@@ -65,6 +66,8 @@ class Pipeline:
         self.observer = observer
         self.steps: list[Step] = [load(name, ctx.config) for name in ctx.release.order]
         self.blockers: list[Blocker] = []
+        for step in self.steps:  # every record exists before steps may run side by side
+            ctx.release.step(step.name)
 
     def _save(self) -> None:
         self.ctx.journal.save(self.ctx.release)
@@ -72,18 +75,46 @@ class Pipeline:
     def run(self) -> list[Blocker]:
         """Run every unfinished step. A real release raises on its first problem;
         a rehearsal collects blockers and goes on where later steps can."""
+        for batch in self._batches():
+            stop = False
+            for step, error in self._run_batch(batch):
+                if error is None:
+                    if step.name == "preflight":
+                        self._prepare_later_steps()
+                    continue
+                if not self.ctx.rehearsal:
+                    raise error
+                self.blockers.append(Blocker(step.name, error.message, error.exit_code, tuple(error.details)))
+                stop = stop or step.produces
+            if stop:
+                break
+        return self.blockers
+
+    def _batches(self) -> list[list[Step]]:
+        """Consecutive steps marked concurrent run side by side; every other step runs alone."""
+        batches: list[list[Step]] = []
         for step in self.steps:
+            if step.concurrent and batches and batches[-1][-1].concurrent:
+                batches[-1].append(step)
+            else:
+                batches.append([step])
+        return batches
+
+    def _run_batch(self, batch: list[Step]) -> list[tuple[Step, RelsafeError | None]]:
+        """Each step's error (or None), in pipeline order, once every step of the batch has ended."""
+
+        def attempt(step: Step) -> RelsafeError | None:
             try:
                 self._run_step(step)
-                if step.name == "preflight":
-                    self._prepare_later_steps()
             except RelsafeError as error:
-                if not self.ctx.rehearsal:
-                    raise
-                self.blockers.append(Blocker(step.name, error.message, error.exit_code, tuple(error.details)))
-                if step.produces:
-                    break
-        return self.blockers
+                return error
+            return None
+
+        if len(batch) == 1:
+            return [(batch[0], attempt(batch[0]))]
+        with ThreadPoolExecutor(max_workers=len(batch), thread_name_prefix="step") as pool:
+            futures = [pool.submit(attempt, step) for step in batch]
+            return [(step, future.result()) for step, future in zip(batch, futures)]
 
     def _prepare_later_steps(self) -> None:
         """Once preflight has passed, let pending steps start their groundwork in the background."""
@@ -92,9 +123,10 @@ class Pipeline:
                 step.prepare(self.ctx)
 
     def _run_step(self, step: Step) -> None:
-        ctx, record = self.ctx, self.ctx.release.step(step.name)
         name = step.name
-        self.ctx.note = lambda text: self.observer.note(name, text)
+        # each step gets its own view of the context so that notes of concurrent steps stay apart
+        ctx = replace(self.ctx, note=lambda text: self.observer.note(name, text))
+        record = ctx.release.step(step.name)
         started = time.monotonic()
         self.observer.step_started(step.name, step.title)
         if record.status == DONE:

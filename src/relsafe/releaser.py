@@ -82,9 +82,8 @@ def new_release(repo: Repository, project: Project, request: str) -> Release:
     version = versioning.next_version(project.current_version, request)
     versioning.check_increase(project.current_version, version)
     config = repo.config
-    stamp = time.strftime("%Y%m%dT%H%M%S")
     return Release(
-        id=f"{stamp}-{project.normalized_name}-{version}",
+        id=_unused_id(repo.journal, time.strftime("%Y%m%dT%H%M%S"), f"{project.normalized_name}-{version}"),
         request=request,
         from_version=project.current_version,
         version=version,
@@ -95,6 +94,16 @@ def new_release(repo: Repository, project: Project, request: str) -> Release:
         config_fingerprint=config.fingerprint(),
         order=expand_order(config.steps, config.gates),
     )
+
+
+def _unused_id(journal: Journal, stamp: str, what: str) -> str:
+    """A release id no earlier release used: two releases started within one second (a refusal, then
+    the retry) must not overwrite each other's history record or share an artifacts folder."""
+    candidate, count = f"{stamp}-{what}", 1
+    while (journal.history_dir / f"{candidate}.json").exists() or (journal.releases_dir / candidate).exists():
+        count += 1
+        candidate = f"{stamp}.{count}-{what}"
+    return candidate
 
 
 def context_for(repo: Repository, project: Project, release: Release, options: Options) -> Context:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -120,6 +121,7 @@ class Journal:
         self.logs_dir = self.dir / "logs"
         self.releases_dir = self.dir / "releases"
         self.lock_path = self.dir / "lock"
+        self._writing = threading.Lock()
 
     def current(self) -> Release | None:
         if not self.state_path.is_file():
@@ -136,8 +138,10 @@ class Journal:
             ) from None
 
     def save(self, release: Release) -> None:
-        release.updated = now()
-        write_atomically(self.state_path, json.dumps(release.to_dict(), indent=2, sort_keys=True) + "\n")
+        """Write the release's state; serialised, because concurrent steps record their ends."""
+        with self._writing:
+            release.updated = now()
+            write_atomically(self.state_path, json.dumps(release.to_dict(), indent=2, sort_keys=True) + "\n")
 
     def finish(self, release: Release) -> Path:
         """Move a finished, aborted or rehearsed release into history."""

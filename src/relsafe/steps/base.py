@@ -40,12 +40,14 @@ class Step:
 
     `produces` marks steps whose outputs later steps need: when one of them
     cannot finish in a rehearsal, the rehearsal stops there instead of
-    collecting further blockers.
+    collecting further blockers. `concurrent` marks read-only checks of the
+    built files that may run beside their concurrent neighbours.
     """
 
     name: ClassVar[str]
     title: ClassVar[str]
     produces: ClassVar[bool] = False
+    concurrent: ClassVar[bool] = False
 
     def fingerprint(self, ctx: Context) -> dict[str, Any]:
         """The inputs this step's result depends on; a change makes resume refuse."""

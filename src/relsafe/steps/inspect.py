@@ -25,6 +25,7 @@ from relsafe.tools.twine_check import metadata_problems
 
 class Inspect(Step):
     name = "inspect"
+    concurrent = True
     title = "Inspect the built files"
 
     def fingerprint(self, ctx: Context) -> dict[str, Any]:

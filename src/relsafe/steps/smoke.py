@@ -110,6 +110,7 @@ def run_tests(ctx: Context, venv: venvs.Venv, place: Path) -> dict[str, Any]:
 
 class Smoke(Step):
     name = "smoke"
+    concurrent = True
     title = "Test the wheel in fresh venvs"
 
     def __init__(self) -> None:

@@ -47,6 +47,7 @@ def wait_for_listing(ctx: Context) -> dict[str, index.IndexFile]:
 class VerifyStage(Smoke):
     name = "verify-stage"
     title = "Verify the staged files"
+    concurrent = False
 
     def fingerprint(self, ctx: Context) -> dict[str, Any]:
         return {
