@@ -1,0 +1,190 @@
+"""A table of bad inputs: each gets exit 2 or 4, one clear line, no traceback, and a repository left
+byte-for-byte as it was (working tree, HEAD, every ref, the remote's refs)."""
+
+from __future__ import annotations
+
+import hashlib
+import subprocess
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from relsafe.sample import SampleProject
+from tests.conftest import RunRelsafe, git
+
+Mutation = Callable[[Path], None]
+
+
+def _write(relative: str, text: str, commit: bool = True) -> Mutation:
+    def mutate(root: Path) -> None:
+        path = root / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+        if commit:
+            git(root, "add", "-A")
+            git(root, "commit", "-qm", f"set {relative}")
+            git(root, "push", "-q", "origin", "main")
+
+    return mutate
+
+
+def _append_release_toml(text: str) -> Mutation:
+    """Keep the sample's local-index tables and add the bad part after them."""
+
+    def mutate(root: Path) -> None:
+        current = (root / "release.toml").read_text(encoding="utf-8")
+        _write("release.toml", current + "\n" + text + "\n")(root)
+
+    return mutate
+
+
+def _pyproject_extra(text: str) -> Mutation:
+    def mutate(root: Path) -> None:
+        current = (root / "pyproject.toml").read_text(encoding="utf-8")
+        (root / "release.toml").unlink()
+        _write("pyproject.toml", current + "\n" + text + "\n")(root)
+
+    return mutate
+
+
+def _shell(*commands: tuple[str, ...]) -> Mutation:
+    def mutate(root: Path) -> None:
+        for command in commands:
+            subprocess.run(command, cwd=root, check=True, capture_output=True)
+
+    return mutate
+
+
+def _nothing(root: Path) -> None:
+    """The repository is fine; the arguments are not."""
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    mutate: Mutation
+    args: tuple[str, ...]
+    exit_code: int
+    says: str  # a fragment the error line must contain
+
+
+def release_toml(name: str, text: str, says: str) -> Case:
+    return Case(name, _append_release_toml(text), ("release", "minor"), 2, says)
+
+
+CASES = [
+    # configuration: exit 2, naming the file and the key
+    release_toml("unknown table", "[relese]\nbranch = 'main'", "did you mean 'release'"),
+    release_toml("unknown key", "[release]\nbrnch = 'main'", "release.brnch"),
+    release_toml("wrong type bool", "[release]\nsign-tags = 'yes'", "release.sign-tags"),
+    release_toml("tag-format without version", "[release]\ntag-format = 'v'", "release.tag-format"),
+    release_toml("tag-format other placeholder", "[release]\ntag-format = '{foo}{version}'", "release.tag-format"),
+    release_toml("unknown step", "[release]\nsteps = ['preflight', 'bumpp']", "did you mean 'bump'"),
+    release_toml("steps out of order", "[release]\nsteps = ['preflight', 'tag', 'bump']", "pipeline order"),
+    release_toml("steps repeated", "[release]\nsteps = ['preflight', 'bump', 'bump']", "pipeline order"),
+    release_toml("steps without preflight", "[release]\nsteps = ['bump', 'tag']", "preflight"),
+    release_toml("steps not a list", "[release]\nsteps = 'preflight'", "release.steps"),
+    release_toml("remote not a string", "[release]\nremote = 1", "release.remote"),
+    release_toml("test paths a string", "[test]\npaths = 'tests'", "test.paths"),
+    release_toml("test requires not strings", "[test]\nrequires = [1]", "test.requires"),
+    release_toml("inspect allow a string", "[inspect]\nallow = 'x'", "inspect.allow"),
+    release_toml("publish unknown key", "[publish]\nworkfow = 'x.yml'", "did you mean 'workflow'"),
+    release_toml("watch timeout negative", "[watch]\ntimeout = -1", "watch.timeout"),
+    release_toml("watch interval a string", "[watch]\ninterval = 'soon'", "watch.interval"),
+    release_toml("gate without name", "[[gate]]\nitems = ['x']", "gate[0].name"),
+    release_toml("gate without items", "[[gate]]\nname = 'g'", "gate[0].items"),
+    release_toml("gate before unknown step", "[[gate]]\nname = 'g'\nbefore = 'tga'\nitems = ['x']", "gate[0].before"),
+    release_toml(
+        "gate before a step that does not run",
+        "[release]\nsteps = ['preflight', 'bump', 'build', 'gate', 'tag', 'push']\n"
+        "[[gate]]\nname = 'g'\nbefore = 'stage'\nitems = ['x']",
+        "gate[0].before",
+    ),
+    release_toml("gate unknown key", "[[gate]]\nname = 'g'\nitem = ['x']", "did you mean 'items'"),
+    release_toml("gate twice", "[[gate]]\nname = 'g'\nitems = ['x']\n[[gate]]\nname = 'g'\nitems = ['y']", "twice"),
+    Case("gate not an array of tables", _write("release.toml", "gate = 'x'\n"), ("release", "minor"), 2, "[[gate]]"),
+    release_toml("release as an array", "[[release]]\nbranch = 'main'", "expected a table"),
+    release_toml("staging is production", "[staging]\nrepository-url = 'https://upload.pypi.org/legacy/'", "staging"),
+    Case("bad TOML", _write("release.toml", "[release\nbranch = 'main'\n"), ("release", "minor"), 2, "release.toml"),
+    Case("pyproject unknown key", _pyproject_extra("[tool.relsafe.release]\nbrnch = 'main'"), ("release", "minor"),
+         2, "tool.relsafe.release.brnch"),
+    Case("pyproject wrong type", _pyproject_extra("[tool.relsafe.release]\nsign-tags = 1"), ("release", "minor"),
+         2, "tool.relsafe.release.sign-tags"),
+    Case("pyproject not a table", _pyproject_extra("[tool]\nrelsafe = 1"), ("release", "minor"), 2, "tool.relsafe"),
+    # arguments: exit 2
+    Case("misspelt part", _nothing, ("release", "mjor"), 2, "PART|VERSION"),
+    Case("not a version", _nothing, ("release", "one.two"), 2, "PART|VERSION"),
+    Case("unknown option", _nothing, ("status", "--bogus"), 2, "bogus"),
+    Case("audit format", _nothing, ("audit", "--format", "xml"), 2, "--format"),
+    Case("audit missing path", _nothing, ("audit", "no/such/workflow.yml"), 2, "no/such/workflow.yml"),
+    Case("resume with nothing in progress", _nothing, ("resume",), 2, "nothing to resume"),
+    Case("abort with nothing in progress", _nothing, ("abort",), 2, "nothing to abort"),
+    # repository states: exit 4, nothing changed
+    Case("dirty tree", _write("src/relsafe_sample/extra.py", "x = 1\n", commit=False), ("release", "minor"), 4,
+         "not clean"),
+    Case("detached HEAD", _shell(("git", "checkout", "-q", "--detach")), ("release", "minor"), 4, "detached"),
+    Case("wrong branch", _shell(("git", "checkout", "-q", "-b", "feature")), ("release", "minor"), 4, "feature"),
+    Case("lower version", _nothing, ("release", "0.0.1"), 4, "not above"),
+    Case("same version", _nothing, ("release", "0.1.0"), 4, "not above"),
+    Case("release of a final version", _nothing, ("release", "release"), 4, "not a pre-release"),
+    Case("tag exists", _shell(("git", "tag", "-a", "v0.2.0", "-m", "x")), ("release", "minor"), 4, "v0.2.0"),
+    Case("no publish workflow", _shell(("git", "rm", "-q", ".github/workflows/publish.yml"),
+                                       ("git", "commit", "-qm", "rm")), ("release", "minor"), 4, "relsafe init"),
+    Case(
+        "dangerous publish workflow",
+        _shell(("sed", "-i", "s/^  push:/  pull_request_target:\\n  push:/", ".github/workflows/publish.yml"),
+               ("git", "commit", "-qam", "danger")),
+        ("release", "minor"),
+        4,
+        "dangerous-trigger",
+    ),
+    # project shapes relsafe cannot handle: exit 2
+    Case("no project name", _shell(("sed", "-i", "/^name = /d", "pyproject.toml"), ("git", "commit", "-qam", "x")),
+         ("release", "minor"), 2, "no project name"),
+    Case("no version anywhere", _shell(("sed", "-i", "/version/d", "pyproject.toml", "src/relsafe_sample/__init__.py"),
+                                       ("git", "commit", "-qam", "x")), ("release", "minor"), 2, "current version"),
+    Case("invalid current version",
+         _shell(("sed", "-i", "s/0.1.0/banana/", "pyproject.toml", "src/relsafe_sample/__init__.py"),
+                ("git", "commit", "-qam", "x")), ("release", "minor"), 2, "banana"),
+    Case("pyproject not TOML", _write("pyproject.toml", "[project\nname = 'x'\n"), ("release", "minor"), 2,
+         "pyproject.toml"),
+]
+
+
+def snapshot(sample: SampleProject) -> dict[str, str]:
+    """Every working-tree file's hash, HEAD, every ref, the status, and the remote's refs."""
+    root = sample.root
+    state = {
+        str(path.relative_to(root)): hashlib.sha256(path.read_bytes()).hexdigest()
+        for path in sorted(root.rglob("*"))
+        if path.is_file() and ".git" not in path.relative_to(root).parts
+    }
+    state["<HEAD>"] = git(root, "rev-parse", "HEAD")
+    state["<symbolic>"] = subprocess.run(["git", "symbolic-ref", "-q", "HEAD"], cwd=root, capture_output=True,
+                                         text=True).stdout
+    state["<refs>"] = git(root, "for-each-ref")
+    state["<status>"] = git(root, "status", "--porcelain")
+    state["<remote>"] = git(sample.remote, "for-each-ref")
+    return state
+
+
+def test_the_corpus_is_large_enough() -> None:
+    assert len(CASES) >= 40
+    assert len({case.name for case in CASES}) == len(CASES)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("case", CASES, ids=[case.name for case in CASES])
+def test_bad_input_is_refused_cleanly(case: Case, sample: SampleProject, run_relsafe: RunRelsafe) -> None:
+    case.mutate(sample.root)
+    before = snapshot(sample)
+    proc = run_relsafe(*case.args, cwd=sample.root)
+    output = proc.stdout + proc.stderr
+    assert proc.returncode == case.exit_code, output
+    assert "Traceback" not in output
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("error:") or line.startswith("Error")]
+    assert len(errors) == 1 or (case.exit_code == 2 and "Usage:" in proc.stderr), output
+    assert case.says in output, output
+    assert snapshot(sample) == before
