@@ -61,7 +61,7 @@ class Bump(Step):
         leftovers = git.dirty_paths()
         if leftovers:
             git.restore(leftovers, release.base_commit)
-        versioning.write_version(ctx.project, release.version, ctx.work_dir, ctx.log)
+        versioning.write_version(ctx.project, release.from_version, release.version, ctx.work_dir, ctx.log)
         failpoint.hit("after-version-files")
         changed = git.dirty_paths()
         if not changed:

@@ -43,6 +43,15 @@ JSON_TYPE = "application/vnd.pypi.simple.v1+json"
 ACCEPT = f"{JSON_TYPE}, text/html;q=0.1"
 HTTP_TIMEOUT = 30.0
 UPLOAD_TIMEOUT = 600.0
+TIMEOUT_VARIABLE = "RELSAFE_INDEX_TIMEOUT"
+
+
+def _timeout(default: float) -> float:
+    """Seconds to wait for an index; RELSAFE_INDEX_TIMEOUT shortens (or lengthens) every wait."""
+    try:
+        return float(os.environ[TIMEOUT_VARIABLE])
+    except (KeyError, ValueError):
+        return default
 CHUNK = 1 << 16
 
 PRODUCTION_HOSTS = frozenset({"pypi.org", "www.pypi.org", "upload.pypi.org"})
@@ -209,7 +218,7 @@ def upload(
     ]
     env = _twine_env(repository_url, credentials)
     for attempt in range(1, attempts + 1):
-        done = run(command, log=log, env=env, timeout=UPLOAD_TIMEOUT, check=False, what="twine upload")
+        done = run(command, log=log, env=env, timeout=_timeout(UPLOAD_TIMEOUT), check=False, what="twine upload")
         if done.returncode == 0:
             return
         error = _upload_error(done, path, repository_url)
@@ -315,7 +324,7 @@ def _open(request: urllib.request.Request) -> http.client.HTTPResponse:
     handlers = [urllib.request.ProxyHandler({})] if is_loopback(request.full_url) else []
     try:
         response: http.client.HTTPResponse = urllib.request.build_opener(*handlers).open(
-            request, timeout=HTTP_TIMEOUT
+            request, timeout=_timeout(HTTP_TIMEOUT)
         )
     except urllib.error.HTTPError:
         raise

@@ -120,7 +120,7 @@ def _toml_string(value: str) -> str:
     return "'" + value.replace("'", "") + "'" if "'" not in value else '"' + value.replace('"', '\\"') + '"'
 
 
-def search_for(project: Project, relative: str) -> tuple[str, str]:
+def search_for(project: Project, relative: str, version: str) -> tuple[str, str]:
     """The exact text to find and its replacement, taken from the file itself.
 
     Searching for the literal assignment (not the bare version string) keeps
@@ -128,7 +128,6 @@ def search_for(project: Project, relative: str) -> tuple[str, str]:
     """
     path = project.root / relative
     text = path.read_text(encoding="utf-8")
-    version = project.current_version
     if path.suffix == ".py":
         match = VERSION_ASSIGNMENT.search(text)
         line = match.group(0) if match else ""
@@ -146,10 +145,10 @@ def search_for(project: Project, relative: str) -> tuple[str, str]:
     return search, search.replace("{current_version}", "{new_version}")
 
 
-def _files_config(project: Project) -> str:
+def _files_config(project: Project, current: str) -> str:
     lines = [
         "[tool.bumpversion]",
-        f"current_version = {_toml_string(project.current_version)}",
+        f"current_version = {_toml_string(current)}",
         "parse = '(?P<full>.+)'",
         "serialize = ['{full}']",
         "commit = false",
@@ -157,7 +156,7 @@ def _files_config(project: Project) -> str:
         "allow_dirty = true",
     ]
     for relative in project.version_files:
-        search, replace = search_for(project, relative)
+        search, replace = search_for(project, relative, current)
         lines += [
             "",
             "[[tool.bumpversion.files]]",
@@ -168,8 +167,12 @@ def _files_config(project: Project) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_version(project: Project, new_version: str, work_dir: Path, log: RunLog) -> None:
-    """Write new_version into the project's version files with bump-my-version, without committing."""
+def write_version(project: Project, current: str, new_version: str, work_dir: Path, log: RunLog) -> None:
+    """Write new_version over current in the project's version files with bump-my-version, without committing.
+
+    `current` is the release's starting version, not what the files say now:
+    after an interrupted bump they may already hold the new one.
+    """
     command = [
         _bump_my_version(),
         "bump",
@@ -182,7 +185,7 @@ def write_version(project: Project, new_version: str, work_dir: Path, log: RunLo
     if project.version_source == "files":
         work_dir.mkdir(parents=True, exist_ok=True)
         config_file = work_dir / "bumpversion.toml"
-        config_file.write_text(_files_config(project), encoding="utf-8")
+        config_file.write_text(_files_config(project, current), encoding="utf-8")
         command += ["--config-file", str(config_file)]
     process.run(command, log=log, cwd=project.root, what="bump-my-version")
 
@@ -195,7 +198,7 @@ def planned_changes(project: Project, new_version: str) -> dict[str, tuple[str, 
     """
     changes: dict[str, tuple[str, str]] = {}
     for relative in project.version_files if project.version_source == "files" else ():
-        search, replace = search_for(project, relative)
+        search, replace = search_for(project, relative, project.current_version)
         before = (project.root / relative).read_text(encoding="utf-8")
         old = search.replace("{current_version}", project.current_version)
         new = replace.replace("{new_version}", new_version)
