@@ -62,6 +62,7 @@ class Config:
     sign_tags: bool = False
     steps: tuple[str, ...] = ()
     version_files: tuple[str, ...] = ()
+    build_isolation: bool = True
     test_command: str = "python -m pytest -q"
     test_paths: tuple[str, ...] = ("tests",)
     test_requires: tuple[str, ...] = ("pytest",)
@@ -107,6 +108,11 @@ SCHEMA: dict[str, dict[str, Key]] = {
     },
     "version": {
         "files": Key("version_files", "list[str]", "files holding the version, when bump-my-version has no config"),
+    },
+    "build": {
+        "isolation": Key(
+            "build_isolation", "bool", "build in an isolated environment (false: use the backend installed beside relsafe)"
+        ),
     },
     "test": {
         "command": Key("test_command", "str", "test command run with the fresh venv first on PATH"),

@@ -55,7 +55,9 @@ def run_demo(observer: Observer, *, keep: bool = False) -> DemoResult:
     started = time.monotonic()
     try:
         with LocalIndex(folder / "index") as local_index:
-            sample = create_sample(folder, index=(local_index.upload_url, local_index.index_url), gate=True)
+            sample = create_sample(
+                folder, index=(local_index.upload_url, local_index.index_url), gate=True, offline=True
+            )
             # the demo's gate is answered for the user, and recorded as such
             options = Options(confirmed_gates=frozenset({DEMO_GATE}))
             outcome = start(sample.root, "minor", observer, options)

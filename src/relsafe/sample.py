@@ -77,11 +77,20 @@ def write_sources(root: Path, name: str, version: str, backend: str = "hatchling
     _write(
         root / "tests" / "test_greet.py",
         f"""
+        import unittest
+
         from {module} import greet
 
 
         def test_greet():
             assert greet("world") == "Hello, world!"
+
+
+        class GreetTest(unittest.TestCase):
+            \"\"\"The same check for unittest, which an offline release can run without installing pytest.\"\"\"
+
+            def test_greet(self):
+                self.assertEqual(greet("world"), "Hello, world!")
         """,
     )
     _write(root / "README.md", f"# {name}\n\nA sample package released by relsafe.\n")
@@ -95,8 +104,12 @@ def write_sources(root: Path, name: str, version: str, backend: str = "hatchling
 DEMO_GATE = "checklist"
 
 
-def write_index_config(root: Path, upload_url: str, index_url: str, gate: bool = False) -> None:
-    """A release.toml that stages to, and treats as production, a local index: nothing leaves the machine."""
+def write_index_config(root: Path, upload_url: str, index_url: str, gate: bool = False, offline: bool = False) -> None:
+    """A release.toml that stages to, and treats as production, a local index: nothing leaves the machine.
+
+    offline also builds with the backend installed beside relsafe and tests
+    with unittest, so that not even a package registry is needed.
+    """
     text = f"""
         # The sample releases against the embedded local index only.
         [staging]
@@ -105,6 +118,15 @@ def write_index_config(root: Path, upload_url: str, index_url: str, gate: bool =
 
         [production]
         index-url = "{index_url}"
+        """
+    if offline:
+        text += """
+        [build]
+        isolation = false
+
+        [test]
+        command = "python -m unittest discover -s tests"
+        requires = []
         """
     if gate:
         text += f"""
@@ -123,6 +145,7 @@ def create_sample(
     backend: str = "hatchling",
     index: tuple[str, str] | None = None,
     gate: bool = False,
+    offline: bool = False,
 ) -> SampleProject:
     """Write the sample package, commit it on main, and push it to a new bare remote.
 
@@ -134,7 +157,7 @@ def create_sample(
     root, remote = base / name, base / f"{name}-remote.git"
     module = write_sources(root, name, version, backend)
     if index is not None:
-        write_index_config(root, *index, gate=gate)
+        write_index_config(root, *index, gate=gate, offline=offline)
     git = init_repository(root, log, identity=IDENTITY)
     git.commit_all("Initial commit")
     init_bare(remote, log)

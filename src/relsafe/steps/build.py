@@ -59,7 +59,8 @@ class Build(Step):
         epoch = ctx.git.commit_time(ctx.bump_commit)
         pretend = ctx.release.version if ctx.project.version_source == "scm" else None
         files = builder.build_distributions(
-            ctx.git.root, partial, source_date_epoch=epoch, pretend_version=pretend, log=ctx.log
+            ctx.git.root, partial, source_date_epoch=epoch, pretend_version=pretend, isolated=ctx.config.build_isolation,
+            log=ctx.log,
         )
         shutil.rmtree(ctx.artifacts_dir, ignore_errors=True)
         partial.rename(ctx.artifacts_dir)

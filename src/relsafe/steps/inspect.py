@@ -15,7 +15,7 @@ from typing import Any
 
 from relsafe.context import Context
 from relsafe.distribution import compare_wheel_file_lists, layout_problems, version_problems
-from relsafe.errors import Refused
+from relsafe.errors import Refused, StepFailed
 from relsafe.security.artifact_scan import scan_distribution
 from relsafe.steps.base import Step
 from relsafe.steps.build import recorded_artifacts
@@ -70,13 +70,11 @@ class Inspect(Step):
         epoch = int(ctx.release.output("build", "source_date_epoch") or 0) or ctx.git.commit_time(ctx.bump_commit)
         try:
             rebuilt = builder.build_wheel_from_sdist(
-                sdist, scratch, source_date_epoch=epoch, pretend_version=pretend, log=ctx.log
+                sdist, scratch, source_date_epoch=epoch, pretend_version=pretend,
+                isolated=ctx.config.build_isolation, log=ctx.log,
             )
             return compare_wheel_file_lists(wheel, rebuilt)
-        except Refused:
-            raise
-        except Exception as error:  # a failed rebuild is a finding, reported with the others
-            message = getattr(error, "message", str(error))
-            return [f"the sdist alone cannot build a wheel: {message}"]
+        except StepFailed as error:  # a failed rebuild is a finding, reported with the others
+            return [f"the sdist alone cannot build a wheel: {error.message}", *error.details[-5:]]
         finally:
             shutil.rmtree(scratch, ignore_errors=True)

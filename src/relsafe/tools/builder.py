@@ -35,10 +35,15 @@ def build_environment(source_date_epoch: int, pretend_version: str | None) -> di
     return env
 
 
-def _run_build(args: list[str], target: Path, env: dict[str, str], *, log: RunLog, what: str) -> None:
+def _run_build(
+    args: list[str], target: Path, env: dict[str, str], *, isolated: bool, log: RunLog, what: str
+) -> None:
+    """Isolated builds install the backend each time; unisolated ones use the one beside relsafe (offline)."""
     command = [sys.executable, "-m", "build", *args]
     uv = uv_executable()
-    if uv is not None:
+    if not isolated:
+        command.append("--no-isolation")
+    elif uv is not None:
         command += ["--installer", "uv"]
         env = {**env, "PATH": str(Path(uv).parent) + os.pathsep + env.get("PATH", "")}
     process.run([*command, str(target)], log=log, cwd=target, env=env, what=what)
@@ -50,6 +55,7 @@ def build_distributions(
     *,
     source_date_epoch: int,
     pretend_version: str | None,
+    isolated: bool = True,
     log: RunLog,
 ) -> list[Path]:
     """sdist, then the wheel built from that sdist (build's default), into outdir.
@@ -59,13 +65,19 @@ def build_distributions(
     """
     outdir.mkdir(parents=True, exist_ok=True)
     env = build_environment(source_date_epoch, pretend_version)
-    _run_build(["--outdir", str(outdir)], source, env, log=log, what="python -m build")
+    _run_build(["--outdir", str(outdir)], source, env, isolated=isolated, log=log, what="python -m build")
     built = sorted(outdir.iterdir(), key=lambda p: (not p.name.endswith(".tar.gz"), p.name))
     return [path for path in built if path.name.endswith((".whl", ".tar.gz"))]
 
 
 def build_wheel_from_sdist(
-    sdist: Path, outdir: Path, *, source_date_epoch: int, pretend_version: str | None, log: RunLog
+    sdist: Path,
+    outdir: Path,
+    *,
+    source_date_epoch: int,
+    pretend_version: str | None,
+    isolated: bool = True,
+    log: RunLog,
 ) -> Path:
     """Unpack an sdist alone and build a wheel from it: proof the sdist is complete."""
     import tarfile
@@ -79,6 +91,11 @@ def build_wheel_from_sdist(
     env = build_environment(source_date_epoch, pretend_version)
     target = roots[0] if len(roots) == 1 else unpack
     _run_build(
-        ["--wheel", "--outdir", str(wheel_dir)], target, env, log=log, what="building a wheel from the sdist"
+        ["--wheel", "--outdir", str(wheel_dir)],
+        target,
+        env,
+        isolated=isolated,
+        log=log,
+        what="building a wheel from the sdist",
     )
     return next(wheel_dir.glob("*.whl"))

@@ -57,7 +57,8 @@ def create(path: Path, python: str, log: RunLog) -> Venv:
     started = time.monotonic()
     uv = uv_executable()
     if uv is not None:
-        process.run([uv, "venv", "--quiet", "--seed", "--python", interpreter, str(path)], log=log, what="uv venv")
+        # no --seed: uv installs and checks without pip in the venv, and seeding would need the index
+        process.run([uv, "venv", "--quiet", "--python", interpreter, str(path)], log=log, what="uv venv")
     else:
         process.run(
             [sys.executable, "-m", "virtualenv", "--quiet", "--python", interpreter, str(path)],
