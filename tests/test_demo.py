@@ -1,0 +1,38 @@
+"""`relsafe demo` releases a generated package end to end, with no network but loopback."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import relsafe_env
+
+DEAD_PROXY = "http://127.0.0.1:9"
+
+
+@pytest.mark.slow
+def test_demo_runs_the_whole_pipeline_offline(tmp_path: Path) -> None:
+    env = relsafe_env(
+        HTTP_PROXY=DEAD_PROXY, HTTPS_PROXY=DEAD_PROXY, http_proxy=DEAD_PROXY, https_proxy=DEAD_PROXY,
+        NO_PROXY="127.0.0.1,localhost", no_proxy="127.0.0.1,localhost",
+        UV_OFFLINE="1", PIP_NO_INDEX="1", TMPDIR=str(tmp_path),
+    )
+    done = subprocess.run([sys.executable, "-m", "relsafe", "demo", "--keep"], env=env, capture_output=True,
+                          text=True, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    out = done.stdout
+    for step in ("preflight", "bump", "build", "inspect", "smoke", "stage", "verify-stage", "gate:checklist",
+                 "tag", "push"):
+        assert re.search(rf"^\s+{re.escape(step)}\s+done$", out, re.MULTILINE), (step, out)
+    assert "released 0.1.0 → 0.2.0" in out
+    assert "staged on the embedded index and read back: relsafe_sample-0.2.0-py3-none-any.whl" in out
+    assert "gate 'checklist': confirmed by --confirm checklist" in out
+    artifacts = Path(re.search(r"its artifacts are in (\S+)", out).group(1))  # type: ignore[union-attr]
+    assert sorted(p.name for p in artifacts.iterdir()) == [
+        "relsafe_sample-0.2.0-py3-none-any.whl",
+        "relsafe_sample-0.2.0.tar.gz",
+    ]
