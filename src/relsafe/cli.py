@@ -58,7 +58,7 @@ def _exit(code: int) -> NoReturn:
 
 
 @contextmanager
-def _reported(log_hint: Callable[[], object | None] = lambda: None) -> Iterator[None]:
+def _reported() -> Iterator[None]:
     """Turn every RelsafeError into one clear message and its exit code; Ctrl-C into a resumable stop."""
     from relsafe.console import make_console, show_error
     from relsafe.errors import RelsafeError
@@ -66,7 +66,7 @@ def _reported(log_hint: Callable[[], object | None] = lambda: None) -> Iterator[
     try:
         yield
     except RelsafeError as error:
-        show_error(make_console(stderr=True), error, getattr(error, "log_path", None) or log_hint())
+        show_error(make_console(stderr=True), error, error.log_path)
         _exit(int(error.exit_code))
     except KeyboardInterrupt:
         make_console(stderr=True).print("interrupted; run `relsafe resume` to go on, or `relsafe abort`")

@@ -132,12 +132,12 @@ class StepView:
         self._plain(f"  {name}: {text}")
 
 
-def show_error(console: Console, error: RelsafeError, log_path: object | None) -> None:
+def show_error(console: Console, error: RelsafeError, log_path: Path | None) -> None:
     """What failed, its last lines, the log, and how to go on: never a traceback."""
     console.print(f"[bold red]error:[/] {escape(error.message)}")
     for line in error.details:
         console.print(f"  [dim]│[/] {escape(line)}")
-    if log_path is not None and getattr(log_path, "exists", lambda: False)():
+    if log_path is not None and log_path.exists():
         console.print(f"  [dim]full log: {escape(str(log_path))}[/]")
     if error.hint:
         console.print(f"[yellow]hint:[/] {escape(error.hint)}")

@@ -8,6 +8,7 @@ wrong, an optional hint that says how to go on, and optional detail lines
 from __future__ import annotations
 
 from enum import IntEnum
+from pathlib import Path
 
 
 class ExitCode(IntEnum):
@@ -33,6 +34,7 @@ class RelsafeError(Exception):
         self.message = message
         self.hint = hint
         self.details = details or []
+        self.log_path: Path | None = None  # set once the error is known to belong to a run with a log
 
 
 class StepFailed(RelsafeError):
