@@ -39,7 +39,10 @@ def main() -> None:
     print(f"relsafe --help          {relsafe_help:.3f} s (median of {runs})")
     print(f"bump-my-version --help  {bump_help:.3f} s")
     print(f"ratio                   {relsafe_help / bump_help:.2f}x  (target <= 0.5x, aim 0.2x)")
-    with tempfile.TemporaryDirectory(prefix="relsafe-bench-") as folder, LocalIndex(Path(folder) / "index") as index:
+    with (
+        tempfile.TemporaryDirectory(prefix="relsafe-bench-") as folder,
+        LocalIndex(Path(folder) / "index") as index,
+    ):
         sample = create_sample(Path(folder), index=(index.upload_url, index.index_url))
         plan = median_of(runs, [str(BIN / "relsafe"), "release", "minor", "--plan"], cwd=sample.root)
         print(f"relsafe release minor --plan   {plan:.3f} s (target < 1 s)")

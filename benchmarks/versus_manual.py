@@ -33,8 +33,20 @@ def sh(command: list[str], cwd: Path, env: dict[str, str] | None = None) -> None
 
 def by_hand(root: Path, index: LocalIndex, module: str) -> None:
     """What a careful maintainer types, in order, without relsafe."""
-    sh([str(BIN / "bump-my-version"), "bump", "--current-version", "0.1.0", "--no-commit", "--no-tag",
-        "minor", "pyproject.toml", f"src/{module}/__init__.py"], root)
+    sh(
+        [
+            str(BIN / "bump-my-version"),
+            "bump",
+            "--current-version",
+            "0.1.0",
+            "--no-commit",
+            "--no-tag",
+            "minor",
+            "pyproject.toml",
+            f"src/{module}/__init__.py",
+        ],
+        root,
+    )
     sh(["git", "commit", "-qam", "Bump version: 0.1.0 → 0.2.0"], root)
     sh([sys.executable, "-m", "build"], root)
     scratch = Path(tempfile.mkdtemp(prefix="by-hand-"))
@@ -48,8 +60,18 @@ def by_hand(root: Path, index: LocalIndex, module: str) -> None:
         files = [str(path) for path in (root / "dist").iterdir()]
         sh([sys.executable, "-m", "twine", "upload", "--repository-url", index.upload_url, *files], root, env)
         sh([sys.executable, "-m", "venv", str(scratch / "v2")], root)
-        sh([str(scratch / "v2/bin/pip"), "install", "-q", "--extra-index-url", index.index_url,
-            "relsafe-sample==0.2.0", "pytest"], root)
+        sh(
+            [
+                str(scratch / "v2/bin/pip"),
+                "install",
+                "-q",
+                "--extra-index-url",
+                index.index_url,
+                "relsafe-sample==0.2.0",
+                "pytest",
+            ],
+            root,
+        )
         shutil.copytree(root / "tests", scratch / "t2" / "tests")
         sh([str(scratch / "v2/bin/python"), "-m", "pytest", "-q"], scratch / "t2")
         sh(["git", "tag", "-a", "v0.2.0", "-m", "Release 0.2.0"], root)
@@ -63,7 +85,10 @@ def with_relsafe(root: Path) -> None:
 
 
 def one_round(kind: str) -> float:
-    with tempfile.TemporaryDirectory(prefix=f"bench-{kind}-") as folder, LocalIndex(Path(folder) / "ix") as index:
+    with (
+        tempfile.TemporaryDirectory(prefix=f"bench-{kind}-") as folder,
+        LocalIndex(Path(folder) / "ix") as index,
+    ):
         sample = create_sample(Path(folder), index=(index.upload_url, index.index_url))
         started = time.perf_counter()
         if kind == "relsafe":
@@ -83,8 +108,10 @@ def main() -> None:
             times[kind].append(one_round(kind))
             print(f"round {number + 1}: {kind:<8} {times[kind][-1]:.1f} s", flush=True)
     relsafe, manual = statistics.median(times["relsafe"]), statistics.median(times["by hand"])
-    print(f"median: relsafe {relsafe:.1f} s, by hand {manual:.1f} s, ratio {relsafe / manual:.2f}x "
-          "(target <= 0.5x, aim 0.35x)")
+    print(
+        f"median: relsafe {relsafe:.1f} s, by hand {manual:.1f} s, ratio {relsafe / manual:.2f}x "
+        "(target <= 0.5x, aim 0.35x)"
+    )
 
 
 if __name__ == "__main__":

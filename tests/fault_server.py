@@ -57,8 +57,9 @@ class FaultServer:
                     time.sleep(3600)
                     return
                 headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "content-length")}
-                request = urllib.request.Request(server.upstream + self.path, data=body, headers=headers,
-                                                 method=self.command)
+                request = urllib.request.Request(
+                    server.upstream + self.path, data=body, headers=headers, method=self.command
+                )
                 opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
                 try:
                     with opener.open(request, timeout=30) as response:
@@ -73,7 +74,7 @@ class FaultServer:
                 self.end_headers()
                 self.wfile.write(payload)
 
-            do_GET = do_POST = _serve  # noqa: N815
+            do_GET = do_POST = _serve
 
         return Handler
 

@@ -104,15 +104,43 @@ CASES = [
     ),
     release_toml("gate unknown key", "[[gate]]\nname = 'g'\nitem = ['x']", "did you mean 'items'"),
     release_toml("gate twice", "[[gate]]\nname = 'g'\nitems = ['x']\n[[gate]]\nname = 'g'\nitems = ['y']", "twice"),
-    Case("gate not an array of tables", _write("release.toml", "gate = 'x'\n"), ("release", "minor"), 2, "[[gate]]"),
+    Case(
+        "gate not an array of tables",
+        _write("release.toml", "gate = 'x'\n"),
+        ("release", "minor"),
+        2,
+        "[[gate]]",
+    ),
     release_toml("release as an array", "[[release]]\nbranch = 'main'", "expected a table"),
     release_toml("staging is production", "[staging]\nrepository-url = 'https://upload.pypi.org/legacy/'", "staging"),
-    Case("bad TOML", _write("release.toml", "[release\nbranch = 'main'\n"), ("release", "minor"), 2, "release.toml"),
-    Case("pyproject unknown key", _pyproject_extra("[tool.relsafe.release]\nbrnch = 'main'"), ("release", "minor"),
-         2, "tool.relsafe.release.brnch"),
-    Case("pyproject wrong type", _pyproject_extra("[tool.relsafe.release]\nsign-tags = 1"), ("release", "minor"),
-         2, "tool.relsafe.release.sign-tags"),
-    Case("pyproject not a table", _pyproject_extra("[tool]\nrelsafe = 1"), ("release", "minor"), 2, "tool.relsafe"),
+    Case(
+        "bad TOML",
+        _write("release.toml", "[release\nbranch = 'main'\n"),
+        ("release", "minor"),
+        2,
+        "release.toml",
+    ),
+    Case(
+        "pyproject unknown key",
+        _pyproject_extra("[tool.relsafe.release]\nbrnch = 'main'"),
+        ("release", "minor"),
+        2,
+        "tool.relsafe.release.brnch",
+    ),
+    Case(
+        "pyproject wrong type",
+        _pyproject_extra("[tool.relsafe.release]\nsign-tags = 1"),
+        ("release", "minor"),
+        2,
+        "tool.relsafe.release.sign-tags",
+    ),
+    Case(
+        "pyproject not a table",
+        _pyproject_extra("[tool]\nrelsafe = 1"),
+        ("release", "minor"),
+        2,
+        "tool.relsafe",
+    ),
     # arguments: exit 2
     Case("misspelt part", _nothing, ("release", "mjor"), 2, "PART|VERSION"),
     Case("not a version", _nothing, ("release", "one.two"), 2, "PART|VERSION"),
@@ -122,34 +150,71 @@ CASES = [
     Case("resume with nothing in progress", _nothing, ("resume",), 2, "nothing to resume"),
     Case("abort with nothing in progress", _nothing, ("abort",), 2, "nothing to abort"),
     # repository states: exit 4, nothing changed
-    Case("dirty tree", _write("src/relsafe_sample/extra.py", "x = 1\n", commit=False), ("release", "minor"), 4,
-         "not clean"),
+    Case(
+        "dirty tree",
+        _write("src/relsafe_sample/extra.py", "x = 1\n", commit=False),
+        ("release", "minor"),
+        4,
+        "not clean",
+    ),
     Case("detached HEAD", _shell(("git", "checkout", "-q", "--detach")), ("release", "minor"), 4, "detached"),
     Case("wrong branch", _shell(("git", "checkout", "-q", "-b", "feature")), ("release", "minor"), 4, "feature"),
     Case("lower version", _nothing, ("release", "0.0.1"), 4, "not above"),
     Case("same version", _nothing, ("release", "0.1.0"), 4, "not above"),
     Case("release of a final version", _nothing, ("release", "release"), 4, "not a pre-release"),
     Case("tag exists", _shell(("git", "tag", "-a", "v0.2.0", "-m", "x")), ("release", "minor"), 4, "v0.2.0"),
-    Case("no publish workflow", _shell(("git", "rm", "-q", ".github/workflows/publish.yml"),
-                                       ("git", "commit", "-qm", "rm")), ("release", "minor"), 4, "relsafe init"),
+    Case(
+        "no publish workflow",
+        _shell(("git", "rm", "-q", ".github/workflows/publish.yml"), ("git", "commit", "-qm", "rm")),
+        ("release", "minor"),
+        4,
+        "relsafe init",
+    ),
     Case(
         "dangerous publish workflow",
-        _shell(("sed", "-i", "s/^  push:/  pull_request_target:\\n  push:/", ".github/workflows/publish.yml"),
-               ("git", "commit", "-qam", "danger")),
+        _shell(
+            ("sed", "-i", "s/^  push:/  pull_request_target:\\n  push:/", ".github/workflows/publish.yml"),
+            ("git", "commit", "-qam", "danger"),
+        ),
         ("release", "minor"),
         4,
         "dangerous-trigger",
     ),
     # project shapes relsafe cannot handle: exit 2
-    Case("no project name", _shell(("sed", "-i", "/^name = /d", "pyproject.toml"), ("git", "commit", "-qam", "x")),
-         ("release", "minor"), 2, "no project name"),
-    Case("no version anywhere", _shell(("sed", "-i", "/version/d", "pyproject.toml", "src/relsafe_sample/__init__.py"),
-                                       ("git", "commit", "-qam", "x")), ("release", "minor"), 2, "current version"),
-    Case("invalid current version",
-         _shell(("sed", "-i", "s/0.1.0/banana/", "pyproject.toml", "src/relsafe_sample/__init__.py"),
-                ("git", "commit", "-qam", "x")), ("release", "minor"), 2, "banana"),
-    Case("pyproject not TOML", _write("pyproject.toml", "[project\nname = 'x'\n"), ("release", "minor"), 2,
-         "pyproject.toml"),
+    Case(
+        "no project name",
+        _shell(("sed", "-i", "/^name = /d", "pyproject.toml"), ("git", "commit", "-qam", "x")),
+        ("release", "minor"),
+        2,
+        "no project name",
+    ),
+    Case(
+        "no version anywhere",
+        _shell(
+            ("sed", "-i", "/version/d", "pyproject.toml", "src/relsafe_sample/__init__.py"),
+            ("git", "commit", "-qam", "x"),
+        ),
+        ("release", "minor"),
+        2,
+        "current version",
+    ),
+    Case(
+        "invalid current version",
+        _shell(
+            ("sed", "-i", "s/0.1.0/banana/", "pyproject.toml", "src/relsafe_sample/__init__.py"),
+            ("git", "commit", "-qam", "x"),
+        ),
+        ("release", "minor"),
+        2,
+        "banana",
+    ),
+    Case(
+        "pyproject not TOML",
+        _write("pyproject.toml", "[project\nname = 'x'\n"),
+        ("release", "minor"),
+        2,
+        "pyproject.toml",
+    ),
 ]
 
 
@@ -162,8 +227,9 @@ def snapshot(sample: SampleProject) -> dict[str, str]:
         if path.is_file() and ".git" not in path.relative_to(root).parts
     }
     state["<HEAD>"] = git(root, "rev-parse", "HEAD")
-    state["<symbolic>"] = subprocess.run(["git", "symbolic-ref", "-q", "HEAD"], cwd=root, capture_output=True,
-                                         text=True).stdout
+    state["<symbolic>"] = subprocess.run(
+        ["git", "symbolic-ref", "-q", "HEAD"], cwd=root, capture_output=True, text=True
+    ).stdout
     state["<refs>"] = git(root, "for-each-ref")
     state["<status>"] = git(root, "status", "--porcelain")
     state["<remote>"] = git(sample.remote, "for-each-ref")

@@ -17,16 +17,37 @@ DEAD_PROXY = "http://127.0.0.1:9"
 @pytest.mark.slow
 def test_demo_runs_the_whole_pipeline_offline(tmp_path: Path) -> None:
     env = relsafe_env(
-        HTTP_PROXY=DEAD_PROXY, HTTPS_PROXY=DEAD_PROXY, http_proxy=DEAD_PROXY, https_proxy=DEAD_PROXY,
-        NO_PROXY="127.0.0.1,localhost", no_proxy="127.0.0.1,localhost",
-        UV_OFFLINE="1", PIP_NO_INDEX="1", TMPDIR=str(tmp_path),
+        HTTP_PROXY=DEAD_PROXY,
+        HTTPS_PROXY=DEAD_PROXY,
+        http_proxy=DEAD_PROXY,
+        https_proxy=DEAD_PROXY,
+        NO_PROXY="127.0.0.1,localhost",
+        no_proxy="127.0.0.1,localhost",
+        UV_OFFLINE="1",
+        PIP_NO_INDEX="1",
+        TMPDIR=str(tmp_path),
     )
-    done = subprocess.run([sys.executable, "-m", "relsafe", "demo", "--keep"], env=env, capture_output=True,
-                          text=True, timeout=300)
+    done = subprocess.run(
+        [sys.executable, "-m", "relsafe", "demo", "--keep"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     out = done.stdout
-    for step in ("preflight", "bump", "build", "inspect", "smoke", "stage", "verify-stage", "gate:checklist",
-                 "tag", "push"):
+    for step in (
+        "preflight",
+        "bump",
+        "build",
+        "inspect",
+        "smoke",
+        "stage",
+        "verify-stage",
+        "gate:checklist",
+        "tag",
+        "push",
+    ):
         assert re.search(rf"^\s+{re.escape(step)}\s+done$", out, re.MULTILINE), (step, out)
     assert "released 0.1.0 → 0.2.0" in out
     assert "staged on the embedded index and read back: relsafe_sample-0.2.0-py3-none-any.whl" in out

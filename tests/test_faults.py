@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -52,7 +51,11 @@ def assert_released_once(sample: SampleProject, local_index: LocalIndex, run_rel
 @pytest.mark.slow
 @pytest.mark.parametrize("mode", ["500", "reset"])
 def test_upload_fault_fails_cleanly_then_resume_uploads_each_file_once(
-    mode: str, sample: SampleProject, local_index: LocalIndex, faulty_staging: FaultServer, run_relsafe: RunRelsafe
+    mode: str,
+    sample: SampleProject,
+    local_index: LocalIndex,
+    faulty_staging: FaultServer,
+    run_relsafe: RunRelsafe,
 ) -> None:
     faulty_staging.mode = mode
     failed = run_relsafe("release", "minor", cwd=sample.root)

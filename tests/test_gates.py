@@ -74,8 +74,13 @@ def run_on_a_terminal(args: list[str], cwd: Path, answers: list[str], timeout: f
     controller, terminal = pty.openpty()
     env = relsafe_env(COLUMNS="120", LINES="40", TERM="xterm")
     process = subprocess.Popen(
-        [sys.executable, "-m", "relsafe", *args], cwd=cwd, env=env,
-        stdin=terminal, stdout=terminal, stderr=terminal, close_fds=True,
+        [sys.executable, "-m", "relsafe", *args],
+        cwd=cwd,
+        env=env,
+        stdin=terminal,
+        stdout=terminal,
+        stderr=terminal,
+        close_fds=True,
     )
     os.close(terminal)
     seen, pending, deadline = b"", list(answers), time.monotonic() + timeout

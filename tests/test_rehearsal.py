@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-from pathlib import Path
 
 import pytest
 
@@ -70,9 +69,7 @@ def test_rehearsal_collects_every_blocker_and_shows_no_secret(
 ) -> None:
     root = sample.root
     module = root / "src" / sample.module
-    (module / ".pypirc").write_text(
-        f"[pypi]\nusername = __token__\npassword = {PYPI_LIKE_TOKEN}\n", encoding="utf-8"
-    )
+    (module / ".pypirc").write_text(f"[pypi]\nusername = __token__\npassword = {PYPI_LIKE_TOKEN}\n", encoding="utf-8")
     (root / "tests" / "test_broken.py").write_text(
         "def test_greets_the_moon():\n    assert False, 'the moon was not greeted'\n", encoding="utf-8"
     )

@@ -52,7 +52,11 @@ SECRETS: dict[str, tuple[str, str, str]] = {
     "github token": ("src/relsafe_sample/settings.py", f'TOKEN = "{GITHUB_TOKEN}"\n', "GitHub"),
     "aws key": ("src/relsafe_sample/settings.py", f'KEY = "{AWS_KEY}"\n', "AWS"),
     "private key": ("src/relsafe_sample/key.txt", PRIVATE_KEY, "private key"),
-    ".pypirc": ("src/relsafe_sample/.pypirc", "[pypi]\nusername = __token__\npassword = hunter2hunter2\n", ".pypirc"),
+    ".pypirc": (
+        "src/relsafe_sample/.pypirc",
+        "[pypi]\nusername = __token__\npassword = hunter2hunter2\n",
+        ".pypirc",
+    ),
     ".env": ("src/relsafe_sample/.env", "DATABASE_PASSWORD=hunter2hunter2\n", ".env"),
     ".pem": ("src/relsafe_sample/server.pem", "certificate-ish hunter2hunter2\n", ".pem"),
     "id_rsa": ("src/relsafe_sample/id_rsa", "not really a key hunter2hunter2\n", "id_rsa"),
@@ -73,7 +77,14 @@ def test_a_planted_secret_is_refused_without_being_shown(
     assert Path(relative).name in output
     assert called.lower() in output.lower()
     secret = content.strip().splitlines()[-1] if kind != "private key" else "MIIEowIBAAKCAQEAx"
-    for fragment in (PYPI_TOKEN, TESTPYPI_TOKEN, GITHUB_TOKEN, AWS_KEY, "hunter2hunter2", "MIIEowIBAAKCAQEAx"):
+    for fragment in (
+        PYPI_TOKEN,
+        TESTPYPI_TOKEN,
+        GITHUB_TOKEN,
+        AWS_KEY,
+        "hunter2hunter2",
+        "MIIEowIBAAKCAQEAx",
+    ):
         assert fragment not in output
     assert secret not in output
     assert_stopped_before_tag(sample)
@@ -98,7 +109,8 @@ def test_a_version_left_behind_is_refused(sample: SampleProject, run_relsafe: Ru
     write(sample.root, f"src/{sample.module}/_meta.py", '__version__ = "0.1.0"\n')
     init = (module / "__init__.py").read_text(encoding="utf-8")
     (module / "__init__.py").write_text(
-        init.replace('__version__ = "0.1.0"', "from ._meta import __version__  # noqa: F401"), encoding="utf-8"
+        init.replace('__version__ = "0.1.0"', "from ._meta import __version__  # noqa: F401"),
+        encoding="utf-8",
     )
     with (sample.root / "release.toml").open("a", encoding="utf-8") as config:
         config.write('\n[version]\nfiles = ["pyproject.toml"]\n')
@@ -173,10 +185,19 @@ def test_a_data_file_missing_from_the_wheel_stops_the_release_at_smoke(
         write(sample.root, relative, text)
     commit_all(sample, "setuptools, with a data file it forgets to ship")
     # from the source tree it works
-    assert subprocess.run(
-        [sys.executable, "-c", "import sys; sys.path.insert(0, 'src'); import relsafe_sample as m; print(m.greet('x'))"],
-        cwd=sample.root, capture_output=True, text=True,
-    ).stdout.strip() == "Hello, x!"
+    assert (
+        subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                "import sys; sys.path.insert(0, 'src'); import relsafe_sample as m; print(m.greet('x'))",
+            ],
+            cwd=sample.root,
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
+        == "Hello, x!"
+    )
     failed = run_relsafe("release", "minor", cwd=sample.root)
     output = failed.stdout + failed.stderr
     assert failed.returncode == 1, output

@@ -13,7 +13,7 @@ from relsafe.runlog import RunLog
 from relsafe.sample import SampleProject
 from relsafe.security.redaction import Redactor
 from relsafe.steps.watch import record_differences
-from relsafe.tools.index import Credentials, upload
+from relsafe.tools.index import upload
 from relsafe.tools.localindex import LocalIndex
 from tests.conftest import RunRelsafe, git, relsafe_env
 
@@ -92,8 +92,12 @@ def test_watch_reports_a_published_wheel_with_one_changed_file(
         git(sample.root, "push", "-q", "origin", "main")
         assert run_relsafe("release", "minor", cwd=sample.root).returncode == 1
         tampered = rewrite_member(built_wheel(sample), tmp_path, "__init__.py", b"\nEVIL = True\n")
-        upload(tampered, repository_url=production.upload_url, credentials=production.credentials,
-               log=RunLog(None, Redactor()))
+        upload(
+            tampered,
+            repository_url=production.upload_url,
+            credentials=production.credentials,
+            log=RunLog(None, Redactor()),
+        )
         resumed = run_relsafe("resume", cwd=sample.root)
         output = resumed.stdout + resumed.stderr
         assert resumed.returncode == 1, output
@@ -119,7 +123,11 @@ def test_record_differences_of_identical_wheels_is_empty(tmp_path: Path) -> None
 @pytest.mark.slow
 @pytest.mark.parametrize(
     "remote",
-    ["https://github.com/acme/widget.git", "git@github.com:acme/widget.git", "ssh://git@github.com/acme/widget.git"],
+    [
+        "https://github.com/acme/widget.git",
+        "git@github.com:acme/widget.git",
+        "ssh://git@github.com/acme/widget.git",
+    ],
 )
 def test_init_writes_the_workflow_and_prints_the_publisher_values(
     remote: str, sample: SampleProject, run_relsafe: RunRelsafe
@@ -133,8 +141,13 @@ def test_init_writes_the_workflow_and_prints_the_publisher_values(
     assert done.returncode == 0, out + done.stderr
     assert (root / ".github" / "workflows" / "publish.yml").is_file()
     assert (root / "release.toml").is_file()
-    for label, value in (("PyPI Project Name", "relsafe-sample"), ("Owner", "acme"), ("Repository name", "widget"),
-                         ("Workflow name", "publish.yml"), ("Environment name", "pypi")):
+    for label, value in (
+        ("PyPI Project Name", "relsafe-sample"),
+        ("Owner", "acme"),
+        ("Repository name", "widget"),
+        ("Workflow name", "publish.yml"),
+        ("Environment name", "pypi"),
+    ):
         assert any(label in line and value in line for line in out.splitlines()), (label, out)
     assert "tag ruleset" in out and "v*" in out
     assert "Revoke" in out

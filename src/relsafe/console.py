@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import sys
 import time
-from pathlib import Path
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rich.console import Console, Group
@@ -24,11 +24,11 @@ if TYPE_CHECKING:
 
     from rich.live import Live
 
+    from relsafe.errors import RelsafeError
     from relsafe.pipeline import Blocker
     from relsafe.security.workflow_audit import AuditReport
-    from relsafe.trusted_publishing import PublisherSetup
-    from relsafe.errors import RelsafeError
     from relsafe.state import Release
+    from relsafe.trusted_publishing import PublisherSetup
 
 ICONS = {
     "done": ("✓", "green"),
@@ -176,8 +176,13 @@ def rehearsal_summary(release: Release, blockers: Sequence[Blocker], warnings: S
             Text(f"rehearsal passed: a real release of {release.version} would go through", style="bold green")
         )
         return Group(*parts)
-    table = Table(title=f"{len(blockers)} blocker(s): a real release of {release.version} would stop",
-                  box=None, header_style="bold", title_style="bold red", title_justify="left")
+    table = Table(
+        title=f"{len(blockers)} blocker(s): a real release of {release.version} would stop",
+        box=None,
+        header_style="bold",
+        title_style="bold red",
+        title_justify="left",
+    )
     table.add_column("step")
     table.add_column("exit")
     table.add_column("what")
@@ -200,7 +205,7 @@ def audit_report(report: AuditReport) -> Group:
                 (f"{finding.path}:{finding.line}", "bold"),
                 "  ",
                 (finding.severity, SEVERITY_STYLES.get(finding.severity, "")),
-                f"  {finding.rule}" + (f" (zizmor)" if finding.source == "zizmor" else ""),
+                f"  {finding.rule}" + (" (zizmor)" if finding.source == "zizmor" else ""),
             )
         )
         parts.append(Text(f"    {finding.message}"))
@@ -222,9 +227,7 @@ def publisher_setup(written: Sequence[Path], setup: PublisherSetup) -> Group:
     parts.append(table)
     parts.append(Text("\n2. On GitHub:", style="bold"))
     parts.extend(Text(f"   - {step}") for step in setup.github_steps)
-    parts.append(
-        Text("\n3. Revoke any old PyPI API tokens for this project: the workflow needs none.", style="bold")
-    )
+    parts.append(Text("\n3. Revoke any old PyPI API tokens for this project: the workflow needs none.", style="bold"))
     return Group(*parts)
 
 

@@ -39,11 +39,15 @@ class DemoResult:
         lines.append(f"  staged on the embedded index and read back: {', '.join(self.staged)}")
         gate = release.steps.get(f"gate:{DEMO_GATE}")
         if gate is not None:
-            lines.append(f"  gate {DEMO_GATE!r}: {gate.outputs.get('how')} ({'; '.join(gate.outputs.get('items', []))})")
+            lines.append(
+                f"  gate {DEMO_GATE!r}: {gate.outputs.get('how')} ({'; '.join(gate.outputs.get('items', []))})"
+            )
         lines.append(f"  tag {release.tag} pushed to the sample's bare remote")
         if self.kept:
             lines.append(f"  the sample project is in {self.project}")
-            lines.append(f"  its artifacts are in {self.project / '.git' / 'relsafe' / 'releases' / release.id / 'dist'}")
+            lines.append(
+                f"  its artifacts are in {self.project / '.git' / 'relsafe' / 'releases' / release.id / 'dist'}"
+            )
             lines.append(f"  `relsafe status -C {self.project}` shows the journal")
         else:
             lines.append("  the sample project was removed (use --keep to look at it and its artifacts)")

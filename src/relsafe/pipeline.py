@@ -46,7 +46,7 @@ class Blocker:
 
 def _summary(outputs: dict[str, Any]) -> str:
     for key in ("summary", "commit", "tag"):
-        if key in outputs and outputs[key]:
+        if outputs.get(key):
             value = str(outputs[key])
             return value[:12] if key == "commit" else value
     return ""
@@ -114,7 +114,7 @@ class Pipeline:
             return [(batch[0], attempt(batch[0]))]
         with ThreadPoolExecutor(max_workers=len(batch), thread_name_prefix="step") as pool:
             futures = [pool.submit(attempt, step) for step in batch]
-            return [(step, future.result()) for step, future in zip(batch, futures)]
+            return [(step, future.result()) for step, future in zip(batch, futures, strict=True)]
 
     def _prepare_later_steps(self) -> None:
         """Once preflight has passed, let pending steps start their groundwork in the background."""

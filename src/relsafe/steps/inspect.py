@@ -70,8 +70,12 @@ class Inspect(Step):
         epoch = int(ctx.release.output("build", "source_date_epoch") or 0) or ctx.git.commit_time(ctx.bump_commit)
         try:
             rebuilt = builder.build_wheel_from_sdist(
-                sdist, scratch, source_date_epoch=epoch, pretend_version=pretend,
-                isolated=ctx.config.build_isolation, log=ctx.log,
+                sdist,
+                scratch,
+                source_date_epoch=epoch,
+                pretend_version=pretend,
+                isolated=ctx.config.build_isolation,
+                log=ctx.log,
             )
             return compare_wheel_file_lists(wheel, rebuilt)
         except StepFailed as error:  # a failed rebuild is a finding, reported with the others

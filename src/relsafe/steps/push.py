@@ -30,7 +30,9 @@ class Push(Step):
                 f"{ctx.remote} already has the tag {ctx.release.tag} on {tagged[:12]}, "
                 f"not on the release commit {ctx.bump_commit[:12]}"
             )
-        if branch_head is not None and (branch_head == ctx.bump_commit or ctx.git.is_ancestor(ctx.bump_commit, branch_head)):
+        if branch_head is not None and (
+            branch_head == ctx.bump_commit or ctx.git.is_ancestor(ctx.bump_commit, branch_head)
+        ):
             return Check.done(remote=ctx.remote, tag=ctx.release.tag, commit=ctx.bump_commit)
         return Check.ready()
 

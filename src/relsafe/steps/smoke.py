@@ -152,7 +152,8 @@ class Smoke(Step):
         return self._fresh_venv(ctx, index, python)
 
     def wheel(self, ctx: Context) -> Path:
-        return next(ctx.artifacts_dir / a["name"] for a in recorded_artifacts(ctx) if a["kind"] == "wheel")
+        name: str = next(a["name"] for a in recorded_artifacts(ctx) if a["kind"] == "wheel")
+        return ctx.artifacts_dir / name
 
     def install_wheel(self, ctx: Context, venv: venvs.Venv, wheel: Path) -> float:
         return venvs.install(venv, [wheel], ctx.log, what=f"installing {wheel.name}")
@@ -171,9 +172,17 @@ class Smoke(Step):
             place.mkdir(parents=True, exist_ok=True)
             verify_installed(venv, wheel, ctx.project.name, ctx.release.version, ctx.log, place)
             tests = run_tests(ctx, venv, place)
-            ctx.note(f"{Path(python).name}: venv {venv.seconds:.1f}s, install {install_seconds:.1f}s, "
-                     f"tests {tests['seconds']:.1f}s — {tests['summary']}")
-            results.append({"python": python, "venv_seconds": round(venv.seconds, 2),
-                            "install_seconds": round(install_seconds, 2), "tests": tests})
+            ctx.note(
+                f"{Path(python).name}: venv {venv.seconds:.1f}s, install {install_seconds:.1f}s, "
+                f"tests {tests['seconds']:.1f}s — {tests['summary']}"
+            )
+            results.append(
+                {
+                    "python": python,
+                    "venv_seconds": round(venv.seconds, 2),
+                    "install_seconds": round(install_seconds, 2),
+                    "tests": tests,
+                }
+            )
             shutil.rmtree(venv.path, ignore_errors=True)
         return {"environments": results, "summary": "; ".join(r["tests"]["summary"] for r in results)}

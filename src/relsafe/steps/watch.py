@@ -69,8 +69,10 @@ class Watch(Step):
         wheel_name = next(a["name"] for a in recorded_artifacts(ctx) if a["kind"] == "wheel")
         deadline = time.monotonic() + ctx.config.watch_timeout
         while True:
-            listed = {f.filename: f for f in index.project_files(ctx.production_index_url, ctx.project.name,
-                                                                  ctx.release.version)}
+            listed = {
+                f.filename: f
+                for f in index.project_files(ctx.production_index_url, ctx.project.name, ctx.release.version)
+            }
             wheels = [f for f in listed.values() if f.filename.endswith(".whl")]
             if wheels:
                 break

@@ -108,7 +108,11 @@ def pip_check(venv: Venv, log: RunLog) -> None:
 
 def run_python(venv: Venv, code: str, log: RunLog, *, cwd: Path) -> process.Completed:
     return process.run(
-        [str(venv.python), "-I", "-c", code], log=log, cwd=cwd, env=venv.environment(dict(os.environ)), check=False
+        [str(venv.python), "-I", "-c", code],
+        log=log,
+        cwd=cwd,
+        env=venv.environment(dict(os.environ)),
+        check=False,
     )
 
 
