@@ -1,0 +1,357 @@
+"""The secret scan of built wheels and sdists.
+
+Every token here is assembled at run time from a prefix and random characters,
+so this file never holds a token-shaped string itself (relsafe's own sdist
+ships its tests and must pass its own scan).
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import random
+import string
+import subprocess
+import sys
+import tarfile
+import threading
+import zipfile
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from relsafe.errors import StepFailed
+from relsafe.security.artifact_scan import CHUNK_SIZE, OVERLAP, SecretFinding, scan_distribution
+
+ALNUM = string.ascii_letters + string.digits
+URLSAFE = ALNUM + "_-"
+UPPER_DIGITS = string.ascii_uppercase + string.digits
+
+
+def rand(alphabet: str, length: int) -> str:
+    return "".join(random.choices(alphabet, k=length))
+
+
+def private_key(label: str) -> str:
+    body = "\n".join(rand(ALNUM + "+/", 64) for _ in range(5))
+    return f"-----BEGIN {label}-----\n{body}\n-----END {label}-----\n"
+
+
+SECRETS: dict[str, tuple[str, Callable[[], str]]] = {
+    "pypi": ("PyPI API token", lambda: "pypi-AgEIcHlwaS5vcmc" + rand(URLSAFE, 150)),
+    "pypi-minimal": ("PyPI API token", lambda: "pypi-AgEIcHlwaS5vcmc" + rand(URLSAFE, 50)),
+    "testpypi": ("TestPyPI API token", lambda: "pypi-AgENdGVzdC5weXBpLm9yZw" + rand(URLSAFE, 150)),
+    "ghp": ("GitHub token", lambda: "ghp_" + rand(ALNUM, 36)),
+    "gho": ("GitHub token", lambda: "gho_" + rand(ALNUM, 36)),
+    "ghu": ("GitHub token", lambda: "ghu_" + rand(ALNUM, 36)),
+    "ghs": ("GitHub token", lambda: "ghs_" + rand(ALNUM, 36)),
+    "ghr": ("GitHub token", lambda: "ghr_" + rand(ALNUM, 36)),
+    "github_pat": ("GitHub token", lambda: "github_pat_" + rand(ALNUM, 22) + "_" + rand(ALNUM, 59)),
+    "akia": ("AWS access key", lambda: "AKIA" + rand(UPPER_DIGITS, 16)),
+    "asia": ("AWS access key", lambda: "ASIA" + rand(UPPER_DIGITS, 16)),
+    "rsa-key": ("private key", lambda: private_key("RSA " + "PRIVATE KEY")),
+    "openssh-key": ("private key", lambda: private_key("OPENSSH " + "PRIVATE KEY")),
+    "pkcs8-key": ("private key", lambda: private_key("PRIVATE KEY")),
+    "encrypted-key": ("private key", lambda: private_key("ENCRYPTED " + "PRIVATE KEY")),
+    "pgp-key": ("private key", lambda: private_key("PGP " + "PRIVATE KEY BLOCK")),
+}
+
+
+def write_wheel(path: Path, files: dict[str, bytes]) -> Path:
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as wheel:
+        for name, data in files.items():
+            wheel.writestr(name, data)
+    return path
+
+
+def write_sdist(path: Path, files: dict[str, bytes]) -> Path:
+    """An sdist whose members sit under its top folder, as the spec wants."""
+    top = path.name.removesuffix(".tar.gz")
+    with tarfile.open(path, "w:gz") as sdist:
+        for name, data in files.items():
+            info = tarfile.TarInfo(f"{top}/{name}")
+            info.size = len(data)
+            sdist.addfile(info, io.BytesIO(data))
+    return path
+
+
+def write_distribution(tmp_path: Path, kind: str, files: dict[str, bytes]) -> Path:
+    if kind == "wheel":
+        return write_wheel(tmp_path / "pkg-1.0-py3-none-any.whl", files)
+    return write_sdist(tmp_path / "pkg-1.0.tar.gz", files)
+
+
+def assert_secret_hidden(findings: list[SecretFinding], secret: str) -> None:
+    shown = [str(findings), repr(findings), *(str(f) for f in findings), *(repr(f) for f in findings)]
+    for text in shown:
+        assert secret not in text
+        assert secret.strip()[-20:] not in text
+
+
+def build_project(root: Path, files: dict[str, str], *build_args: str) -> list[Path]:
+    """Build a real hatchling project made of `files` and return its dist files."""
+    project = {
+        "pyproject.toml": (
+            '[build-system]\nrequires = ["hatchling"]\nbuild-backend = "hatchling.build"\n'
+            '[project]\nname = "sample-pkg"\nversion = "1.2.3"\nreadme = "README.md"\n'
+            '[tool.hatch.build.targets.wheel]\npackages = ["src/sample"]\n'
+        ),
+        "README.md": "# sample\n",
+        "src/sample/__init__.py": '__version__ = "1.2.3"\n',
+        **files,
+    }
+    for name, text in project.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(text)
+    out = root / "dist"
+    built = subprocess.run(
+        [sys.executable, "-m", "build", "--no-isolation", "--outdir", str(out), *build_args, str(root)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert built.returncode == 0, built.stdout[-3000:]
+    return sorted(out.iterdir())
+
+
+@pytest.mark.parametrize("kind", ["wheel", "sdist"])
+@pytest.mark.parametrize("secret_id", sorted(SECRETS))
+def test_each_kind_of_planted_secret_is_found_in_text_and_binary_and_never_shown(
+    tmp_path: Path, kind: str, secret_id: str
+) -> None:
+    expected, make = SECRETS[secret_id]
+    in_text, in_binary = make(), make()
+    distribution = write_distribution(
+        tmp_path,
+        kind,
+        {
+            "pkg/__init__.py": b"VERSION = '1.0'\n",
+            "pkg/settings.py": f"TOKEN = '{in_text}'\n".encode(),
+            "pkg/_native.so": os.urandom(5000) + b"\0" + in_binary.encode() + b"\0" + os.urandom(5000),
+        },
+    )
+
+    findings = scan_distribution(distribution)
+
+    assert findings == [
+        SecretFinding(distribution.name, "pkg/settings.py", expected),
+        SecretFinding(distribution.name, "pkg/_native.so", expected),
+    ]
+    assert_secret_hidden(findings, in_text)
+    assert_secret_hidden(findings, in_binary)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "pip install pypi-AgEIcHlwaS5vcmc",  # a prefix alone
+        "pypi-AgEIcHlwaS5vcmc" + "x" * 49,  # one character short
+        "ghp_" + "a" * 35,
+        "ghp-" + "a" * 36,
+        "github_pat_" + "X" * 10,
+        "AKIA" + "abcdefghijklmnop",  # lower case
+        "XAKIA" + "A" * 16,  # inside a longer upper-case word
+        "AKIA" + "A" * 17,
+        "-----BEGIN " + "PUBLIC KEY-----",
+        "-----BEGIN " + "CERTIFICATE-----",
+    ],
+)
+def test_look_alikes_are_not_secrets(tmp_path: Path, text: str) -> None:
+    wheel = write_wheel(tmp_path / "pkg-1.0-py3-none-any.whl", {"pkg/doc.txt": f"{text}\n".encode()})
+    assert scan_distribution(wheel) == []
+
+
+@pytest.mark.parametrize(
+    ("member", "kind"),
+    [
+        ("pkg/.pypirc", ".pypirc file"),
+        (".pypirc", ".pypirc file"),
+        ("pkg/.env", ".env file"),
+        ("pkg/.env.production", ".env file"),
+        ("pkg/certs/server.pem", ".pem file"),
+        ("pkg/certs/SERVER.PEM", ".pem file"),
+        ("pkg/id_rsa", "id_rsa key file"),
+        ("pkg/keys/id_rsa.pub", "id_rsa key file"),
+        (".git/config", "file under .git/"),
+        ("pkg/vendored/.git/objects/ab/cdef", "file under .git/"),
+        ("pkg/__pycache__/mod.cpython-311.pyc", ".pyc file"),
+        ("pkg/stale.pyc", ".pyc file"),
+    ],
+)
+@pytest.mark.parametrize("kind_of_file", ["wheel", "sdist"])
+def test_risky_file_names_are_findings(tmp_path: Path, member: str, kind: str, kind_of_file: str) -> None:
+    distribution = write_distribution(tmp_path, kind_of_file, {"pkg/__init__.py": b"", member: b"harmless content\n"})
+    assert scan_distribution(distribution) == [SecretFinding(distribution.name, member, kind)]
+
+
+@pytest.mark.parametrize(
+    "member", ["pkg/environment.py", "pkg/pem.py", "pkg/.gitignore", "pkg/git/.keep", "pkg/rsa.py"]
+)
+def test_ordinary_file_names_are_not_findings(tmp_path: Path, member: str) -> None:
+    wheel = write_wheel(tmp_path / "pkg-1.0-py3-none-any.whl", {member: b"x = 1\n"})
+    assert scan_distribution(wheel) == []
+
+
+def test_a_pem_holding_a_key_reports_both_the_name_and_the_key(tmp_path: Path) -> None:
+    key = private_key("EC " + "PRIVATE KEY")
+    wheel = write_wheel(tmp_path / "pkg-1.0-py3-none-any.whl", {"pkg/server.pem": key.encode()})
+    findings = scan_distribution(wheel)
+    assert [f.kind for f in findings] == [".pem file", "private key"]
+    assert_secret_hidden(findings, key)
+
+
+def test_a_token_in_a_member_name_is_found_and_masked(tmp_path: Path) -> None:
+    token = SECRETS["ghp"][1]()
+    wheel = write_wheel(tmp_path / "pkg-1.0-py3-none-any.whl", {f"pkg/{token}.txt": b"nothing\n"})
+    findings = scan_distribution(wheel)
+    assert [f.kind for f in findings] == ["GitHub token"]
+    assert findings[0].member.startswith("pkg/") and findings[0].member.endswith(".txt")
+    assert_secret_hidden(findings, token)
+
+
+def test_allow_list_passes_reviewed_sdist_members_without_their_top_folder(tmp_path: Path) -> None:
+    key = private_key("RSA " + "PRIVATE KEY")
+    sdist = write_sdist(
+        tmp_path / "pkg-1.0.tar.gz",
+        {
+            "tests/fixtures/fake.pem": key.encode(),
+            "tests/fixtures/more/other.pem": key.encode(),
+            "src/pkg/.env": b"A=1\n",
+        },
+    )
+
+    exact = scan_distribution(sdist, allow=["tests/fixtures/fake.pem"])
+    glob = scan_distribution(sdist, allow=["tests/fixtures/*", "*.env"])
+    with_top_folder = scan_distribution(sdist, allow=["pkg-1.0/tests/fixtures/fake.pem"])
+
+    assert [(f.member, f.kind) for f in exact] == [
+        ("tests/fixtures/more/other.pem", ".pem file"),
+        ("tests/fixtures/more/other.pem", "private key"),
+        ("src/pkg/.env", ".env file"),
+    ]
+    assert glob == []
+    assert len(with_top_folder) == 5
+
+
+def test_allow_list_matches_wheel_members_by_their_full_path(tmp_path: Path) -> None:
+    wheel = write_wheel(tmp_path / "pkg-1.0-py3-none-any.whl", {"pkg/data/test.pem": b"x", "pkg/other.pem": b"x"})
+    findings = scan_distribution(wheel, allow=["pkg/data/*.pem"])
+    assert [f.member for f in findings] == ["pkg/other.pem"]
+
+
+def boundary_offsets() -> list[int]:
+    """Start offsets that put a token across, at, or near a chunk boundary."""
+    near = [1, 2, 10, 39, 40, 41, OVERLAP - 2, OVERLAP - 1, OVERLAP, OVERLAP + 1]
+    return [CHUNK_SIZE] + [CHUNK_SIZE - d for d in near] + [2 * CHUNK_SIZE - d for d in (1, 40, OVERLAP)]
+
+
+@pytest.mark.parametrize("kind", ["wheel", "sdist"])
+@pytest.mark.parametrize("offset", boundary_offsets())
+def test_a_token_split_across_a_chunk_boundary_is_found(tmp_path: Path, kind: str, offset: int) -> None:
+    token = SECRETS["testpypi"][1]()
+    data = b"." * offset + token.encode() + b"." * 100
+    distribution = write_distribution(tmp_path, kind, {"pkg/blob.bin": data})
+    findings = scan_distribution(distribution)
+    assert findings == [SecretFinding(distribution.name, "pkg/blob.bin", "TestPyPI API token")]
+    assert_secret_hidden(findings, token)
+
+
+KEY_SHAPE = b"AKIA" + b"B" * 16
+
+
+@pytest.mark.parametrize(
+    "start",
+    [CHUNK_SIZE - OVERLAP + d for d in (-1, 0, 1)] + [CHUNK_SIZE - len(KEY_SHAPE) + d for d in (-1, 0, 1)],
+)
+@pytest.mark.parametrize(("before", "after"), [(b"Q", b"."), (b".", b"Q")])
+def test_context_around_a_chunk_boundary_is_kept(tmp_path: Path, start: int, before: bytes, after: bytes) -> None:
+    """An access-key shape inside a longer upper-case word is no key, even where a
+    chunk boundary would cut the word's start or end off."""
+    data = b"." * (start - 1) + before + KEY_SHAPE + after + b"." * 200
+    wheel = write_wheel(tmp_path / "pkg-1.0-py3-none-any.whl", {"pkg/blob.bin": data})
+    assert scan_distribution(wheel) == []
+
+
+def test_short_reads_of_a_member_still_find_tokens(tmp_path: Path) -> None:
+    """A member read in small pieces (stored, tiny) and a token at its very start and end."""
+    token = SECRETS["akia"][1]()
+    wheel = tmp_path / "pkg-1.0-py3-none-any.whl"
+    with zipfile.ZipFile(wheel, "w", zipfile.ZIP_STORED) as archive:
+        archive.writestr("pkg/start.txt", token)
+        archive.writestr("pkg/end.txt", "x" * 300 + " " + token)
+    assert [f.member for f in scan_distribution(wheel)] == ["pkg/start.txt", "pkg/end.txt"]
+
+
+def test_a_file_that_is_not_a_distribution_is_refused(tmp_path: Path) -> None:
+    notes = tmp_path / "notes.txt"
+    notes.write_text("hello")
+    with pytest.raises(StepFailed, match="neither a wheel"):
+        scan_distribution(notes)
+
+
+@pytest.mark.parametrize("name", ["pkg-1.0-py3-none-any.whl", "pkg-1.0.tar.gz"])
+def test_a_damaged_archive_is_a_step_failure(tmp_path: Path, name: str) -> None:
+    good = write_distribution(
+        tmp_path, "wheel" if name.endswith(".whl") else "sdist", {"pkg/a.bin": os.urandom(100_000)}
+    )
+    damaged = tmp_path / "damaged" / name
+    damaged.parent.mkdir()
+    damaged.write_bytes(good.read_bytes()[: good.stat().st_size // 2])
+    with pytest.raises(StepFailed, match="cannot read"):
+        scan_distribution(damaged)
+
+
+def test_the_reading_thread_ends_with_every_scan(tmp_path: Path) -> None:
+    before = threading.active_count()
+    good = write_wheel(tmp_path / "pkg-1.0-py3-none-any.whl", {"pkg/a.bin": os.urandom(3 * CHUNK_SIZE)})
+    damaged = tmp_path / "damaged" / good.name
+    damaged.parent.mkdir()
+    damaged.write_bytes(good.read_bytes()[: 2 * CHUNK_SIZE])
+    assert scan_distribution(good) == []
+    with pytest.raises(StepFailed):
+        scan_distribution(damaged)
+    assert threading.active_count() == before
+
+
+@pytest.mark.slow
+def test_secrets_planted_in_a_real_build_are_found_in_wheel_and_sdist(tmp_path: Path) -> None:
+    token = SECRETS["pypi"][1]()
+    key = private_key("OPENSSH " + "PRIVATE KEY")
+    wheel, sdist = sorted(
+        build_project(
+            tmp_path / "project",
+            {
+                "src/sample/data/config.txt": f"password = {token}\n",
+                "src/sample/.env": "DEBUG=1\n",
+                "tests/fixtures/fake.pem": key,
+            },
+        ),
+        key=lambda path: path.suffix != ".whl",
+    )
+
+    wheel_findings = scan_distribution(wheel)
+    sdist_findings = scan_distribution(sdist)
+    sdist_allowed = scan_distribution(sdist, allow=["tests/fixtures/fake.pem"])
+
+    assert sorted((f.member, f.kind) for f in wheel_findings) == [
+        ("sample/.env", ".env file"),
+        ("sample/data/config.txt", "PyPI API token"),
+    ]
+    assert sorted((f.member, f.kind) for f in sdist_findings) == [
+        ("src/sample/.env", ".env file"),
+        ("src/sample/data/config.txt", "PyPI API token"),
+        ("tests/fixtures/fake.pem", ".pem file"),
+        ("tests/fixtures/fake.pem", "private key"),
+    ]
+    assert {f.archive for f in sdist_findings} == {sdist.name}
+    assert sorted(f.member for f in sdist_allowed) == ["src/sample/.env", "src/sample/data/config.txt"]
+    for secret in (token, key):
+        assert_secret_hidden(wheel_findings + sdist_findings, secret)
+
+
+@pytest.mark.slow
+def test_a_clean_real_build_has_no_findings(tmp_path: Path) -> None:
+    dists = build_project(tmp_path / "project", {"src/sample/core.py": "def answer() -> int:\n    return 42\n"})
+    assert len(dists) == 2
+    assert [scan_distribution(path) for path in dists] == [[], []]
