@@ -5,6 +5,8 @@ from __future__ import annotations
 import shutil
 from typing import Any
 
+from packaging.version import Version
+
 from relsafe.context import Context
 from relsafe.distribution import Distribution
 from relsafe.errors import StepFailed
@@ -59,7 +61,11 @@ class Build(Step):
         epoch = ctx.git.commit_time(ctx.bump_commit)
         pretend = ctx.release.version if ctx.project.version_source == "scm" else None
         files = builder.build_distributions(
-            ctx.git.root, partial, source_date_epoch=epoch, pretend_version=pretend, isolated=ctx.config.build_isolation,
+            ctx.git.root,
+            partial,
+            source_date_epoch=epoch,
+            pretend_version=pretend,
+            isolated=ctx.config.build_isolation,
             log=ctx.log,
         )
         shutil.rmtree(ctx.artifacts_dir, ignore_errors=True)
@@ -82,5 +88,5 @@ class Build(Step):
                     f"{artifact['name']} changed since it was built "
                     f"(sha256 {artifact['sha256'][:12]}… → {dist.sha256[:12]}…)"
                 )
-            if dist.version != ctx.release.version:
+            if Version(dist.version) != Version(ctx.release.version):  # 1.0.0-rc1 is 1.0.0rc1
                 raise StepFailed(f"{artifact['name']} is version {dist.version}, not {ctx.release.version}")
