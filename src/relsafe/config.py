@@ -10,6 +10,7 @@ from __future__ import annotations
 import difflib
 import hashlib
 import json
+import re
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
@@ -42,6 +43,9 @@ DEFAULT_STEPS_EXCLUDED = ("watch",)
 TESTPYPI_UPLOAD_URL = "https://test.pypi.org/legacy/"
 TESTPYPI_INDEX_URL = "https://test.pypi.org/simple/"
 PYPI_INDEX_URL = "https://pypi.org/simple/"
+
+# What `git check-ref-format` and `git tag` refuse in a tag name.
+INVALID_TAG_NAME = re.compile(r"[\x00-\x20\x7f~^:?*\[\\]|\.\.|@\{|//|^[-./]|/\.|[./]$|\.lock(/|$)")
 
 
 @dataclass(frozen=True)
@@ -111,7 +115,9 @@ SCHEMA: dict[str, dict[str, Key]] = {
     },
     "build": {
         "isolation": Key(
-            "build_isolation", "bool", "build in an isolated environment (false: use the backend installed beside relsafe)"
+            "build_isolation",
+            "bool",
+            "build in an isolated environment (false: use the backend installed beside relsafe)",
         ),
     },
     "test": {
@@ -235,11 +241,17 @@ class _Validator:
             if "{version}" not in tag_format:
                 raise self.fail("release.tag-format", f"expected a format containing {{version}}, got {tag_format!r}")
             try:
-                tag_format.format(version="1.0.0")
+                example = tag_format.format(version="1.0.0")
             except (KeyError, IndexError, ValueError):
                 raise self.fail(
                     "release.tag-format", f"expected only the {{version}} placeholder, got {tag_format!r}"
                 ) from None
+            if INVALID_TAG_NAME.search(example) or example == "@":
+                # found now, not at the tag step after a bump commit and a build that abort must undo
+                raise self.fail(
+                    "release.tag-format",
+                    f"expected a valid git tag name, got {tag_format!r} (git refuses {example!r})",
+                )
         steps = values.get("steps")
         if steps is not None:
             positions = []
@@ -258,7 +270,9 @@ class _Validator:
                 )
             for required in ("preflight",):
                 if required not in steps:
-                    raise self.fail("release.steps", f"{required!r} cannot be left out; it is what keeps a release safe")
+                    raise self.fail(
+                        "release.steps", f"{required!r} cannot be left out; it is what keeps a release safe"
+                    )
         for key in ("watch_timeout", "watch_interval"):
             if key in values and values[key] <= 0:
                 raise self.fail(f"watch.{key.split('_')[1]}", "expected a positive number")

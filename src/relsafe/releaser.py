@@ -11,8 +11,8 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from relsafe.config import Config, load_config
 from relsafe.context import Context, StagingTarget
@@ -22,7 +22,7 @@ from relsafe.project import Project, detect_project
 from relsafe.runlog import RunLog
 from relsafe.state import DONE, WAITING, Journal, Release
 from relsafe.steps import default_steps, known_steps
-from relsafe.steps.bump import is_pure_bump
+from relsafe.steps.bump import found_bump_commit, is_pure_bump
 from relsafe.steps.gate import expand_order
 from relsafe.tools import versioning
 from relsafe.tools.git import Git
@@ -130,10 +130,14 @@ def _recording(repo: Repository, release: Release) -> Iterator[None]:
     try:
         yield
     except RelsafeError as error:
+        error.log_path = repo.log.path
         touched = [n for n, r in release.steps.items() if n not in SIDE_EFFECT_FREE and r.attempts]
         if touched:
             release.status = WAITING if isinstance(error, WaitingAtGate) else FAILED_RELEASE
             repo.journal.save(release)
+            if error.hint is None:
+                # the release stays in progress: a failed tool's message alone does not say how to go on
+                error.hint = "fix the cause and run `relsafe resume` to go on from here, or `relsafe abort`"
         else:
             release.status = REFUSED
             repo.journal.finish(release)
@@ -211,16 +215,25 @@ def abort(path: Path) -> Outcome:
 
 def _undo_local(repo: Repository, release: Release) -> list[str]:
     git, notes = repo.git, []
+    pushed = f"{release.tag} was already pushed: publishing has been triggered and cannot be undone here"
     if release.step("push").status == DONE:
-        return [f"{release.tag} was already pushed: publishing has been triggered and cannot be undone here"]
+        return [pushed]
     refs = git.remote_refs(release.remote) if git.remote_url(release.remote) else {}
     tagged = git.local_tag(release.tag)
-    bump_commit = release.output("bump", "commit")
-    if tagged is not None and f"refs/tags/{release.tag}" not in refs and tagged == bump_commit:
+    # a crash right after the commit, or right after the push, leaves the journal behind the world
+    bump_commit = release.output("bump", "commit") or found_bump_commit(git, release)
+    tag_ref = f"refs/tags/{release.tag}"
+    if bump_commit and refs.get(tag_ref + "^{}", refs.get(tag_ref)) == bump_commit:
+        return [pushed]
+    if tagged is not None and tag_ref not in refs and tagged == bump_commit:
         git.delete_tag(release.tag)
         notes.append(f"deleted the local tag {release.tag}")
+    remote_head = refs.get(f"refs/heads/{release.branch}")
     if bump_commit and bump_commit != release.base_commit and git.resolve(bump_commit):
-        if git.head() == bump_commit and not git.dirty_paths():
+        if remote_head is not None and git.is_ancestor(bump_commit, remote_head):
+            where = f"{release.remote}/{release.branch}"
+            notes.append(f"kept the bump commit {bump_commit[:12]}: it is already on {where}")
+        elif git.head() == bump_commit and not git.dirty_paths():
             git.reset_hard(release.base_commit)
             notes.append(f"removed the bump commit {bump_commit[:12]} (HEAD is back on {release.base_commit[:12]})")
         else:

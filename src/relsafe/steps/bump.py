@@ -9,12 +9,25 @@ from relsafe.context import Context
 from relsafe.errors import StepFailed
 from relsafe.state import Release
 from relsafe.steps.base import Check, Step
-from relsafe.tools.git import Git
 from relsafe.tools import versioning
+from relsafe.tools.git import Git
 
 
 def commit_message(ctx: Context) -> str:
-    return f"Bump version: {ctx.release.from_version} → {ctx.release.version}"
+    return release_commit_message(ctx.release)
+
+
+def release_commit_message(release: Release) -> str:
+    return f"Bump version: {release.from_version} → {release.version}"
+
+
+def found_bump_commit(git: Git, release: Release) -> str | None:
+    """HEAD, when it is this release's bump commit. Read from the world because a crash right after
+    the commit leaves it unrecorded in the journal."""
+    head = git.head()
+    if git.parents(head) != [release.base_commit]:
+        return None
+    return head if git.commit_message(head) == release_commit_message(release) else None
 
 
 def is_pure_bump(git: Git, release: Release, path: str) -> bool:

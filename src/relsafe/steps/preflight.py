@@ -45,8 +45,12 @@ class Preflight(Step):
         if "stage" in ctx.release.order:
             reasons += reachable("the staging index", lambda: self._staging_reasons(ctx))
         if reasons:
-            raise Refused(f"preflight: {reasons[0]}" + (f" (and {len(reasons) - 1} more)" if len(reasons) > 1 else ""),
-                          hint="fix it and release again; nothing was changed", details=reasons)
+            # one reason is the message itself; listing it again below would only repeat it
+            raise Refused(
+                f"preflight: {reasons[0]}" + (f" (and {len(reasons) - 1} more)" if len(reasons) > 1 else ""),
+                hint="fix it and release again; nothing was changed",
+                details=reasons if len(reasons) > 1 else [],
+            )
         return {"warnings": warnings, "summary": "; ".join(warnings) or "all clear"}
 
     @staticmethod

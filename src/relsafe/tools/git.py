@@ -23,8 +23,9 @@ class Git:
             self._repo = git.Repo(path, search_parent_directories=True)
         except (git.InvalidGitRepositoryError, git.NoSuchPathError):
             raise UsageError(
-                f"{path}: not a git repository",
-                hint="run relsafe inside the repository of the package to release",
+                # the absolute folder: "." says nothing about where relsafe looked
+                f"{path.absolute()}: not a git repository (nor inside one)",
+                hint="run relsafe inside the repository of the package to release, or pass --path",
             ) from None
         if self._repo.bare:
             raise UsageError(f"{path}: a bare repository has no working tree to release from")

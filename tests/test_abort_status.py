@@ -1,0 +1,223 @@
+"""`relsafe abort` undoes only what is safely local and says what it cannot undo; `relsafe status` reports."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from relsafe.sample import SampleProject
+from tests.conftest import RunRelsafe, git
+from tests.release_fixtures import (
+    assert_released,
+    fail_push,
+    journal_dir,
+    kill_at,
+    kill_once_the_remote_took_the_push,
+    status_json,
+    version_in_files,
+    world,
+)
+
+
+def _aborted(sample: SampleProject, release_id: str) -> None:
+    """The release is closed as aborted and kept in history."""
+    status = status_json(sample)
+    assert status is not None
+    assert (status["id"], status["status"]) == (release_id, "aborted")
+    assert not (journal_dir(sample) / "state.json").exists()
+    record = json.loads((journal_dir(sample) / "history" / f"{release_id}.json").read_text())
+    assert record["status"] == "aborted"
+
+
+@pytest.mark.slow
+def test_abort_after_a_failed_push_removes_the_local_tag_and_the_bump_commit(
+    release_sample: SampleProject, run_relsafe: RunRelsafe
+) -> None:
+    sample = release_sample
+    base = git(sample.root, "rev-parse", "HEAD")
+    status, hook = fail_push(sample, run_relsafe)
+    bump = status["steps"]["bump"]["outputs"]["commit"]
+    remote_before = world(sample).remote_refs
+
+    proc = run_relsafe("abort", cwd=sample.root)
+
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "aborted the release of 0.2.0" in proc.stdout
+    assert "deleted the local tag v0.2.0" in proc.stdout
+    assert f"removed the bump commit {bump[:12]}" in proc.stdout
+    assert git(sample.root, "rev-parse", "HEAD") == base
+    assert git(sample.root, "symbolic-ref", "--short", "HEAD") == "main"
+    assert git(sample.root, "tag", "--list") == ""
+    assert git(sample.root, "status", "--porcelain", "--untracked-files=all") == ""
+    assert set(version_in_files(sample).values()) == {"0.1.0"}
+    assert world(sample).remote_refs == remote_before
+    _aborted(sample, status["id"])
+    assert run_relsafe("resume", cwd=sample.root).returncode == 2
+
+    # afterwards a new release works, and is a new record
+    hook.unlink()
+    again = run_relsafe("release", "minor", cwd=sample.root)
+    assert again.returncode == 0, again.stdout + again.stderr
+    done = assert_released(sample, "0.2.0", base)
+    assert done["id"] != status["id"]
+    assert len(list((journal_dir(sample) / "history").glob("*.json"))) == 2
+
+
+@pytest.mark.slow
+def test_abort_keeps_the_bump_commit_when_the_tree_has_changes_and_says_how_to_remove_it(
+    release_sample: SampleProject, run_relsafe: RunRelsafe
+) -> None:
+    sample = release_sample
+    base = git(sample.root, "rev-parse", "HEAD")
+    status, _hook = fail_push(sample, run_relsafe)
+    bump = status["steps"]["bump"]["outputs"]["commit"]
+    (sample.root / "README.md").write_text("# work in progress\n", encoding="utf-8")
+
+    proc = run_relsafe("abort", cwd=sample.root)
+
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert f"kept the bump commit {bump[:12]}" in proc.stdout
+    assert f"git reset --hard {base[:12]}" in proc.stdout
+    assert "deleted the local tag v0.2.0" in proc.stdout
+    assert git(sample.root, "rev-parse", "HEAD") == bump
+    assert (sample.root / "README.md").read_text() == "# work in progress\n", "the user's change is untouched"
+    assert git(sample.root, "tag", "--list") == ""
+    _aborted(sample, status["id"])
+
+
+@pytest.mark.slow
+def test_abort_keeps_commits_when_head_moved(release_sample: SampleProject, run_relsafe: RunRelsafe) -> None:
+    sample = release_sample
+    status, _hook = fail_push(sample, run_relsafe)
+    bump = status["steps"]["bump"]["outputs"]["commit"]
+    (sample.root / "CHANGES.md").write_text("later\n", encoding="utf-8")
+    git(sample.root, "add", "CHANGES.md")
+    git(sample.root, "commit", "-q", "-m", "Later work")
+    later = git(sample.root, "rev-parse", "HEAD")
+
+    proc = run_relsafe("abort", cwd=sample.root)
+
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert f"kept the bump commit {bump[:12]}: HEAD moved" in proc.stdout
+    assert git(sample.root, "rev-parse", "HEAD") == later
+    assert git(sample.root, "tag", "--list") == ""
+    _aborted(sample, status["id"])
+
+
+@pytest.mark.slow
+def test_abort_after_a_crash_mid_bump_restores_the_version_files(
+    release_sample: SampleProject, run_relsafe: RunRelsafe
+) -> None:
+    sample = release_sample
+    before = world(sample)
+    kill_at(sample, "after-version-files")
+    interrupted = status_json(sample)
+    assert interrupted is not None
+    assert git(sample.root, "status", "--porcelain") != ""
+
+    proc = run_relsafe("abort", cwd=sample.root)
+
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "restored the version files" in proc.stdout
+    assert world(sample) == before
+    _aborted(sample, interrupted["id"])
+
+
+@pytest.mark.slow
+def test_abort_after_a_crash_right_after_the_bump_commit_removes_it(
+    release_sample: SampleProject, run_relsafe: RunRelsafe
+) -> None:
+    """The journal never recorded the commit; abort finds it in the world, as resume does."""
+    sample = release_sample
+    before = world(sample)
+    kill_at(sample, "after-bump-commit")
+    interrupted = status_json(sample)
+    assert interrupted is not None and "commit" not in interrupted["steps"]["bump"]["outputs"]
+    bump = git(sample.root, "rev-parse", "HEAD")
+    assert bump != before.head
+
+    proc = run_relsafe("abort", cwd=sample.root)
+
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert f"removed the bump commit {bump[:12]}" in proc.stdout
+    assert world(sample) == before
+    _aborted(sample, interrupted["id"])
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc to wait for orphaned children")
+def test_abort_after_an_unrecorded_push_undoes_nothing_and_says_publishing_started(
+    release_sample: SampleProject, run_relsafe: RunRelsafe, tmp_path: Path
+) -> None:
+    """Killed after the remote took the push but before the journal heard of it: the world says pushed."""
+    sample = release_sample
+    base = git(sample.root, "rev-parse", "HEAD")
+    kill_once_the_remote_took_the_push(sample, tmp_path)
+    bump = git(sample.root, "rev-parse", "HEAD")
+    assert git(sample.remote, "rev-parse", "main") == bump, "the push reached the remote"
+    interrupted = status_json(sample)
+    assert interrupted is not None and interrupted["steps"]["push"]["status"] == "running"
+
+    aborted = run_relsafe("abort", cwd=sample.root)
+
+    assert aborted.returncode == 0, aborted.stdout + aborted.stderr
+    assert "already pushed" in aborted.stdout and "cannot be undone" in aborted.stdout
+    assert "removed the bump commit" not in aborted.stdout
+    assert git(sample.root, "rev-parse", "HEAD") == bump, "a pushed commit is not taken back locally"
+    assert git(sample.root, "rev-parse", "v0.2.0^{commit}") == bump
+    assert git(sample.remote, "rev-parse", "v0.2.0^{commit}") == bump
+    assert git(sample.root, "rev-list", "--count", f"{base}..HEAD") == "1"
+    _aborted(sample, interrupted["id"])
+
+
+def test_abort_with_nothing_in_progress_says_so(release_sample: SampleProject, run_relsafe: RunRelsafe) -> None:
+    before = world(release_sample)
+
+    proc = run_relsafe("abort", cwd=release_sample.root)
+
+    assert proc.returncode == 2
+    assert "no release is in progress" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert world(release_sample) == before
+
+
+def test_status_before_any_release(release_sample: SampleProject, run_relsafe: RunRelsafe) -> None:
+    text = run_relsafe("status", cwd=release_sample.root)
+    as_json = run_relsafe("status", "--json", cwd=release_sample.root)
+
+    assert (text.returncode, as_json.returncode) == (0, 0)
+    assert "no release yet" in text.stdout
+    assert json.loads(as_json.stdout) is None
+
+
+@pytest.mark.slow
+def test_status_shows_a_failed_release_step_by_step(release_sample: SampleProject, run_relsafe: RunRelsafe) -> None:
+    sample = release_sample
+    status, _hook = fail_push(sample, run_relsafe)
+
+    text = run_relsafe("status", cwd=sample.root)
+
+    assert text.returncode == 0
+    assert "0.1.0 → 0.2.0" in text.stdout and "status failed" in text.stdout
+    rows = {line.split()[0]: line.split() for line in text.stdout.splitlines()[2:] if line.strip()}
+    assert [rows[name][1] for name in ("preflight", "bump", "build", "tag", "push")] == [
+        "done",
+        "done",
+        "done",
+        "done",
+        "failed",
+    ]
+    assert "git push origin failed" in text.stdout
+    bump = status["steps"]["bump"]["outputs"]["commit"]
+    assert bump[:12] in text.stdout
+    # a status from another folder, pointed at the repository
+    elsewhere = subprocess.run(
+        ["git", "-C", str(sample.root), "rev-parse", "--show-toplevel"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert run_relsafe("status", "-C", elsewhere.stdout.strip(), cwd=sample.root.parent).returncode == 0

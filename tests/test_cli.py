@@ -1,0 +1,115 @@
+"""The command line itself: fast help, usage errors with exit 2, and a clear refusal outside a repository."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from importlib.metadata import version
+from pathlib import Path
+
+import pytest
+
+from relsafe import __version__
+from relsafe.sample import SampleProject
+from tests.conftest import RunRelsafe, relsafe_env
+from tests.release_fixtures import status_json, world
+
+HEAVY = {"twine", "build", "bumpversion", "git", "virtualenv", "pypiserver"}
+
+
+def imported_modules(*args: str) -> tuple[subprocess.CompletedProcess[str], set[str]]:
+    """Run `python -X importtime -m relsafe ARGS` and return the top-level modules it imported."""
+    proc = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "relsafe", *args],
+        env=relsafe_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+    )
+    modules = {
+        line.rsplit("|", 1)[1].strip().split(".")[0]
+        for line in proc.stderr.splitlines()
+        if line.startswith("import time:") and "|" in line
+    }
+    return proc, modules
+
+
+@pytest.mark.parametrize("args", [("--help",), ("--version",), ("release", "--help")])
+def test_help_and_version_import_no_heavy_module(args: tuple[str, ...]) -> None:
+    proc, modules = imported_modules(*args)
+
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "relsafe" in modules and "typer" in modules, "the import log was read"
+    assert not modules & HEAVY, sorted(modules & HEAVY)
+
+
+def test_help_lists_the_commands(run_relsafe: RunRelsafe, tmp_path: Path) -> None:
+    proc = run_relsafe("--help", cwd=tmp_path)
+
+    assert proc.returncode == 0
+    for command in ("release", "resume", "status", "abort"):
+        assert f"  {command} " in proc.stdout
+
+
+def test_version_is_the_installed_one(run_relsafe: RunRelsafe, tmp_path: Path) -> None:
+    proc = run_relsafe("--version", cwd=tmp_path)
+
+    assert proc.returncode == 0
+    assert proc.stdout.strip() == f"relsafe {__version__}"
+    assert __version__ == version("relsafe")
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (("release", "foo"), "argument PART|VERSION: expected one of major, minor, patch"),
+        (("release", "1.0.0.dev0-nope"), "'1.0.0.dev0-nope'"),
+        (("release",), "Missing argument 'PART|VERSION'"),
+        (("release", "minor", "--bogus"), "No such option: --bogus"),
+        (("deploy",), "No such command 'deploy'"),
+    ],
+)
+def test_bad_arguments_exit_2_and_change_nothing(
+    args: tuple[str, ...], expected: str, release_sample: SampleProject, run_relsafe: RunRelsafe
+) -> None:
+    before = world(release_sample)
+
+    proc = run_relsafe(*args, cwd=release_sample.root)
+
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert expected in proc.stderr
+    assert "Traceback" not in proc.stdout + proc.stderr
+    assert world(release_sample) == before
+    assert status_json(release_sample) is None
+
+
+@pytest.mark.parametrize("args", [("release", "minor"), ("resume",), ("abort",), ("status",), ("status", "--json")])
+def test_outside_a_git_repository_is_a_clear_refusal(
+    args: tuple[str, ...], run_relsafe: RunRelsafe, tmp_path: Path
+) -> None:
+    folder = tmp_path / "not-a-repo"
+    folder.mkdir()
+
+    proc = run_relsafe(*args, cwd=folder)
+
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert "Traceback" not in proc.stdout + proc.stderr
+    first = proc.stderr.splitlines()[0]
+    assert first == f"error: {folder.absolute()}: not a git repository (nor inside one)"
+    assert list(folder.iterdir()) == [], "nothing may be written outside a repository"
+
+
+def test_path_option_names_the_repository(
+    release_sample: SampleProject, run_relsafe: RunRelsafe, tmp_path: Path
+) -> None:
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+
+    refused = run_relsafe("release", "0.0.1", "--path", str(release_sample.root), cwd=elsewhere)
+    missing = run_relsafe("status", "-C", str(tmp_path / "missing"), cwd=elsewhere)
+
+    assert refused.returncode == 4
+    assert "0.0.1 is not above the current version 0.1.0" in refused.stderr
+    assert missing.returncode == 2
+    assert "not a git repository" in missing.stderr

@@ -1,0 +1,136 @@
+"""Version arithmetic, reading the version from tags, and writing it into files with real bump-my-version."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from relsafe.errors import ExitCode, Refused, UsageError
+from relsafe.project import detect_project
+from relsafe.runlog import RunLog
+from relsafe.sample import create_sample
+from relsafe.tools.versioning import check_increase, next_version, version_from_tags, write_version
+from tests.conftest import git
+
+
+@pytest.mark.parametrize(
+    ("current", "request_", "expected"),
+    [
+        # the three numbers
+        ("0.1.0", "major", "1.0.0"),
+        ("0.1.0", "minor", "0.2.0"),
+        ("0.1.0", "patch", "0.1.1"),
+        ("1.2.3", "major", "2.0.0"),
+        ("1.2.3", "minor", "1.3.0"),
+        ("1.2.3", "patch", "1.2.4"),
+        ("1.2", "patch", "1.2.1"),
+        ("1", "minor", "1.1.0"),
+        ("1.2.3.post1", "patch", "1.2.4"),
+        # a pre-release on its way to that bump is finished instead
+        ("2.0.0rc1", "major", "2.0.0"),
+        ("1.3.0b2", "minor", "1.3.0"),
+        ("1.2.4a1", "patch", "1.2.4"),
+        ("1.3.0rc1", "major", "2.0.0"),
+        ("1.2.4rc1", "minor", "1.3.0"),
+        # pre-releases start on the next patch and advance
+        ("1.2.0", "alpha", "1.2.1a1"),
+        ("1.2.0", "beta", "1.2.1b1"),
+        ("1.2.0", "rc", "1.2.1rc1"),
+        ("1.2.1rc1", "rc", "1.2.1rc2"),
+        ("1.2.1a3", "alpha", "1.2.1a4"),
+        ("1.2.1a3", "beta", "1.2.1b1"),
+        ("1.2.1b1", "rc", "1.2.1rc1"),
+        # release drops the pre-release suffix
+        ("1.2.1rc2", "release", "1.2.1"),
+        ("2.0.0a1", "release", "2.0.0"),
+        # explicit versions are normalised PEP 440
+        ("0.1.0", "0.5.0", "0.5.0"),
+        ("0.1.0", "2.0", "2.0"),
+        ("0.1.0", "v1.0.0", "1.0.0"),
+        ("0.1.0", "1.0.0-RC1", "1.0.0rc1"),
+        ("0.1.0", "1.0.0.post2", "1.0.0.post2"),
+    ],
+)
+def test_next_version(current: str, request_: str, expected: str) -> None:
+    assert next_version(current, request_) == expected
+
+
+@pytest.mark.parametrize(
+    ("current", "request_", "message"),
+    [
+        ("1.2.1rc1", "alpha", "cannot go from 1.2.1rc1"),
+        ("1.2.1rc1", "beta", "beta comes before rc"),
+        ("1.2.1b1", "alpha", "alpha comes before beta"),
+        ("1.2.0", "release", "1.2.0 is not a pre-release"),
+    ],
+)
+def test_impossible_requests_are_refused(current: str, request_: str, message: str) -> None:
+    with pytest.raises(Refused) as raised:
+        next_version(current, request_)
+    assert message in raised.value.message
+    assert raised.value.exit_code == ExitCode.REFUSED
+    assert raised.value.hint
+
+
+@pytest.mark.parametrize("request_", ["foo", "", "minor2", "1.0.0-final-final", "latest", "MAJOR "])
+def test_invalid_requests_are_usage_errors(request_: str) -> None:
+    with pytest.raises(UsageError) as raised:
+        next_version("0.1.0", request_)
+    assert raised.value.exit_code == ExitCode.USAGE
+    assert "argument PART|VERSION" in raised.value.message
+    assert repr(request_) in raised.value.message
+
+
+@pytest.mark.parametrize(
+    ("current", "new"), [("0.1.0", "0.1.0"), ("0.1.0", "0.0.9"), ("1.0", "1.0.0"), ("1.0.0", "1.0.0rc1")]
+)
+def test_check_increase_refuses_a_version_not_above(current: str, new: str) -> None:
+    with pytest.raises(Refused) as raised:
+        check_increase(current, new)
+    assert f"{new} is not above the current version {current}" in raised.value.message
+
+
+@pytest.mark.parametrize(("current", "new"), [("0.1.0", "0.1.1"), ("1.0.0rc1", "1.0.0"), ("1.0.0", "1.0.0.post1")])
+def test_check_increase_accepts_a_higher_version(current: str, new: str) -> None:
+    check_increase(current, new)
+
+
+@pytest.mark.parametrize(
+    ("tags", "tag_format", "expected"),
+    [
+        (["v0.1.0", "v0.10.0", "v0.9.0"], "v{version}", "0.10.0"),
+        (["v1.0.0rc1", "v0.9.0"], "v{version}", "1.0.0rc1"),
+        (["v1.0.0rc1", "v1.0.0"], "v{version}", "1.0.0"),
+        (["release-2.0", "v3.0", "2.1"], "release-{version}", "2.0"),
+        (["pkg+1.0+final", "pkg+2.0+final", "pkg+3.0"], "pkg+{version}+final", "2.0"),
+        (["vnext", "v1.0.x", "docs"], "v{version}", None),
+        ([], "v{version}", None),
+    ],
+)
+def test_version_from_tags(tags: list[str], tag_format: str, expected: str | None) -> None:
+    assert version_from_tags(tags, tag_format) == expected
+
+
+def test_write_version_changes_only_the_version_assignments(tmp_path: Path) -> None:
+    """bump-my-version, for real: a dependency pinned at the same version string is left alone."""
+    sample = create_sample(tmp_path)
+    pyproject = sample.root / "pyproject.toml"
+    pyproject.write_text(
+        pyproject.read_text().replace('version = "0.1.0"', 'version = "0.1.0"\ndependencies = ["foo>=0.1.0"]')
+    )
+    readme = sample.root / "README.md"
+    readme.write_text(readme.read_text() + "\nSince 0.1.0.\n")
+    git(sample.root, "commit", "-q", "-am", "A dependency and a README mention")
+    project = detect_project(sample.root, (), None)
+    assert project.version_files == ("pyproject.toml", f"src/{sample.module}/__init__.py")
+
+    write_version(project, "0.1.0", "0.2.0", tmp_path / "work", RunLog(None))
+
+    diff = git(sample.root, "diff", "--unified=0")
+    changed = [line for line in diff.splitlines() if line[:1] in "+-" and line[:3] not in ("+++", "---")]
+    assert sorted(changed) == sorted(
+        ['-version = "0.1.0"', '+version = "0.2.0"', '-__version__ = "0.1.0"', '+__version__ = "0.2.0"']
+    )
+    assert 'dependencies = ["foo>=0.1.0"]' in pyproject.read_text()
+    assert "Since 0.1.0." in readme.read_text()
