@@ -209,3 +209,20 @@ def test_tool_relsafe_in_pyproject_takes_effect(
     status = status_json(sample)
     assert status is not None
     assert (status["tag"], status["order"]) == ("rel-0.2.0", ["preflight", "bump", "build", "tag", "push"])
+
+
+def test_release_toml_and_tool_relsafe_together_are_refused(tmp_path: Path) -> None:
+    from relsafe.config import load_config
+    from relsafe.errors import ConfigError
+
+    (tmp_path / "release.toml").write_text("[release]\nbranch = 'main'\n", encoding="utf-8")
+    (tmp_path / "pyproject.toml").write_text("[tool.relsafe.release]\nbranch = 'trunk'\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="both configure relsafe"):
+        load_config(tmp_path, ("preflight", "bump"), ("preflight", "bump"))
+
+
+def test_the_fingerprint_ignores_defaults_so_new_keys_do_not_look_like_edits() -> None:
+    from relsafe.config import Config
+
+    assert Config(branch="main").fingerprint() == Config().fingerprint()
+    assert Config(branch="trunk").fingerprint() != Config().fingerprint()

@@ -134,3 +134,13 @@ def test_write_version_changes_only_the_version_assignments(tmp_path: Path) -> N
     )
     assert 'dependencies = ["foo>=0.1.0"]' in pyproject.read_text()
     assert "Since 0.1.0." in readme.read_text()
+
+
+def test_a_dev_release_moves_to_a_pre_release_of_the_same_version() -> None:
+    assert next_version("1.2.0.dev1", "rc") == "1.2.0rc1"
+    assert next_version("1.2.0.dev1", "alpha") == "1.2.0a1"
+
+
+def test_a_local_version_is_refused_because_no_index_accepts_it() -> None:
+    with pytest.raises(UsageError, match="local version"):
+        next_version("1.0.0", "1.0.1+mine")

@@ -107,7 +107,7 @@ def release(
 ) -> None:
     """Start a release: preflight, bump, build, verify, stage, gates, tag and push."""
     from relsafe import releaser
-    from relsafe.console import make_console
+    from relsafe.console import finished, make_console
 
     with _reported():
         if plan:
@@ -117,9 +117,7 @@ def release(
             _rehearse(path, part)
             return
         outcome = _drive(lambda view, options: releaser.start(path, part, view, options), confirm, yes)
-        make_console().print(
-            f"[green]released {outcome.release.version}[/]: {outcome.release.tag} pushed to {outcome.release.remote}"
-        )
+        make_console().print(finished(outcome.release))
 
 
 def _print_plan(path: Path, part: str) -> None:
@@ -150,11 +148,11 @@ def resume(
 ) -> None:
     """Continue the release in progress from its first unfinished step."""
     from relsafe import releaser
-    from relsafe.console import make_console
+    from relsafe.console import finished, make_console
 
     with _reported():
         outcome = _drive(lambda view, options: releaser.resume(path, view, options), confirm, yes)
-        make_console().print(f"[green]released {outcome.release.version}[/]: {outcome.release.tag} pushed")
+        make_console().print(finished(outcome.release))
 
 
 @app.command()

@@ -86,9 +86,13 @@ class Config:
         return self.tag_format.format(version=version)
 
     def fingerprint(self) -> str:
-        """A short stable hash: a changed configuration changes a step's inputs."""
-        data = asdict(self)
-        data.pop("source")
+        """A short stable hash of what the user set: a changed configuration changes a step's inputs.
+
+        Defaults are left out, so that a relsafe upgrade adding a key with a
+        default does not look like an edit of release.toml to a resume.
+        """
+        defaults = asdict(Config())
+        data = {key: value for key, value in asdict(self).items() if key != "source" and value != defaults[key]}
         blob = json.dumps(data, sort_keys=True, default=list).encode()
         return hashlib.sha256(blob).hexdigest()[:16]
 
@@ -307,6 +311,10 @@ def load_config(
     source, prefix = "defaults", ""
     if release_toml.is_file():
         raw, source = _read_toml(release_toml), CONFIG_FILE
+        if pyproject.is_file() and "relsafe" in _read_toml(pyproject).get("tool", {}):
+            raise ConfigError(
+                f"{CONFIG_FILE} and pyproject.toml [tool.relsafe] both configure relsafe; expected only one of them"
+            )
     elif pyproject.is_file():
         tool = _read_toml(pyproject).get("tool", {})
         if isinstance(tool, Mapping) and "relsafe" in tool:

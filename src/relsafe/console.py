@@ -143,6 +143,18 @@ def show_error(console: Console, error: RelsafeError, log_path: Path | None) -> 
         console.print(f"[yellow]hint:[/] {escape(error.hint)}")
 
 
+def finished(release: Release) -> Text:
+    """The last line of a release: what became public, if anything did."""
+    if "push" in release.order:
+        return Text.assemble(
+            (f"released {release.version}", "bold green"), f": {release.tag} pushed to {release.remote}"
+        )
+    return Text.assemble(
+        (f"finished {' → '.join(release.order)} for {release.version}", "bold green"),
+        ": nothing was pushed ('push' is not in [release] steps)",
+    )
+
+
 def release_table(release: Release) -> Group:
     """`relsafe status`: each step with its state, attempts, times and key outputs."""
     kind = "rehearsal" if release.rehearsal else "release"

@@ -55,13 +55,16 @@ def next_version(current: str, request: str) -> str:
             current_letter, number = base.pre
             order = list(PRE_RELEASE_PARTS.values())
             if order.index(letter) < order.index(current_letter):
+                names = dict(zip(order, PRE_RELEASE_PARTS, strict=True))
                 raise Refused(
-                    f"cannot go from {current} to an {request} release: {request} comes before "
-                    f"{dict(zip(order, PRE_RELEASE_PARTS))[current_letter]}",
+                    f"cannot go from {current} to a new {request} release: {request} comes before "
+                    f"{names[current_letter]}",
                     hint="ask for the next pre-release kind, `release`, or an explicit version",
                 )
             step = number + 1 if letter == current_letter else 1
             return f"{major}.{minor}.{patch}{letter}{step}"
+        if base.is_devrelease:  # 1.2.0.dev1 is on its way to 1.2.0: its pre-release is 1.2.0rc1
+            return f"{major}.{minor}.{patch}{letter}1"
         return f"{major}.{minor}.{patch + 1}{letter}1"
     if request == FINAL_PART:
         if not base.is_prerelease:
@@ -71,16 +74,21 @@ def next_version(current: str, request: str) -> str:
             )
         return base.base_version
     try:
-        return str(Version(request))
+        explicit = Version(request)
     except InvalidVersion:
         raise UsageError(
             f"argument PART|VERSION: expected one of {', '.join(ALL_PARTS)} or a PEP 440 version, got {request!r}"
         ) from None
+    if explicit.local is not None:
+        raise UsageError(
+            f"argument PART|VERSION: {request!r} is a local version; package indexes refuse local versions"
+        )
+    return str(explicit)
 
 
 def _is_pre_of(base: Version, part: str) -> bool:
     """Whether a pre-release is already on its way to the `part` bump (2.0.0rc1 for major)."""
-    major, minor, patch = _release_tuple(base)
+    _, minor, patch = _release_tuple(base)
     return {
         "major": minor == 0 and patch == 0,
         "minor": patch == 0,
