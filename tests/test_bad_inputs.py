@@ -141,7 +141,15 @@ CASES = [
         2,
         "tool.relsafe",
     ),
+    Case(
+        "credentials in an index URL",
+        _write("release.toml", "[production]\nindex-url = 'https://user:s3cretvalue@example.invalid/simple/'\n"),
+        ("release", "minor"),
+        2,
+        "without credentials",
+    ),
     # arguments: exit 2
+    Case("confirm names no gate", _nothing, ("release", "minor", "--confirm", "nope"), 2, "no gate named 'nope'"),
     Case("misspelt part", _nothing, ("release", "mjor"), 2, "PART|VERSION"),
     Case("not a version", _nothing, ("release", "one.two"), 2, "PART|VERSION"),
     Case("unknown option", _nothing, ("status", "--bogus"), 2, "bogus"),

@@ -47,7 +47,8 @@ def test_without_a_terminal_a_gate_stops_with_exit_3_and_confirm_goes_on(
     assert record["steps"]["gate:checklist"]["status"] == "waiting"  # type: ignore[index]
 
     wrong = run_relsafe("resume", "--confirm", "another-gate", cwd=sample.root)
-    assert wrong.returncode == 3
+    assert wrong.returncode == 2, wrong.stderr
+    assert "no gate named 'another-gate' (gates: checklist)" in wrong.stderr
 
     confirmed = run_relsafe("resume", "--confirm", "checklist", cwd=sample.root)
     assert confirmed.returncode == 0, confirmed.stdout + confirmed.stderr

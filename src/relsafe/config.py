@@ -277,6 +277,19 @@ class _Validator:
                     raise self.fail(
                         "release.steps", f"{required!r} cannot be left out; it is what keeps a release safe"
                     )
+        for table, key, attribute in (
+            ("staging", "repository-url", "staging_repository_url"),
+            ("staging", "index-url", "staging_index_url"),
+            ("production", "index-url", "production_index_url"),
+        ):
+            url = values.get(attribute)
+            if url is not None and "@" in url.partition("://")[2].partition("/")[0]:
+                # never echo the URL: it holds a credential
+                raise self.fail(
+                    f"{table}.{key}",
+                    "expected a URL without credentials; give them as twine does (TWINE_USERNAME/TWINE_PASSWORD, "
+                    "keyring or ~/.pypirc), so they never reach the journal",
+                )
         for key in ("watch_timeout", "watch_interval"):
             if key in values and values[key] <= 0:
                 raise self.fail(f"watch.{key.split('_')[1]}", "expected a positive number")

@@ -108,6 +108,10 @@ def _unused_id(journal: Journal, stamp: str, what: str) -> str:
 
 def context_for(repo: Repository, project: Project, release: Release, options: Options) -> Context:
     config = repo.config
+    unknown = sorted(options.confirmed_gates - {gate.name for gate in config.gates})
+    if unknown:
+        known = ", ".join(gate.name for gate in config.gates) or "none are configured"
+        raise UsageError(f"option --confirm: no gate named {', '.join(map(repr, unknown))} (gates: {known})")
     return Context(
         git=repo.git,
         project=project,
