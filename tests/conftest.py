@@ -44,7 +44,9 @@ def relsafe_env(**extra: str) -> dict[str, str]:
 def run_relsafe() -> RunRelsafe:
     """Run the real CLI in a subprocess, the way a user (or CI) does."""
 
-    def run(*args: str, cwd: Path, env: dict[str, str] | None = None, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    def run(
+        *args: str, cwd: Path, env: dict[str, str] | None = None, timeout: float = 300
+    ) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             [sys.executable, "-m", "relsafe", *args],
             cwd=cwd,
