@@ -318,9 +318,7 @@ def test_environment_comes_first(tmp_path: Path) -> None:
 
 
 def test_testpypi_section_is_used_for_test_pypi_without_a_repository_key(tmp_path: Path) -> None:
-    pypirc = _pypirc(
-        tmp_path, "[distutils]\nindex-servers = testpypi\n\n[testpypi]\npassword = pypi-file-token\n"
-    )
+    pypirc = _pypirc(tmp_path, "[distutils]\nindex-servers = testpypi\n\n[testpypi]\npassword = pypi-file-token\n")
     found = resolve_credentials("https://test.pypi.org/legacy", pypirc=pypirc, environ={})
     assert (found.username, found.password) == ("__token__", "pypi-file-token")
     assert str(pypirc) in found.source and "[testpypi]" in found.source

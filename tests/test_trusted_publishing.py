@@ -141,9 +141,7 @@ def test_release_toml_with_defaults_only_sets_nothing(tmp_path: Path) -> None:
     data = tomllib.loads(text)
     assert all(table == {} for table in data.values())
     (tmp_path / "release.toml").write_text(text, encoding="utf-8")
-    assert load_config(tmp_path, PIPELINE_ORDER, DEFAULT_STEPS) == Config(
-        source="release.toml", steps=DEFAULT_STEPS
-    )
+    assert load_config(tmp_path, PIPELINE_ORDER, DEFAULT_STEPS) == Config(source="release.toml", steps=DEFAULT_STEPS)
 
 
 def test_release_toml_writes_only_values_that_differ(tmp_path: Path) -> None:

@@ -95,9 +95,7 @@ CASES: list[tuple[str, str, str]] = [
         "template-injection",
         "error",
         publishing(
-            build_job(
-                '\n      - run: |\n          echo start\n          echo "${{ github.head_ref }}" ' + MARK
-            )
+            build_job('\n      - run: |\n          echo start\n          echo "${{ github.head_ref }}" ' + MARK)
             + publish_job()
         ),
     ),
@@ -119,8 +117,7 @@ CASES: list[tuple[str, str, str]] = [
     (
         "id-token-scope",
         "error",
-        f"on:\n  push:\n    tags: ['v*']\npermissions:\n  id-token: write {MARK}\njobs:{build_job()}"
-        + publish_job(),
+        f"on:\n  push:\n    tags: ['v*']\npermissions:\n  id-token: write {MARK}\njobs:{build_job()}" + publish_job(),
     ),
     (
         "id-token-scope",
@@ -142,9 +139,7 @@ CASES: list[tuple[str, str, str]] = [
         "write-all-permissions",
         "error",
         "on: [push]\npermissions: {}\njobs:"
-        + build_job().replace(
-            "runs-on: ubuntu-latest", f"permissions: write-all {MARK}\n    runs-on: ubuntu-latest"
-        ),
+        + build_job().replace("runs-on: ubuntu-latest", f"permissions: write-all {MARK}\n    runs-on: ubuntu-latest"),
     ),
     (
         "missing-permissions",
@@ -165,31 +160,26 @@ CASES: list[tuple[str, str, str]] = [
         "publish-environment",
         "error",
         publishing(
-            build_job()
-            + publish_job().replace("    environment: pypi\n", "").replace("publish:", f"publish: {MARK}")
+            build_job() + publish_job().replace("    environment: pypi\n", "").replace("publish:", f"publish: {MARK}")
         ),
     ),
     (
         "publish-needs",
         "error",
         publishing(
-            build_job()
-            + publish_job().replace("    needs: build\n", "").replace("publish:", f"publish: {MARK}")
+            build_job() + publish_job().replace("    needs: build\n", "").replace("publish:", f"publish: {MARK}")
         ),
     ),
     (
         "build-in-publish-job",
         "error",
-        publishing(
-            build_job() + publish_job().replace("    steps:\n", f"    steps:\n      - run: uv build {MARK}\n")
-        ),
+        publishing(build_job() + publish_job().replace("    steps:\n", f"    steps:\n      - run: uv build {MARK}\n")),
     ),
     (
         "stored-credentials",
         "error",
         publishing(
-            build_job()
-            + publish_job(f"\n        with:\n          password: ${{{{ secrets.PYPI_TOKEN }}}} {MARK}")
+            build_job() + publish_job(f"\n        with:\n          password: ${{{{ secrets.PYPI_TOKEN }}}} {MARK}")
         ),
     ),
     (
@@ -198,16 +188,14 @@ CASES: list[tuple[str, str, str]] = [
         publishing(
             build_job()
             + publish_job(
-                f"\n      - run: twine upload dist/* {MARK}"
-                "\n        env:\n          TWINE_USERNAME: __token__"
+                f"\n      - run: twine upload dist/* {MARK}\n        env:\n          TWINE_USERNAME: __token__"
             )
         ),
     ),
     (
         "stored-credentials",
         "error",
-        f"on: [push]\npermissions: {{}}\nenv:\n  TWINE_PASSWORD: ${{{{ secrets.TOKEN }}}} {MARK}\n"
-        f"jobs:{build_job()}",
+        f"on: [push]\npermissions: {{}}\nenv:\n  TWINE_PASSWORD: ${{{{ secrets.TOKEN }}}} {MARK}\njobs:{build_job()}",
     ),
     (
         "unpinned-action",
@@ -231,8 +219,7 @@ CASES: list[tuple[str, str, str]] = [
         "release-cache",
         "error",
         publishing(
-            build_job(f"\n      - uses: {SETUP_PYTHON}\n        with:\n          cache: pip {MARK}")
-            + publish_job()
+            build_job(f"\n      - uses: {SETUP_PYTHON}\n        with:\n          cache: pip {MARK}") + publish_job()
         ),
     ),
     (
@@ -301,9 +288,7 @@ CASES: list[tuple[str, str, str]] = [
 ]
 
 
-@pytest.mark.parametrize(
-    ("rule", "severity", "text"), CASES, ids=[f"{c[0]}-{c[1]}-{i}" for i, c in enumerate(CASES)]
-)
+@pytest.mark.parametrize(("rule", "severity", "text"), CASES, ids=[f"{c[0]}-{c[1]}-{i}" for i, c in enumerate(CASES)])
 def test_each_rule_catches_its_mistake_on_the_right_line(
     tmp_path: Path, log: RunLog, rule: str, severity: str, text: str
 ) -> None:
@@ -366,9 +351,7 @@ MISTAKES: list[tuple[str, str, str]] = [
 ]
 
 
-@pytest.mark.parametrize(
-    ("rule", "old", "new"), MISTAKES, ids=[f"{m[0]}-{i}" for i, m in enumerate(MISTAKES)]
-)
+@pytest.mark.parametrize(("rule", "old", "new"), MISTAKES, ids=[f"{m[0]}-{i}" for i, m in enumerate(MISTAKES)])
 def test_generated_workflow_with_a_mistake_put_back_is_caught(
     tmp_path: Path, log: RunLog, rule: str, old: str, new: str
 ) -> None:
@@ -421,9 +404,7 @@ def test_local_and_digest_pinned_actions_are_not_unpinned(tmp_path: Path, log: R
     assert [f.line for f in unpinned] == [marked_line(path)]
 
 
-def test_testpypi_job_needs_an_environment_but_any_name_and_may_skip_existing(
-    tmp_path: Path, log: RunLog
-) -> None:
+def test_testpypi_job_needs_an_environment_but_any_name_and_may_skip_existing(tmp_path: Path, log: RunLog) -> None:
     testpypi = "\n          repository-url: https://test.pypi.org/legacy/\n          skip-existing: true"
     job = publish_job("\n        with:" + testpypi).replace("environment: pypi", "environment: testpypi")
     path = write(tmp_path, publishing(build_job() + job))
@@ -475,13 +456,9 @@ def test_ignore_comment_silences_only_the_named_rules_on_its_line(tmp_path: Path
     text = publishing(build_job() + publish_job().replace(PUBLISH, "pypa/gh-action-pypi-publish@release/v1"))
     path = write(tmp_path, text)
     assert "unpinned-action" in rules(audit(path, log))
-    path.write_text(
-        text.replace("@release/v1", "@release/v1 # relsafe: ignore[unpinned-action]"), encoding="utf-8"
-    )
+    path.write_text(text.replace("@release/v1", "@release/v1 # relsafe: ignore[unpinned-action]"), encoding="utf-8")
     assert "unpinned-action" not in rules(audit(path, log))
-    path.write_text(
-        text.replace("@release/v1", "@release/v1 # relsafe: ignore[release-cache]"), encoding="utf-8"
-    )
+    path.write_text(text.replace("@release/v1", "@release/v1 # relsafe: ignore[release-cache]"), encoding="utf-8")
     assert "unpinned-action" in rules(audit(path, log))
     both = "permissions: write-all # relsafe: ignore[write-all-permissions, id-token-scope]"
     path.write_text(text.replace("permissions: {}", both), encoding="utf-8")

@@ -104,11 +104,20 @@ def write_sources(root: Path, name: str, version: str, backend: str = "hatchling
 DEMO_GATE = "checklist"
 
 
-def write_index_config(root: Path, upload_url: str, index_url: str, gate: bool = False, offline: bool = False) -> None:
+def write_index_config(
+    root: Path,
+    upload_url: str,
+    index_url: str,
+    gate: bool = False,
+    offline: bool = False,
+    production_index_url: str | None = None,
+) -> None:
     """A release.toml that stages to, and treats as production, a local index: nothing leaves the machine.
 
     offline also builds with the backend installed beside relsafe and tests
     with unittest, so that not even a package registry is needed.
+    production_index_url gives production an index of its own (another
+    local one), for what must tell the two apart.
     """
     text = f"""
         # The sample releases against the embedded local index only.
@@ -117,7 +126,7 @@ def write_index_config(root: Path, upload_url: str, index_url: str, gate: bool =
         index-url = "{index_url}"
 
         [production]
-        index-url = "{index_url}"
+        index-url = "{production_index_url or index_url}"
         """
     if offline:
         text += """

@@ -34,9 +34,7 @@ _REMOTE_FORMS = (
     # git@github.com:owner/repo.git
     re.compile(rf"^(?:[\w.-]+@)?github\.com:(?P<owner>{_OWNER})/(?P<repo>{_REPO})(?:\.git)?/?$"),
     # ssh://git@github.com(:22)/owner/repo.git and git://github.com/owner/repo.git
-    re.compile(
-        rf"^(?:ssh|git)://(?:[\w.-]+@)?github\.com(?::\d+)?/(?P<owner>{_OWNER})/(?P<repo>{_REPO})(?:\.git)?/?$"
-    ),
+    re.compile(rf"^(?:ssh|git)://(?:[\w.-]+@)?github\.com(?::\d+)?/(?P<owner>{_OWNER})/(?P<repo>{_REPO})(?:\.git)?/?$"),
 )
 # PyPI project names (PEP 508) and GitHub environment names as relsafe accepts them.
 _PROJECT_NAME = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?$")
@@ -152,9 +150,7 @@ def render_publish_workflow(
     _check_project(project)
     _check_environment(environment)
     pattern = tag_pattern(tag_format).replace("'", "''")  # the pattern sits in single quotes
-    return Template(_template("publish.yml")).substitute(
-        project=project, environment=environment, tag_pattern=pattern
-    )
+    return Template(_template("publish.yml")).substitute(project=project, environment=environment, tag_pattern=pattern)
 
 
 def render_release_toml(settings: Mapping[str, Mapping[str, Any]] | None = None) -> str:
@@ -199,19 +195,13 @@ def plan_init(
     """
     repository = parse_github_remote(remote_url)
     workflow_path = PurePosixPath(workflow)
-    if (
-        workflow_path.is_absolute()
-        or ".." in workflow_path.parts
-        or workflow_path.suffix not in {".yml", ".yaml"}
-    ):
+    if workflow_path.is_absolute() or ".." in workflow_path.parts or workflow_path.suffix not in {".yml", ".yaml"}:
         raise UsageError(f"publish workflow must be a .yml file inside the repository: {workflow}")
     merged: dict[str, dict[str, Any]] = {table: dict(keys) for table, keys in (settings or {}).items()}
     merged.setdefault("release", {})["tag-format"] = tag_format
     merged.setdefault("publish", {}).update({"workflow": workflow, "environment": environment})
     files = {
-        workflow_path: render_publish_workflow(
-            project=project, tag_format=tag_format, environment=environment
-        ),
+        workflow_path: render_publish_workflow(project=project, tag_format=tag_format, environment=environment),
         PurePosixPath("release.toml"): render_release_toml(merged),
     }
     setup = PublisherSetup(

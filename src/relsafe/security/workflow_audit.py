@@ -37,9 +37,7 @@ _IGNORE = re.compile(r"#\s*relsafe:\s*ignore\[([^\]]*)\]")
 _EXPRESSION = re.compile(r"\$\{\{(.*?)\}\}", re.DOTALL)
 _CONTEXT = re.compile(r"(?<![\w.'\"-])(github|inputs)((?:\.[A-Za-z_*][\w*-]*|\[[^\]]*\])*)", re.IGNORECASE)
 _SHA = re.compile(r"^[0-9a-f]{40}$")
-_PUBLISH_COMMAND = re.compile(
-    r"\b(?:twine\s+upload|uv\s+publish|hatch\s+publish|poetry\s+publish|flit\s+publish)\b"
-)
+_PUBLISH_COMMAND = re.compile(r"\b(?:twine\s+upload|uv\s+publish|hatch\s+publish|poetry\s+publish|flit\s+publish)\b")
 _BUILD_COMMAND = re.compile(
     r"(?:-m\s+build\b|\bpyproject-build\b|\buv\s+build\b|\bhatch\s+build\b|\bpoetry\s+build\b"
     r"|\bflit\s+build\b|\bpip3?\s+wheel\b|-m\s+pip\s+wheel\b|\bsetup\.py\s+(?:sdist|bdist))"
@@ -174,9 +172,7 @@ class _Workflow:
                 triggers[str(event)] = config
                 trigger_lines[str(event)] = _key_line(raw, event, on_line)
         jobs = {str(job_id): job for job_id, job in doc["jobs"].items() if isinstance(job, dict)}
-        publish_jobs = {
-            job_id for job_id, job in jobs.items() if any(_publishes(step) for step in _steps(job))
-        }
+        publish_jobs = {job_id for job_id, job in jobs.items() if any(_publishes(step) for step in _steps(job))}
         return cls(name, text.splitlines(), doc, on_line, triggers, trigger_lines, jobs, publish_jobs)
 
     @property
@@ -242,9 +238,7 @@ def _template_injection(workflow: _Workflow, settings: _Settings) -> Iterator[Fi
             start = _value_line(holder, key, _key_line(holder, key, 1))
             for expression in _EXPRESSION.finditer(holder[key]):
                 unsafe = [
-                    context
-                    for context in _contexts(expression.group(1))
-                    if _user_controlled(context, typed_inputs)
+                    context for context in _contexts(expression.group(1)) if _user_controlled(context, typed_inputs)
                 ]
                 if unsafe:
                     yield workflow.finding(
@@ -283,9 +277,7 @@ def _id_token_scope(workflow: _Workflow, settings: _Settings) -> Iterator[Findin
 
 
 def _write_all_permissions(workflow: _Workflow, settings: _Settings) -> Iterator[Finding]:
-    holders = [(workflow.doc, "the workflow")] + [
-        (job, f"job `{job_id}`") for job_id, job in workflow.jobs.items()
-    ]
+    holders = [(workflow.doc, "the workflow")] + [(job, f"job `{job_id}`") for job_id, job in workflow.jobs.items()]
     for holder, what in holders:
         if str(holder.get("permissions", "")).lower() == "write-all":
             yield workflow.finding(
@@ -376,8 +368,7 @@ def _stored_credentials(workflow: _Workflow, settings: _Settings) -> Iterator[Fi
                 ERROR,
                 _key_line(with_, "password", 1),
                 "the publish action is given a stored API token; a leaked token uploads from anywhere",
-                "Remove `password:`, register the workflow as a Trusted Publisher on PyPI and "
-                "delete the token.",
+                "Remove `password:`, register the workflow as a Trusted Publisher on PyPI and delete the token.",
             )
         run = step.get("run")
         if isinstance(run, str):
@@ -480,9 +471,7 @@ def _weakened_publish(workflow: _Workflow, settings: _Settings) -> Iterator[Find
         with_ = step.get("with")
         if _action(step) != PUBLISH_ACTION or not isinstance(with_, dict):
             continue
-        weakened = [
-            key for key in ("attestations", "verify-metadata") if str(with_.get(key, "")).lower() == "false"
-        ]
+        weakened = [key for key in ("attestations", "verify-metadata") if str(with_.get(key, "")).lower() == "false"]
         if str(with_.get("skip-existing", "")).lower() == "true" and _is_pypi(_repository_url(with_)):
             weakened.append("skip-existing")
         for key in weakened:
@@ -519,8 +508,7 @@ def _tag_trigger(workflow: _Workflow, settings: _Settings) -> Iterator[Finding]:
             line,
             "this publishing workflow runs on every push, not only release tags"
             if everything
-            else "this publishing workflow is not triggered by pushing a release tag, "
-            "which is how relsafe releases",
+            else "this publishing workflow is not triggered by pushing a release tag, which is how relsafe releases",
             f"Trigger it with `on: push: tags: ['{tag_pattern(settings.tag_format)}']`.",
         )
         return
@@ -577,9 +565,7 @@ def _collect(paths: Sequence[Path]) -> list[Path]:
         else:
             raise UsageError(f"{path}: no such file or directory")
     if not files:
-        raise UsageError(
-            f"no workflow files (*.yml, *.yaml) in {', '.join(str(p) for p in paths) or 'nothing'}"
-        )
+        raise UsageError(f"no workflow files (*.yml, *.yaml) in {', '.join(str(p) for p in paths) or 'nothing'}")
     return files
 
 
@@ -664,11 +650,7 @@ def _repository_url(with_: Any) -> str:
 
 
 def _is_pypi(url: str) -> bool:
-    return (
-        not url
-        or "upload.pypi.org" in url
-        or url.rstrip("/") in {"https://pypi.org", "https://pypi.org/legacy"}
-    )
+    return not url or "upload.pypi.org" in url or url.rstrip("/") in {"https://pypi.org", "https://pypi.org/legacy"}
 
 
 def _targets_pypi(job: Any) -> bool:

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from packaging.version import Version
@@ -17,6 +21,27 @@ from relsafe.tools import builder
 def recorded_artifacts(ctx: Context) -> list[dict[str, Any]]:
     artifacts = ctx.release.output("build", "artifacts")
     return list(artifacts) if artifacts else []
+
+
+@contextmanager
+def release_checkout(ctx: Context) -> Iterator[Path]:
+    """A detached worktree of the bump commit under the release folder, removed afterwards.
+
+    Building there rather than in the user's tree makes the files exactly the
+    commit the tag will name (no ignored file slips into an sdist), and keeps
+    the backends' byproducts (setuptools' *.egg-info, setuptools-scm's version
+    file) out of the tree that resume and the next release's preflight need
+    clean. A worktree, not an export, so SCM backends still see git.
+    """
+    ctx.work_dir.mkdir(parents=True, exist_ok=True)
+    for leftover in ctx.work_dir.glob("source-*"):  # a killed build's checkout; pruned below
+        shutil.rmtree(leftover, ignore_errors=True)
+    source = Path(tempfile.mkdtemp(prefix="source-", dir=ctx.work_dir))
+    ctx.git.add_worktree(source, ctx.bump_commit)
+    try:
+        yield source
+    finally:
+        ctx.git.remove_worktree(source)
 
 
 class Build(Step):
@@ -60,14 +85,15 @@ class Build(Step):
         shutil.rmtree(partial, ignore_errors=True)
         epoch = ctx.git.commit_time(ctx.bump_commit)
         pretend = ctx.release.version if ctx.project.version_source == "scm" else None
-        files = builder.build_distributions(
-            ctx.git.root,
-            partial,
-            source_date_epoch=epoch,
-            pretend_version=pretend,
-            isolated=ctx.config.build_isolation,
-            log=ctx.log,
-        )
+        with release_checkout(ctx) as source:
+            files = builder.build_distributions(
+                source,
+                partial,
+                source_date_epoch=epoch,
+                pretend_version=pretend,
+                isolated=ctx.config.build_isolation,
+                log=ctx.log,
+            )
         shutil.rmtree(ctx.artifacts_dir, ignore_errors=True)
         partial.rename(ctx.artifacts_dir)
         artifacts = [self._entry(Distribution.read(ctx.artifacts_dir / path.name)) for path in files]

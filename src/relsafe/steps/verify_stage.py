@@ -31,7 +31,9 @@ def wait_for_listing(ctx: Context) -> dict[str, index.IndexFile]:
     wanted = {a["name"] for a in recorded_artifacts(ctx)}
     delay = LISTING_FIRST_DELAY
     for attempt in range(1, LISTING_ATTEMPTS + 1):
-        listed = {f.filename: f for f in index.project_files(ctx.staging.index_url, ctx.project.name, ctx.release.version)}
+        listed = {
+            f.filename: f for f in index.project_files(ctx.staging.index_url, ctx.project.name, ctx.release.version)
+        }
         if wanted <= listed.keys():
             return listed
         if attempt < LISTING_ATTEMPTS:

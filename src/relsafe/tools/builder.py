@@ -35,9 +35,7 @@ def build_environment(source_date_epoch: int, pretend_version: str | None) -> di
     return env
 
 
-def _run_build(
-    args: list[str], target: Path, env: dict[str, str], *, isolated: bool, log: RunLog, what: str
-) -> None:
+def _run_build(args: list[str], target: Path, env: dict[str, str], *, isolated: bool, log: RunLog, what: str) -> None:
     """Isolated builds install the backend each time; unisolated ones use the one beside relsafe (offline)."""
     command = [sys.executable, "-m", "build", *args]
     uv = uv_executable()

@@ -52,6 +52,8 @@ def _timeout(default: float) -> float:
         return float(os.environ[TIMEOUT_VARIABLE])
     except (KeyError, ValueError):
         return default
+
+
 CHUNK = 1 << 16
 
 PRODUCTION_HOSTS = frozenset({"pypi.org", "www.pypi.org", "upload.pypi.org"})
@@ -112,13 +114,9 @@ def project_files(index_url: str, project: str, version: str | None = None) -> l
     except urllib.error.HTTPError as error:
         if error.code == 404:
             return []
-        raise StepFailed(
-            f"the index at {index_url} answered {error.code} {error.reason} for {url}"
-        ) from error
-    if content_type == JSON_TYPE:
-        files = parse_simple_json(body, final_url)
-    else:
-        files = parse_simple_html(body, final_url)
+        raise StepFailed(f"the index at {index_url} answered {error.code} {error.reason} for {url}") from error
+    parse = parse_simple_json if content_type == JSON_TYPE else parse_simple_html
+    files = parse(body, final_url)
     if version is not None:
         wanted = Version(version)
         files = [entry for entry in files if _version_of(entry.filename) == wanted]
@@ -362,9 +360,7 @@ def _upload_error(done: Completed, path: Path, repository_url: str) -> StepFaile
             details=details,
         )
     if (status is not None and status >= 500) or (status is None and _CONNECTION_ERROR.search(output)):
-        return IndexUnavailable(
-            f"index unreachable at {repository_url} while uploading {path.name}", details=details
-        )
+        return IndexUnavailable(f"index unreachable at {repository_url} while uploading {path.name}", details=details)
     return ToolFailed(f"twine upload of {path.name} to {repository_url} failed", details=details)
 
 

@@ -19,7 +19,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO
 
-from passlib.apache import HtpasswdFile  # type: ignore[import-untyped]  # passlib ships no types
+from passlib.apache import HtpasswdFile  # passlib ships no types
 
 from relsafe.errors import StepFailed
 from relsafe.tools.index import Credentials
@@ -160,6 +160,8 @@ class LocalIndex:
             "-p",
             str(self.port),
             "--disable-fallback",
+            # one line per request and per stored file: the log says what a rehearsal uploaded, and when
+            "-v",
             *self._auth,
             str(self.storage),
         ]

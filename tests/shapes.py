@@ -1,0 +1,261 @@
+"""Sample projects in every shape relsafe must release, each in a real git repository with a bare remote.
+
+Each shape is a real package its own build backend builds (fetched from the
+package registry by the isolated build), with a data file or a second module
+where the shape makes one easy to lose, and tests that fail if it is lost.
+The release.toml points staging and production at a local index and tests
+with unittest, so nothing but the build backend comes from the network.
+
+SCM-versioned shapes (hatch-vcs, setuptools-scm) are tagged v0.1.0 and then
+get one more commit, so that a build that were not told the release version
+would come out as 0.1.1.devN+g…, never as the release version by accident.
+"""
+
+from __future__ import annotations
+
+import textwrap
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from relsafe.runlog import RunLog
+from relsafe.sample import IDENTITY, SampleProject, write_index_config, write_sources
+from relsafe.tools.git import init_bare, init_repository
+from tests.conftest import git
+
+NAME = "shape-sample"
+MODULE = "shape_sample"
+START = "0.1.0"
+UNITTEST = """
+[test]
+command = "python -m unittest discover -s tests -v"
+requires = []
+"""
+
+
+@dataclass(frozen=True)
+class Shape:
+    """One way a project can be laid out; `version_files` are what a bump must change (none for SCM)."""
+
+    name: str
+    write: Callable[[Path], None]
+    version_files: tuple[str, ...]
+    scm: bool = False
+    data_file: bool = False
+
+
+def _write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(textwrap.dedent(text).lstrip(), encoding="utf-8")
+
+
+def _tests(root: Path, *, data_file: bool) -> None:
+    """unittest tests against the installed package: the greeting, where it was imported from, its data file."""
+    text = f"""
+import unittest
+from importlib import metadata, resources
+
+import {MODULE}
+
+
+class ShapeTest(unittest.TestCase):
+    def test_greet(self):
+        self.assertEqual({MODULE}.greet("world"), "Hello, world!")
+
+    def test_installed_not_from_source(self):
+        self.assertIn("site-packages", {MODULE}.__file__)
+
+    def test_metadata_version_is_set(self):
+        self.assertTrue(metadata.version("{NAME}"))
+"""
+    if data_file:
+        text += f"""
+    def test_data_file_is_installed(self):
+        greeting = resources.files("{MODULE}").joinpath("greeting.txt").read_text(encoding="utf-8")
+        self.assertEqual(greeting.strip(), "Hello")
+"""
+    _write(root / "tests" / "test_shape.py", text)
+
+
+def _package(root: Path, version_line: str, *, data_file: bool) -> None:
+    greeting = (
+        'resources.files(__name__).joinpath("greeting.txt").read_text(encoding="utf-8").strip()'
+        if data_file
+        else '"Hello"'
+    )
+    _write(
+        root / "src" / MODULE / "__init__.py",
+        f'''
+        """A sample package in one of the shapes relsafe releases."""
+
+        from importlib import metadata, resources
+
+        {version_line}
+        GREETING = {greeting}
+
+
+        def greet(name: str) -> str:
+            return f"{{GREETING}}, {{name}}!"
+        ''',
+    )
+    if data_file:
+        _write(root / "src" / MODULE / "greeting.txt", "Hello\n")
+
+
+def _common(root: Path) -> None:
+    _write(root / "README.md", f"# {NAME}\n\nA sample package in one of the shapes relsafe releases.\n")
+    _write(root / ".gitignore", "__pycache__/\n*.pyc\ndist/\nbuild/\n*.egg-info/\nsrc/*/_version.py\n")
+
+
+def write_from_sample(backend: str) -> Callable[[Path], None]:
+    """The shapes relsafe's own sample already writes (hatchling, setuptools with pyproject only, flit)."""
+
+    def write(root: Path) -> None:
+        write_sources(root, NAME, START, backend)
+        (root / "tests" / "test_greet.py").unlink()  # replaced by the unittest tests every shape shares
+        _tests(root, data_file=False)
+
+    return write
+
+
+def write_setup_cfg(root: Path, *, attr_version: bool = False) -> None:
+    """setuptools configured in setup.cfg, with a data file that only MANIFEST.in puts in the sdist."""
+    _common(root)
+    _write(
+        root / "pyproject.toml",
+        """
+        [build-system]
+        requires = ["setuptools>=64"]
+        build-backend = "setuptools.build_meta"
+        """,
+    )
+    version = f"attr: {MODULE}.__version__" if attr_version else START
+    _write(
+        root / "setup.cfg",
+        f"""
+        [metadata]
+        name = {NAME}
+        version = {version}
+        description = A sample package released by relsafe
+        long_description = file: README.md
+        long_description_content_type = text/markdown
+        license = MIT
+
+        [options]
+        package_dir =
+            = src
+        packages = find:
+        include_package_data = True
+        python_requires = >=3.10
+
+        [options.packages.find]
+        where = src
+        """,
+    )
+    _write(root / "MANIFEST.in", f"include src/{MODULE}/greeting.txt\n")
+    _package(root, f'__version__ = "{START}"', data_file=True)
+    _tests(root, data_file=True)
+
+
+def write_hatch_vcs(root: Path) -> None:
+    """hatchling with hatch-vcs: the version comes from git tags; no file holds it."""
+    _common(root)
+    _write(
+        root / "pyproject.toml",
+        f"""
+        [build-system]
+        requires = ["hatchling", "hatch-vcs"]
+        build-backend = "hatchling.build"
+
+        [project]
+        name = "{NAME}"
+        dynamic = ["version"]
+        description = "A sample package released by relsafe"
+        readme = "README.md"
+        requires-python = ">=3.10"
+        license = {{ text = "MIT" }}
+
+        [tool.hatch.version]
+        source = "vcs"
+        """,
+    )
+    _package(root, f'__version__ = metadata.version("{NAME}")', data_file=False)
+    _tests(root, data_file=False)
+
+
+def write_setuptools_scm(root: Path) -> None:
+    """setuptools with setuptools-scm, writing the version into a generated (ignored) _version.py."""
+    _common(root)
+    _write(
+        root / "pyproject.toml",
+        f"""
+        [build-system]
+        requires = ["setuptools>=64", "setuptools-scm>=8"]
+        build-backend = "setuptools.build_meta"
+
+        [project]
+        name = "{NAME}"
+        dynamic = ["version"]
+        description = "A sample package released by relsafe"
+        readme = "README.md"
+        requires-python = ">=3.10"
+        license = {{ text = "MIT" }}
+
+        [tool.setuptools_scm]
+        version_file = "src/{MODULE}/_version.py"
+        """,
+    )
+    _package(root, "from ._version import __version__", data_file=False)
+    _tests(root, data_file=False)
+
+
+INIT = f"src/{MODULE}/__init__.py"
+SHAPES = {
+    shape.name: shape
+    for shape in (
+        Shape("hatchling", write_from_sample("hatchling"), ("pyproject.toml", INIT)),
+        Shape("setuptools-pyproject", write_from_sample("setuptools"), ("pyproject.toml", INIT)),
+        Shape("setuptools-setup-cfg", write_setup_cfg, ("setup.cfg", INIT), data_file=True),
+        Shape(
+            "setuptools-attr-version",
+            lambda root: write_setup_cfg(root, attr_version=True),
+            (INIT,),
+            data_file=True,
+        ),
+        Shape("flit", write_from_sample("flit"), (INIT,)),
+        Shape("hatch-vcs", write_hatch_vcs, (), scm=True),
+        Shape("setuptools-scm", write_setuptools_scm, (), scm=True),
+    )
+}
+
+
+def create_shape(base: Path, shape: Shape, upload_url: str, index_url: str) -> SampleProject:
+    """The shape's project at 0.1.0, committed on main and pushed (with its v0.1.0 tag when SCM-versioned)."""
+    log = RunLog(None)
+    base = base.resolve()
+    root, remote = base / NAME, base / f"{NAME}-remote.git"
+    shape.write(root)
+    if not (root / ".github" / "workflows" / "publish.yml").is_file():
+        from relsafe.trusted_publishing import render_publish_workflow
+
+        _write(root / ".github" / "workflows" / "publish.yml", render_publish_workflow(project=NAME))
+    write_index_config(root, upload_url, index_url)
+    with (root / "release.toml").open("a", encoding="utf-8") as stream:
+        stream.write(textwrap.dedent(UNITTEST))
+    repository = init_repository(root, log, identity=IDENTITY)
+    repository.commit_all("Initial commit")
+    if shape.scm:
+        # an older release, then the last one, then a tag that is no release at all
+        git(root, "tag", "-a", "v0.0.9", "-m", "Release 0.0.9", "HEAD")
+        _write(root / "NEWS.md", "0.1.0: first public release\n")
+        repository.commit_all("Prepare 0.1.0")
+        git(root, "tag", "-a", "v0.1.0", "-m", "Release 0.1.0", "HEAD")
+        git(root, "tag", "not-a-release")
+        # one commit after the last release: without the release version a build would be 0.1.1.dev1+g…
+        _write(root / "CHANGELOG.md", "# Changes\n\n## Unreleased\n\n- a farewell\n")
+        repository.commit_all("Add a changelog")
+    init_bare(remote, log)
+    repository.set_remote_url("origin", str(remote))
+    git(root, "push", "-q", "origin", "main", "--follow-tags")
+    git(root, "fetch", "-q", "origin")
+    return SampleProject(root, remote, NAME, MODULE)
