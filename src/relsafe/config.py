@@ -295,7 +295,8 @@ class _Validator:
                 raise self.fail(f"watch.{key.split('_')[1]}", "expected a positive number")
 
 
-def _read_toml(path: Path) -> dict[str, Any]:
+def read_toml(path: Path) -> dict[str, Any]:
+    """A TOML file, or a ConfigError naming it: never a traceback for a typo."""
     try:
         with path.open("rb") as stream:
             data: dict[str, Any] = tomllib.load(stream)
@@ -323,13 +324,13 @@ def load_config(
     raw: dict[str, Any] = {}
     source, prefix = "defaults", ""
     if release_toml.is_file():
-        raw, source = _read_toml(release_toml), CONFIG_FILE
-        if pyproject.is_file() and "relsafe" in _read_toml(pyproject).get("tool", {}):
+        raw, source = read_toml(release_toml), CONFIG_FILE
+        if pyproject.is_file() and "relsafe" in read_toml(pyproject).get("tool", {}):
             raise ConfigError(
                 f"{CONFIG_FILE} and pyproject.toml [tool.relsafe] both configure relsafe; expected only one of them"
             )
     elif pyproject.is_file():
-        tool = _read_toml(pyproject).get("tool", {})
+        tool = read_toml(pyproject).get("tool", {})
         if isinstance(tool, Mapping) and "relsafe" in tool:
             raw, source, prefix = tool["relsafe"], "pyproject.toml", "tool.relsafe."
             if not isinstance(raw, Mapping):

@@ -64,6 +64,11 @@ class Context:
         return self.journal.artifacts_dir(self.release)
 
     @property
+    def pretend_version(self) -> str | None:
+        """The version to hand an SCM-versioned build, whose tag does not exist yet; None otherwise."""
+        return self.release.version if self.project.version_source == "scm" else None
+
+    @property
     def bump_commit(self) -> str:
         commit = self.release.output("bump", "commit")
         return str(commit) if commit else self.release.base_commit

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import configparser
 import re
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -12,12 +11,8 @@ from typing import Any
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
+from relsafe.config import read_toml
 from relsafe.errors import ConfigError, UsageError
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
 
 BUMPVERSION_FILES = (".bumpversion.toml", ".bumpversion.cfg")
 SCM_BACKEND_MARKERS = ("hatch-vcs", "hatch_vcs", "setuptools-scm", "setuptools_scm")
@@ -49,14 +44,7 @@ class Project:
 
 def _load_pyproject(root: Path) -> dict[str, Any]:
     path = root / "pyproject.toml"
-    if not path.is_file():
-        return {}
-    try:
-        with path.open("rb") as stream:
-            data: dict[str, Any] = tomllib.load(stream)
-            return data
-    except tomllib.TOMLDecodeError as error:
-        raise ConfigError(f"pyproject.toml: not valid TOML: {error}") from None
+    return read_toml(path) if path.is_file() else {}
 
 
 def _bumpversion_config(root: Path, pyproject: dict[str, Any]) -> str | None:

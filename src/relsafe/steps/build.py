@@ -84,13 +84,12 @@ class Build(Step):
         partial = ctx.artifacts_dir.with_name("dist.partial")
         shutil.rmtree(partial, ignore_errors=True)
         epoch = ctx.git.commit_time(ctx.bump_commit)
-        pretend = ctx.release.version if ctx.project.version_source == "scm" else None
         with release_checkout(ctx) as source:
             files = builder.build_distributions(
                 source,
                 partial,
                 source_date_epoch=epoch,
-                pretend_version=pretend,
+                pretend_version=ctx.pretend_version,
                 isolated=ctx.config.build_isolation,
                 log=ctx.log,
             )

@@ -66,14 +66,13 @@ class Inspect(Step):
         """Build a wheel from the sdist alone: a file missing from the sdist shows up as a difference."""
         scratch = ctx.work_dir / "inspect-sdist"
         shutil.rmtree(scratch, ignore_errors=True)
-        pretend = ctx.release.version if ctx.project.version_source == "scm" else None
         epoch = int(ctx.release.output("build", "source_date_epoch") or 0) or ctx.git.commit_time(ctx.bump_commit)
         try:
             rebuilt = builder.build_wheel_from_sdist(
                 sdist,
                 scratch,
                 source_date_epoch=epoch,
-                pretend_version=pretend,
+                pretend_version=ctx.pretend_version,
                 isolated=ctx.config.build_isolation,
                 log=ctx.log,
             )
