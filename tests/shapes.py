@@ -13,6 +13,7 @@ would come out as 0.1.1.devN+g…, never as the release version by accident.
 
 from __future__ import annotations
 
+import shutil
 import textwrap
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -42,6 +43,9 @@ class Shape:
     version_files: tuple[str, ...]
     scm: bool = False
     data_file: bool = False
+    tags: tuple[str, ...] = ()
+    subdir: str = ""
+    tag_format: str = "v{version}"  # what the publish workflow's tag filter is written for
 
 
 def _write(path: Path, text: str) -> None:
@@ -209,7 +213,109 @@ def write_setuptools_scm(root: Path) -> None:
     _tests(root, data_file=False)
 
 
+def _hatchling_pyproject(root: Path, version_line: str) -> None:
+    _write(
+        root / "pyproject.toml",
+        f"""
+        [build-system]
+        requires = ["hatchling"]
+        build-backend = "hatchling.build"
+
+        [project]
+        name = "{NAME}"
+        {version_line}
+        description = "A sample package released by relsafe"
+        readme = "README.md"
+        requires-python = ">=3.10"
+        license = {{ text = "MIT" }}
+        """,
+    )
+
+
+def write_commented_version(root: Path) -> None:
+    """PyPA's sample-project spelling: a trailing comment on the version line; single quotes and extra spaces."""
+    _common(root)
+    _hatchling_pyproject(root, f'version = "{START}" # REQUIRED, although there are ways to make it dynamic')
+    _package(root, f"__version__  =  '{START}'", data_file=False)
+    _tests(root, data_file=False)
+
+
+CALVER = "2026.07.22"
+
+
+def write_calver(root: Path) -> None:
+    """A zero-padded calendar version, which PEP 440 would spell 2026.7.22."""
+    _common(root)
+    _hatchling_pyproject(root, f'version = "{CALVER}"')
+    _package(root, f'__version__ = "{CALVER}"', data_file=False)
+    _tests(root, data_file=False)
+
+
+def write_poetry_core(root: Path) -> None:
+    """poetry-core with the name and the version in [tool.poetry], as poetry 1.x projects have them."""
+    _common(root)
+    _write(
+        root / "pyproject.toml",
+        f"""
+        [build-system]
+        requires = ["poetry-core>=1.9"]
+        build-backend = "poetry.core.masonry.api"
+
+        [tool.poetry]
+        name = "{NAME}"
+        version = "{START}"
+        description = "A sample package released by relsafe"
+        authors = ["relsafe maintainers <maintainers@relsafe.invalid>"]
+        readme = "README.md"
+        license = "MIT"
+        packages = [{{ include = "{MODULE}", from = "src" }}]
+
+        [tool.poetry.dependencies]
+        python = ">=3.10"
+        """,
+    )
+    _package(root, f'__version__ = "{START}"', data_file=False)
+    _tests(root, data_file=False)
+
+
+def write_setup_py_only(root: Path) -> None:
+    """No pyproject.toml, no setup.cfg: setup.py reads the version from the package, as older projects do."""
+    _common(root)
+    _write(
+        root / "setup.py",
+        f"""
+        import re
+        from pathlib import Path
+
+        from setuptools import find_packages, setup
+
+        init = Path(__file__).parent / "src" / "{MODULE}" / "__init__.py"
+        version = re.search(r'__version__ = "(.+)"', init.read_text()).group(1)
+
+        setup(
+            name="{NAME}",
+            version=version,
+            description="A sample package released by relsafe",
+            long_description=Path("README.md").read_text(),
+            long_description_content_type="text/markdown",
+            package_dir={{"": "src"}},
+            packages=find_packages("src"),
+            python_requires=">=3.10",
+        )
+        """,
+    )
+    _package(root, f'__version__ = "{START}"', data_file=False)
+    _tests(root, data_file=False)
+
+
+def write_monorepo_package(root: Path) -> None:
+    """The hatchling sample in a monorepo's folder; the workflows live at the repository's root."""
+    write_from_sample("hatchling")(root)
+    shutil.rmtree(root / ".github")
+
+
 INIT = f"src/{MODULE}/__init__.py"
+SCM_TAGS = ("v0.0.9", "v0.1.0")  # an older release, then the last one
 SHAPES = {
     shape.name: shape
     for shape in (
@@ -223,39 +329,79 @@ SHAPES = {
             data_file=True,
         ),
         Shape("flit", write_from_sample("flit"), (INIT,)),
-        Shape("hatch-vcs", write_hatch_vcs, (), scm=True),
-        Shape("setuptools-scm", write_setuptools_scm, (), scm=True),
+        Shape("hatch-vcs", write_hatch_vcs, (), scm=True, tags=SCM_TAGS),
+        Shape("setuptools-scm", write_setuptools_scm, (), scm=True, tags=SCM_TAGS),
+    )
+}
+
+# Shapes met in real projects that relsafe once got wrong; test_layouts.py releases each.
+LAYOUTS = {
+    shape.name: shape
+    for shape in (
+        Shape("commented-version", write_commented_version, ("pyproject.toml", INIT)),
+        Shape("zero-padded-calver", write_calver, ("pyproject.toml", INIT)),
+        Shape("poetry-core", write_poetry_core, ("pyproject.toml", INIT)),
+        Shape("setup-py-only", write_setup_py_only, (INIT,)),
+        Shape("hatch-vcs-bare-tags", write_hatch_vcs, (), scm=True, tags=("26.0.0", "26.1.0"), tag_format="{version}"),
+        Shape(
+            "hatch-vcs-mixed-tags",
+            write_hatch_vcs,
+            (),
+            scm=True,
+            tags=("v3.0.1", "v3.0.2", "3.31.0", "3.32.0"),
+            tag_format="{version}",
+        ),
+        Shape("hatch-vcs-no-tags", write_hatch_vcs, (), scm=True, tags=()),
+        Shape(
+            "monorepo-folder",
+            write_monorepo_package,
+            ("pyproject.toml", INIT),
+            tags=("v9.0.0", f"{NAME}-v0.1.0"),
+            subdir="backend",
+            tag_format=f"{NAME}-v{{version}}",
+        ),
     )
 }
 
 
 def create_shape(base: Path, shape: Shape, upload_url: str, index_url: str) -> SampleProject:
-    """The shape's project at 0.1.0, committed on main and pushed (with its v0.1.0 tag when SCM-versioned)."""
+    """The shape's project, committed on main and pushed with its tags (SCM shapes default to v0.0.9 and v0.1.0).
+
+    The tags are made oldest first, the last on a commit of its own; SCM shapes
+    then get one more commit. A shape in a subfolder (a monorepo) gets another
+    project at the repository's root, and the publish workflow stays at the root.
+    """
     log = RunLog(None)
     base = base.resolve()
-    root, remote = base / NAME, base / f"{NAME}-remote.git"
+    top, remote = base / NAME, base / f"{NAME}-remote.git"
+    root = top / shape.subdir
     shape.write(root)
-    if not (root / ".github" / "workflows" / "publish.yml").is_file():
+    if shape.subdir:
+        _write(top / "pyproject.toml", '[project]\nname = "root-app"\nversion = "9.0.0"\n')
+    workflow = top / ".github" / "workflows" / "publish.yml"
+    if not workflow.is_file():
         from relsafe.trusted_publishing import render_publish_workflow
 
-        _write(root / ".github" / "workflows" / "publish.yml", render_publish_workflow(project=NAME))
+        _write(workflow, render_publish_workflow(project=NAME, tag_format=shape.tag_format))
     write_index_config(root, upload_url, index_url)
     with (root / "release.toml").open("a", encoding="utf-8") as stream:
         stream.write(textwrap.dedent(UNITTEST))
-    repository = init_repository(root, log, identity=IDENTITY)
+    repository = init_repository(top, log, identity=IDENTITY)
     repository.commit_all("Initial commit")
+    tags = shape.tags
+    for tag in tags[:-1]:
+        git(top, "tag", "-a", tag, "-m", f"Release {tag}", "HEAD")
+    if tags:
+        _write(top / "NEWS.md", f"{tags[-1]}: the last release\n")
+        repository.commit_all("Prepare the last release")
+        git(top, "tag", "-a", tags[-1], "-m", f"Release {tags[-1]}", "HEAD")
     if shape.scm:
-        # an older release, then the last one, then a tag that is no release at all
-        git(root, "tag", "-a", "v0.0.9", "-m", "Release 0.0.9", "HEAD")
-        _write(root / "NEWS.md", "0.1.0: first public release\n")
-        repository.commit_all("Prepare 0.1.0")
-        git(root, "tag", "-a", "v0.1.0", "-m", "Release 0.1.0", "HEAD")
-        git(root, "tag", "not-a-release")
-        # one commit after the last release: without the release version a build would be 0.1.1.dev1+g…
-        _write(root / "CHANGELOG.md", "# Changes\n\n## Unreleased\n\n- a farewell\n")
+        git(top, "tag", "not-a-release")
+        # one commit after the last release: without the release version a build would be X.Y.Z+1.dev1+g…
+        _write(top / "CHANGELOG.md", "# Changes\n\n## Unreleased\n\n- a farewell\n")
         repository.commit_all("Add a changelog")
     init_bare(remote, log)
     repository.set_remote_url("origin", str(remote))
-    git(root, "push", "-q", "origin", "main", "--follow-tags")
-    git(root, "fetch", "-q", "origin")
-    return SampleProject(root, remote, NAME, MODULE)
+    git(top, "push", "-q", "origin", "main", "--follow-tags")
+    git(top, "fetch", "-q", "origin")
+    return SampleProject(top, remote, NAME, MODULE)

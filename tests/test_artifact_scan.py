@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from relsafe.errors import StepFailed
-from relsafe.security.artifact_scan import CHUNK_SIZE, OVERLAP, SecretFinding, scan_distribution
+from relsafe.security.artifact_scan import CHUNK_SIZE, OVERLAP, PUBLIC_LIMIT, SecretFinding, scan_distribution
 
 ALNUM = string.ascii_letters + string.digits
 URLSAFE = ALNUM + "_-"
@@ -171,6 +171,7 @@ def test_look_alikes_are_not_secrets(tmp_path: Path, text: str) -> None:
         ("pkg/.env.production", ".env file"),
         ("pkg/certs/server.pem", ".pem file"),
         ("pkg/certs/SERVER.PEM", ".pem file"),
+        ("pkg/tls/server.key", ".key file"),
         ("pkg/id_rsa", "id_rsa key file"),
         ("pkg/keys/id_rsa.pub", "id_rsa key file"),
         (".git/config", "file under .git/"),
@@ -199,6 +200,103 @@ def test_a_pem_holding_a_key_reports_both_the_name_and_the_key(tmp_path: Path) -
     findings = scan_distribution(wheel)
     assert [f.kind for f in findings] == [".pem file", "private key"]
     assert_secret_hidden(findings, key)
+
+
+def certificate() -> str:
+    body = "\n".join(rand(ALNUM + "+/", 64) for _ in range(5))
+    return f"-----BEGIN CERTIFICATE-----\n{body}\n-----END CERTIFICATE-----\n"
+
+
+@pytest.mark.parametrize("kind", ["wheel", "sdist"])
+def test_a_ca_bundle_of_certificates_is_public_data(tmp_path: Path, kind: str) -> None:
+    bundle = f"# Issuer: CN=Först Root CA\n# Label: one\n{certificate()}\n# Label: two\n{certificate()}"
+    distribution = write_distribution(tmp_path, kind, {"pkg/cacert.pem": bundle.encode()})
+    assert scan_distribution(distribution) == []
+
+
+def test_certifis_own_bundle_is_public_data(tmp_path: Path) -> None:
+    certifi = pytest.importorskip("certifi")
+    bundle = Path(certifi.where()).read_bytes()
+    wheel = write_wheel(tmp_path / "pkg-1.0-py3-none-any.whl", {"certifi/cacert.pem": bundle})
+    assert scan_distribution(wheel) == []
+
+
+@pytest.mark.parametrize(
+    ("member", "content", "kinds"),
+    [
+        ("pkg/server.pem", certificate() + private_key("RSA " + "PRIVATE KEY"), [".pem file", "private key"]),
+        ("pkg/server.key", private_key("PRIVATE KEY"), [".key file", "private key"]),
+        ("pkg/server.key", certificate() + private_key("EC " + "PRIVATE KEY"), [".key file", "private key"]),
+        # beside certificates, a block no rule knows to be public
+        ("pkg/bundle.pem", certificate() + "-----BEGIN EC PARAMETERS-----\nBggqhkjOPQMBBw==\n", [".pem file"]),
+        ("pkg/notes.pem", "no PEM block at all\n", [".pem file"]),
+    ],
+)
+def test_a_pem_or_key_file_with_more_than_public_blocks_is_a_finding(
+    tmp_path: Path, member: str, content: str, kinds: list[str]
+) -> None:
+    wheel = write_wheel(tmp_path / "pkg-1.0-py3-none-any.whl", {member: content.encode()})
+    findings = scan_distribution(wheel)
+    assert [(f.member, f.kind) for f in findings] == [(member, kind) for kind in kinds]
+    assert_secret_hidden(findings, content)
+
+
+def test_a_pem_that_is_not_text_is_a_finding(tmp_path: Path) -> None:
+    """Certificate markers in bytes that are no UTF-8 text: DER or worse, not known to be public."""
+    wheel = write_wheel(tmp_path / "pkg-1.0-py3-none-any.whl", {"pkg/cert.pem": b"\xff\xfe" + certificate().encode()})
+    assert [f.kind for f in scan_distribution(wheel)] == [".pem file"]
+
+
+def test_a_ca_bundle_too_long_to_judge_stays_a_finding(tmp_path: Path) -> None:
+    block = certificate()
+    bundle = block * (PUBLIC_LIMIT // len(block) + 1)
+    wheel = write_wheel(tmp_path / "pkg-1.0-py3-none-any.whl", {"pkg/huge.pem": bundle.encode()})
+    assert [f.kind for f in scan_distribution(wheel)] == [".pem file"]
+
+
+ENV_TEMPLATE = """\
+# Copy to .env and fill in.
+
+API_KEY=
+SECRET=""
+  PASSWORD=''   # ask the team
+export DATABASE_URL=
+export  AWS_REGION = \r
+# DEBUG=1
+"""
+
+
+@pytest.mark.parametrize("name", [".env", ".env.example", ".env.template", ".envrc"])
+@pytest.mark.parametrize("kind", ["wheel", "sdist"])
+def test_a_env_template_with_empty_values_is_not_a_finding(tmp_path: Path, name: str, kind: str) -> None:
+    distribution = write_distribution(tmp_path, kind, {f"pkg/{name}": ENV_TEMPLATE.encode(), "pkg/empty/.env": b""})
+    assert scan_distribution(distribution) == []
+
+
+@pytest.mark.parametrize("name", [".env", ".env.example"])
+@pytest.mark.parametrize(
+    "line",
+    [
+        "API_TOKEN=s3cr3tvalue123",
+        "DATABASE_PASSWORD=hunter2",
+        'SECRET="hunter2"',
+        "export API_KEY=abcd1234abcd1234",
+        "API_KEY=#not-a-comment-without-a-blank",
+        "DEBUG=1",
+        "api_key: hunter2",  # not .env syntax: not known to be empty
+    ],
+)
+def test_a_env_file_with_a_value_is_a_finding(tmp_path: Path, name: str, line: str) -> None:
+    wheel = write_wheel(tmp_path / "pkg-1.0-py3-none-any.whl", {f"pkg/{name}": f"{ENV_TEMPLATE}{line}\n".encode()})
+    findings = scan_distribution(wheel)
+    assert findings == [SecretFinding(wheel.name, f"pkg/{name}", ".env file")]
+    assert_secret_hidden(findings, line)
+
+
+def test_a_env_template_too_long_to_judge_stays_a_finding(tmp_path: Path) -> None:
+    long_template = "# a comment\n" * (PUBLIC_LIMIT // 12 + 1)
+    wheel = write_wheel(tmp_path / "pkg-1.0-py3-none-any.whl", {"pkg/.env.example": long_template.encode()})
+    assert [f.kind for f in scan_distribution(wheel)] == [".env file"]
 
 
 def test_a_token_in_a_member_name_is_found_and_masked(tmp_path: Path) -> None:
@@ -352,6 +450,15 @@ def test_secrets_planted_in_a_real_build_are_found_in_wheel_and_sdist(tmp_path: 
 
 @pytest.mark.slow
 def test_a_clean_real_build_has_no_findings(tmp_path: Path) -> None:
-    dists = build_project(tmp_path / "project", {"src/sample/core.py": "def answer() -> int:\n    return 42\n"})
+    dists = build_project(
+        tmp_path / "project",
+        {
+            "src/sample/core.py": "def answer() -> int:\n    return 42\n",
+            "src/sample/cacert.pem": certificate() + certificate(),
+            "src/sample/.env.example": ENV_TEMPLATE,
+        },
+    )
     assert len(dists) == 2
+    with zipfile.ZipFile(dists[0] if dists[0].suffix == ".whl" else dists[1]) as wheel:
+        assert {"sample/cacert.pem", "sample/.env.example"} <= set(wheel.namelist())
     assert [scan_distribution(path) for path in dists] == [[], []]

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from relsafe.config import GATE_KEYS, SCHEMA, Config, GateConfig
+from relsafe.tag_convention import DEFAULT_FORMAT
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -60,8 +61,11 @@ def toml_value(cell: str) -> Any:
 
 
 def effective_default(attribute: str) -> Any:
-    """Config()'s default as TOML would write it; an empty step list means relsafe's default steps."""
+    """Config()'s default as TOML would write it; an empty step list means relsafe's default steps, and no
+    tag format the default convention (when the tags follow no other one)."""
     value = getattr(Config(), attribute)
+    if attribute == "tag_format" and value is None:
+        value = DEFAULT_FORMAT
     if attribute == "steps" and not value:
         from relsafe.steps import default_steps
 

@@ -13,6 +13,7 @@ from relsafe.config import PIPELINE_ORDER, SCHEMA, Config, load_config
 from relsafe.errors import ConfigError, Refused, UsageError
 from relsafe.runlog import RunLog
 from relsafe.security.workflow_audit import audit_workflows
+from relsafe.tag_convention import DEFAULT_FORMAT
 from relsafe.trusted_publishing import (
     GitHubRepository,
     parse_github_remote,
@@ -176,6 +177,8 @@ def test_release_toml_template_shows_the_real_defaults() -> None:
         actual = getattr(defaults, SCHEMA[table][key].attribute)
         if (table, key) == ("release", "steps"):
             assert tuple(value) == DEFAULT_STEPS
+        elif (table, key) == ("release", "tag-format"):
+            assert actual is None and value == DEFAULT_FORMAT, "no tag-format: read from the tags, else the default"
         else:
             assert (list(actual) if isinstance(actual, tuple) else actual) == value, f"{table}.{key}"
 

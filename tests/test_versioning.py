@@ -1,16 +1,19 @@
-"""Version arithmetic, reading the version from tags, and writing it into files with real bump-my-version."""
+"""Version arithmetic, reading the version from tags, spelling it as the project does, writing it into files."""
 
 from __future__ import annotations
 
+import email.message
 from pathlib import Path
 
 import pytest
 
-from relsafe.errors import ExitCode, Refused, UsageError
+from relsafe.config import Config
+from relsafe.errors import ConfigError, ExitCode, Refused, UsageError
 from relsafe.project import detect_project
 from relsafe.runlog import RunLog
 from relsafe.sample import create_sample
-from relsafe.tools.versioning import check_increase, next_version, version_from_tags, write_version
+from relsafe.tag_convention import read_convention
+from relsafe.tools.versioning import check_increase, next_version, spell_like, write_version
 from tests.conftest import git
 
 
@@ -105,15 +108,69 @@ def test_check_increase_accepts_a_higher_version(current: str, new: str) -> None
         (["release-2.0", "v3.0", "2.1"], "release-{version}", "2.0"),
         (["pkg+1.0+final", "pkg+2.0+final", "pkg+3.0"], "pkg+{version}+final", "2.0"),
         (["vnext", "v1.0.x", "docs"], "v{version}", None),
+        (["2026.07.22", "2026.7.3"], "{version}", "2026.07.22"),
         ([], "v{version}", None),
     ],
 )
-def test_version_from_tags(tags: list[str], tag_format: str, expected: str | None) -> None:
-    assert version_from_tags(tags, tag_format) == expected
+def test_the_latest_release_tag_of_a_configured_format(tags: list[str], tag_format: str, expected: str | None) -> None:
+    convention = read_convention(tags, tag_format, "pkg", in_subfolder=False)
+    assert convention.source == "configured"
+    assert (convention.latest or (None, None))[1] == expected
+
+
+@pytest.mark.parametrize(
+    ("tags", "in_subfolder", "tag_format", "source", "latest"),
+    [
+        (["v0.1.0", "v0.2.0"], False, "v{version}", "default", "0.2.0"),
+        (["26.0.0", "26.1.0", "not-a-release"], False, "{version}", "detected", "26.1.0"),
+        # switched from v3.0.x to bare 3.32.x years ago: the newer convention holds the highest version
+        (["v3.0.1", "v3.0.2", "3.31.0", "3.32.1"], False, "{version}", "detected", "3.32.1"),
+        (["pkg-v1.2.3", "pkg-v1.10.0"], False, "pkg-v{version}", "detected", "1.10.0"),
+        # in a monorepo folder only the project's own name counts; the root project's tags are not its own
+        (["v9.0.0", "pkg-v1.0.0", "other-v5.0.0"], True, "pkg-v{version}", "default", "1.0.0"),
+        (["v9.0.0", "other-v5.0.0"], True, "pkg-v{version}", "default", None),
+        (["release-candidate", "docs-2024"], False, "v{version}", "default", None),
+        ([], False, "v{version}", "default", None),
+    ],
+)
+def test_an_unconfigured_tag_format_is_read_from_the_tags(
+    tags: list[str], in_subfolder: bool, tag_format: str, source: str, latest: str | None
+) -> None:
+    convention = read_convention(tags, None, "pkg", in_subfolder=in_subfolder)
+    assert (convention.tag_format, convention.source) == (tag_format, source)
+    assert (convention.latest or (None, None))[1] == latest
+    assert tag_format in convention.describe()
+
+
+def test_a_configured_format_that_matches_no_release_tag_is_refused_naming_the_tags() -> None:
+    with pytest.raises(ConfigError) as raised:
+        read_convention(["26.0.0", "26.1.0"], "v{version}", "pkg", in_subfolder=False)
+    assert raised.value.exit_code == ExitCode.USAGE
+    assert "26.1.0, 26.0.0" in raised.value.message
+    assert "tag-format = '{version}'" in raised.value.message
+
+
+@pytest.mark.parametrize(
+    ("new", "current", "spelled"),
+    [
+        ("2026.7.23", "2026.07.22", "2026.07.23"),
+        ("2026.8.1", "2026.07.22", "2026.08.01"),
+        ("2026.7.23rc1", "2026.07.22", "2026.07.23rc1"),
+        ("2026.7.23", "2026.7.22", "2026.7.23"),
+        ("0.2.0", "0.1.0", "0.2.0"),
+        ("1.0.0", None, "1.0.0"),
+    ],
+)
+def test_versions_keep_the_projects_spelling(new: str, current: str | None, spelled: str) -> None:
+    assert spell_like(new, current) == spelled
+
+
+def no_backend() -> email.message.Message:
+    raise AssertionError("a project that states its name and version needs no backend run")
 
 
 def test_write_version_changes_only_the_version_assignments(tmp_path: Path) -> None:
-    """bump-my-version, for real: a dependency pinned at the same version string is left alone."""
+    """A dependency pinned at the same version string, and a README mention, are left alone."""
     sample = create_sample(tmp_path)
     pyproject = sample.root / "pyproject.toml"
     pyproject.write_text(
@@ -122,10 +179,10 @@ def test_write_version_changes_only_the_version_assignments(tmp_path: Path) -> N
     readme = sample.root / "README.md"
     readme.write_text(readme.read_text() + "\nSince 0.1.0.\n")
     git(sample.root, "commit", "-q", "-am", "A dependency and a README mention")
-    project = detect_project(sample.root, (), None)
+    project = detect_project(sample.root, sample.root, Config(), [], no_backend)
     assert project.version_files == ("pyproject.toml", f"src/{sample.module}/__init__.py")
 
-    write_version(project, "0.1.0", "0.2.0", tmp_path / "work", RunLog(None))
+    write_version(project, "0.1.0", "0.2.0", RunLog(None))
 
     diff = git(sample.root, "diff", "--unified=0")
     changed = [line for line in diff.splitlines() if line[:1] in "+-" and line[:3] not in ("+++", "---")]

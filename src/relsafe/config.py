@@ -62,7 +62,7 @@ class Config:
     source: str = "defaults"
     branch: str = "main"
     remote: str = "origin"
-    tag_format: str = "v{version}"
+    tag_format: str | None = None  # None: read from the project's tags (see tag_convention)
     sign_tags: bool = False
     steps: tuple[str, ...] = ()
     version_files: tuple[str, ...] = ()
@@ -70,20 +70,20 @@ class Config:
     test_command: str = "python -m pytest -q"
     test_paths: tuple[str, ...] = ("tests",)
     test_requires: tuple[str, ...] = ("pytest",)
+    test_extras: tuple[str, ...] = ()
+    test_groups: tuple[str, ...] = ()
     test_pythons: tuple[str, ...] = ()
     staging_repository_url: str = TESTPYPI_UPLOAD_URL
     staging_index_url: str = TESTPYPI_INDEX_URL
     production_index_url: str = PYPI_INDEX_URL
     inspect_allow: tuple[str, ...] = ()
+    inspect_strict: bool = True
     gates: tuple[GateConfig, ...] = ()
     publish_workflow: str = ".github/workflows/publish.yml"
     publish_environment: str = "pypi"
     watch_timeout: float = 1800.0
     watch_interval: float = 30.0
     extra: Mapping[str, Any] = field(default_factory=dict)
-
-    def tag_for(self, version: str) -> str:
-        return self.tag_format.format(version=version)
 
     def fingerprint(self) -> str:
         """A short stable hash of what the user set: a changed configuration changes a step's inputs.
@@ -110,7 +110,7 @@ SCHEMA: dict[str, dict[str, Key]] = {
     "release": {
         "branch": Key("branch", "str", "the release branch"),
         "remote": Key("remote", "str", "the git remote to push to"),
-        "tag-format": Key("tag_format", "str", "tag name; must contain {version}"),
+        "tag-format": Key("tag_format", "str", "tag name; must contain {version} (default: detected from the tags)"),
         "sign-tags": Key("sign_tags", "bool", "sign the release tag (git tag -s)"),
         "steps": Key("steps", "list[str]", "which steps run, in pipeline order"),
     },
@@ -128,6 +128,8 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "command": Key("test_command", "str", "test command run with the fresh venv first on PATH"),
         "paths": Key("test_paths", "list[str]", "paths copied to a temp folder to run the tests from"),
         "requires": Key("test_requires", "list[str]", "requirements installed beside the wheel"),
+        "extras": Key("test_extras", "list[str]", "the project's own extras, installed with the wheel"),
+        "groups": Key("test_groups", "list[str]", "PEP 735 dependency groups from pyproject.toml"),
         "pythons": Key("test_pythons", "list[str]", "interpreters, one fresh venv each (default: relsafe's own)"),
     },
     "staging": {
@@ -139,6 +141,7 @@ SCHEMA: dict[str, dict[str, Key]] = {
     },
     "inspect": {
         "allow": Key("inspect_allow", "list[str]", "reviewed paths the secret scan may pass"),
+        "strict": Key("inspect_strict", "bool", "twine check --strict: its warnings refuse (false: shown only)"),
     },
     "publish": {
         "workflow": Key("publish_workflow", "str", "the Trusted Publishing workflow file"),

@@ -159,7 +159,7 @@ def release_table(release: Release) -> Group:
     """`relsafe status`: each step with its state, attempts, times and key outputs."""
     kind = "rehearsal" if release.rehearsal else "release"
     header = Text.assemble(
-        (f"{kind} {release.from_version} → {release.version}", "bold"),
+        (f"{kind} {release.from_label} → {release.version}", "bold"),
         f"  tag {release.tag}  status ",
         (release.status, ICONS.get(release.status, ("", "bold"))[1] or "bold"),
         f"  started {release.created}",

@@ -28,7 +28,7 @@ class DemoResult:
     def summary(self) -> list[str]:
         release = self.release
         lines = [
-            f"demo: released {release.from_version} → {release.version} of a sample package in {self.seconds:.1f} s",
+            f"demo: released {release.from_label} → {release.version} of a sample package in {self.seconds:.1f} s",
         ]
         for name in release.order:
             record = release.steps.get(name)

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from relsafe.releaser import Repository, new_release
+from relsafe.steps.bump import release_commit_message
 from relsafe.tools import versioning
 
 
@@ -21,11 +22,17 @@ def make_plan(path: Path, request: str) -> Plan:
     project = repo.project()
     release = new_release(repo, project, request)
     config = repo.config
-    lines = [
-        f"project      {project.name} ({project.backend}, version from {project.version_source})",
-        f"version      {release.from_version} → {release.version}",
-        f"commit       'Bump version: {release.from_version} → {release.version}' on {config.branch}",
+    where = f" in {project.subdir}/" if project.subdir else ""
+    lines = [f"project      {project.name}{where} ({project.backend}, version from {project.version_source})"]
+    if project.current_version is None:
+        lines.append(f"version      {release.version}: the first release (no release tag yet)")
+    else:
+        lines.append(f"version      {release.from_version} → {release.version}")
+    if project.version_source != "scm":
+        lines.append(f"commit       '{release_commit_message(release)}' on {config.branch}")
+    lines += [
         f"tag          {release.tag}{' (signed)' if config.sign_tags else ' (annotated)'}",
+        f"tag format   {project.tags.describe()}",
         f"push         {config.branch} and {release.tag} to {config.remote}, atomically",
         f"steps        {' → '.join(release.order)}",
         f"staging      {config.staging_repository_url} (read back from {config.staging_index_url})",
@@ -38,6 +45,6 @@ def make_plan(path: Path, request: str) -> Plan:
         lines.append("files        none: the version comes from the tag")
     diff = "".join(
         "".join(difflib.unified_diff(before.splitlines(True), after.splitlines(True), f"a/{name}", f"b/{name}"))
-        for name, (before, after) in versioning.planned_changes(project, release.version).items()
+        for name, (before, after) in versioning.planned_changes(project, release.from_version, release.version).items()
     )
     return Plan(lines, diff)

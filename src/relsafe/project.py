@@ -1,22 +1,31 @@
-"""Facts detected from the project: its name, where its version lives, its build backend."""
+"""Facts detected from the project: its folder, name, where its version lives, its backend and its tags."""
 
 from __future__ import annotations
 
 import configparser
+import email.message
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import Any
 
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
-from relsafe.config import read_toml
+from relsafe.config import Config, read_toml
 from relsafe.errors import ConfigError, UsageError
+from relsafe.tag_convention import TagConvention, read_convention
+from relsafe.version_file import read_versions
 
 BUMPVERSION_FILES = (".bumpversion.toml", ".bumpversion.cfg")
 SCM_BACKEND_MARKERS = ("hatch-vcs", "hatch_vcs", "setuptools-scm", "setuptools_scm")
-VERSION_ASSIGNMENT = re.compile(r"""^__version__\s*(?::\s*str\s*)?=\s*["']([^"']+)["']""", re.MULTILINE)
+PROJECT_MARKERS = ("pyproject.toml", "setup.py", "setup.cfg")
+PACKAGE_VERSION_FILES = ("__init__.py", "__about__.py", "_version.py", "version.py")
+LEGACY_BACKEND = "setuptools.build_meta:__legacy__"
+
+BackendMetadata = Callable[[], email.message.Message]
 
 
 @dataclass(frozen=True)
@@ -25,26 +34,46 @@ class Project:
 
     version_source is "bumpversion" (the project's own bump-my-version
     config), "files" (static version strings relsafe bumps), or "scm" (the
-    version comes from git tags: nothing to bump).
+    version comes from git tags: nothing to bump). current_version is as the
+    project spells it, and None for an SCM-versioned project never released.
+    `root` is the project's folder, `subdir` the same relative to the
+    repository ("" at its root, "backend" in a monorepo). `extras` is None
+    when the project's extras are not known before a build.
     """
 
     root: Path
+    subdir: str
     name: str
     backend: str
     version_source: str
-    current_version: str
+    current_version: str | None
     version_files: tuple[str, ...]
     bumpversion_config: str | None
     import_names: tuple[str, ...]
+    tags: TagConvention
+    extras: frozenset[str] | None = None
 
     @property
     def normalized_name(self) -> str:
         return canonicalize_name(self.name)
 
+    @property
+    def tag_format(self) -> str:
+        return self.tags.tag_format
 
-def _load_pyproject(root: Path) -> dict[str, Any]:
-    path = root / "pyproject.toml"
-    return read_toml(path) if path.is_file() else {}
+    def tag_for(self, version: str) -> str:
+        return self.tag_format.format(version=version)
+
+
+def find_project_root(start: Path, repository_root: Path) -> Path:
+    """The nearest folder from `start` up to the repository's root that holds a project (a monorepo's package)."""
+    here = start.resolve()
+    for folder in (here, *here.parents):
+        if any((folder / marker).is_file() for marker in PROJECT_MARKERS):
+            return folder
+        if folder == repository_root:
+            break
+    return repository_root
 
 
 def _bumpversion_config(root: Path, pyproject: dict[str, Any]) -> str | None:
@@ -57,6 +86,15 @@ def _bumpversion_config(root: Path, pyproject: dict[str, Any]) -> str | None:
     if setup_cfg.is_file() and "[bumpversion]" in setup_cfg.read_text(encoding="utf-8", errors="replace"):
         return "setup.cfg"
     return None
+
+
+def _bumpversion_current(root: Path, config_file: str, pyproject: dict[str, Any]) -> str | None:
+    if config_file == "pyproject.toml":
+        value = pyproject["tool"]["bumpversion"].get("current_version")
+        return value if isinstance(value, str) else None
+    text = (root / config_file).read_text(encoding="utf-8")
+    match = re.search(r"""^current_version\s*=\s*["']?([^"'\s]+)""", text, re.MULTILINE)
+    return match.group(1) if match else None
 
 
 def _setup_cfg(root: Path) -> configparser.ConfigParser:
@@ -81,27 +119,11 @@ def _package_dirs(root: Path, name: str) -> list[Path]:
                 found.append(child)
         if found:
             return found
-    module = name.replace("-", "_").lower()
+    module = name.replace("-", "_").replace(".", "_").lower()
     for base in (root / "src", root):
         if (base / f"{module}.py").is_file():
             return [base / f"{module}.py"]
     return found
-
-
-def _files_with_version(root: Path, packages: list[Path]) -> list[Path]:
-    candidates: list[Path] = []
-    for package in packages:
-        if package.is_file():
-            candidates.append(package)
-            continue
-        for name in ("__init__.py", "__about__.py", "_version.py", "version.py"):
-            candidates.append(package / name)
-    return [path for path in candidates if path.is_file() and VERSION_ASSIGNMENT.search(path.read_text("utf-8"))]
-
-
-def _read_version_assignment(path: Path) -> str | None:
-    match = VERSION_ASSIGNMENT.search(path.read_text(encoding="utf-8"))
-    return match.group(1) if match else None
 
 
 def _requires_scm(pyproject: dict[str, Any]) -> bool:
@@ -112,84 +134,143 @@ def _requires_scm(pyproject: dict[str, Any]) -> bool:
     return uses_hatch_vcs or (uses_scm and any(m in requires for m in SCM_BACKEND_MARKERS))
 
 
-def detect_project(root: Path, configured_files: tuple[str, ...], scm_version: str | None) -> Project:
-    """Read pyproject.toml (and setup.cfg) to learn what a release must change.
+def _static_name(project_table: dict[str, Any], pyproject: dict[str, Any], setup_cfg: configparser.ConfigParser) -> Any:
+    if "name" in project_table and "name" not in project_table.get("dynamic", []):
+        return project_table["name"]
+    poetry_name = pyproject.get("tool", {}).get("poetry", {}).get("name")
+    return poetry_name or setup_cfg.get("metadata", "name", fallback=None)
 
-    `scm_version` is the version of the last release tag, used when the
-    version comes from git tags rather than a file.
+
+def _static_extras(
+    project_table: dict[str, Any], pyproject: dict[str, Any], setup_cfg: configparser.ConfigParser
+) -> frozenset[str] | None:
+    """The extras a project declares where a reader can see them; None when only its backend knows."""
+    if project_table and "optional-dependencies" not in project_table.get("dynamic", []):
+        return frozenset(map(canonicalize_name, project_table.get("optional-dependencies", {})))
+    poetry = pyproject.get("tool", {}).get("poetry")
+    if isinstance(poetry, dict):
+        return frozenset(map(canonicalize_name, poetry.get("extras", {})))
+    if setup_cfg.has_section("options.extras_require"):
+        return frozenset(map(canonicalize_name, setup_cfg.options("options.extras_require")))
+    return None
+
+
+def _detected_version_files(root: Path, packages: list[Path]) -> list[str]:
+    """Where a project states its version, in the order a maintainer would name them."""
+    candidates = ["pyproject.toml", "setup.cfg", "setup.py"]
+    for package in packages:
+        if package.is_file():
+            candidates.append(package.relative_to(root).as_posix())
+        else:
+            candidates += [(package / name).relative_to(root).as_posix() for name in PACKAGE_VERSION_FILES]
+    return [relative for relative in candidates if (root / relative).is_file() and read_versions(root, relative)]
+
+
+def _places_looked(packages: list[Path], root: Path) -> str:
+    places = ["pyproject.toml [project] version and [tool.poetry] version", "setup.cfg [metadata] version"]
+    places.append("setup.py version='…'")
+    for package in packages:
+        relative = package.relative_to(root).as_posix()
+        names = [relative] if package.is_file() else [f"{relative}/{name}" for name in PACKAGE_VERSION_FILES]
+        places.append("__version__ in " + ", ".join(names))
+    if not packages:
+        places.append("__version__ in the package (no package found under src/ or the project folder)")
+    places.append("a bump-my-version configuration")
+    return "; ".join(places)
+
+
+def _files_version(root: Path, files: list[str], packages: list[Path], metadata: BackendMetadata | None) -> str:
+    """The one version every version file states; the files disagreeing is an error, not a guess."""
+    stated: dict[str, list[str]] = {}
+    for relative in files:
+        if not (root / relative).is_file():
+            raise ConfigError(f"[version] files: {relative!r} does not exist in {root}")
+        stated[relative] = read_versions(root, relative)
+    versions = {text for found in stated.values() for text in found}
+    if not versions:
+        reported = f" (its build backend reports {metadata()['Version']})" if metadata is not None else ""
+        raise UsageError(
+            f"{root}: cannot find the current version{reported}: looked in {_places_looked(packages, root)}",
+            hint="list the files that hold it in release.toml [version] files",
+        )
+    if len(versions) > 1:
+        listed = ", ".join(f"{path} says {', '.join(found)}" for path, found in stated.items() if found)
+        raise UsageError(f"the version files disagree: {listed}", hint="make them state the same version")
+    (current,) = versions
+    for relative, found in stated.items():
+        if not found and current not in (root / relative).read_text(encoding="utf-8", errors="replace"):
+            raise ConfigError(f"[version] files: {relative} does not hold the current version {current}")
+    if metadata is not None and Version(metadata()["Version"]) != _valid(current, root):
+        raise UsageError(
+            f"{root}: {', '.join(stated)} say {current}, but the build backend reports {metadata()['Version']}",
+            hint="list the file the backend reads in release.toml [version] files",
+        )
+    return current
+
+
+def _valid(version: str, root: Path) -> Version:
+    try:
+        return Version(version)
+    except InvalidVersion:
+        raise UsageError(f"{root}: the current version {version!r} is not a valid PEP 440 version") from None
+
+
+def detect_project(
+    root: Path, repository_root: Path, config: Config, tags: list[str], backend_metadata: BackendMetadata
+) -> Project:
+    """Read the project's files (and, for a setup.py-only project, ask its backend) to learn what a release changes.
+
+    `tags` are the tags reachable from HEAD; `backend_metadata` runs the build
+    backend, and is called only when no file states the name or the version.
     """
-    pyproject = _load_pyproject(root)
+    pyproject_path = root / "pyproject.toml"
+    pyproject = read_toml(pyproject_path) if pyproject_path.is_file() else {}
     project_table = pyproject.get("project", {})
     setup_cfg = _setup_cfg(root)
-    name = project_table.get("name") or setup_cfg.get("metadata", "name", fallback=None)
+    has_setup_py = (root / "setup.py").is_file()
+    metadata = cache(backend_metadata) if has_setup_py or project_table.get("dynamic") else None
+
+    name = _static_name(project_table, pyproject, setup_cfg)
+    if not name and metadata is not None:
+        name = metadata()["Name"]
     if not name:
         raise UsageError(
-            f"{root}: no project name found: expected [project] name in pyproject.toml or [metadata] name in setup.cfg"
+            f"{root}: no project name found: looked in pyproject.toml [project] name and [tool.poetry] name, "
+            "setup.cfg [metadata] name, and setup.py (none there)"
         )
-    backend = pyproject.get("build-system", {}).get("build-backend", "setuptools.build_meta:__legacy__")
+    backend = pyproject.get("build-system", {}).get("build-backend", LEGACY_BACKEND)
     packages = _package_dirs(root, name)
     import_names = tuple(path.stem if path.is_file() else path.name for path in packages)
+    extras = _static_extras(project_table, pyproject, setup_cfg)
+    if extras is None and metadata is not None:
+        extras = frozenset(canonicalize_name(extra) for extra in metadata().get_all("Provides-Extra") or [])
+    subdir = "" if root == repository_root else root.relative_to(repository_root).as_posix()
+    convention = read_convention(tags, config.tag_format, name, in_subfolder=bool(subdir))
     bumpversion = _bumpversion_config(root, pyproject)
-    dynamic = "version" in project_table.get("dynamic", [])
-
-    if bumpversion is None and _requires_scm(pyproject):
-        if scm_version is None:
-            scm_version = "0.0.0"
-        return Project(root, name, backend, "scm", scm_version, (), None, import_names)
-
-    files: list[str] = list(configured_files)
-    if not files:
-        if "version" in project_table and not dynamic:
-            files.append("pyproject.toml")
-        elif setup_cfg.has_option("metadata", "version") and not setup_cfg.get("metadata", "version").startswith(
-            ("attr:", "file:")
-        ):
-            files.append("setup.cfg")
-        files.extend(path.relative_to(root).as_posix() for path in _files_with_version(root, packages))
-
-    current = _current_version(root, project_table, setup_cfg, files, bumpversion, pyproject)
-    if current is None:
-        raise UsageError(
-            f"{root}: cannot find the current version: expected [project] version, a __version__ in the package, "
-            "a bump-my-version config, or [version] files in release.toml"
-        )
-    try:
-        Version(current)
-    except InvalidVersion:
-        raise UsageError(f"{root}: the current version {current!r} is not a valid PEP 440 version") from None
-    source = "bumpversion" if bumpversion else "files"
-    if source == "files" and not files:
-        raise UsageError(f"{root}: no file holds the version; list them in release.toml [version] files")
-    return Project(root, name, backend, source, current, tuple(files), bumpversion, import_names)
-
-
-def _current_version(
-    root: Path,
-    project_table: dict[str, Any],
-    setup_cfg: configparser.ConfigParser,
-    files: list[str],
-    bumpversion: str | None,
-    pyproject: dict[str, Any],
-) -> str | None:
-    if bumpversion == "pyproject.toml":
-        value = pyproject["tool"]["bumpversion"].get("current_version")
-        if isinstance(value, str):
-            return value
-    elif bumpversion is not None:
-        text = (root / bumpversion).read_text(encoding="utf-8")
-        match = re.search(r"""^current_version\s*=\s*["']?([^"'\s]+)""", text, re.MULTILINE)
-        if match:
-            return match.group(1)
-    if "version" in project_table and "version" not in project_table.get("dynamic", []):
-        return str(project_table["version"])
-    if setup_cfg.has_option("metadata", "version"):
-        raw = setup_cfg.get("metadata", "version")
-        if not raw.startswith(("attr:", "file:")):
-            return raw
-    for relative in files:
-        path = root / relative
-        if path.suffix == ".py" and path.is_file():
-            found = _read_version_assignment(path)
-            if found:
-                return found
-    return None
+    files: tuple[str, ...] = ()
+    current: str | None
+    if bumpversion is not None:
+        source, current = "bumpversion", _bumpversion_current(root, bumpversion, pyproject)
+        if current is None:
+            raise UsageError(f"{bumpversion}: the bump-my-version configuration has no current_version")
+    elif _requires_scm(pyproject):
+        latest = convention.latest
+        source, current = "scm", latest[1] if latest else None
+    else:
+        files = tuple(config.version_files) or tuple(_detected_version_files(root, packages))
+        source, current = "files", _files_version(root, list(files), packages, metadata if has_setup_py else None)
+    if current is not None:
+        _valid(current, root)
+    return Project(
+        root=root,
+        subdir=subdir,
+        name=name,
+        backend=backend,
+        version_source=source,
+        current_version=current,
+        version_files=files,
+        bumpversion_config=bumpversion,
+        import_names=import_names,
+        tags=convention,
+        extras=extras,
+    )

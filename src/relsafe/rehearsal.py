@@ -66,7 +66,7 @@ def rehearse(path: Path, request: str, observer: Observer, options: Options) -> 
     folder = Path(tempfile.mkdtemp(prefix="relsafe-rehearsal-"))
     try:
         sandbox_git = _sandbox_repository(real.git, release, folder, real.log)
-        sandbox = Repository(sandbox_git, Journal(sandbox_git.common_dir), real.config, real.log)
+        sandbox = Repository(sandbox_git, Journal(sandbox_git.common_dir), real.config, real.log, real.subdir)
         with LocalIndex(folder / "index", log_path=folder / "index.log") as local_index:
             ctx = context_for(sandbox, sandbox.project(), release, options)
             ctx.staging = StagingTarget(local_index.upload_url, local_index.index_url, local_index.credentials)

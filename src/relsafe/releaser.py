@@ -7,6 +7,8 @@ step runs.
 
 from __future__ import annotations
 
+import email.message
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -18,12 +20,13 @@ from relsafe.config import Config, load_config
 from relsafe.context import Context, StagingTarget
 from relsafe.errors import Refused, RelsafeError, UsageError, WaitingAtGate
 from relsafe.pipeline import Observer, Pipeline
-from relsafe.project import Project, detect_project
+from relsafe.project import Project, detect_project, find_project_root
 from relsafe.runlog import RunLog
 from relsafe.state import DONE, WAITING, Journal, Release
 from relsafe.steps import default_steps, known_steps
 from relsafe.steps.bump import found_bump_commit, is_pure_bump
 from relsafe.steps.gate import expand_order
+from relsafe.tag_convention import DEFAULT_FORMAT
 from relsafe.tools import versioning
 from relsafe.tools.git import Git
 
@@ -46,12 +49,17 @@ class Options:
 
 @dataclass
 class Repository:
-    """An opened repository: its git, journal, configuration, and this run's log."""
+    """An opened repository: its git, journal, configuration, and this run's log.
+
+    `subdir` is the project's folder inside the repository: "" at its root, or
+    the package of a monorepo that `--path` (or the current folder) named.
+    """
 
     git: Git
     journal: Journal
     config: Config
     log: RunLog
+    subdir: str = ""
 
     @classmethod
     def open(cls, path: Path, *, keep_log: bool = True) -> Repository:
@@ -63,12 +71,26 @@ class Repository:
         git.log = log
         from relsafe.tools.index import is_production_pypi
 
-        config = load_config(git.root, known_steps(), default_steps(), is_production_pypi)
-        return cls(git, journal, config, log)
+        root = find_project_root(path, git.root)
+        config = load_config(root, known_steps(), default_steps(), is_production_pypi)
+        return cls(git, journal, config, log, "" if root == git.root else root.relative_to(git.root).as_posix())
+
+    @property
+    def project_root(self) -> Path:
+        return self.git.root / self.subdir
 
     def project(self) -> Project:
-        scm_version = versioning.version_from_tags(self.git.tags(), self.config.tag_format)
-        return detect_project(self.git.root, self.config.version_files, scm_version)
+        return detect_project(
+            self.project_root, self.git.root, self.config, self.git.tags_reachable(), self._backend_metadata
+        )
+
+    def _backend_metadata(self) -> email.message.Message:
+        """What the backend reports for HEAD, read from an export: a backend writes (egg-info) where it runs."""
+        from relsafe.tools.backend_metadata import read_backend_metadata
+
+        with tempfile.TemporaryDirectory(prefix="relsafe-project-") as folder:
+            self.git.export("HEAD", Path(folder))
+            return read_backend_metadata(Path(folder) / self.subdir, isolated=self.config.build_isolation, log=self.log)
 
 
 @dataclass
@@ -79,15 +101,26 @@ class Outcome:
 
 
 def new_release(repo: Repository, project: Project, request: str) -> Release:
-    version = versioning.next_version(project.current_version, request)
-    versioning.check_increase(project.current_version, version)
+    current = project.current_version
+    if current is None:
+        if request in versioning.ALL_PARTS:
+            raise UsageError(
+                f"{project.name} has no release tag yet (tag format {project.tags.describe()}): this is its first "
+                f"release, so there is no version to {request}",
+                hint="give the version to release, e.g. `relsafe release 0.1.0`; if earlier releases were tagged "
+                "otherwise, set [release] tag-format",
+            )
+        version = versioning.explicit_version(request)
+    else:
+        version = versioning.spell_like(versioning.next_version(current, request), current)
+        versioning.check_increase(current, version)
     config = repo.config
     return Release(
         id=_unused_id(repo.journal, time.strftime("%Y%m%dT%H%M%S"), f"{project.normalized_name}-{version}"),
         request=request,
-        from_version=project.current_version,
+        from_version=current or "",
         version=version,
-        tag=config.tag_for(version),
+        tag=project.tag_for(version),
         branch=config.branch,
         remote=config.remote,
         base_commit=repo.git.head(),
@@ -281,14 +314,14 @@ def initialise(path: Path, *, force: bool) -> tuple[list[Path], PublisherSetup]:
     branch = git.branch()
     if branch is not None and branch != config.branch:
         settings["release"] = {"branch": branch}
-    if not (git.root / "tests").is_dir():
-        found = [name for name in ("test", "testing") if (git.root / name).is_dir()]
+    if not (repo.project_root / "tests").is_dir():
+        found = [name for name in ("test", "testing") if (repo.project_root / name).is_dir()]
         if found:
             settings["test"] = {"paths": found}
     plan = plan_init(
         project=project.name,
         remote_url=remote_url,
-        tag_format=config.tag_format,
+        tag_format=project.tag_format,
         environment=config.publish_environment,
         workflow=config.publish_workflow,
         settings=settings,
@@ -309,5 +342,8 @@ def audit_paths(path: Path, paths: list[Path]) -> AuditReport:
         config, root = repo.config, repo.git.root
     targets = paths or [root / ".github" / "workflows"]
     return audit_workflows(
-        targets, environment=config.publish_environment, tag_format=config.tag_format, log=RunLog(None)
+        targets,
+        environment=config.publish_environment,
+        tag_format=config.tag_format or DEFAULT_FORMAT,
+        log=RunLog(None),
     )

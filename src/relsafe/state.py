@@ -73,6 +73,11 @@ class Release:
     blockers: list[dict[str, str]] = field(default_factory=list)
     schema: int = SCHEMA_VERSION
 
+    @property
+    def from_label(self) -> str:
+        """The starting version for the screen; a first release (of an SCM-versioned project) has none."""
+        return self.from_version or "(first release)"
+
     def step(self, name: str) -> StepRecord:
         return self.steps.setdefault(name, StepRecord())
 

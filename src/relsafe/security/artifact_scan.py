@@ -5,6 +5,9 @@ sdists and through tokens pasted into fixtures; no packaging tool looks inside
 the built files for them. Every member of a wheel or an sdist is read as a
 stream, straight from the archive and in chunks, so a large file costs no
 memory and nothing is ever extracted to disk.
+
+Public data is not a secret: a .pem CA bundle (certifi ships one) and a .env
+template with empty values are passed on their content, read up to a bound.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ import tarfile
 import threading
 import zipfile
 import zlib
-from collections.abc import Generator, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from pathlib import Path, PurePosixPath
@@ -64,9 +67,41 @@ _NAME_RULES: tuple[tuple[str, str], ...] = (
     (".pypirc", ".pypirc file"),
     (".env*", ".env file"),
     ("*.pem", ".pem file"),
+    ("*.key", ".key file"),
     ("id_rsa*", "id_rsa key file"),
     ("*.pyc", ".pyc file"),
 )
+
+PUBLIC_LIMIT = CHUNK_SIZE
+"""Bytes of a member a name rule reads to see it holds public data only (certifi's
+bundle is under 300 KiB). A longer member stays a finding: the decision fails closed."""
+
+_PUBLIC_PEM_LABELS = frozenset({"CERTIFICATE", "TRUSTED CERTIFICATE", "X509 CRL", "PUBLIC KEY"})
+_PEM_BEGIN = re.compile(r"-----BEGIN ([^-\r\n]*)-----")
+# A blank line, a comment, or a name given an empty value ("" and '' are empty too);
+# in a .env a "#" starts a comment only after a blank, as python-dotenv reads it.
+_ENV_TEMPLATE_LINE = re.compile(
+    r"[ \t]*(?:#.*|(?:export[ \t]+)?[A-Za-z_][A-Za-z0-9_.]*[ \t]*=[ \t]*(?:\"\"|'')?(?:[ \t]+#.*)?)?[ \t]*\r?"
+)
+
+
+def _holds_public_pem(text: str) -> bool:
+    """Certificates, CRLs and public keys only: a CA bundle, with its comments."""
+    labels = _PEM_BEGIN.findall(text)
+    return bool(labels) and all(label in _PUBLIC_PEM_LABELS for label in labels)
+
+
+def _is_env_template(text: str) -> bool:
+    """Names without values: a .env.example to copy and fill in, not a filled-in .env."""
+    return all(_ENV_TEMPLATE_LINE.fullmatch(line) for line in text.split("\n"))
+
+
+# The name rules a member's text can clear, and how.
+_PUBLIC_CONTENT: dict[str, Callable[[str], bool]] = {
+    ".env file": _is_env_template,
+    ".pem file": _holds_public_pem,
+    ".key file": _holds_public_pem,
+}
 
 
 @dataclass(frozen=True)
@@ -93,16 +128,16 @@ def scan_distribution(path: Path, allow: Sequence[str] = ()) -> list[SecretFindi
     fnmatch, where `*` also crosses folders) is skipped entirely.
     """
     findings: list[SecretFinding] = []
-    scan = _MemberScan()
+    scan: _MemberScan | None = None
     try:
         for member, chunk in _read_ahead(_pieces(path, allow)):
+            if scan is None:
+                scan = _MemberScan(member)
             if chunk is not None:
                 scan.feed(chunk)
                 continue
-            kinds = _name_kinds(member)
-            kinds += sorted(scan.finish() - set(kinds))
-            findings += [SecretFinding(path.name, DEFAULT_REDACTOR(member), kind) for kind in kinds]
-            scan = _MemberScan()
+            findings += [SecretFinding(path.name, DEFAULT_REDACTOR(member), kind) for kind in scan.finish()]
+            scan = None
     except (zipfile.BadZipFile, tarfile.TarError, EOFError, zlib.error, OSError) as error:
         raise StepFailed(f"cannot read {path.name} to scan it for secrets: {error}") from error
     return findings
@@ -199,20 +234,28 @@ def _name_kinds(member: str) -> list[str]:
 
 
 class _MemberScan:
-    """The kinds of secret in one member's bytes, fed chunk by chunk.
+    """The kinds of secret in one member: from its path, and from its bytes fed chunk by chunk.
 
     Consecutive buffers overlap by OVERLAP bytes. A match is judged only where
     its context is complete: one starting inside the last OVERLAP - 1 bytes of
     a buffer is left to the next buffer, which holds it whole, with the byte
     before it for the lookbehind. `finish` judges the rest.
+
+    A member named by a rule its content can clear keeps its first bytes, one
+    more than PUBLIC_LIMIT, so that `finish` can tell a member too long to judge.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, member: str) -> None:
+        self._named = _name_kinds(member)
+        self._keep = PUBLIC_LIMIT + 1 if any(kind in _PUBLIC_CONTENT for kind in self._named) else 0
+        self._head = b""
         self._found: set[str] = set()
         self._buffer = b""
         self._judged = 0  # every match starting before this index of the buffer was judged
 
     def feed(self, chunk: bytes) -> None:
+        if len(self._head) < self._keep:
+            self._head += chunk[: self._keep - len(self._head)]
         buffer = self._buffer + chunk
         decided = len(buffer) - OVERLAP + 1
         self._found |= _content_kinds(buffer, self._judged, decided)
@@ -220,8 +263,20 @@ class _MemberScan:
         self._judged = max(self._judged, decided) - cut
         self._buffer = buffer[cut:]
 
-    def finish(self) -> set[str]:
-        return self._found | _content_kinds(self._buffer, self._judged, len(self._buffer))
+    def finish(self) -> list[str]:
+        """The path's kinds that its content does not clear, then the content's, sorted."""
+        found = self._found | _content_kinds(self._buffer, self._judged, len(self._buffer))
+        named = [kind for kind in self._named if not self._public(kind)]
+        return named + sorted(found - set(self._named))
+
+    def _public(self, kind: str) -> bool:
+        clears = _PUBLIC_CONTENT.get(kind)
+        if clears is None or len(self._head) > PUBLIC_LIMIT:
+            return False
+        try:
+            return clears(self._head.decode("utf-8"))
+        except UnicodeDecodeError:  # binary: not a template, not PEM text
+            return False
 
 
 def _content_kinds(data: bytes, start: int, stop: int) -> set[str]:

@@ -84,9 +84,9 @@ class Build(Step):
         partial = ctx.artifacts_dir.with_name("dist.partial")
         shutil.rmtree(partial, ignore_errors=True)
         epoch = ctx.git.commit_time(ctx.bump_commit)
-        with release_checkout(ctx) as source:
+        with release_checkout(ctx) as checkout:
             files = builder.build_distributions(
-                source,
+                checkout / ctx.project.subdir,
                 partial,
                 source_date_epoch=epoch,
                 pretend_version=ctx.pretend_version,

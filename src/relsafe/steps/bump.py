@@ -74,11 +74,11 @@ class Bump(Step):
         leftovers = git.dirty_paths()
         if leftovers:
             git.restore(leftovers, release.base_commit)
-        versioning.write_version(ctx.project, release.from_version, release.version, ctx.work_dir, ctx.log)
+        versioning.write_version(ctx.project, release.from_version, release.version, ctx.log)
         failpoint.hit("after-version-files")
         changed = git.dirty_paths()
         if not changed:
-            raise StepFailed(f"bump-my-version changed no file; nothing holds the version {release.from_version}")
+            raise StepFailed(f"the bump changed no file; nothing holds the version {release.from_version}")
         commit = git.commit(changed, commit_message(ctx))
         failpoint.hit("after-bump-commit")
         return {"commit": commit, "files": sorted(changed)}

@@ -3,6 +3,7 @@
 Metadata that will not render, a wheel with the wrong layout, a version left
 behind inside a file, an sdist that cannot rebuild the wheel, a secret
 shipped by accident: each is found here, with no side effect, and refused.
+With `[inspect] strict = false`, twine's warnings are shown instead of refused.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from relsafe.security.artifact_scan import scan_distribution
 from relsafe.steps.base import Step
 from relsafe.steps.build import recorded_artifacts
 from relsafe.tools import builder
-from relsafe.tools.twine_check import metadata_problems
+from relsafe.tools.twine_check import metadata_check
 
 
 class Inspect(Step):
@@ -29,17 +30,19 @@ class Inspect(Step):
     title = "Inspect the built files"
 
     def fingerprint(self, ctx: Context) -> dict[str, Any]:
-        return {
+        inputs: dict[str, Any] = {
             "artifacts": {a["name"]: a["sha256"] for a in recorded_artifacts(ctx)},
             "allow": list(ctx.config.inspect_allow),
         }
+        if not ctx.config.inspect_strict:  # only when set, so a release begun before the key existed resumes
+            inputs["strict"] = False
+        return inputs
 
     def run(self, ctx: Context) -> dict[str, Any]:
         files = [ctx.artifacts_dir / a["name"] for a in recorded_artifacts(ctx)]
         wheel = next(path for path in files if path.name.endswith(".whl"))
         sdist = next(path for path in files if path.name.endswith(".tar.gz"))
         checks: dict[str, Callable[[], list[str]]] = {
-            "metadata": lambda: metadata_problems(files, ctx.log),
             "layout": lambda: layout_problems(wheel),
             "version": lambda: [p for path in files for p in version_problems(path, ctx.release.version)],
             "sdist": lambda: self._sdist_problems(ctx, sdist, wheel),
@@ -48,19 +51,29 @@ class Inspect(Step):
             ],
         }
         # The sdist rebuild dominates; the other checks run beside it.
-        with ThreadPoolExecutor(max_workers=len(checks), thread_name_prefix="inspect") as pool:
+        with ThreadPoolExecutor(max_workers=len(checks) + 1, thread_name_prefix="inspect") as pool:
+            rendering = pool.submit(metadata_check, files, ctx.log, strict=ctx.config.inspect_strict)
             futures = {name: pool.submit(check) for name, check in checks.items()}
-            results = {name: future.result() for name, future in futures.items()}
+            metadata = rendering.result()
+            results = {"metadata": metadata.problems} | {name: future.result() for name, future in futures.items()}
         problems = [problem for found in results.values() for problem in found]
         if problems:
+            hint = (
+                "fix the project, then `relsafe abort` and release again; "
+                "a reviewed false positive of the secret scan can go in [inspect] allow"
+            )
+            if metadata.problems and ctx.config.inspect_strict:
+                hint += "; twine's warnings alone pass with [inspect] strict = false"
             raise Refused(
                 f"inspect found {len(problems)} problem(s) in the built files: {problems[0]}",
-                hint="fix the project, then `relsafe abort` and release again; "
-                "a reviewed false positive of the secret scan can go in [inspect] allow",
+                hint=hint,
                 details=problems,
             )
         ctx.note("metadata renders, layout sound, versions agree, sdist rebuilds the wheel, no secrets")
-        return {"checks": sorted(results), "summary": f"{len(results)} checks passed"}
+        for warning in metadata.warnings:
+            ctx.note(f"{warning} (not refused: [inspect] strict = false)")
+        summary = "; ".join([f"{len(results)} checks passed", *metadata.warnings])
+        return {"checks": sorted(results), "summary": summary}
 
     def _sdist_problems(self, ctx: Context, sdist: Path, wheel: Path) -> list[str]:
         """Build a wheel from the sdist alone: a file missing from the sdist shows up as a difference."""

@@ -10,9 +10,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from packaging.version import Version
+
 from relsafe.context import Context
 from relsafe.errors import Refused, StepFailed
 from relsafe.steps.base import Step
+from relsafe.tag_convention import DETECTED
 from relsafe.tools.git import Git
 
 MAX_LISTED_PATHS = 5
@@ -39,6 +42,8 @@ class Preflight(Step):
                 ctx.note(warnings[-1])
                 return []
 
+        if ctx.project.tags.source == DETECTED or ctx.project.current_version is None:
+            ctx.note(self._convention_note(ctx))
         reasons = self._tree_reasons(ctx) + self._workflow_reasons(ctx)
         reasons += reachable("the remote", lambda: self._remote_reasons(ctx))
         reasons += reachable("the production index", lambda: self._production_reasons(ctx))
@@ -52,6 +57,11 @@ class Preflight(Step):
                 details=reasons if len(reasons) > 1 else [],
             )
         return {"warnings": warnings, "summary": "; ".join(warnings) or "all clear"}
+
+    @staticmethod
+    def _convention_note(ctx: Context) -> str:
+        first = " no release tag yet: the first release;" if ctx.project.current_version is None else ""
+        return f"tag format{first} {ctx.project.tags.describe()}"
 
     @staticmethod
     def _git(ctx: Context) -> Git:
@@ -84,7 +94,7 @@ class Preflight(Step):
         if not workflow.is_file():
             return [f"no publish workflow at {ctx.config.publish_workflow} ([publish] workflow); run `relsafe init`"]
         report = audit_workflows(
-            [workflow], environment=ctx.config.publish_environment, tag_format=ctx.config.tag_format, log=ctx.log
+            [workflow], environment=ctx.config.publish_environment, tag_format=ctx.project.tag_format, log=ctx.log
         )
         return [
             f"{f.path}:{f.line}: {f.rule}: {f.message} (run `relsafe audit` for the fix)"
@@ -113,11 +123,16 @@ class Preflight(Step):
         return reasons
 
     def _production_reasons(self, ctx: Context) -> list[str]:
+        """The release must sort above everything already published (pre-releases included), as installers sort."""
         from relsafe.tools import index
 
-        name, version = ctx.project.name, ctx.release.version
-        if index.files_for(ctx.config.production_index_url, name, version):
-            return [f"{name} {version} is already on the production index {ctx.config.production_index_url}"]
+        name, version, url = ctx.project.name, ctx.release.version, ctx.config.production_index_url
+        published = index.released_versions(url, name)
+        if Version(version) in published:
+            return [f"{name} {version} is already on the production index {url}"]
+        latest = max(published, default=None)
+        if latest is not None and latest > Version(version):
+            return [f"{name} {version} is not above the latest release {latest} on the production index {url}"]
         return []
 
     def _staging_reasons(self, ctx: Context) -> list[str]:

@@ -112,6 +112,10 @@ class Git:
     def tags(self) -> list[str]:
         return self._run("tag", "--list").split()
 
+    def tags_reachable(self, commit: str = "HEAD") -> list[str]:
+        """Tags on `commit` or its ancestors: a release on another branch is no base for this one."""
+        return self._run("tag", "--list", "--merged", commit).split()
+
     def identity(self) -> str:
         """'Name <email>' of the configured git user, for gate records."""
         name = self.config_value("user.name") or "unknown"
@@ -182,6 +186,17 @@ class Git:
         """A full copy that shares nothing with this repository (no hardlinks, no alternates)."""
         flags = ["--bare"] if bare else []
         self._run("clone", *flags, "--quiet", "--no-hardlinks", source, str(destination))
+
+    def export(self, commit: str, destination: Path) -> None:
+        """The files of `commit` (no .git, nothing untracked) into destination, for tools that write where they run."""
+        import tarfile
+        import tempfile
+
+        with tempfile.TemporaryDirectory(prefix="relsafe-export-") as scratch:
+            archive = Path(scratch) / "tree.tar"
+            self._run("archive", "--format=tar", "-o", str(archive), commit)
+            with tarfile.open(archive) as tree:
+                tree.extractall(destination, filter="data")
 
     def checkout_branch(self, branch: str, commit: str) -> None:
         self._run("checkout", "--quiet", "-B", branch, commit)

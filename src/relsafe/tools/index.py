@@ -123,6 +123,12 @@ def project_files(index_url: str, project: str, version: str | None = None) -> l
     return files
 
 
+def released_versions(index_url: str, project: str) -> set[Version]:
+    """Every version the index holds files of: what a new release must sort above."""
+    versions = (_version_of(entry.filename) for entry in project_files(index_url, project))
+    return {version for version in versions if version is not None}
+
+
 def files_for(index_url: str, project: str, version: str | None = None) -> dict[str, str]:
     """Filename → sha256 of what the index holds, the question staging asks before each upload."""
     return {entry.filename: entry.sha256 for entry in project_files(index_url, project, version)}

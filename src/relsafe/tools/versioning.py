@@ -15,13 +15,15 @@ from pathlib import Path
 from packaging.version import InvalidVersion, Version
 
 from relsafe.errors import Refused, UsageError
-from relsafe.project import VERSION_ASSIGNMENT, Project
+from relsafe.project import Project
 from relsafe.runlog import RunLog
 from relsafe.tools import process
+from relsafe.version_file import replace_version
 
 PARTS = ("major", "minor", "patch")
 PRE_RELEASE_PARTS = {"alpha": "a", "beta": "b", "rc": "rc"}
 FINAL_PART = "release"
+_RELEASE_NUMBERS = re.compile(r"\d+(?:\.\d+)*")
 ALL_PARTS = (*PARTS, *PRE_RELEASE_PARTS, FINAL_PART)
 
 
@@ -73,6 +75,11 @@ def next_version(current: str, request: str) -> str:
                 hint="ask for major, minor or patch",
             )
         return base.base_version
+    return explicit_version(request)
+
+
+def explicit_version(request: str) -> str:
+    """A version the user typed, normalised, or a usage error saying what PART|VERSION accepts."""
     try:
         explicit = Version(request)
     except InvalidVersion:
@@ -104,19 +111,22 @@ def check_increase(current: str, new: str) -> None:
         )
 
 
-def version_from_tags(tags: list[str], tag_format: str) -> str | None:
-    """The highest version among tags made by tag_format: the current version of an SCM-versioned project."""
-    prefix, _, suffix = tag_format.partition("{version}")
-    pattern = re.compile(re.escape(prefix) + r"(?P<version>.+)" + re.escape(suffix) + r"$")
-    versions = []
-    for tag in tags:
-        match = pattern.match(tag)
-        if match:
-            try:
-                versions.append(Version(match.group("version")))
-            except InvalidVersion:
-                continue
-    return str(max(versions)) if versions else None
+def spell_like(version: str, current: str | None) -> str:
+    """`version` in the spelling the project uses: zero-padded numbers stay padded (2026.07.22 → 2026.07.23).
+
+    PEP 440 compares 2026.07.23 and 2026.7.23 as equal, but the project's
+    files and tags keep the padding, so relsafe writes them the same way.
+    """
+    padded = _RELEASE_NUMBERS.match(current or "")
+    found = _RELEASE_NUMBERS.match(version)
+    if padded is None or found is None:
+        return version
+    numbers = padded.group(0).split(".")
+    if not any(len(number) > 1 and number.startswith("0") for number in numbers):
+        return version
+    parts = found.group(0).split(".")
+    spelled = [part.zfill(len(numbers[i])) if i < len(numbers) else part for i, part in enumerate(parts)]
+    return ".".join(spelled) + version[found.end() :]
 
 
 def _bump_my_version() -> str:
@@ -124,91 +134,39 @@ def _bump_my_version() -> str:
     return str(sibling) if sibling.exists() else shutil.which("bump-my-version") or "bump-my-version"
 
 
-def _toml_string(value: str) -> str:
-    return "'" + value.replace("'", "") + "'" if "'" not in value else '"' + value.replace('"', '\\"') + '"'
-
-
-def search_for(project: Project, relative: str, version: str) -> tuple[str, str]:
-    """The exact text to find and its replacement, taken from the file itself.
-
-    Searching for the literal assignment (not the bare version string) keeps
-    `dependencies = ["foo>=0.1.0"]` untouched when the project is at 0.1.0.
-    """
-    path = project.root / relative
-    text = path.read_text(encoding="utf-8")
-    if path.suffix == ".py":
-        match = VERSION_ASSIGNMENT.search(text)
-        line = match.group(0) if match else ""
-    elif path.name in ("pyproject.toml", "setup.cfg"):
-        found = re.search(r"^version\s*=\s*[\"']?" + re.escape(version) + r"[\"']?\s*$", text, re.MULTILINE)
-        line = found.group(0).rstrip() if found else ""
-    else:
-        line = version
-    if version not in line:
-        raise Refused(
-            f"{relative}: does not hold the current version {version}",
-            hint="fix the file or [version] files in release.toml",
-        )
-    search = line.replace(version, "{current_version}")
-    return search, search.replace("{current_version}", "{new_version}")
-
-
-def _files_config(project: Project, current: str) -> str:
-    lines = [
-        "[tool.bumpversion]",
-        f"current_version = {_toml_string(current)}",
-        "parse = '(?P<full>.+)'",
-        "serialize = ['{full}']",
-        "commit = false",
-        "tag = false",
-        "allow_dirty = true",
-    ]
-    for relative in project.version_files:
-        search, replace = search_for(project, relative, current)
-        lines += [
-            "",
-            "[[tool.bumpversion.files]]",
-            f"filename = {_toml_string(str(project.root / relative))}",
-            f"search = {_toml_string(search)}",
-            f"replace = {_toml_string(replace)}",
-        ]
-    return "\n".join(lines) + "\n"
-
-
-def write_version(project: Project, current: str, new_version: str, work_dir: Path, log: RunLog) -> None:
-    """Write new_version over current in the project's version files with bump-my-version, without committing.
+def write_version(project: Project, current: str, new_version: str, log: RunLog) -> None:
+    """Write new_version over current in the project's version files, without committing.
 
     `current` is the release's starting version, not what the files say now:
-    after an interrupted bump they may already hold the new one.
+    after an interrupted bump they may already hold the new one. A project
+    with its own bump-my-version configuration is bumped by bump-my-version;
+    otherwise relsafe rewrites each file itself, exactly as `--plan` shows it.
     """
-    command = [
-        _bump_my_version(),
-        "bump",
-        "--new-version",
-        new_version,
-        "--no-commit",
-        "--no-tag",
-        "--allow-dirty",
-    ]
-    if project.version_source == "files":
-        work_dir.mkdir(parents=True, exist_ok=True)
-        config_file = work_dir / "bumpversion.toml"
-        config_file.write_text(_files_config(project, current), encoding="utf-8")
-        command += ["--config-file", str(config_file)]
-    process.run(command, log=log, cwd=project.root, what="bump-my-version")
+    if project.version_source == "bumpversion":
+        command = [
+            _bump_my_version(),
+            "bump",
+            "--new-version",
+            new_version,
+            "--no-commit",
+            "--no-tag",
+            "--allow-dirty",
+        ]
+        process.run(command, log=log, cwd=project.root, what="bump-my-version")
+        return
+    for relative, (_before, after) in planned_changes(project, current, new_version).items():
+        (project.root / relative).write_text(after, encoding="utf-8")
+        log.write(f"wrote {new_version} into {relative}")
 
 
-def planned_changes(project: Project, new_version: str) -> dict[str, tuple[str, str]]:
-    """path → (text now, text after the bump), computed in memory for `--plan`.
+def planned_changes(project: Project, current: str, new_version: str) -> dict[str, tuple[str, str]]:
+    """path → (text now, text after the bump), computed in memory; what the bump writes and `--plan` shows.
 
     Only for version files relsafe bumps itself; a project's own bump-my-version
     config decides its files, and an SCM-versioned project changes none.
     """
     changes: dict[str, tuple[str, str]] = {}
     for relative in project.version_files if project.version_source == "files" else ():
-        search, replace = search_for(project, relative, project.current_version)
         before = (project.root / relative).read_text(encoding="utf-8")
-        old = search.replace("{current_version}", project.current_version)
-        new = replace.replace("{new_version}", new_version)
-        changes[relative] = (before, before.replace(old, new))
+        changes[relative] = (before, replace_version(project.root, relative, current, new_version))
     return changes

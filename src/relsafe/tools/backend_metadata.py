@@ -1,0 +1,61 @@
+"""A project's core metadata as its own build backend reports it (PEP 517).
+
+A setup.py-only project states its name and version nowhere a TOML reader
+can see: only running the backend tells them. This asks the backend with
+`prepare_metadata_for_build_wheel` (build falls back to a wheel build when
+the backend lacks the hook), in an isolated environment like a real build.
+"""
+
+from __future__ import annotations
+
+import email.message
+import email.parser
+import os
+import subprocess
+import tempfile
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+
+from relsafe.errors import ToolFailed
+from relsafe.runlog import RunLog
+from relsafe.tools import process
+from relsafe.tools.builder import uv_executable
+
+
+def _runner(log: RunLog) -> Callable[..., None]:
+    """build's subprocess runner, logging every hook call and raising as build expects on failure."""
+
+    def run(cmd: Sequence[str], cwd: str | None = None, extra_environ: Mapping[str, str] | None = None) -> None:
+        env = {**os.environ, **(extra_environ or {})}
+        done = process.run(cmd, log=log, cwd=Path(cwd) if cwd else None, env=env, check=False, what="build backend")
+        if done.returncode != 0:
+            raise subprocess.CalledProcessError(done.returncode, list(cmd), output=done.output)
+
+    return run
+
+
+def read_backend_metadata(source: Path, *, isolated: bool, log: RunLog) -> email.message.Message:
+    """The METADATA the backend would write for a wheel of `source` (a clean export, never the user's tree)."""
+    import build
+    import build.env
+
+    runner = _runner(log)
+    with tempfile.TemporaryDirectory(prefix="relsafe-metadata-") as output:
+        try:
+            if isolated:
+                with build.env.DefaultIsolatedEnv(installer="uv" if uv_executable() else "pip") as env:
+                    builder = build.ProjectBuilder.from_isolated_env(env, source, runner=runner)
+                    env.install(builder.build_system_requires)
+                    env.install(builder.get_requires_for_build("wheel"))
+                    dist_info = Path(builder.metadata_path(output))
+            else:
+                builder = build.ProjectBuilder(source, runner=runner)
+                dist_info = Path(builder.metadata_path(output))
+        except (build.BuildException, build.BuildBackendException, subprocess.CalledProcessError) as error:
+            cause = error.exception if isinstance(error, build.BuildBackendException) else error
+            tail = getattr(cause, "output", None) or ""
+            raise ToolFailed(
+                f"{source.name}: the build backend could not report the project's metadata: {error}",
+                details=[log.redact(line) for line in str(tail).splitlines()[-process.TAIL_LINES :]],
+            ) from None
+        return email.parser.BytesParser().parsebytes((dist_info / "METADATA").read_bytes())
