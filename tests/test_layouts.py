@@ -193,3 +193,17 @@ def test_a_monorepo_folder_releases_its_own_project_with_its_own_tags(
     again = released(sample, run_relsafe, "patch", cwd=sample.root / "backend" / "src")
     assert again["tag"] == f"{NAME}-v0.2.1"
     assert subprocess.run(["git", "tag", "-l", "v0.*"], cwd=sample.root, capture_output=True, text=True).stdout == ""
+
+
+def test_a_version_not_above_the_latest_release_on_production_is_refused(
+    tmp_path: Path, local_index: LocalIndex, run_relsafe: RunRelsafe
+) -> None:
+    """A pre-release already published sorts above 0.2.0: installers would never pick the new release."""
+    sample = make("commented-version", tmp_path, local_index)
+    (local_index.storage / f"{MODULE}-0.5.0rc1.tar.gz").write_bytes(b"published earlier, by hand")
+    before = world(sample)
+    proc = run_relsafe("release", "minor", cwd=sample.root)
+    output = proc.stdout + proc.stderr
+    assert proc.returncode == 4, output
+    assert f"{NAME} 0.2.0 is not above the latest release 0.5.0rc1 on the production index" in output
+    assert world(sample) == before

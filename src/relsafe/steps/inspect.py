@@ -72,7 +72,8 @@ class Inspect(Step):
         ctx.note("metadata renders, layout sound, versions agree, sdist rebuilds the wheel, no secrets")
         for warning in metadata.warnings:
             ctx.note(f"{warning} (not refused: [inspect] strict = false)")
-        summary = "; ".join([f"{len(results)} checks passed", *metadata.warnings])
+        warned = f"; twine warned about {len(metadata.warnings)} file(s), not refused" if metadata.warnings else ""
+        summary = f"{len(results)} checks passed{warned}"
         return {"checks": sorted(results), "summary": summary}
 
     def _sdist_problems(self, ctx: Context, sdist: Path, wheel: Path) -> list[str]:

@@ -13,6 +13,7 @@ import email.parser
 import os
 import subprocess
 import tempfile
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
@@ -37,20 +38,15 @@ def _runner(log: RunLog) -> Callable[..., None]:
 def read_backend_metadata(source: Path, *, isolated: bool, log: RunLog) -> email.message.Message:
     """The METADATA the backend would write for a wheel of `source` (a clean export, never the user's tree)."""
     import build
-    import build.env
 
     runner = _runner(log)
-    with tempfile.TemporaryDirectory(prefix="relsafe-metadata-") as output:
+    with (
+        tempfile.TemporaryDirectory(prefix="relsafe-metadata-") as output,
+        warnings.catch_warnings(record=True) as said,
+    ):
+        warnings.simplefilter("always")  # the backend's warnings belong in the run log, not on the screen
         try:
-            if isolated:
-                with build.env.DefaultIsolatedEnv(installer="uv" if uv_executable() else "pip") as env:
-                    builder = build.ProjectBuilder.from_isolated_env(env, source, runner=runner)
-                    env.install(builder.build_system_requires)
-                    env.install(builder.get_requires_for_build("wheel"))
-                    dist_info = Path(builder.metadata_path(output))
-            else:
-                builder = build.ProjectBuilder(source, runner=runner)
-                dist_info = Path(builder.metadata_path(output))
+            dist_info = _metadata_path(source, Path(output), isolated=isolated, runner=runner)
         except (build.BuildException, build.BuildBackendException, subprocess.CalledProcessError) as error:
             cause = error.exception if isinstance(error, build.BuildBackendException) else error
             tail = getattr(cause, "output", None) or ""
@@ -58,4 +54,20 @@ def read_backend_metadata(source: Path, *, isolated: bool, log: RunLog) -> email
                 f"{source.name}: the build backend could not report the project's metadata: {error}",
                 details=[log.redact(line) for line in str(tail).splitlines()[-process.TAIL_LINES :]],
             ) from None
+        finally:
+            for warning in said:
+                log.write(f"build backend: {warning.message}")
         return email.parser.BytesParser().parsebytes((dist_info / "METADATA").read_bytes())
+
+
+def _metadata_path(source: Path, output: Path, *, isolated: bool, runner: Callable[..., None]) -> Path:
+    import build
+    import build.env
+
+    if not isolated:
+        return Path(build.ProjectBuilder(source, runner=runner).metadata_path(output))
+    with build.env.DefaultIsolatedEnv(installer="uv" if uv_executable() else "pip") as env:
+        builder = build.ProjectBuilder.from_isolated_env(env, source, runner=runner)
+        env.install(builder.build_system_requires)
+        env.install(builder.get_requires_for_build("wheel"))
+        return Path(builder.metadata_path(output))

@@ -67,8 +67,11 @@ def metadata_check(paths: list[Path], log: RunLog, *, strict: bool = True) -> Me
         what=what,
     )
     files, loose = _parse(done.output)
-    problems = [f"{what}: {file.name}: {file.describe()}" for file in files if file.verdict not in (_PASSED, _WARNED)]
-    warnings = [f"twine check: {file.name}: {file.describe()}" for file in files if file.verdict == _WARNED]
+    # the built file's name: its folder under the journal says nothing to the reader
+    problems = [
+        f"{what}: {Path(file.name).name}: {file.describe()}" for file in files if file.verdict not in (_PASSED, _WARNED)
+    ]
+    warnings = [f"twine check: {Path(file.name).name}: {file.describe()}" for file in files if file.verdict == _WARNED]
     if done.returncode != 0 and not problems:
         problems.append(f"{what} failed (exit {done.returncode})" + "".join(f": {text}" for text in loose[-1:]))
     return MetadataCheck(problems, warnings)
