@@ -13,6 +13,7 @@ import pytest
 
 from relsafe.config import GATE_KEYS, SCHEMA, Config, GateConfig
 from relsafe.tag_convention import DEFAULT_FORMAT
+from relsafe.trusted_publishing import DEFAULT_WORKFLOW
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -61,11 +62,14 @@ def toml_value(cell: str) -> Any:
 
 
 def effective_default(attribute: str) -> Any:
-    """Config()'s default as TOML would write it; an empty step list means relsafe's default steps, and no
-    tag format the default convention (when the tags follow no other one)."""
+    """Config()'s default as TOML would write it; an empty step list means relsafe's default steps, no
+    tag format the default convention (when the tags follow no other one), and no publish workflow the
+    default file (when no workflow publishes yet)."""
     value = getattr(Config(), attribute)
     if attribute == "tag_format" and value is None:
         value = DEFAULT_FORMAT
+    if attribute == "publish_workflow" and value is None:
+        value = DEFAULT_WORKFLOW
     if attribute == "steps" and not value:
         from relsafe.steps import default_steps
 

@@ -15,6 +15,7 @@ from relsafe.runlog import RunLog
 from relsafe.security.workflow_audit import audit_workflows
 from relsafe.tag_convention import DEFAULT_FORMAT
 from relsafe.trusted_publishing import (
+    DEFAULT_WORKFLOW,
     GitHubRepository,
     parse_github_remote,
     plan_init,
@@ -179,6 +180,8 @@ def test_release_toml_template_shows_the_real_defaults() -> None:
             assert tuple(value) == DEFAULT_STEPS
         elif (table, key) == ("release", "tag-format"):
             assert actual is None and value == DEFAULT_FORMAT, "no tag-format: read from the tags, else the default"
+        elif (table, key) == ("publish", "workflow"):
+            assert actual is None and value == DEFAULT_WORKFLOW, "no workflow: the one that publishes, else the default"
         else:
             assert (list(actual) if isinstance(actual, tuple) else actual) == value, f"{table}.{key}"
 

@@ -283,7 +283,27 @@ CASES: list[tuple[str, str, str]] = [
     (
         "no-tag-trigger",
         "warning",
-        publishing(build_job() + publish_job(), trigger=f"push: {MARK}\n    branches: [main]"),
+        publishing(build_job() + publish_job(), trigger="workflow_dispatch:").replace("on:", f"on: {MARK}", 1),
+    ),
+    (
+        "branch-push-publish",
+        "error",
+        publishing(build_job() + publish_job(), trigger=f"push:\n    branches: [main] {MARK}"),
+    ),
+    (
+        "branch-push-publish",
+        "error",
+        publishing(build_job() + publish_job(), trigger=f"push:\n    tags: ['v*']\n    branches-ignore: [dev] {MARK}"),
+    ),
+    (
+        "branch-push-publish",
+        "error",
+        publishing(build_job() + publish_job(), trigger=f"push: {MARK}\n    paths: ['src/**']"),
+    ),
+    (
+        "branch-push-publish",
+        "error",
+        f"on: [pull_request, push] {MARK}\npermissions: {{}}\njobs:" + build_job() + publish_job(),
     ),
 ]
 

@@ -79,8 +79,9 @@ class Config:
     inspect_allow: tuple[str, ...] = ()
     inspect_strict: bool = True
     gates: tuple[GateConfig, ...] = ()
-    publish_workflow: str = ".github/workflows/publish.yml"
+    publish_workflow: str | None = None  # None: the one workflow that publishes (see workflow_audit)
     publish_environment: str = "pypi"
+    publish_trigger: str = "tag"
     watch_timeout: float = 1800.0
     watch_interval: float = 30.0
     extra: Mapping[str, Any] = field(default_factory=dict)
@@ -144,14 +145,20 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "strict": Key("inspect_strict", "bool", "twine check --strict: its warnings refuse (false: shown only)"),
     },
     "publish": {
-        "workflow": Key("publish_workflow", "str", "the Trusted Publishing workflow file"),
+        "workflow": Key(
+            "publish_workflow", "str", "the Trusted Publishing workflow file (default: the one that publishes)"
+        ),
         "environment": Key("publish_environment", "str", "the GitHub environment of the publish job"),
+        "trigger": Key(
+            "publish_trigger", "str", '"tag": the pushed tag starts it; "release": a GitHub Release published by hand'
+        ),
     },
     "watch": {
         "timeout": Key("watch_timeout", "number", "seconds to wait for the version on the production index"),
         "interval": Key("watch_interval", "number", "seconds between two polls of the production index"),
     },
 }
+PUBLISH_TRIGGERS = ("tag", "release")
 GATE_KEYS = {"name": "str", "before": "str", "items": "list[str]"}
 TABLES = (*SCHEMA, "gate")
 
@@ -293,6 +300,12 @@ class _Validator:
                     "expected a URL without credentials; give them as twine does (TWINE_USERNAME/TWINE_PASSWORD, "
                     "keyring or ~/.pypirc), so they never reach the journal",
                 )
+        trigger = values.get("publish_trigger")
+        if trigger is not None and trigger not in PUBLISH_TRIGGERS:
+            raise self.fail(
+                "publish.trigger",
+                f'expected "tag" or "release", got {trigger!r}' + _suggest(trigger, list(PUBLISH_TRIGGERS)),
+            )
         for key in ("watch_timeout", "watch_interval"):
             if key in values and values[key] <= 0:
                 raise self.fail(f"watch.{key.split('_')[1]}", "expected a positive number")

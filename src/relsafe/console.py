@@ -144,11 +144,16 @@ def show_error(console: Console, error: RelsafeError, log_path: Path | None) -> 
 
 
 def finished(release: Release) -> Text:
-    """The last line of a release: what became public, if anything did."""
+    """The last line of a release: what became public, if anything did, and what a person must still do."""
     if "push" in release.order:
-        return Text.assemble(
+        line = Text.assemble(
             (f"released {release.version}", "bold green"), f": {release.tag} pushed to {release.remote}"
         )
+        manual = manual_step(release)
+        if manual:
+            line.append("; now ")
+            line.append(manual, "bold yellow")
+        return line
     return Text.assemble(
         (f"finished {' → '.join(release.order)} for {release.version}", "bold green"),
         ": nothing was pushed ('push' is not in [release] steps)",
@@ -156,7 +161,9 @@ def finished(release: Release) -> Text:
 
 
 def release_table(release: Release) -> Group:
-    """`relsafe status`: each step with its state, attempts, times and key outputs."""
+    """`relsafe status`: each step with its state, attempts, times and key outputs, then any manual step left."""
+    from relsafe.steps.push import MANUAL_STEP
+
     kind = "rehearsal" if release.rehearsal else "release"
     header = Text.assemble(
         (f"{kind} {release.from_label} → {release.version}", "bold"),
@@ -173,9 +180,21 @@ def release_table(release: Release) -> Group:
             table.add_row(name, "pending", "0", "", "")
             continue
         seconds = f"{record.seconds:.1f}s" if record.seconds is not None else ""
-        outputs = describe_outputs(record.outputs) or (record.error or "")
+        shown = {key: value for key, value in record.outputs.items() if key != MANUAL_STEP}  # a line of its own
+        outputs = describe_outputs(shown) or (record.error or "")
         table.add_row(name, record.status, str(record.attempts), seconds, outputs)
+    manual = manual_step(release)
+    if manual:
+        return Group(header, table, Text.assemble(("remaining manual step: ", "bold yellow"), manual))
     return Group(header, table)
+
+
+def manual_step(release: Release) -> str | None:
+    """What a person must still do for the upload to happen (a GitHub Release to publish), once pushed."""
+    from relsafe.steps.push import MANUAL_STEP
+
+    value = release.output("push", MANUAL_STEP)
+    return str(value) if value else None
 
 
 def rehearsal_summary(release: Release, blockers: Sequence[Blocker], warnings: Sequence[str]) -> Group:

@@ -43,8 +43,14 @@ def make_plan(path: Path, request: str) -> Plan:
         lines.append(f"files        as configured in {project.bumpversion_config} (bump-my-version)")
     elif project.version_source == "scm":
         lines.append("files        none: the version comes from the tag")
+    changes = versioning.planned_changes(project, release.from_version, release.version)
+    paths = {name: f"{project.subdir}/{name}" if project.subdir else name for name in changes}  # as git names them
     diff = "".join(
-        "".join(difflib.unified_diff(before.splitlines(True), after.splitlines(True), f"a/{name}", f"b/{name}"))
-        for name, (before, after) in versioning.planned_changes(project, release.from_version, release.version).items()
+        "".join(
+            difflib.unified_diff(
+                before.splitlines(True), after.splitlines(True), f"a/{paths[name]}", f"b/{paths[name]}"
+            )
+        )
+        for name, (before, after) in changes.items()
     )
     return Plan(lines, diff)

@@ -80,9 +80,14 @@ class Repository:
         return self.git.root / self.subdir
 
     def project(self) -> Project:
-        return detect_project(
+        """The detected project, with its [test] dependencies checked against it before anything changes."""
+        from relsafe.test_dependencies import check_test_dependencies
+
+        project = detect_project(
             self.project_root, self.git.root, self.config, self.git.tags_reachable(), self._backend_metadata
         )
+        check_test_dependencies(self.config, project.root, project.name, project.extras)
+        return project
 
     def _backend_metadata(self) -> email.message.Message:
         """What the backend reports for HEAD, read from an export: a backend writes (egg-info) where it runs."""
@@ -298,8 +303,13 @@ def last_release(path: Path) -> Release | None:
 
 
 def initialise(path: Path, *, force: bool) -> tuple[list[Path], PublisherSetup]:
-    """`relsafe init`: write release.toml and the publish workflow for this repository's GitHub remote."""
-    from relsafe.trusted_publishing import plan_init, write_init
+    """`relsafe init`: write release.toml and the publish workflow for this repository's GitHub remote.
+
+    The workflow goes where the project already publishes from, as PyPI's
+    publisher may name that file, else to the default publish.yml.
+    """
+    from relsafe.security.workflow_audit import discover_publish_workflow
+    from relsafe.trusted_publishing import DEFAULT_WORKFLOW, plan_init, write_init
 
     repo = Repository.open(path, keep_log=False)
     config, git = repo.config, repo.git
@@ -323,8 +333,9 @@ def initialise(path: Path, *, force: bool) -> tuple[list[Path], PublisherSetup]:
         remote_url=remote_url,
         tag_format=project.tag_format,
         environment=config.publish_environment,
-        workflow=config.publish_workflow,
+        workflow=config.publish_workflow or discover_publish_workflow(git.root) or DEFAULT_WORKFLOW,
         settings=settings,
+        project_dir=repo.subdir,
     )
     return write_init(git.root, plan, overwrite=force), plan.setup
 

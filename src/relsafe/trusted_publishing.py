@@ -187,11 +187,14 @@ def plan_init(
     environment: str = DEFAULT_ENVIRONMENT,
     workflow: str = DEFAULT_WORKFLOW,
     settings: Mapping[str, Mapping[str, Any]] | None = None,
+    project_dir: str = "",
 ) -> InitPlan:
     """Everything `relsafe init` writes and shows, computed without touching the disk.
 
     The tag format, environment and workflow path are written into release.toml
     when they differ from the defaults, so preflight later audits the same file.
+    release.toml goes in `project_dir` (a monorepo's package folder); the
+    workflow stays at the repository's root, where GitHub reads it.
     """
     repository = parse_github_remote(remote_url)
     workflow_path = PurePosixPath(workflow)
@@ -202,7 +205,7 @@ def plan_init(
     merged.setdefault("publish", {}).update({"workflow": workflow, "environment": environment})
     files = {
         workflow_path: render_publish_workflow(project=project, tag_format=tag_format, environment=environment),
-        PurePosixPath("release.toml"): render_release_toml(merged),
+        PurePosixPath(project_dir) / "release.toml": render_release_toml(merged),
     }
     setup = PublisherSetup(
         project=project,

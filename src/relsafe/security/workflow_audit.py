@@ -21,7 +21,7 @@ from typing import Any
 from ruamel.yaml import YAML
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
-from relsafe.errors import ToolFailed, UsageError
+from relsafe.errors import ConfigError, ToolFailed, UsageError
 from relsafe.runlog import RunLog
 from relsafe.tools import zizmor
 from relsafe.trusted_publishing import tag_pattern
@@ -32,12 +32,21 @@ INFO = "info"
 
 PUBLISH_ACTION = "pypa/gh-action-pypi-publish"
 DANGEROUS_TRIGGERS = ("pull_request_target", "workflow_run")
+WORKFLOWS_DIR = ".github/workflows"
+# The `release` activities that publishing a GitHub Release sends.
+RELEASE_TYPES = frozenset({"published", "created", "released"})
+TAG, RELEASE = "tag", "release"  # what can start the publish run of a release (see `starts`)
 
 _IGNORE = re.compile(r"#\s*relsafe:\s*ignore\[([^\]]*)\]")
 _EXPRESSION = re.compile(r"\$\{\{(.*?)\}\}", re.DOTALL)
 _CONTEXT = re.compile(r"(?<![\w.'\"-])(github|inputs)((?:\.[A-Za-z_*][\w*-]*|\[[^\]]*\])*)", re.IGNORECASE)
 _SHA = re.compile(r"^[0-9a-f]{40}$")
 _PUBLISH_COMMAND = re.compile(r"\b(?:twine\s+upload|uv\s+publish|hatch\s+publish|poetry\s+publish|flit\s+publish)\b")
+# A tox environment or nox session named for releasing: `tox -e release`, `tox run -e py,publish`, `nox -s publish`.
+_PUBLISH_SESSION = re.compile(
+    r"\b(?:tox|nox)\b[^\n;&|]*?\s(?:-e|-s|--sessions?)(?:\s+|=)['\"]?[\w.,-]*(?:release|publish)",
+    re.IGNORECASE,
+)
 _BUILD_COMMAND = re.compile(
     r"(?:-m\s+build\b|\bpyproject-build\b|\buv\s+build\b|\bhatch\s+build\b|\bpoetry\s+build\b"
     r"|\bflit\s+build\b|\bpip3?\s+wheel\b|-m\s+pip\s+wheel\b|\bsetup\.py\s+(?:sdist|bdist))"
@@ -117,6 +126,44 @@ def audit_workflows(
     kept = [finding for finding in findings if not _ignored(finding, lines.get(finding.path, []))]
     kept.sort(key=lambda f: (f.path, f.line, f.source, f.rule))
     return AuditReport(findings=kept, zizmor_status=status)
+
+
+def publishing_workflows(root: Path) -> list[str]:
+    """The workflows under root's .github/workflows/ that upload a distribution, as repository paths.
+
+    Every one of them is a way to publish, so preflight audits them all, not
+    only the one PyPI trusts; the test is the one the rules use for a publish job.
+    """
+    folder = root / WORKFLOWS_DIR
+    files = _workflow_files(folder) if folder.is_dir() else []
+    return [path.relative_to(root).as_posix() for path in files if _Workflow.load(path).publish_jobs]
+
+
+def discover_publish_workflow(root: Path) -> str | None:
+    """The one workflow that publishes, when [publish] workflow does not name it; None when none does.
+
+    Guessing between several would audit and register the wrong file with
+    PyPI, so several are a ConfigError naming them.
+    """
+    found = publishing_workflows(root)
+    if len(found) > 1:
+        raise ConfigError(
+            f"several workflows publish ({', '.join(found)}); set [publish] workflow in release.toml "
+            "to the one registered as the Trusted Publisher on PyPI"
+        )
+    return found[0] if found else None
+
+
+def starts(path: Path, tag_format: str) -> frozenset[str]:
+    """What starts this workflow of what ends a release: TAG, pushing a tag the format makes
+    (its final form, as tag-mismatch tests it), and RELEASE, publishing a GitHub Release."""
+    triggers = _Workflow.load(path).triggers
+    found = set()
+    if _tag_pushes(triggers, tag_format.replace("{version}", "1.2.3")):
+        found.add(TAG)
+    if _release_publishes(triggers):
+        found.add(RELEASE)
+    return frozenset(found)
 
 
 @dataclass(frozen=True)
@@ -495,12 +542,31 @@ def _reusable_publish(workflow: _Workflow, settings: _Settings) -> Iterator[Find
         )
 
 
+def _branch_push(workflow: _Workflow, settings: _Settings) -> Iterator[Finding]:
+    if not workflow.publish_jobs or not _branch_pushes(workflow.triggers):
+        return
+    push = workflow.triggers["push"]
+    line = workflow.trigger_lines["push"]
+    if isinstance(push, dict) and ({"branches", "branches-ignore"} & set(push)):
+        line = _key_line(push, "branches" if "branches" in push else "branches-ignore", line)
+    yield workflow.finding(
+        "branch-push-publish",
+        ERROR,
+        line,
+        "this workflow publishes when a branch is pushed: relsafe's own push of the release branch, "
+        "or any merge, uploads whatever that commit builds, outside the tag ruleset",
+        f"Trigger it on release tags only: `on: push: tags: ['{tag_pattern(settings.tag_format)}']`.",
+    )
+
+
 def _tag_trigger(workflow: _Workflow, settings: _Settings) -> Iterator[Finding]:
     if not workflow.publishing:
         return
     push = workflow.triggers.get("push", False)
     line = workflow.trigger_lines.get("push", workflow.on_line)
     if not isinstance(push, dict) or not ({"tags", "tags-ignore"} & set(push)):
+        if workflow.publish_jobs and _branch_pushes(workflow.triggers):
+            return  # branch-push-publish reports it, with the same fix
         everything = "push" in workflow.triggers and not isinstance(push, dict)
         yield workflow.finding(
             "no-tag-trigger",
@@ -551,6 +617,7 @@ _RULES: tuple[_Rule, ...] = (
     _checkout_credentials,
     _weakened_publish,
     _reusable_publish,
+    _branch_push,
     _tag_trigger,
 )
 
@@ -559,7 +626,7 @@ def _collect(paths: Sequence[Path]) -> list[Path]:
     files: list[Path] = []
     for path in paths:
         if path.is_dir():
-            files.extend(sorted(p for p in path.iterdir() if p.suffix in {".yml", ".yaml"} and p.is_file()))
+            files.extend(_workflow_files(path))
         elif path.is_file():
             files.append(path)
         else:
@@ -567,6 +634,10 @@ def _collect(paths: Sequence[Path]) -> list[Path]:
     if not files:
         raise UsageError(f"no workflow files (*.yml, *.yaml) in {', '.join(str(p) for p in paths) or 'nothing'}")
     return files
+
+
+def _workflow_files(folder: Path) -> list[Path]:
+    return sorted(path for path in folder.iterdir() if path.suffix in {".yml", ".yaml"} and path.is_file())
 
 
 def _zizmor_findings(files: list[Path], log: RunLog) -> tuple[str, list[Finding]]:
@@ -634,8 +705,11 @@ def _action(step: Any) -> str | None:
 
 
 def _publishes(step: Any) -> bool:
+    """Does this step upload a distribution? What makes a job a publish job and a workflow one that publishes."""
     run = step.get("run")
-    return _action(step) == PUBLISH_ACTION or (isinstance(run, str) and bool(_PUBLISH_COMMAND.search(run)))
+    return _action(step) == PUBLISH_ACTION or (
+        isinstance(run, str) and bool(_PUBLISH_COMMAND.search(run) or _PUBLISH_SESSION.search(run))
+    )
 
 
 def _grants_id_token(holder: Any) -> bool:
@@ -700,6 +774,37 @@ def _patterns(value: Any) -> list[str]:
     if isinstance(value, str):
         return [value]
     return [str(item) for item in value] if isinstance(value, list) else []
+
+
+def _branch_pushes(triggers: dict[str, Any]) -> bool:
+    """Does pushing a branch start the workflow? Only a `push:` filtered on tags alone leaves branches out."""
+    if "push" not in triggers:
+        return False
+    push = triggers["push"]
+    if not isinstance(push, dict):
+        return True
+    return bool({"branches", "branches-ignore"} & set(push)) or not ({"tags", "tags-ignore"} & set(push))
+
+
+def _tag_pushes(triggers: dict[str, Any], tag: str) -> bool:
+    """Does pushing this tag start the workflow? A `push:` filtered on branches alone leaves tags out."""
+    if "push" not in triggers:
+        return False
+    push = triggers["push"]
+    if not isinstance(push, dict):
+        return True
+    if not ({"tags", "tags-ignore"} & set(push)):
+        return not ({"branches", "branches-ignore"} & set(push))
+    return _filter_matches(tag, _patterns(push.get("tags", ["**"])), _patterns(push.get("tags-ignore", [])))
+
+
+def _release_publishes(triggers: dict[str, Any]) -> bool:
+    """Does publishing a GitHub Release start the workflow? `release:` without `types:` takes every activity."""
+    if "release" not in triggers:
+        return False
+    config = triggers["release"]
+    types = config.get("types") if isinstance(config, dict) else None
+    return types is None or bool(RELEASE_TYPES & set(_patterns(types)))
 
 
 def _filter_matches(tag: str, include: list[str], exclude: list[str]) -> bool:

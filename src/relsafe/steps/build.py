@@ -31,7 +31,9 @@ def release_checkout(ctx: Context) -> Iterator[Path]:
     commit the tag will name (no ignored file slips into an sdist), and keeps
     the backends' byproducts (setuptools' *.egg-info, setuptools-scm's version
     file) out of the tree that resume and the next release's preflight need
-    clean. A worktree, not an export, so SCM backends still see git.
+    clean. A worktree, not an export, so SCM backends still see git. Its
+    submodules, if the commit has any, are checked out at the commit's
+    recorded revisions, so the sdist holds what the project ships.
     """
     ctx.work_dir.mkdir(parents=True, exist_ok=True)
     for leftover in ctx.work_dir.glob("source-*"):  # a killed build's checkout; pruned below
@@ -39,6 +41,8 @@ def release_checkout(ctx: Context) -> Iterator[Path]:
     source = Path(tempfile.mkdtemp(prefix="source-", dir=ctx.work_dir))
     ctx.git.add_worktree(source, ctx.bump_commit)
     try:
+        if (source / ".gitmodules").is_file():  # vendored code the sdist must ship, at the recorded revisions
+            ctx.git.init_submodules(source)
         yield source
     finally:
         ctx.git.remove_worktree(source)

@@ -8,7 +8,6 @@ With `[inspect] strict = false`, twine's warnings are shown instead of refused.
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -77,21 +76,20 @@ class Inspect(Step):
         return {"checks": sorted(results), "summary": summary}
 
     def _sdist_problems(self, ctx: Context, sdist: Path, wheel: Path) -> list[str]:
-        """Build a wheel from the sdist alone: a file missing from the sdist shows up as a difference."""
-        scratch = ctx.work_dir / "inspect-sdist"
-        shutil.rmtree(scratch, ignore_errors=True)
+        """Build a wheel from the sdist alone: a file missing from the sdist shows up as a difference.
+
+        The builder unpacks and rebuilds in a temp folder outside any repository
+        (not the release folder under `.git/`), and removes it afterwards.
+        """
         epoch = int(ctx.release.output("build", "source_date_epoch") or 0) or ctx.git.commit_time(ctx.bump_commit)
         try:
-            rebuilt = builder.build_wheel_from_sdist(
+            with builder.build_wheel_from_sdist(
                 sdist,
-                scratch,
                 source_date_epoch=epoch,
                 pretend_version=ctx.pretend_version,
                 isolated=ctx.config.build_isolation,
                 log=ctx.log,
-            )
-            return compare_wheel_file_lists(wheel, rebuilt)
+            ) as rebuilt:
+                return compare_wheel_file_lists(wheel, rebuilt)
         except StepFailed as error:  # a failed rebuild is a finding, reported with the others
             return [f"the sdist alone cannot build a wheel: {error.message}", *error.details[-5:]]
-        finally:
-            shutil.rmtree(scratch, ignore_errors=True)

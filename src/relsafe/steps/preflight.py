@@ -8,6 +8,7 @@ becomes a warning instead of a failure.
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from packaging.version import Version
@@ -19,6 +20,14 @@ from relsafe.tag_convention import DETECTED
 from relsafe.tools.git import Git
 
 MAX_LISTED_PATHS = 5
+
+
+def _shown(path: str, root: Path) -> str:
+    """A workflow's path as the repository names it, also when a rehearsal audits its sandbox copy."""
+    try:
+        return Path(path).relative_to(root).as_posix()
+    except ValueError:
+        return path
 
 
 class Preflight(Step):
@@ -87,20 +96,72 @@ class Preflight(Step):
         return reasons
 
     def _workflow_reasons(self, ctx: Context) -> list[str]:
-        """Publishing happens in the tag's workflow: it must exist and pass the audit before anything changes."""
-        from relsafe.security.workflow_audit import audit_workflows
+        """Every workflow that can publish must pass the audit, and the one PyPI trusts must run for this release.
 
-        workflow = ctx.git.root / ctx.config.publish_workflow
-        if not workflow.is_file():
-            return [f"no publish workflow at {ctx.config.publish_workflow} ([publish] workflow); run `relsafe init`"]
-        report = audit_workflows(
-            [workflow], environment=ctx.config.publish_environment, tag_format=ctx.project.tag_format, log=ctx.log
+        The configured (or discovered) workflow is not the only way to publish:
+        another one that uploads on a branch push would publish relsafe's own
+        push of the release branch.
+        """
+        from relsafe.security.workflow_audit import (
+            WORKFLOWS_DIR,
+            audit_workflows,
+            discover_publish_workflow,
+            publishing_workflows,
         )
-        return [
-            f"{f.path}:{f.line}: {f.rule}: {f.message} (run `relsafe audit` for the fix)"
-            for f in report.findings
-            if f.severity == "error"
+
+        root, configured = ctx.git.root, ctx.config.publish_workflow
+        workflow = configured or discover_publish_workflow(root)
+        if workflow is None:
+            return [
+                f"no publish workflow: none under {WORKFLOWS_DIR}/ uploads to an index "
+                "([publish] workflow is not set); run `relsafe init`"
+            ]
+        if not (root / workflow).is_file():
+            return [f"no publish workflow at {workflow} ([publish] workflow); run `relsafe init`"]
+        audited = dict.fromkeys([workflow, *publishing_workflows(root)])
+        report = audit_workflows(
+            [root / path for path in audited],
+            environment=ctx.config.publish_environment,
+            tag_format=ctx.project.tag_format,
+            log=ctx.log,
+        )
+        errors = [finding for finding in report.findings if finding.severity == "error"]
+        reasons = [
+            f"{_shown(f.path, root)}:{f.line}: {f.rule}: {f.message} (run `relsafe audit` for the fix)" for f in errors
         ]
+        reported = {f.rule for f in errors if _shown(f.path, root) == workflow}
+        return reasons + self._trigger_reasons(ctx, workflow, reported)
+
+    @staticmethod
+    def _trigger_reasons(ctx: Context, workflow: str, reported: set[str]) -> list[str]:
+        """What ends the release must start the workflow: the pushed tag, or with [publish] trigger = "release"
+        the GitHub Release a maintainer publishes. Otherwise the release publishes nothing, or publishes twice."""
+        from relsafe.security.workflow_audit import RELEASE, TAG, starts
+        from relsafe.trusted_publishing import tag_pattern
+
+        found, tag = starts(ctx.git.root / workflow, ctx.project.tag_format), ctx.release.tag
+        on_tags = f"`on: push: tags: ['{tag_pattern(ctx.project.tag_format)}']`"
+        if ctx.config.publish_trigger == RELEASE:
+            if RELEASE not in found:
+                return [
+                    f'{workflow} is not started by publishing a GitHub Release, which [publish] trigger = "release" '
+                    "waits for; add `on: release: types: [published]`"
+                ]
+            if TAG in found:
+                return [
+                    f"{workflow} also runs when {tag} is pushed, so it publishes before the GitHub Release that "
+                    f'[publish] trigger = "release" waits for; drop its tag trigger, or the trigger key'
+                ]
+            return []
+        if TAG in found or reported & {"tag-mismatch", "branch-push-publish"}:
+            return []  # runs for the tag, or the audit already said why it does not
+        if RELEASE in found:
+            return [
+                f"{workflow} publishes only when a GitHub Release is published (`on: release`): pushing {tag} "
+                f'publishes nothing; trigger it with {on_tags}, or set [publish] trigger = "release" '
+                "and publish the Release by hand"
+            ]
+        return [f"{workflow} is not started by pushing {tag}, so the release would publish nothing; add {on_tags}"]
 
     def _remote_reasons(self, ctx: Context) -> list[str]:
         git, config, release = self._git(ctx), ctx.config, ctx.release

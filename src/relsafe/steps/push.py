@@ -1,4 +1,8 @@
-"""push: the release commit and its tag in one atomic push; the tag triggers publishing."""
+"""push: the release commit and its tag in one atomic push; the tag triggers publishing.
+
+With [publish] trigger = "release" the tag starts nothing: the step records
+the GitHub Release still to be published as the release's manual step.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,8 @@ from typing import Any
 from relsafe.context import Context
 from relsafe.errors import StepFailed
 from relsafe.steps.base import Check, Step
+
+MANUAL_STEP = "manual_step"  # the output naming what a person must still do for the upload to happen
 
 
 class Push(Step):
@@ -33,13 +39,23 @@ class Push(Step):
         if branch_head is not None and (
             branch_head == ctx.bump_commit or ctx.git.is_ancestor(ctx.bump_commit, branch_head)
         ):
-            return Check.done(remote=ctx.remote, tag=ctx.release.tag, commit=ctx.bump_commit)
+            return Check.done(**self._outputs(ctx))
         return Check.ready()
 
     def run(self, ctx: Context) -> dict[str, Any]:
         tag_ref = f"refs/tags/{ctx.release.tag}"
         ctx.git.push_atomic(ctx.remote, [f"{ctx.bump_commit}:refs/heads/{ctx.config.branch}", f"{tag_ref}:{tag_ref}"])
-        return {"remote": ctx.remote, "tag": ctx.release.tag, "commit": ctx.bump_commit}
+        return self._outputs(ctx)
+
+    @staticmethod
+    def _outputs(ctx: Context) -> dict[str, Any]:
+        outputs: dict[str, Any] = {"remote": ctx.remote, "tag": ctx.release.tag, "commit": ctx.bump_commit}
+        if ctx.config.publish_trigger == "release":
+            outputs[MANUAL_STEP] = (
+                f"publish a GitHub Release for {ctx.release.tag} to start publishing "
+                '(the publish workflow runs on `release`, not on the tag push: [publish] trigger = "release")'
+            )
+        return outputs
 
     def verify(self, ctx: Context) -> None:
         tagged, branch_head = self._remote_state(ctx)

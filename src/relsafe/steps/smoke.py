@@ -15,12 +15,17 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from packaging.version import InvalidVersion, Version
+
 from relsafe.context import Context
 from relsafe.distribution import wheel_members
 from relsafe.errors import StepFailed
+from relsafe.import_provenance import install_recorder, read_record, recorder_environment
 from relsafe.runlog import RunLog
+from relsafe.smoke_folder import smoke_folder
 from relsafe.steps.base import Step
 from relsafe.steps.build import recorded_artifacts
+from relsafe.test_dependencies import group_requirements, wheel_requirement
 from relsafe.tools import venv as venvs
 
 SUMMARY_LINE = re.compile(r"^(FAILED|ERROR) |^=+ .*(failed|error|passed|no tests ran).* =+$|^\d+ (failed|passed)")
@@ -57,6 +62,14 @@ def top_level_modules(wheel: Path) -> list[str]:
     return sorted(names)
 
 
+def same_version(found: object, release: str) -> bool:
+    """Equal as PEP 440 versions: a zero-padded 2026.07.23 in __version__ is the release 2026.7.23."""
+    try:
+        return Version(str(found)) == Version(release)
+    except InvalidVersion:
+        return False
+
+
 def failing_lines(output: str) -> list[str]:
     """The test runner's own summary: which tests failed, and the tally."""
     lines = [line for line in output.splitlines() if SUMMARY_LINE.search(line.strip())]
@@ -75,29 +88,35 @@ def verify_installed(
         raise StepFailed("importing the installed package failed", details=done.tail())
     result = json.loads(probe.removeprefix("RELSAFE-PROBE "))
     problems = [f"import {name}: {message}" for name, message in result["errors"].items()]
-    if result["metadata"] not in (None, version):
+    if result["metadata"] is not None and not same_version(result["metadata"], version):
         problems.append(f"installed metadata says version {result['metadata']}, the release is {version}")
     for name, found in result["modules"].items():
-        if found is not None and found != version:
+        if found is not None and not same_version(found, version):
             problems.append(f"{name}.__version__ is {found!r}, the release is {version!r}")
     if problems:
         raise StepFailed("the installed wheel is not right: " + problems[0], details=problems)
     return {"modules": modules, "version": version}
 
 
-def run_tests(ctx: Context, venv: venvs.Venv, place: Path) -> dict[str, Any]:
-    """Copy [test] paths to a folder outside the source tree and run [test] command there."""
-    shutil.rmtree(place, ignore_errors=True)
-    place.mkdir(parents=True)
-    for relative in ctx.config.test_paths:
-        source = ctx.git.root / relative
-        if source.is_dir():
-            shutil.copytree(source, place / relative, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
-        elif source.is_file():
-            shutil.copy2(source, place / relative)
-        else:
-            raise StepFailed(f"[test] paths: {relative!r} does not exist in the project")
-    done = venvs.run_command(venv, ctx.config.test_command, ctx.log, cwd=place)
+def run_tests(ctx: Context, venv: venvs.Venv, modules: list[str]) -> dict[str, Any]:
+    """Run [test] command from a folder outside the repository and prove the wheel's modules came from the venv."""
+    site_packages = venvs.site_packages(venv, ctx.log)
+    install_recorder(site_packages[0])
+    with smoke_folder(ctx.project.root, ctx.config.test_paths) as folder:
+        record = folder.path / ".relsafe-imports.jsonl"
+        done = venvs.run_command(
+            venv, ctx.config.test_command, ctx.log, cwd=folder.path, extra_env=recorder_environment(record, modules)
+        )
+        imported, foreign = read_record(record, site_packages)
+    for note in folder.notes:
+        ctx.note(note)
+    if foreign:
+        raise StepFailed(
+            f"the tests did not test the wheel: {foreign[0].describe()}",
+            hint="make the tests import the installed package (no sys.path edits, no editable installs), "
+            "then `relsafe abort` and release again",
+            details=[item.describe() for item in foreign],
+        )
     if done.returncode != 0:
         raise StepFailed(
             f"the tests failed against the installed wheel ({ctx.config.test_command!r}, exit {done.returncode})",
@@ -105,7 +124,12 @@ def run_tests(ctx: Context, venv: venvs.Venv, place: Path) -> dict[str, Any]:
             details=failing_lines(done.output),
         )
     summary = next((line.strip("= ") for line in reversed(done.output.splitlines()) if line.strip()), "")
-    return {"command": ctx.config.test_command, "seconds": round(done.seconds, 2), "summary": summary}
+    return {
+        "command": ctx.config.test_command,
+        "seconds": round(done.seconds, 2),
+        "summary": summary,
+        "imported_from": {name: where for name, where in sorted(imported.items()) if "." not in name},
+    }
 
 
 class Smoke(Step):
@@ -121,18 +145,24 @@ class Smoke(Step):
         return list(ctx.config.test_pythons) or [sys.executable]
 
     def fingerprint(self, ctx: Context) -> dict[str, Any]:
-        return {
+        inputs: dict[str, Any] = {
             "artifacts": {a["name"]: a["sha256"] for a in recorded_artifacts(ctx)},
             "pythons": self.pythons(ctx),
             "command": ctx.config.test_command,
         }
+        # only when set, so that a release recorded before these keys existed still resumes
+        for key, value in (("extras", ctx.config.test_extras), ("groups", ctx.config.test_groups)):
+            if value:
+                inputs[key] = list(value)
+        return inputs
 
     def _venv_dir(self, ctx: Context, index: int) -> Path:
         return ctx.work_dir / self.name / f"venv-{index}"
 
     def _fresh_venv(self, ctx: Context, index: int, python: str) -> venvs.Venv:
         venv = venvs.create(self._venv_dir(ctx, index), python, ctx.log)
-        venvs.install(venv, list(ctx.config.test_requires), ctx.log, what="installing [test] requires")
+        requirements = [*ctx.config.test_requires, *group_requirements(ctx.config, ctx.project.root)]
+        venvs.install(venv, requirements, ctx.log, what="installing [test] requires and groups")
         return venv
 
     def prepare(self, ctx: Context) -> None:
@@ -156,7 +186,12 @@ class Smoke(Step):
         return ctx.artifacts_dir / name
 
     def install_wheel(self, ctx: Context, venv: venvs.Venv, wheel: Path) -> float:
-        return venvs.install(venv, [wheel], ctx.log, what=f"installing {wheel.name}")
+        requirement = wheel_requirement(wheel, ctx.project.name, ctx.config.test_extras)
+        return venvs.install(venv, [requirement], ctx.log, what=f"installing {wheel.name}{self._extras(ctx)}")
+
+    def _extras(self, ctx: Context) -> str:
+        extras = ctx.config.test_extras
+        return f" with extras {', '.join(extras)}" if extras else ""
 
     def run(self, ctx: Context) -> dict[str, Any]:
         return self.test_wheel(ctx, self.wheel(ctx))
@@ -168,10 +203,8 @@ class Smoke(Step):
             venv = self._venv(ctx, index, python)
             install_seconds = self.install_wheel(ctx, venv, wheel)
             venvs.pip_check(venv, ctx.log)
-            place = ctx.work_dir / self.name / f"tests-{index}"
-            place.mkdir(parents=True, exist_ok=True)
-            verify_installed(venv, wheel, ctx.project.name, ctx.release.version, ctx.log, place)
-            tests = run_tests(ctx, venv, place)
+            verify_installed(venv, wheel, ctx.project.name, ctx.release.version, ctx.log, venv.path)
+            tests = run_tests(ctx, venv, top_level_modules(wheel))
             ctx.note(
                 f"{Path(python).name}: venv {venv.seconds:.1f}s, install {install_seconds:.1f}s, "
                 f"tests {tests['seconds']:.1f}s — {tests['summary']}"

@@ -18,6 +18,7 @@ from relsafe.context import Context
 from relsafe.errors import StepFailed
 from relsafe.steps.build import recorded_artifacts
 from relsafe.steps.smoke import Smoke
+from relsafe.test_dependencies import wheel_requirement
 from relsafe.tools import index
 from relsafe.tools import venv as venvs
 
@@ -61,10 +62,11 @@ class VerifyStage(Smoke):
     def install_wheel(self, ctx: Context, venv: venvs.Venv, wheel: Path) -> float:
         return venvs.install(
             venv,
-            [wheel],
+            [wheel_requirement(wheel, ctx.project.name, ctx.config.test_extras)],
             ctx.log,
             index_url=ctx.production_index_url,
-            what=f"installing {wheel.name} from the staging index (dependencies from the production index)",
+            what=f"installing {wheel.name}{self._extras(ctx)} from the staging index "
+            "(dependencies from the production index)",
         )
 
     def run(self, ctx: Context) -> dict[str, Any]:

@@ -5,8 +5,12 @@ from __future__ import annotations
 import os
 import shutil
 import sys
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
+from relsafe.errors import ToolFailed
 from relsafe.runlog import RunLog
 from relsafe.tools import process
 
@@ -68,32 +72,46 @@ def build_distributions(
     return [path for path in built if path.name.endswith((".whl", ".tar.gz"))]
 
 
+@contextmanager
 def build_wheel_from_sdist(
     sdist: Path,
-    outdir: Path,
     *,
     source_date_epoch: int,
     pretend_version: str | None,
     isolated: bool = True,
     log: RunLog,
-) -> Path:
-    """Unpack an sdist alone and build a wheel from it: proof the sdist is complete."""
+) -> Iterator[Path]:
+    """Unpack an sdist alone and build a wheel from it: proof the sdist is complete. Yields the wheel.
+
+    Everything happens in a fresh folder of the system's temp dir, removed on
+    leaving whatever happened: backends look around the source they build
+    (poetry-core runs `git ls-files`, which exits 128 under a `.git/` folder),
+    so the unpacked sdist must sit outside any repository, the release's own
+    folder in `.git/relsafe/` included.
+    """
     import tarfile
 
-    unpack = outdir / "unpacked"
-    unpack.mkdir(parents=True, exist_ok=True)
-    with tarfile.open(sdist) as archive:
-        archive.extractall(unpack, filter="data")
-    roots = [child for child in unpack.iterdir() if child.is_dir()]
-    wheel_dir = outdir / "wheel"
-    env = build_environment(source_date_epoch, pretend_version)
-    target = roots[0] if len(roots) == 1 else unpack
-    _run_build(
-        ["--wheel", "--outdir", str(wheel_dir)],
-        target,
-        env,
-        isolated=isolated,
-        log=log,
-        what="building a wheel from the sdist",
-    )
-    return next(wheel_dir.glob("*.whl"))
+    scratch = Path(tempfile.mkdtemp(prefix="relsafe-sdist-"))
+    try:
+        unpack = scratch / "unpacked"
+        unpack.mkdir()
+        with tarfile.open(sdist) as archive:
+            archive.extractall(unpack, filter="data")
+        roots = [child for child in unpack.iterdir() if child.is_dir()]
+        wheel_dir = scratch / "wheel"
+        env = build_environment(source_date_epoch, pretend_version)
+        target = roots[0] if len(roots) == 1 else unpack
+        _run_build(
+            ["--wheel", "--outdir", str(wheel_dir)],
+            target,
+            env,
+            isolated=isolated,
+            log=log,
+            what="building a wheel from the sdist",
+        )
+        wheels = sorted(wheel_dir.glob("*.whl"))
+        if not wheels:  # build exited 0 yet wrote nothing: say so, not StopIteration
+            raise ToolFailed("building a wheel from the sdist wrote no wheel")
+        yield wheels[0]
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)

@@ -178,8 +178,57 @@ class Git:
     def add_worktree(self, path: Path, commit: str) -> None:
         self._run("worktree", "add", "--detach", "--quiet", str(path), commit)
 
+    def init_submodules(self, worktree: Path) -> None:
+        """Check out every submodule (recursively) of `worktree` at the revision its commit records.
+
+        A build of the commit must hold what the project ships, vendored
+        submodules included. `--init` writes each submodule's url into the
+        configuration the worktree shares with the user's repository; what it
+        added is taken out again, so a build changes nothing there. Git's own
+        protections stay: a local-path or `file://` submodule needs
+        protocol.file.allow from the user's configuration or environment.
+        """
+        before = self._submodule_sections()
+        try:
+            self._run(
+                "-C",
+                str(worktree),
+                "submodule",
+                "update",
+                "--init",
+                "--recursive",
+                "--checkout",
+                what="git submodule update --init --recursive",
+            )
+        finally:
+            for name in sorted(self._submodule_sections() - before):
+                self._run("config", "--local", "--remove-section", f"submodule.{name}")
+
+    def _submodule_sections(self) -> set[str]:
+        """Names of the `[submodule "…"]` sections in the repository's own configuration."""
+        try:
+            output = self._run("config", "--local", "--name-only", "--get-regexp", r"^submodule\.")
+        except ToolFailed:  # exit 1: no such key
+            return set()
+        return {key.removeprefix("submodule.").rpartition(".")[0] for key in output.splitlines() if key.strip()}
+
     def remove_worktree(self, path: Path) -> None:
-        self._run("worktree", "remove", "--force", str(path))
+        """Remove a worktree relsafe made, submodules and all, and leave no entry in `git worktree list`.
+
+        Git refuses `worktree remove` of a tree with populated submodules unless
+        forced, and of a locked one unless forced twice; a folder git no longer
+        knows (a killed run's) is deleted and then pruned.
+        """
+        import shutil
+
+        for forces in (["--force"], ["--force", "--force"]):
+            try:
+                self._run("worktree", "remove", *forces, str(path))
+                break
+            except ToolFailed:
+                continue  # locked, or not a worktree any more: force harder, then delete it below
+        if path.exists():
+            shutil.rmtree(path, ignore_errors=True)
         self._run("worktree", "prune")
 
     def clone(self, source: str, destination: Path, *, bare: bool = False) -> None:

@@ -116,9 +116,24 @@ def run_python(venv: Venv, code: str, log: RunLog, *, cwd: Path) -> process.Comp
     )
 
 
-def run_command(venv: Venv, command: str, log: RunLog, *, cwd: Path, timeout: float | None = None) -> process.Completed:
+def site_packages(venv: Venv, log: RunLog) -> list[Path]:
+    """Where the venv installs packages (purelib and platlib, one folder on most systems)."""
+    code = "import sysconfig; print(sysconfig.get_path('purelib')); print(sysconfig.get_path('platlib'))"
+    done = process.run([str(venv.python), "-I", "-c", code], log=log, what="reading the venv's site-packages")
+    return sorted({Path(line.strip()) for line in done.output.splitlines() if line.strip()})
+
+
+def run_command(
+    venv: Venv,
+    command: str,
+    log: RunLog,
+    *,
+    cwd: Path,
+    timeout: float | None = None,
+    extra_env: dict[str, str] | None = None,
+) -> process.Completed:
     """Run a configured command (e.g. `python -m pytest -q`) with the venv first on PATH."""
     argv = shlex.split(command)
     executable = shutil.which(argv[0], path=str(venv.path / BIN)) or argv[0]
-    env = venv.environment(dict(os.environ))
+    env = {**venv.environment(dict(os.environ)), **(extra_env or {})}
     return process.run([executable, *argv[1:]], log=log, cwd=cwd, env=env, check=False, timeout=timeout)
