@@ -58,11 +58,15 @@ def _exit(code: int) -> NoReturn:
     raise typer.Exit(code)
 
 
+RESUMABLE = "interrupted; run `relsafe resume` to go on, or `relsafe abort`"
+
+
 @contextmanager
-def _reported() -> Iterator[None]:
-    """Turn every RelsafeError into one clear message and its exit code; Ctrl-C into a resumable stop."""
+def _reported(interrupted: str = RESUMABLE) -> Iterator[None]:
+    """Turn every RelsafeError into one clear message and its exit code; Ctrl-C into exit 130 and `interrupted`,
+    which says what is left (a real release stays resumable)."""
     from relsafe.console import make_console, show_error
-    from relsafe.errors import RelsafeError
+    from relsafe.errors import ExitCode, RelsafeError
 
     try:
         yield
@@ -70,8 +74,8 @@ def _reported() -> Iterator[None]:
         show_error(make_console(stderr=True), error, error.log_path)
         _exit(int(error.exit_code))
     except KeyboardInterrupt:
-        make_console(stderr=True).print("interrupted; run `relsafe resume` to go on, or `relsafe abort`")
-        _exit(130)
+        make_console(stderr=True).print(interrupted)
+        _exit(int(ExitCode.INTERRUPTED))
 
 
 def _drive(action: Callable[[StepView, Options], T], confirm: list[str] | None = None, yes: bool = False) -> T:
@@ -109,13 +113,17 @@ def release(
     from relsafe import releaser
     from relsafe.console import finished, make_console
 
-    with _reported():
-        if plan:
+    if plan:
+        with _reported("interrupted; nothing was changed"):
             _print_plan(path, part)
-            return
-        if dry_run:
+        return
+    if dry_run:
+        from relsafe.rehearsal import STOPPED
+
+        with _reported(f"interrupted: {STOPPED}"):
             _rehearse(path, part)
-            return
+        return
+    with _reported():
         outcome = _drive(lambda view, options: releaser.start(path, part, view, options), confirm, yes)
         make_console().print(finished(outcome.release))
 
@@ -136,7 +144,7 @@ def _rehearse(path: Path, part: str) -> None:
     from relsafe.rehearsal import rehearse
 
     outcome = _drive(lambda view, options: rehearse(path, part, view, options))
-    make_console().print(rehearsal_summary(outcome.release, outcome.blockers, outcome.warnings))
+    make_console().print(rehearsal_summary(outcome.release, outcome.blockers, outcome.warnings, outcome.log_path))
     _exit(int(outcome.exit_code))
 
 

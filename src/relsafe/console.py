@@ -3,6 +3,10 @@
 On a terminal the steps are a live rich table with spinners and elapsed
 times; off a terminal (CI, pipes) each event is one plain line. rich
 already honours NO_COLOR.
+
+Text from tools, users and configuration is shown literally: the consoles
+interpret neither markup nor emoji codes, so `[publish]` or `:warning:` in a
+message stays as written, and relsafe's own styling is always a rich Text.
 """
 
 from __future__ import annotations
@@ -14,7 +18,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rich.console import Console, Group
-from rich.markup import escape
 from rich.spinner import Spinner
 from rich.table import Table
 from rich.text import Text
@@ -39,11 +42,13 @@ ICONS = {
     "pending": ("·", "dim"),
     "rehearsed": ("✓", "green"),
     "skipped": ("-", "dim"),
+    "interrupted": ("⏹", "yellow"),
 }
 
 
 def make_console(stderr: bool = False) -> Console:
-    return Console(stderr=stderr, highlight=False, soft_wrap=True)
+    """A console that prints strings as they are: no markup, no emoji codes, no highlighting."""
+    return Console(stderr=stderr, highlight=False, markup=False, emoji=False, soft_wrap=True)
 
 
 @dataclass
@@ -96,7 +101,7 @@ class StepView:
                 elapsed = row.seconds if row.seconds is not None else 0.0
             timing = f"{elapsed:.1f}s" if row.status != "pending" else ""
             detail = row.notes[-1] if row.status == "running" and row.notes else row.summary
-            table.add_row(icon, row.title or row.name, timing, Text(detail, style="dim", overflow="ellipsis"))
+            table.add_row(icon, Text(row.title or row.name), timing, Text(detail, style="dim", overflow="ellipsis"))
         return table
 
     def ask(self, question: str) -> bool:
@@ -106,7 +111,7 @@ class StepView:
         if self.live is not None:
             self.live.stop()
         try:
-            return Confirm.ask(question, default=False, console=self.console)
+            return Confirm.ask(Text(question), default=False, console=self.console)  # a str would be markup
         finally:
             if self.live is not None:
                 self.live.start()
@@ -133,14 +138,23 @@ class StepView:
 
 
 def show_error(console: Console, error: RelsafeError, log_path: Path | None) -> None:
-    """What failed, its last lines, the log, and how to go on: never a traceback."""
-    console.print(f"[bold red]error:[/] {escape(error.message)}")
+    """What failed, the telling lines of the tool's output, the log, and how to go on: never a traceback."""
+    style = "bold red" if error.label == "error" else "bold yellow"
+    console.print(Text.assemble((f"{error.label}:", style), " ", error.message))
     for line in error.details:
-        console.print(f"  [dim]│[/] {escape(line)}")
-    if log_path is not None and log_path.exists():
-        console.print(f"  [dim]full log: {escape(str(log_path))}[/]")
+        console.print(Text.assemble("  ", ("│", "dim"), " ", line))
+    log_line = full_log(log_path)
+    if log_line is not None:
+        console.print(Text("  ").append_text(log_line))
     if error.hint:
-        console.print(f"[yellow]hint:[/] {escape(error.hint)}")
+        console.print(Text.assemble(("hint:", "yellow"), " ", error.hint))
+
+
+def full_log(log_path: Path | None) -> Text | None:
+    """`full log: PATH`, where the whole output of every command is, when there is a log."""
+    if log_path is None or not log_path.exists():
+        return None
+    return Text(f"full log: {log_path}", style="dim")
 
 
 def finished(release: Release) -> Text:
@@ -177,12 +191,12 @@ def release_table(release: Release) -> Group:
     for name in release.order:
         record = release.steps.get(name)
         if record is None:
-            table.add_row(name, "pending", "0", "", "")
+            table.add_row(Text(name), "pending", "0", "", "")
             continue
         seconds = f"{record.seconds:.1f}s" if record.seconds is not None else ""
         shown = {key: value for key, value in record.outputs.items() if key != MANUAL_STEP}  # a line of its own
-        outputs = describe_outputs(shown) or (record.error or "")
-        table.add_row(name, record.status, str(record.attempts), seconds, outputs)
+        outputs = describe_outputs(shown) or "\n".join([record.error or "", *("  " + d for d in record.error_details)])
+        table.add_row(Text(name), Text(record.status), str(record.attempts), seconds, Text(outputs.strip("\n")))
     manual = manual_step(release)
     if manual:
         return Group(header, table, Text.assemble(("remaining manual step: ", "bold yellow"), manual))
@@ -197,8 +211,11 @@ def manual_step(release: Release) -> str | None:
     return str(value) if value else None
 
 
-def rehearsal_summary(release: Release, blockers: Sequence[Blocker], warnings: Sequence[str]) -> Group:
-    """The end of a rehearsal: would a real release pass, and if not, everything that would stop it."""
+def rehearsal_summary(
+    release: Release, blockers: Sequence[Blocker], warnings: Sequence[str], log_path: Path | None
+) -> Group:
+    """The end of a rehearsal: would a real release pass, and if not, everything that would stop it;
+    each blocker ends with its tool's telling lines, and the log holds the rest."""
     parts: list[Any] = []
     for warning in warnings:
         parts.append(Text(f"warning: {warning}", style="yellow"))
@@ -206,22 +223,30 @@ def rehearsal_summary(release: Release, blockers: Sequence[Blocker], warnings: S
         parts.append(
             Text(f"rehearsal passed: a real release of {release.version} would go through", style="bold green")
         )
-        return Group(*parts)
+    else:
+        parts.append(_blocker_table(release, blockers))
+    log_line = full_log(log_path)
+    if log_line is not None:
+        parts.append(log_line)
+    return Group(*parts)
+
+
+def _blocker_table(release: Release, blockers: Sequence[Blocker]) -> Table:
+    """One row per blocker: its message, then every detail line (already cut to what tells, last line kept)."""
     table = Table(
-        title=f"{len(blockers)} blocker(s): a real release of {release.version} would stop",
+        # a Text title keeps its own style: rich applies title_style only to a str
+        title=Text(f"{len(blockers)} blocker(s): a real release of {release.version} would stop", style="bold red"),
         box=None,
         header_style="bold",
-        title_style="bold red",
         title_justify="left",
     )
     table.add_column("step")
     table.add_column("exit")
     table.add_column("what")
     for blocker in blockers:
-        what = "\n".join([blocker.message, *("  " + d for d in blocker.details[:8] if d != blocker.message)])
-        table.add_row(blocker.step, str(int(blocker.exit_code)), Text(what))
-    parts.append(table)
-    return Group(*parts)
+        what = "\n".join([blocker.message, *("  " + d for d in blocker.details if d != blocker.message)])
+        table.add_row(Text(blocker.step), str(int(blocker.exit_code)), Text(what))
+    return table
 
 
 SEVERITY_STYLES = {"error": "bold red", "warning": "yellow", "info": "dim"}
@@ -254,7 +279,7 @@ def publisher_setup(written: Sequence[Path], setup: PublisherSetup) -> Group:
     parts.append(Text(f"\n1. On PyPI, add a pending publisher ({setup.pypi_url}):", style="bold"))
     table = Table(box=None, show_header=False, pad_edge=False)
     for label, value in setup.pypi_fields:
-        table.add_row(f"   {label}", value)
+        table.add_row(Text(f"   {label}"), Text(value))
     parts.append(table)
     parts.append(Text("\n2. On GitHub:", style="bold"))
     parts.extend(Text(f"   - {step}") for step in setup.github_steps)

@@ -17,12 +17,14 @@ class ExitCode(IntEnum):
     USAGE = 2
     GATE = 3
     REFUSED = 4
+    INTERRUPTED = 130  # 128 + SIGINT, what shells report for a command stopped by Ctrl-C
 
 
 class RelsafeError(Exception):
     """Base of every error shown to the user."""
 
     exit_code: ExitCode = ExitCode.FAILED
+    label = "error"  # how the screen introduces the message
 
     def __init__(
         self,
@@ -69,3 +71,10 @@ class WaitingAtGate(RelsafeError):
     """A checklist gate needs a confirmation (exit 3); the release stays resumable."""
 
     exit_code = ExitCode.GATE
+
+
+class Interrupted(RelsafeError):
+    """Ctrl-C stopped a run that leaves nothing to resume, such as a rehearsal (exit 130)."""
+
+    exit_code = ExitCode.INTERRUPTED
+    label = "interrupted"

@@ -19,6 +19,7 @@ from relsafe.state import BLOCKED, DONE, FAILED, RUNNING, WAITING, now
 from relsafe.steps import load
 from relsafe.steps.base import DONE as CHECK_DONE
 from relsafe.steps.base import Step
+from relsafe.tools import process
 
 
 class Observer(Protocol):
@@ -74,7 +75,18 @@ class Pipeline:
 
     def run(self) -> list[Blocker]:
         """Run every unfinished step. A real release raises on its first problem;
-        a rehearsal collects blockers and goes on where later steps can."""
+        a rehearsal collects blockers and goes on where later steps can.
+
+        Ctrl-C ends the commands of background work too (the groundwork of
+        later steps): nothing of an interrupted run keeps going behind it.
+        """
+        try:
+            return self._run_steps()
+        except KeyboardInterrupt:
+            process.stop_all()
+            raise
+
+    def _run_steps(self) -> list[Blocker]:
         for batch in self._batches():
             stop = False
             for step, error in self._run_batch(batch):
@@ -114,7 +126,11 @@ class Pipeline:
             return [(batch[0], attempt(batch[0]))]
         with ThreadPoolExecutor(max_workers=len(batch), thread_name_prefix="step") as pool:
             futures = [pool.submit(attempt, step) for step in batch]
-            return [(step, future.result()) for step, future in zip(batch, futures, strict=True)]
+            try:
+                return [(step, future.result()) for step, future in zip(batch, futures, strict=True)]
+            except KeyboardInterrupt:
+                process.stop_all()  # leaving the pool waits for its steps: their commands must end now
+                raise
 
     def _prepare_later_steps(self) -> None:
         """Once preflight has passed, let pending steps start their groundwork in the background."""
@@ -147,7 +163,7 @@ class Pipeline:
             record.outputs = dict(found.outputs)
             self._finish(step, started, "already done")
             return
-        record.status, record.started, record.error = RUNNING, now(), None
+        record.status, record.started, record.error, record.error_details = RUNNING, now(), None, []
         record.attempts += 1
         self._save()
         try:
@@ -174,6 +190,7 @@ class Pipeline:
         if isinstance(error, WaitingAtGate):
             status = WAITING
         record.status, record.ended, record.error = status, now(), error.message
+        record.error_details = [line for line in error.details if line != error.message]
         record.seconds = round(time.monotonic() - started, 3)
         self._save()
         self.observer.step_finished(step.name, status, record.seconds, error.message)

@@ -5,26 +5,32 @@ the embedded index as its staging index. A clone rather than a worktree:
 tags and commits made in a worktree would land in the real repository's
 refs. The real repository, remote and indexes are only read. Every blocker
 is collected instead of stopping at the first; only the rehearsal's record
-is written, into the real journal's history.
+is written, into the real journal's history. Ctrl-C stops it the same way:
+sandbox removed, record written (as interrupted), nothing to resume.
 """
 
 from __future__ import annotations
 
 import shutil
+import signal
 import tempfile
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from relsafe.context import StagingTarget
-from relsafe.errors import ExitCode
+from relsafe.errors import ExitCode, Interrupted
 from relsafe.pipeline import Blocker, Observer, Pipeline
 from relsafe.releaser import Options, Repository, context_for, new_release
 from relsafe.runlog import RunLog
-from relsafe.state import Journal, Release
+from relsafe.state import RUNNING, Journal, Release, now
 from relsafe.tools.git import Git
 from relsafe.tools.localindex import LocalIndex
 
-REHEARSED, BLOCKED_REHEARSAL = "rehearsed", "blocked"
+REHEARSED, BLOCKED_REHEARSAL, INTERRUPTED = "rehearsed", "blocked", "interrupted"
+STOPPED = "the rehearsal was stopped; it changed nothing, and there is nothing to resume"
 
 
 @dataclass
@@ -59,24 +65,63 @@ def _sandbox_repository(real: Git, release: Release, folder: Path, log: RunLog) 
 
 
 def rehearse(path: Path, request: str, observer: Observer, options: Options) -> RehearsalOutcome:
-    real = Repository.open(path)
-    project = real.project()
-    release = new_release(real, project, request)
-    release.rehearsal = True
-    folder = Path(tempfile.mkdtemp(prefix="relsafe-rehearsal-"))
+    """Rehearse a release of `request`; Ctrl-C removes the sandbox, records the rehearsal as interrupted
+    and raises Interrupted (a rehearsal leaves nothing to resume)."""
     try:
-        sandbox_git = _sandbox_repository(real.git, release, folder, real.log)
-        sandbox = Repository(sandbox_git, Journal(sandbox_git.common_dir), real.config, real.log, real.subdir)
-        with LocalIndex(folder / "index", log_path=folder / "index.log") as local_index:
-            ctx = context_for(sandbox, sandbox.project(), release, options)
-            ctx.staging = StagingTarget(local_index.upload_url, local_index.index_url, local_index.credentials)
-            ctx.rehearsal = True
-            ctx.real_git = real.git
-            blockers = Pipeline(ctx, observer).run()
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
+        real = Repository.open(path)
+        release = new_release(real, real.project(), request)
+    except KeyboardInterrupt:
+        raise Interrupted(STOPPED) from None
+    release.rehearsal = True
+    try:
+        blockers = _in_sandbox(real, release, observer, options)
+    except KeyboardInterrupt:
+        with _interrupts_deferred():
+            release.status = INTERRUPTED
+            for step in release.steps.values():
+                if step.status == RUNNING:
+                    step.status, step.ended = INTERRUPTED, now()
+            real.journal.finish(release)
+        interrupted = Interrupted(STOPPED)
+        interrupted.log_path = real.log.path
+        raise interrupted from None
     release.blockers = [blocker.as_dict() for blocker in blockers]
     release.status = BLOCKED_REHEARSAL if blockers else REHEARSED
     record = real.journal.finish(release)
     warnings = list(release.output("preflight", "warnings") or [])
     return RehearsalOutcome(release, blockers, record, real.log.path, warnings)
+
+
+def _in_sandbox(real: Repository, release: Release, observer: Observer, options: Options) -> list[Blocker]:
+    """The pipeline's blockers against a sandbox that is removed whatever happens, Ctrl-C included."""
+    folder = Path(tempfile.mkdtemp(prefix="relsafe-rehearsal-"))
+    local_index = LocalIndex(folder / "index", log_path=folder / "index.log")
+    try:
+        sandbox_git = _sandbox_repository(real.git, release, folder, real.log)
+        sandbox = Repository(sandbox_git, Journal(sandbox_git.common_dir), real.config, real.log, real.subdir)
+        local_index.start()
+        ctx = context_for(sandbox, sandbox.project(), release, options)
+        ctx.staging = StagingTarget(local_index.upload_url, local_index.index_url, local_index.credentials)
+        ctx.rehearsal = True
+        ctx.real_git = real.git
+        return Pipeline(ctx, observer).run()
+    finally:
+        with _interrupts_deferred():
+            local_index.close()
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+@contextmanager
+def _interrupts_deferred() -> Iterator[None]:
+    """Hold Ctrl-C until the block is over: pressed again while the sandbox is removed, it would leave part of it."""
+    if threading.current_thread() is not threading.main_thread():  # only the main thread receives signals
+        yield
+        return
+    pressed: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda signum, _frame: pressed.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if pressed:
+        raise KeyboardInterrupt

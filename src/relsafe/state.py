@@ -48,6 +48,7 @@ class StepRecord:
     inputs: dict[str, Any] = field(default_factory=dict)
     outputs: dict[str, Any] = field(default_factory=dict)
     error: str | None = None
+    error_details: list[str] = field(default_factory=list)  # the reasons or tool lines behind `error`
 
 
 @dataclass

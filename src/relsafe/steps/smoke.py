@@ -28,6 +28,7 @@ from relsafe.steps.build import recorded_artifacts
 from relsafe.test_dependencies import group_requirements, wheel_requirement
 from relsafe.tools import venv as venvs
 
+TALLY_LINE = re.compile(r"\b\d+ (passed|failed|skipped|errors?)\b|^OK\b|^Ran \d+ tests?|no tests ran")
 SUMMARY_LINE = re.compile(r"^(FAILED|ERROR) |^=+ .*(failed|error|passed|no tests ran).* =+$|^\d+ (failed|passed)")
 IMPORT_PROBE = """
 import importlib, importlib.metadata, json
@@ -123,7 +124,10 @@ def run_tests(ctx: Context, venv: venvs.Venv, modules: list[str]) -> dict[str, A
             hint="fix the code, then `relsafe abort` and release again; the full output is in the log",
             details=failing_lines(done.output),
         )
-    summary = next((line.strip("= ") for line in reversed(done.output.splitlines()) if line.strip()), "")
+    lines = [line.strip() for line in done.output.splitlines() if line.strip()]
+    # the runner's tally (`12 passed in 0.3s`, unittest's `OK`); quiet settings can leave only progress dots
+    tally = next((line.strip("= ") for line in reversed(lines) if TALLY_LINE.search(line)), None)
+    summary = tally or f"exit 0 ({len(lines)} line(s) of output, no tally)"
     return {
         "command": ctx.config.test_command,
         "seconds": round(done.seconds, 2),

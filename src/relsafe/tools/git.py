@@ -8,6 +8,7 @@ from typing import Any
 
 from relsafe.errors import ToolFailed, UsageError
 from relsafe.runlog import RunLog
+from relsafe.tools.process import error_tail
 
 TAIL_LINES = 12
 
@@ -41,10 +42,11 @@ class Git:
             text = f"{error.stdout or ''}\n{error.stderr or ''}".strip()
             self.log.write(text)
             self.log.write(f"= exit {error.status}")
-            lines = [self.log.redact(line.strip()) for line in text.splitlines() if line.strip()]
-            lines = [re.sub(r"^(stdout|stderr): '?", "", line).rstrip("'") for line in lines]
+            # GitPython quotes each stream as `stdout: '…'`; indentation stays, so a hook's traceback is seen
+            lines = [re.sub(r"^\s*(stdout|stderr): '?", "", line.rstrip()).rstrip("'") for line in text.splitlines()]
             raise ToolFailed(
-                f"{what or 'git ' + args[0]} failed (exit {error.status})", details=lines[-TAIL_LINES:]
+                f"{what or 'git ' + args[0]} failed (exit {error.status})",
+                details=error_tail(self.log.redact("\n".join(lines)), TAIL_LINES),
             ) from None
         if output:
             self.log.write(output)

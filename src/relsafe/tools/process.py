@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import os
+import re
+import signal
 import subprocess
+import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,6 +17,9 @@ from relsafe.errors import ToolFailed
 from relsafe.runlog import RunLog
 
 TAIL_LINES = 15
+TRACEBACK = "Traceback (most recent call last):"
+SETTLE, STOP_GRACE = 1.0, 5.0  # seconds an interrupted command has to end by itself, then after SIGINT
+_FRAME = re.compile(r'\s*File "')
 
 
 @dataclass(frozen=True)
@@ -23,7 +30,51 @@ class Completed:
     seconds: float
 
     def tail(self, lines: int = TAIL_LINES) -> list[str]:
-        return self.output.rstrip().splitlines()[-lines:]
+        return error_tail(self.output, lines)
+
+
+def error_tail(output: str, limit: int = TAIL_LINES) -> list[str]:
+    """The non-blank lines of a failed command's output that say why, in order: at most `limit`, plus `…` marks.
+
+    Tools end with their error (`ERROR Backend subprocess exited…`), so the
+    last line is always kept. Of a Python traceback, the exception line(s),
+    the header and the frame that raised are kept before anything else: the
+    middle frames say least, and the full output is in the run log.
+    """
+    lines = output.rstrip().splitlines()
+    if sum(1 for line in lines if line.strip()) <= limit:
+        return [line for line in lines if line.strip()]
+    chosen = sorted(list(dict.fromkeys(_by_importance(lines)))[:limit])
+    shown: list[str] = []
+    for before, index in zip([-1, *chosen], chosen, strict=False):
+        if any(line.strip() for line in lines[before + 1 : index]):  # cut here: say so, indented like what follows
+            line = lines[index]
+            shown.append(line[: len(line) - len(line.lstrip())] + "…")
+        shown.append(lines[index])
+    return shown
+
+
+def _by_importance(lines: list[str]) -> list[int]:
+    """Indexes of the non-blank lines, most telling first: the last line, then the last traceback's parts."""
+    last = len(lines) - 1
+    plain = [index for index in range(last, -1, -1) if lines[index].strip()]
+    header = next((i for i in range(last, -1, -1) if lines[i].strip() == TRACEBACK), None)
+    if header is None:
+        return plain
+    indent = _indent(lines[header])
+    exception = header + 1
+    while exception <= last and (not lines[exception].strip() or _indent(lines[exception]) > indent):
+        exception += 1
+    if exception > last:  # frames to the end: no exception line to show
+        return plain
+    end = next((i for i in range(exception, last + 1) if not lines[i].strip()), last + 1)
+    raised = max((i for i in range(header + 1, exception) if _FRAME.match(lines[i])), default=exception)
+    first = [last, *range(exception, end), *(i for i in plain if i >= end)]
+    return [*first, header, *range(raised, min(exception, raised + 3))]
+
+
+def _indent(line: str) -> int:
+    return len(line) - len(line.lstrip())
 
 
 def strict_pip_env(base: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -41,6 +92,85 @@ def strict_pip_env(base: Mapping[str, str] | None = None) -> dict[str, str]:
     return env
 
 
+_running: set[subprocess.Popen[str]] = set()
+_running_lock = threading.Lock()  # held to start a command, so none starts unseen while stop_all runs
+_stopped = threading.Event()
+
+
+def stop_all() -> None:
+    """End every command still running, those of background threads included, and start no more.
+
+    After Ctrl-C the run is over: a command a worker thread went on with would
+    keep writing into folders about to be removed, and delay the exit.
+    """
+    with _running_lock:
+        _stopped.set()
+        running = list(_running)
+    _end(running)
+
+
+def _end(procs: list[subprocess.Popen[str]]) -> None:
+    """End commands the way Ctrl-C does, so that tools still remove their temp folders; kill what stays.
+
+    A terminal's Ctrl-C reaches the commands too: they get a moment to end by
+    themselves (a second SIGINT could cut their clean-up short). Then SIGINT,
+    for a `kill -INT` of relsafe alone; then SIGKILL. Another Ctrl-C meanwhile
+    kills at once.
+    """
+    try:
+        _wait(procs, SETTLE)
+        for proc in procs:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGINT)
+        _wait(procs, STOP_GRACE)
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+
+
+def _wait(procs: list[subprocess.Popen[str]], seconds: float) -> None:
+    deadline = time.monotonic() + seconds
+    for proc in procs:
+        with suppress(subprocess.TimeoutExpired):
+            proc.wait(max(0.0, deadline - time.monotonic()))
+
+
+@contextmanager
+def _started(
+    argv: list[str], what: str, cwd: Path | None, env: Mapping[str, str] | None
+) -> Iterator[subprocess.Popen[str]]:
+    """The command's process, known to stop_all while it runs, and never left running behind the caller."""
+    with _running_lock:
+        if _stopped.is_set():
+            raise ToolFailed(f"{what}: not started, the run was interrupted")
+        try:
+            proc = subprocess.Popen(
+                argv,
+                cwd=cwd,
+                env=dict(env) if env is not None else None,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+                errors="replace",
+            )
+        except FileNotFoundError as error:
+            raise ToolFailed(f"{what}: command not found: {argv[0]}") from error
+        _running.add(proc)
+    try:
+        with proc:
+            try:
+                yield proc
+            except BaseException:  # Ctrl-C in the thread that waits: the command ends with it
+                _end([proc])
+                raise
+    finally:
+        with _running_lock:
+            _running.discard(proc)
+
+
 def run(
     command: Sequence[str | os.PathLike[str]],
     *,
@@ -54,41 +184,32 @@ def run(
     """Run a command to completion, stdout and stderr merged into the run log.
 
     With check=True a non-zero exit raises ToolFailed naming `what` and
-    carrying the last lines of output, already redacted.
+    carrying the telling lines of output (error_tail), already redacted.
     """
     argv = [os.fspath(part) for part in command]
+    what = what or argv[0]
     log.write(f"$ {' '.join(argv)}" + (f"    (in {cwd})" if cwd else ""))
     started = time.monotonic()
+    timed_out = False
     try:
-        proc = subprocess.run(
-            argv,
-            cwd=cwd,
-            env=dict(env) if env is not None else None,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            errors="replace",
-            timeout=timeout,
-            check=False,
-        )
-    except FileNotFoundError as error:
-        log.write(f"! not found: {argv[0]}")
-        raise ToolFailed(f"{what or argv[0]}: command not found: {argv[0]}") from error
-    except subprocess.TimeoutExpired as error:
-        output = error.stdout if isinstance(error.stdout, str) else ""
-        log.write(output)
-        raise ToolFailed(
-            f"{what or argv[0]} did not finish within {timeout:.0f} s",
-            details=[log.redact(line) for line in output.splitlines()[-TAIL_LINES:]],
-        ) from error
+        with _started(argv, what, cwd, env) as proc:
+            try:
+                output, _ = proc.communicate(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                timed_out = True
+                proc.kill()
+                output, _ = proc.communicate()  # what it printed until then
+    except ToolFailed as error:  # not found, or not started after an interruption
+        log.write(f"! {error.message}")
+        raise
     seconds = time.monotonic() - started
-    log.write(proc.stdout)
+    log.write(output)
     log.write(f"= exit {proc.returncode} after {seconds:.2f} s")
-    done = Completed(argv, proc.returncode, log.redact(proc.stdout), seconds)
+    if _stopped.is_set():
+        raise ToolFailed(f"{what}: stopped, the run was interrupted")
+    done = Completed(argv, proc.returncode, log.redact(output), seconds)
+    if timed_out:
+        raise ToolFailed(f"{what} did not finish within {timeout:.0f} s", details=done.tail())
     if check and proc.returncode != 0:
-        raise ToolFailed(
-            f"{what or argv[0]} failed (exit {proc.returncode})",
-            details=done.tail(),
-        )
+        raise ToolFailed(f"{what} failed (exit {proc.returncode})", details=done.tail())
     return done

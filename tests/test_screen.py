@@ -1,0 +1,221 @@
+"""What the screen says: a failing tool's real error and the log path; outside text printed as written."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from relsafe.sample import SampleProject, create_sample
+from relsafe.tools.localindex import LocalIndex
+from relsafe.tools.process import error_tail
+from tests.conftest import RunRelsafe, git, relsafe_env
+from tests.release_fixtures import journal_dir, relsafe_command, status_json, world
+
+MARKUP = "[bold]x[/bold] :warning:"  # rich would make this bold and an emoji
+REAL_ERROR = f"RuntimeError: the real error {MARKUP}"
+BUILD_ERROR = "ERROR Backend subprocess exited when trying to invoke build_sdist"
+
+FAILING_HOOK = f"""
+from hatchling.builders.hooks.plugin.interface import BuildHookInterface
+
+
+def deeper(level):
+    if level == 0:
+        raise RuntimeError("the real error {MARKUP}")
+    deeper(level - 1)
+
+
+class CustomBuildHook(BuildHookInterface):
+    def initialize(self, version, build_data):
+        for number in range(40):
+            print(f"preparing part {{number}}")
+        deeper(10)
+"""
+
+
+def hooked_sample(base: Path, index: LocalIndex, hook: str) -> SampleProject:
+    """The offline sample whose sdist build runs `hook` (a hatchling build hook), committed and pushed."""
+    sample = create_sample(base, index=(index.upload_url, index.index_url), offline=True)
+    (sample.root / "hatch_build.py").write_text(textwrap.dedent(hook).lstrip(), encoding="utf-8")
+    with (sample.root / "pyproject.toml").open("a", encoding="utf-8") as pyproject:
+        pyproject.write("\n[tool.hatch.build.targets.sdist.hooks.custom]\n")
+    git(sample.root, "add", "-A")
+    git(sample.root, "commit", "-qm", "A build hook")
+    git(sample.root, "push", "-q", "origin", "main")
+    return sample
+
+
+def assert_real_error_last(lines: list[str]) -> None:
+    """The exception and the build's final line are shown, in that order; the middle frames are not."""
+    text = "\n".join(lines)
+    assert REAL_ERROR in text and BUILD_ERROR in text, text
+    assert "⚠" not in text
+    shown = [line.strip().lstrip("│ ") for line in lines]
+    assert shown.index(REAL_ERROR) < shown.index(BUILD_ERROR)
+    assert "Traceback (most recent call last):" in shown
+    assert 'raise RuntimeError("the real error' in text, "the frame that raised"
+    assert "deeper(level - 1)" not in text, "middle frames make way for the error"
+
+
+def logged_path(output: str) -> Path:
+    line = next(line for line in output.splitlines() if line.strip().startswith("full log: "))
+    path = Path(line.strip().removeprefix("full log: "))
+    assert path.is_file(), path
+    return path
+
+
+@pytest.mark.slow
+def test_a_build_traceback_shows_its_exception_and_final_line(
+    tmp_path: Path, local_index: LocalIndex, run_relsafe: RunRelsafe
+) -> None:
+    sample = hooked_sample(tmp_path, local_index, FAILING_HOOK)
+    before = world(sample)
+
+    rehearsed = run_relsafe("release", "minor", "--dry-run", cwd=sample.root)
+    assert rehearsed.returncode == 1, rehearsed.stdout + rehearsed.stderr
+    table = rehearsed.stdout.split("1 blocker(s): a real release of 0.2.0 would stop", 1)[1]
+    assert "python -m build failed (exit 1)" in table
+    assert_real_error_last(table.splitlines())
+    log = logged_path(table)
+    assert "deeper(level - 1)" in log.read_text(encoding="utf-8"), "the whole output is in the log"
+    assert world(sample) == before
+
+    released = run_relsafe("release", "minor", cwd=sample.root)
+    assert released.returncode == 1, released.stdout + released.stderr
+    error = released.stderr.split("error: python -m build failed (exit 1)", 1)[1]
+    details = [line for line in error.splitlines() if line.startswith("  │ ")]
+    assert_real_error_last(details)
+    assert details[-1] == f"  │ {BUILD_ERROR}", "the tool's final line ends the details"
+    logged_path(error)
+
+
+@pytest.mark.slow
+def test_status_and_errors_print_brackets_as_written(
+    tmp_path: Path, local_index: LocalIndex, run_relsafe: RunRelsafe
+) -> None:
+    sample = create_sample(tmp_path, index=(local_index.upload_url, local_index.index_url), offline=True)
+    config = sample.root / "release.toml"
+    config.write_text(f'[release]\nbranch = "{MARKUP}"\n\n' + config.read_text(encoding="utf-8"), encoding="utf-8")
+    git(sample.root, "rm", "-q", ".github/workflows/publish.yml")
+    git(sample.root, "commit", "-qam", "No publish workflow, another release branch")
+    git(sample.root, "push", "-q", "origin", "main")
+    refusal = f"on branch 'main', not the release branch '{MARKUP}' ([release] branch)"
+
+    refused = run_relsafe("release", "minor", cwd=sample.root)
+    assert refused.returncode == 4, refused.stdout + refused.stderr
+    assert "([publish] workflow is not set)" in refused.stderr
+    assert refusal in refused.stderr
+
+    shown = run_relsafe("status", cwd=sample.root)
+    assert shown.returncode == 0, shown.stderr
+    assert "([publish] workflow is not set)" in shown.stdout
+    assert refusal in shown.stdout
+    assert "⚠" not in shown.stdout
+    recorded = status_json(sample)
+    assert recorded is not None and recorded["status"] == "refused"
+
+    bad = run_relsafe("release", MARKUP, cwd=sample.root)
+    assert bad.returncode == 2
+    assert f"got '{MARKUP}'" in bad.stderr
+
+
+def test_a_short_output_is_shown_whole_without_blank_lines() -> None:
+    assert error_tail("one\n\ntwo\n\n") == ["one", "two"]
+
+
+def test_a_long_output_keeps_its_last_lines_and_says_where_it_was_cut() -> None:
+    output = "\n".join(f"line {n}" for n in range(30))
+    assert error_tail(output, 3) == ["…", "line 27", "line 28", "line 29"]
+
+
+def test_an_indented_traceback_keeps_its_exception_and_what_follows() -> None:
+    """pip shows a backend's traceback indented inside its own report, and its own verdict last."""
+    frames = [f'        File "/x/mod{n}.py", line {n}, in f{n}\n          f{n + 1}()' for n in range(20)]
+    output = "\n".join(
+        [
+            "  × Getting requirements to build wheel did not run successfully.",
+            "  ╰─> [50 lines of output]",
+            *(f"      noise {n}" for n in range(10)),
+            "      Traceback (most recent call last):",
+            *frames,
+            '        File "/x/setup.py", line 3, in <module>',
+            '          raise RuntimeError("the real error")',
+            "      RuntimeError: the real error",
+            "      [end of output]",
+            "",
+            "  note: This error originates from a subprocess, and is likely not a problem with pip.",
+            "error: subprocess-exited-with-error",
+        ]
+    )
+    assert error_tail(output, 8) == [
+        "      …",
+        "      Traceback (most recent call last):",
+        "        …",
+        '        File "/x/setup.py", line 3, in <module>',
+        '          raise RuntimeError("the real error")',
+        "      RuntimeError: the real error",
+        "      [end of output]",
+        "  note: This error originates from a subprocess, and is likely not a problem with pip.",
+        "error: subprocess-exited-with-error",
+    ]
+
+
+def test_of_chained_tracebacks_the_last_exception_is_shown() -> None:
+    first = ["Traceback (most recent call last):", '  File "a.py", line 1, in <module>', "    g()", "KeyError: 'k'"]
+    later = [
+        "",
+        "During handling of the above exception, another exception occurred:",
+        "",
+        "Traceback (most recent call last):",
+        *(f'  File "b.py", line {n}, in h{n}\n    h{n + 1}()' for n in range(10)),
+        "ValueError: the one that ended it",
+    ]
+    tail = error_tail("\n".join(first + later), 5)
+    assert tail[-1] == "ValueError: the one that ended it"
+    assert "KeyError: 'k'" not in tail
+    assert tail[:3] == ["…", "Traceback (most recent call last):", "  …"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("stop_at", ["… Build sdist and wheel", "… Test the wheel in fresh venvs"])
+def test_ctrl_c_during_a_rehearsal_says_it_left_nothing(tmp_path: Path, local_index: LocalIndex, stop_at: str) -> None:
+    """Ctrl-C reaches the whole foreground group, as a terminal sends it: relsafe and the tools it runs."""
+    sample = create_sample(tmp_path / "work", index=(local_index.upload_url, local_index.index_url), offline=True)
+    before = world(sample)
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    proc = subprocess.Popen(
+        relsafe_command("release", "minor", "--dry-run"),
+        cwd=sample.root,
+        env=relsafe_env(TMPDIR=str(scratch)),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    assert proc.stdout is not None
+    seen = []
+    for line in proc.stdout:
+        seen.append(line)
+        if line.startswith(stop_at):
+            time.sleep(0.5)  # into the step's first command
+            os.killpg(proc.pid, signal.SIGINT)
+            break
+    rest, errors = proc.communicate(timeout=120)
+    output = "".join(seen) + rest
+    assert proc.returncode == 130, output + errors
+    assert "interrupted: the rehearsal was stopped; it changed nothing, and there is nothing to resume" in errors
+    assert "relsafe resume" not in errors + output
+    assert world(sample) == before
+    assert not list(scratch.glob("relsafe-rehearsal-*")), "the sandbox and its index are removed"
+    records = [json.loads(path.read_text()) for path in (journal_dir(sample) / "history").glob("*.json")]
+    assert [record["status"] for record in records] == ["interrupted"]
+    assert status_json(sample) is None or status_json(sample)["status"] == "interrupted"
