@@ -10,7 +10,7 @@ import pytest
 from ruamel.yaml import YAML
 
 from relsafe.config import PIPELINE_ORDER, SCHEMA, Config, load_config
-from relsafe.errors import ConfigError, Refused, UsageError
+from relsafe.errors import ConfigError, UsageError
 from relsafe.runlog import RunLog
 from relsafe.security.workflow_audit import audit_workflows
 from relsafe.tag_convention import DEFAULT_FORMAT
@@ -22,6 +22,7 @@ from relsafe.trusted_publishing import (
     render_publish_workflow,
     render_release_toml,
     tag_pattern,
+    InitWrite,
     write_init,
 )
 
@@ -222,19 +223,19 @@ def test_plan_init_refuses_a_workflow_outside_the_repository(workflow: str) -> N
         plan_init(project="p", remote_url="https://github.com/o/r", workflow=workflow)
 
 
-def test_write_init_writes_once_and_refuses_to_overwrite_edits(tmp_path: Path) -> None:
+def test_write_init_writes_once_and_keeps_edits_file_by_file(tmp_path: Path) -> None:
     plan = plan_init(project="sample-pkg", remote_url="https://github.com/octo-org/sample.git")
-    written = write_init(tmp_path, plan)
-    assert sorted(p.relative_to(tmp_path).as_posix() for p in written) == [
+    done = write_init(tmp_path, plan)
+    assert sorted(p.relative_to(tmp_path).as_posix() for p in done.written) == [
         ".github/workflows/publish.yml",
         "release.toml",
     ]
-    assert write_init(tmp_path, plan) == []
+    assert write_init(tmp_path, plan) == InitWrite([], [])
     workflow = tmp_path / ".github" / "workflows" / "publish.yml"
     workflow.write_text("edited\n", encoding="utf-8")
-    with pytest.raises(Refused, match=r"publish\.yml"):
-        write_init(tmp_path, plan)
+    (tmp_path / "release.toml").unlink()
+    assert write_init(tmp_path, plan) == InitWrite([tmp_path / "release.toml"], [workflow])
     assert workflow.read_text(encoding="utf-8") == "edited\n"
-    assert write_init(tmp_path, plan, overwrite=True) == [workflow]
+    assert write_init(tmp_path, plan, overwrite=True) == InitWrite([workflow], [])
     report = audit_workflows([workflow], log=RunLog(None), use_zizmor=False)
     assert report.findings == []

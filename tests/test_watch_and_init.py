@@ -4,6 +4,7 @@ Trusted Publishing from the GitHub remote."""
 from __future__ import annotations
 
 import shutil
+import socket
 import zipfile
 from pathlib import Path
 
@@ -132,15 +133,20 @@ def test_record_differences_of_identical_wheels_is_empty(tmp_path: Path) -> None
 def test_init_writes_the_workflow_and_prints_the_publisher_values(
     remote: str, sample: SampleProject, run_relsafe: RunRelsafe
 ) -> None:
+    """A project the production index does not know gets a pending publisher; a maintainer's
+    release.toml is kept and its settings used while the missing workflow is written."""
     root = sample.root
-    git(root, "rm", "-q", "release.toml", ".github/workflows/publish.yml")
-    git(root, "commit", "-qm", "start from nothing")
+    git(root, "rm", "-q", ".github/workflows/publish.yml")
+    git(root, "commit", "-qm", "no workflow yet")
     git(root, "remote", "set-url", "origin", remote)
+    config = (root / "release.toml").read_text(encoding="utf-8")
     done = run_relsafe("init", cwd=root, env=relsafe_env(COLUMNS="300"))
     out = done.stdout
     assert done.returncode == 0, out + done.stderr
-    assert (root / ".github" / "workflows" / "publish.yml").is_file()
-    assert (root / "release.toml").is_file()
+    assert f"wrote {root / '.github' / 'workflows' / 'publish.yml'}" in out
+    assert f"kept {root / 'release.toml'}: its settings were used" in out
+    assert (root / "release.toml").read_text(encoding="utf-8") == config
+    assert "relsafe-sample is not there yet: add a pending publisher (http://127.0.0.1:" in out
     for label, value in (
         ("PyPI Project Name", "relsafe-sample"),
         ("Owner", "acme"),
@@ -153,10 +159,81 @@ def test_init_writes_the_workflow_and_prints_the_publisher_values(
     assert "Revoke" in out
     audited = run_relsafe("audit", cwd=root)
     assert audited.returncode == 0, audited.stdout
-    again = run_relsafe("init", cwd=root)
-    assert again.returncode == 0 and "already up to date" in again.stdout
-    (root / "release.toml").write_text("# mine\n", encoding="utf-8")
-    refused = run_relsafe("init", cwd=root)
-    assert refused.returncode == 4 and "--force" in refused.stderr
     forced = run_relsafe("init", "--force", cwd=root)
-    assert forced.returncode == 0
+    assert forced.returncode == 0, forced.stdout + forced.stderr
+    assert f"wrote {root / 'release.toml'}" in forced.stdout
+
+
+def configure_production(sample: SampleProject, index_url: str) -> None:
+    """Only [production] in release.toml, as a maintainer might keep it."""
+    (sample.root / "release.toml").write_text(f'[production]\nindex-url = "{index_url}"\n', encoding="utf-8")
+
+
+@pytest.mark.slow
+def test_init_for_a_project_the_index_knows_says_trusted_publisher_and_names_other_publishers(
+    sample: SampleProject, local_index: LocalIndex, run_relsafe: RunRelsafe
+) -> None:
+    root = sample.root
+    configure_production(sample, local_index.index_url)
+    (local_index.storage / "relsafe_sample-0.1.0.tar.gz").write_bytes(b"released before relsafe")
+    workflows = root / ".github" / "workflows"
+    legacy = (workflows / "publish.yml").read_text(encoding="utf-8")
+    (workflows / "publish.yml").unlink()
+    (workflows / "release.yml").write_text(legacy.replace("name:", "# the old way\nname:", 1), encoding="utf-8")
+    (workflows / "nightly.yml").write_text(legacy, encoding="utf-8")
+    with (root / "release.toml").open("a", encoding="utf-8") as config:
+        config.write('\n[publish]\nworkflow = ".github/workflows/release.yml"\n')
+    git(root, "add", "-A")
+    git(root, "commit", "-qm", "publishing the old way")
+    git(root, "remote", "set-url", "origin", "git@github.com:acme/widget.git")
+
+    done = run_relsafe("init", cwd=root, env=relsafe_env(COLUMNS="300"))
+    out = done.stdout
+    assert done.returncode == 0, out + done.stderr
+    site = local_index.index_url.removesuffix("/simple/")
+    assert (
+        "relsafe-sample exists: add a trusted publisher in the project's Publishing settings "
+        f"({site}/manage/project/relsafe-sample/settings/publishing/)" in out
+    )
+    assert "pending" not in out
+    assert "PyPI Project Name" not in out, "an existing project's publisher form has no project name"
+    assert f"kept {workflows / 'release.yml'}: it differs from relsafe's workflow" in out
+    assert "also publishes: .github/workflows/nightly.yml; PyPI trusts one workflow file (release.yml)" in out
+    assert any("Workflow name" in line and "release.yml" in line for line in out.splitlines()), out
+    assert not (workflows / "publish.yml").exists(), "nothing is written beside the workflow PyPI trusts"
+
+
+def closed_port() -> int:
+    """A loopback port nothing listens on: connections are refused at once."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.mark.slow
+def test_init_when_the_index_cannot_say_gives_both_ways(sample: SampleProject, run_relsafe: RunRelsafe) -> None:
+    root = sample.root
+    configure_production(sample, f"http://127.0.0.1:{closed_port()}/simple/")
+    git(root, "remote", "set-url", "origin", "https://github.com/acme/widget.git")
+    done = run_relsafe("init", cwd=root, env=relsafe_env(COLUMNS="300"))
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "the index could not say whether relsafe-sample exists" in done.stdout
+    assert "/manage/project/relsafe-sample/settings/publishing/" in done.stdout
+    assert "add a pending publisher" in done.stdout and "PyPI Project Name" in done.stdout
+
+
+@pytest.mark.slow
+def test_init_with_tool_relsafe_in_pyproject_writes_no_release_toml(
+    sample: SampleProject, local_index: LocalIndex, run_relsafe: RunRelsafe
+) -> None:
+    root = sample.root
+    (root / "release.toml").unlink()
+    with (root / "pyproject.toml").open("a", encoding="utf-8") as pyproject:
+        pyproject.write(f'\n[tool.relsafe.production]\nindex-url = "{local_index.index_url}"\n')
+    (root / ".github" / "workflows" / "publish.yml").unlink()
+    git(root, "remote", "set-url", "origin", "https://github.com/acme/widget.git")
+    done = run_relsafe("init", cwd=root)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert not (root / "release.toml").exists(), "pyproject.toml's [tool.relsafe] stays the only configuration"
+    assert (root / ".github" / "workflows" / "publish.yml").is_file()
+    assert run_relsafe("audit", cwd=root).returncode == 0

@@ -209,8 +209,8 @@ def init(
     from relsafe.releaser import initialise
 
     with _reported():
-        written, setup = initialise(path, force=force)
-        make_console().print(publisher_setup(written, setup))
+        done, setup = initialise(path, force=force)
+        make_console().print(publisher_setup(done, setup))
 
 
 @app.command()

@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from relsafe.pipeline import Blocker
     from relsafe.security.workflow_audit import AuditReport
     from relsafe.state import Release
-    from relsafe.trusted_publishing import PublisherSetup
+    from relsafe.trusted_publishing import InitWrite, PublisherSetup
 
 ICONS = {
     "done": ("✓", "green"),
@@ -273,10 +273,27 @@ def audit_report(report: AuditReport) -> Group:
     return Group(*parts)
 
 
-def publisher_setup(written: Sequence[Path], setup: PublisherSetup) -> Group:
-    """What `relsafe init` wrote, and what the maintainer must now set up on PyPI and GitHub."""
-    parts: list[Any] = [Text(f"wrote {path}") for path in written] or [Text("files already up to date")]
-    parts.append(Text(f"\n1. On PyPI, add a pending publisher ({setup.pypi_url}):", style="bold"))
+def publisher_setup(done: InitWrite, setup: PublisherSetup) -> Group:
+    """What `relsafe init` wrote and kept, and what the maintainer must now set up on PyPI and GitHub."""
+    parts: list[Any] = [Text(f"wrote {path}") for path in done.written]
+    for path in done.kept:
+        why = (
+            "its settings were used"
+            if path.suffix == ".toml"
+            else "it differs from relsafe's workflow; preflight audits it before every release"
+        )
+        parts.append(Text(f"kept {path}: {why}; `relsafe init --force` replaces it", style="yellow"))
+    if not parts:
+        parts.append(Text("files already up to date"))
+    for other in setup.other_publishers:
+        parts.append(
+            Text(
+                f"also publishes: {other}; PyPI trusts one workflow file ({setup.workflow_file}): remove the upload "
+                f"from {other}, so that every release goes through the checked tag",
+                style="yellow",
+            )
+        )
+    parts.append(Text(f"\n1. On PyPI, {_publisher_action(setup)}:", style="bold"))
     table = Table(box=None, show_header=False, pad_edge=False)
     for label, value in setup.pypi_fields:
         table.add_row(Text(f"   {label}"), Text(value))
@@ -285,6 +302,21 @@ def publisher_setup(written: Sequence[Path], setup: PublisherSetup) -> Group:
     parts.extend(Text(f"   - {step}") for step in setup.github_steps)
     parts.append(Text("\n3. Revoke any old PyPI API tokens for this project: the workflow needs none.", style="bold"))
     return Group(*parts)
+
+
+def _publisher_action(setup: PublisherSetup) -> str:
+    """A project the index knows gets a trusted publisher in its own settings; a new one a pending publisher."""
+    if setup.known:
+        return (
+            f"{setup.project} exists: add a trusted publisher in the project's Publishing settings ({setup.pypi_url})"
+        )
+    if setup.known is None:
+        return (
+            f"(the index could not say whether {setup.project} exists) if it does, add a trusted publisher in the "
+            f"project's Publishing settings ({setup.project_publishing_url}); if not, add a pending publisher "
+            f"({setup.pypi_url}) with the project name"
+        )
+    return f"{setup.project} is not there yet: add a pending publisher ({setup.pypi_url})"
 
 
 def describe_outputs(outputs: dict[str, Any]) -> str:

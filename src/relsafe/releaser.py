@@ -32,7 +32,7 @@ from relsafe.tools.git import Git
 
 if TYPE_CHECKING:
     from relsafe.security.workflow_audit import AuditReport
-    from relsafe.trusted_publishing import PublisherSetup
+    from relsafe.trusted_publishing import InitWrite, PublisherSetup
 
 ABORTED, REFUSED, FAILED_RELEASE = "aborted", "refused", "failed"
 SIDE_EFFECT_FREE = ("preflight",)
@@ -302,14 +302,15 @@ def last_release(path: Path) -> Release | None:
     return Journal(git.common_dir).last()
 
 
-def initialise(path: Path, *, force: bool) -> tuple[list[Path], PublisherSetup]:
+def initialise(path: Path, *, force: bool) -> tuple[InitWrite, PublisherSetup]:
     """`relsafe init`: write release.toml and the publish workflow for this repository's GitHub remote.
 
     The workflow goes where the project already publishes from, as PyPI's
-    publisher may name that file, else to the default publish.yml.
+    publisher may name that file, else to the default publish.yml; any other
+    workflow that uploads is named, since each is a way around the checks.
     """
-    from relsafe.security.workflow_audit import discover_publish_workflow
-    from relsafe.trusted_publishing import DEFAULT_WORKFLOW, plan_init, write_init
+    from relsafe.security.workflow_audit import publishing_workflows
+    from relsafe.trusted_publishing import DEFAULT_WORKFLOW, index_site, plan_init, write_init
 
     repo = Repository.open(path, keep_log=False)
     config, git = repo.config, repo.git
@@ -328,16 +329,33 @@ def initialise(path: Path, *, force: bool) -> tuple[list[Path], PublisherSetup]:
         found = [name for name in ("test", "testing") if (repo.project_root / name).is_dir()]
         if found:
             settings["test"] = {"paths": found}
+    publishing = publishing_workflows(git.root)
+    workflow = config.publish_workflow or (publishing[0] if len(publishing) == 1 else DEFAULT_WORKFLOW)
     plan = plan_init(
         project=project.name,
         remote_url=remote_url,
         tag_format=project.tag_format,
         environment=config.publish_environment,
-        workflow=config.publish_workflow or discover_publish_workflow(git.root) or DEFAULT_WORKFLOW,
+        workflow=workflow,
         settings=settings,
         project_dir=repo.subdir,
+        index_site=index_site(config.production_index_url),
+        known=_known_on_production(config.production_index_url, project.name),
+        other_publishers=[found for found in publishing if found != workflow],
+        with_config=config.source != "pyproject.toml",
     )
     return write_init(git.root, plan, overwrite=force), plan.setup
+
+
+def _known_on_production(index_url: str, project: str) -> bool | None:
+    """Whether the production index has files of the project (its publisher is then added in its
+    own settings, not as a pending one); None when the index cannot say."""
+    from relsafe.tools.index import released_versions
+
+    try:
+        return bool(released_versions(index_url, project))
+    except RelsafeError:
+        return None
 
 
 def audit_paths(path: Path, paths: list[Path]) -> AuditReport:

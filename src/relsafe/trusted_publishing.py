@@ -9,22 +9,24 @@ GitHub protections as data for the CLI to show.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path, PurePosixPath
 from string import Template
 from typing import Any
+from urllib.parse import urlsplit
 
 import tomlkit
+from packaging.utils import canonicalize_name
 
-from relsafe.errors import ConfigError, Refused, UsageError
+from relsafe.errors import ConfigError, UsageError
 from relsafe.security.redaction import DEFAULT_REDACTOR
 
 DEFAULT_WORKFLOW = ".github/workflows/publish.yml"
 DEFAULT_ENVIRONMENT = "pypi"
 DEFAULT_TAG_FORMAT = "v{version}"
-PYPI_PUBLISHING_URL = "https://pypi.org/manage/account/publishing/"
+PYPI_SITE = "https://pypi.org"
 
 _OWNER = r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
 _REPO = r"[A-Za-z0-9._-]+?"
@@ -73,13 +75,29 @@ class PublisherSetup:
     workflow_file: str  # the file name only: that is what PyPI matches
     environment: str
     tag_pattern: str
-    pypi_url: str = PYPI_PUBLISHING_URL
+    index_site: str = PYPI_SITE  # where the production index is managed
+    # Does the production index already know the project? None when it could not be asked.
+    known: bool | None = False
+    other_publishers: tuple[str, ...] = ()  # workflows beside workflow_file that upload too
+
+    @property
+    def pypi_url(self) -> str:
+        """Where the publisher is added: a new project's is pending, on the account; an existing one's is
+        a trusted publisher in the project's own settings."""
+        if self.known:
+            return self.project_publishing_url
+        return f"{self.index_site}/manage/account/publishing/"
+
+    @property
+    def project_publishing_url(self) -> str:
+        return f"{self.index_site}/manage/project/{canonicalize_name(self.project)}/settings/publishing/"
 
     @property
     def pypi_fields(self) -> tuple[tuple[str, str], ...]:
-        """The pending-publisher form on PyPI, label and value, in the form's order."""
+        """PyPI's publisher form, label and value, in the form's order (the project name only when pending)."""
+        project = () if self.known else (("PyPI Project Name", self.project),)
         return (
-            ("PyPI Project Name", self.project),
+            *project,
             ("Owner", self.repository.owner),
             ("Repository name", self.repository.name),
             ("Workflow name", self.workflow_file),
@@ -112,11 +130,26 @@ class PublisherSetup:
 
 
 @dataclass(frozen=True)
+class InitWrite:
+    """What `relsafe init` did with each file: written, or kept because it differs (the maintainer's)."""
+
+    written: list[Path]
+    kept: list[Path]
+
+
+@dataclass(frozen=True)
 class InitPlan:
     """What `relsafe init` writes (paths relative to the repository root) and what it tells."""
 
     files: dict[PurePosixPath, str]
     setup: PublisherSetup
+
+
+def index_site(index_url: str) -> str:
+    """The site that manages a simple index (`https://pypi.org` for `https://pypi.org/simple/`),
+    where its publishers are set up."""
+    parts = urlsplit(index_url)
+    return f"{parts.scheme}://{parts.netloc}"
 
 
 def parse_github_remote(url: str) -> GitHubRepository:
@@ -188,6 +221,10 @@ def plan_init(
     workflow: str = DEFAULT_WORKFLOW,
     settings: Mapping[str, Mapping[str, Any]] | None = None,
     project_dir: str = "",
+    index_site: str = PYPI_SITE,
+    known: bool | None = False,
+    other_publishers: Sequence[str] = (),
+    with_config: bool = True,
 ) -> InitPlan:
     """Everything `relsafe init` writes and shows, computed without touching the disk.
 
@@ -203,42 +240,44 @@ def plan_init(
     merged: dict[str, dict[str, Any]] = {table: dict(keys) for table, keys in (settings or {}).items()}
     merged.setdefault("release", {})["tag-format"] = tag_format
     merged.setdefault("publish", {}).update({"workflow": workflow, "environment": environment})
-    files = {
-        workflow_path: render_publish_workflow(project=project, tag_format=tag_format, environment=environment),
-        PurePosixPath(project_dir) / "release.toml": render_release_toml(merged),
-    }
+    files = {workflow_path: render_publish_workflow(project=project, tag_format=tag_format, environment=environment)}
+    if with_config:  # not when pyproject.toml's [tool.relsafe] configures relsafe: only one of them may
+        files[PurePosixPath(project_dir) / "release.toml"] = render_release_toml(merged)
     setup = PublisherSetup(
         project=project,
         repository=repository,
         workflow_file=workflow_path.name,
         environment=environment,
         tag_pattern=tag_pattern(tag_format),
+        index_site=index_site,
+        known=known,
+        other_publishers=tuple(other_publishers),
     )
     return InitPlan(files=files, setup=setup)
 
 
-def write_init(root: Path, plan: InitPlan, *, overwrite: bool = False) -> list[Path]:
-    """Write the plan's files under root and return those written.
+def write_init(root: Path, plan: InitPlan, *, overwrite: bool = False) -> InitWrite:
+    """Write the plan's files under root.
 
     A file that already holds the same text is left alone; one that differs is
-    refused unless overwrite is set, because it may hold the maintainer's edits.
+    kept as it is unless overwrite is set, because it may hold the maintainer's
+    edits. Each file is decided alone: an edited release.toml does not stop
+    the workflow from being written.
     """
-    targets = [(root / Path(*relative.parts), text) for relative, text in plan.files.items()]
-    differing = [path for path, text in targets if path.exists() and path.read_text(encoding="utf-8") != text]
-    if differing and not overwrite:
-        names = ", ".join(str(path.relative_to(root)) for path in differing)
-        raise Refused(
-            f"init would overwrite {names}",
-            hint="merge your changes by hand, or run `relsafe init --force` to replace them",
-        )
     written: list[Path] = []
-    for path, text in targets:
-        if path.exists() and path.read_text(encoding="utf-8") == text:
-            continue
+    kept: list[Path] = []
+    for relative, text in plan.files.items():
+        path = root / Path(*relative.parts)
+        if path.exists():
+            if path.read_text(encoding="utf-8") == text:
+                continue
+            if not overwrite:
+                kept.append(path)
+                continue
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")
         written.append(path)
-    return written
+    return InitWrite(written, kept)
 
 
 def _template(name: str) -> str:
