@@ -17,12 +17,12 @@ from relsafe.tag_convention import DEFAULT_FORMAT
 from relsafe.trusted_publishing import (
     DEFAULT_WORKFLOW,
     GitHubRepository,
+    InitWrite,
     parse_github_remote,
     plan_init,
     render_publish_workflow,
     render_release_toml,
     tag_pattern,
-    InitWrite,
     write_init,
 )
 
