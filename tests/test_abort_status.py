@@ -41,6 +41,8 @@ def test_abort_after_a_failed_push_removes_the_local_tag_and_the_bump_commit(
     status, hook = fail_push(sample, run_relsafe)
     bump = status["steps"]["bump"]["outputs"]["commit"]
     remote_before = world(sample).remote_refs
+    folder = journal_dir(sample) / "releases" / status["id"]
+    (folder / "verify-stage" / "downloads").mkdir(parents=True, exist_ok=True)  # what a step may leave behind
 
     proc = run_relsafe("abort", cwd=sample.root)
 
@@ -55,6 +57,7 @@ def test_abort_after_a_failed_push_removes_the_local_tag_and_the_bump_commit(
     assert set(version_in_files(sample).values()) == {"0.1.0"}
     assert world(sample).remote_refs == remote_before
     _aborted(sample, status["id"])
+    assert [path.name for path in folder.iterdir()] == ["dist"], "only the artifacts stay"
     assert run_relsafe("resume", cwd=sample.root).returncode == 2
 
     # afterwards a new release works, and is a new record

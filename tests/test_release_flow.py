@@ -118,6 +118,8 @@ def test_minor_release_bumps_tags_pushes_and_records_every_step(
     folder = artifacts_dir(sample, status["id"])
     recorded = status["steps"]["build"]["outputs"]["artifacts"]
     assert sorted(p.name for p in folder.iterdir()) == sorted(a["name"] for a in recorded)
+    assert [p.name for p in folder.parent.iterdir()] == ["dist"], "virtualenvs and checkouts are gone"
+    assert git(sample.root, "worktree", "list").count("\n") == 0, "no build worktree is left registered"
     assert {a["kind"] for a in recorded} == {"sdist", "wheel"}
     for artifact in recorded:
         path = folder / artifact["name"]

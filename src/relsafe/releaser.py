@@ -8,6 +8,7 @@ step runs.
 from __future__ import annotations
 
 import email.message
+import shutil
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -24,6 +25,7 @@ from relsafe.project import Project, detect_project, find_project_root
 from relsafe.runlog import RunLog
 from relsafe.state import DONE, WAITING, Journal, Release
 from relsafe.steps import default_steps, known_steps
+from relsafe.steps.build import BUILD_CHECKOUT_PREFIX
 from relsafe.steps.bump import found_bump_commit, is_pure_bump
 from relsafe.steps.gate import expand_order
 from relsafe.tag_convention import DEFAULT_FORMAT
@@ -182,7 +184,7 @@ def _recording(repo: Repository, release: Release) -> Iterator[None]:
                 error.hint = "fix the cause and run `relsafe resume` to go on from here, or `relsafe abort`"
         else:
             release.status = REFUSED
-            repo.journal.finish(release)
+            _close(repo, release)
         raise
 
 
@@ -194,8 +196,24 @@ def _run(repo: Repository, ctx: Context, observer: Observer) -> Outcome:
     with _recording(repo, release):
         Pipeline(ctx, observer).run()
     release.status = DONE
-    repo.journal.finish(release)
+    _close(repo, release)
     return Outcome(release, repo.log.path)
+
+
+def _close(repo: Repository, release: Release) -> None:
+    """Move the ended release to history and remove what its steps made, keeping its artifacts.
+
+    A build checkout is a git worktree: it is removed through git, so that
+    `git worktree list` keeps no entry of it.
+    """
+    repo.journal.finish(release)
+    for folder in repo.journal.scratch_folders(release):
+        if folder.name.startswith(BUILD_CHECKOUT_PREFIX):
+            repo.git.remove_worktree(folder)
+        elif folder.is_dir():
+            shutil.rmtree(folder, ignore_errors=True)
+        else:
+            folder.unlink(missing_ok=True)
 
 
 def start(path: Path, request: str, observer: Observer, options: Options) -> Outcome:
@@ -251,7 +269,7 @@ def abort(path: Path) -> Outcome:
             raise UsageError("no release is in progress; nothing to abort")
         notes = _undo_local(repo, release)
         release.status = ABORTED
-        repo.journal.finish(release)
+        _close(repo, release)
         return Outcome(release, repo.log.path, notes)
 
 

@@ -173,6 +173,15 @@ class Journal:
     def artifacts_dir(self, release: Release) -> Path:
         return self.releases_dir / release.id / "dist"
 
+    def scratch_folders(self, release: Release) -> list[Path]:
+        """What the release's steps made besides its artifacts (virtualenvs, downloads, build checkouts):
+        tens of megabytes that nothing needs once the release has ended."""
+        folder = self.releases_dir / release.id
+        if not folder.is_dir():
+            return []
+        keep = self.artifacts_dir(release)
+        return sorted(path for path in folder.iterdir() if path != keep)
+
     def new_log(self) -> Path:
         self.logs_dir.mkdir(parents=True, exist_ok=True)
         return self.logs_dir / f"{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}.log"

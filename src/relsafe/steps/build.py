@@ -17,6 +17,8 @@ from relsafe.errors import StepFailed
 from relsafe.steps.base import Check, Step
 from relsafe.tools import builder
 
+BUILD_CHECKOUT_PREFIX = "source-"  # the build's worktree under the release folder
+
 
 def recorded_artifacts(ctx: Context) -> list[dict[str, Any]]:
     artifacts = ctx.release.output("build", "artifacts")
@@ -36,9 +38,9 @@ def release_checkout(ctx: Context) -> Iterator[Path]:
     recorded revisions, so the sdist holds what the project ships.
     """
     ctx.work_dir.mkdir(parents=True, exist_ok=True)
-    for leftover in ctx.work_dir.glob("source-*"):  # a killed build's checkout; pruned below
+    for leftover in ctx.work_dir.glob(f"{BUILD_CHECKOUT_PREFIX}*"):  # a killed build's checkout; pruned below
         shutil.rmtree(leftover, ignore_errors=True)
-    source = Path(tempfile.mkdtemp(prefix="source-", dir=ctx.work_dir))
+    source = Path(tempfile.mkdtemp(prefix=BUILD_CHECKOUT_PREFIX, dir=ctx.work_dir))
     ctx.git.add_worktree(source, ctx.bump_commit)
     try:
         if (source / ".gitmodules").is_file():  # vendored code the sdist must ship, at the recorded revisions
