@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import re
+import socket
+import subprocess
+import sys
 import threading
+import time
+import urllib.request
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -388,3 +393,56 @@ def test_a_readable_pypirc_with_a_password_is_flagged(tmp_path: Path) -> None:
 )
 def test_production_pypi_is_recognised(url: str, production: bool) -> None:
     assert is_production_pypi(url) is production
+
+
+@pytest.fixture
+def redirecting_index(tmp_path: Path, local_index: LocalIndex) -> Iterator[str]:
+    """A pypiserver run the default way, whose fallback sends unknown projects on (a 303), here to
+    another local index rather than to the public one."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    storage = tmp_path / "own-files"
+    storage.mkdir()
+    (storage / "held_here-1.0.tar.gz").write_bytes(b"an sdist this index holds")
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "pypiserver",
+            "run",
+            "-i",
+            "127.0.0.1",
+            "-p",
+            str(port),
+            "--fallback-url",
+            local_index.index_url,
+            str(storage),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+        for _ in range(100):
+            try:
+                opener.open(f"http://127.0.0.1:{port}/health", timeout=1).close()
+                break
+            except OSError:
+                time.sleep(0.1)
+        yield f"http://127.0.0.1:{port}/simple/"
+    finally:
+        server.terminate()
+        server.wait(10)
+
+
+@pytest.mark.slow
+def test_an_index_that_redirects_unknown_projects_is_named_with_the_fix(
+    redirecting_index: str, local_index: LocalIndex
+) -> None:
+    (local_index.storage / "elsewhere-0.2.0.tar.gz").write_bytes(b"a file of another index")
+    assert set(files_for(redirecting_index, "held-here", "1.0")) == {"held_here-1.0.tar.gz"}
+    with pytest.raises(StepFailed) as raised:
+        files_for(redirecting_index, "elsewhere", "0.2.0")
+    assert "does not hold elsewhere and sent the request on to " + local_index.index_url in raised.value.message
+    assert raised.value.hint is not None and "--disable-fallback" in raised.value.hint

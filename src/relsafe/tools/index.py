@@ -115,6 +115,13 @@ def project_files(index_url: str, project: str, version: str | None = None) -> l
         if error.code == 404:
             return []
         raise StepFailed(f"the index at {index_url} answered {error.code} {error.reason} for {url}") from error
+    if not final_url.startswith(index_url.rstrip("/") + "/"):
+        raise StepFailed(
+            f"the index at {index_url} does not hold {project} and sent the request on to {final_url}: "
+            "relsafe must see only that index's own files",
+            hint="pypiserver redirects unknown projects to the public index (a 303) unless it runs with "
+            "--disable-fallback: restart it with that option",
+        )
     parse = parse_simple_json if content_type == JSON_TYPE else parse_simple_html
     files = parse(body, final_url)
     if version is not None:
