@@ -43,6 +43,7 @@ def assert_tested_installed(sample: SampleProject) -> str:
     where = imported[MODULE]
     assert "/site-packages/" in where and "/smoke/venv-0/" in where, imported
     assert not where.startswith(str(sample.root / "src")), where
+    print(f"smoke imported {MODULE} from {where}")  # shown with -s or -rP: the closing evidence
     return str(where)
 
 

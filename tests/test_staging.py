@@ -246,7 +246,7 @@ def test_a_staged_release_puts_exactly_the_wheel_and_sdist_on_the_index_with_the
     assert record["steps"]["stage"]["outputs"]["repository_url"] == staging.index.upload_url
     assert sorted(record["steps"]["verify-stage"]["outputs"]["downloaded"]) == sorted(build)
     downloads = journal_dir(sample) / "releases" / record["id"] / "verify-stage" / "downloads"
-    assert {path.name: sha256(path) for path in downloads.iterdir()} == build, "read back byte for byte"
+    assert not downloads.exists(), "read back and checked against the build, then removed as the release ended"
     assert_tagged_and_pushed(sample)
     if staging.login != "open":
         assert SECRET not in output
