@@ -12,12 +12,13 @@ import hashlib
 import json
 import re
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from relsafe.errors import ConfigError
+from relsafe.index_url import is_production_pypi, url_problem
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -293,12 +294,12 @@ class _Validator:
             ("production", "index-url", "production_index_url"),
         ):
             url = values.get(attribute)
-            if url is not None and "@" in url.partition("://")[2].partition("/")[0]:
-                # never echo the URL: it holds a credential
+            problem = url_problem(url) if url is not None else None
+            if problem is not None:  # never echo the URL: it may hold a credential
                 raise self.fail(
                     f"{table}.{key}",
-                    "expected a URL without credentials; give them as twine does (TWINE_USERNAME/TWINE_PASSWORD, "
-                    "keyring or ~/.pypirc), so they never reach the journal",
+                    f"{problem}; give credentials as twine does (TWINE_USERNAME/TWINE_PASSWORD, keyring or "
+                    "~/.pypirc), so they never reach the journal",
                 )
         trigger = values.get("publish_trigger")
         if trigger is not None and trigger not in PUBLISH_TRIGGERS:
@@ -327,13 +328,12 @@ def load_config(
     root: Path,
     known_steps: tuple[str, ...],
     default_steps: tuple[str, ...],
-    staging_url_check: Callable[[str], bool] | None = None,
 ) -> Config:
     """Read release.toml, else [tool.relsafe] in pyproject.toml, else defaults.
 
-    `known_steps` are the steps this relsafe implements, in pipeline order;
-    `staging_url_check` says whether a URL is the production index, which
-    relsafe never uploads to.
+    `known_steps` are the steps this relsafe implements, in pipeline order.
+    A staging URL that is the production index is refused: relsafe never
+    uploads there.
     """
     release_toml = root / CONFIG_FILE
     pyproject = root / "pyproject.toml"
@@ -360,7 +360,7 @@ def load_config(
                 f"got {gate.before!r}, which does not run"
             )
     config = Config(source=source, **values)
-    if staging_url_check is not None and staging_url_check(config.staging_repository_url):
+    if is_production_pypi(config.staging_repository_url):
         raise ConfigError(
             f"{source}: {prefix}staging.repository-url: expected a staging index, got the production index "
             f"{config.staging_repository_url!r}; relsafe never uploads to PyPI itself (the tag triggers the "

@@ -3,12 +3,17 @@
 Every failure a user can meet is a RelsafeError: one line that names what is
 wrong, an optional hint that says how to go on, and optional detail lines
 (the tail of a failing command's output). Anything else is a bug.
+
+All three are redacted when the error is made: an error may quote a tool, a
+file or a URL holding a secret, and it reaches the screen and the journal.
 """
 
 from __future__ import annotations
 
 from enum import IntEnum
 from pathlib import Path
+
+from relsafe.security.redaction import DEFAULT_REDACTOR
 
 
 class ExitCode(IntEnum):
@@ -32,10 +37,11 @@ class RelsafeError(Exception):
         hint: str | None = None,
         details: list[str] | None = None,
     ) -> None:
+        message = DEFAULT_REDACTOR(message)
         super().__init__(message)
         self.message = message
-        self.hint = hint
-        self.details = details or []
+        self.hint = DEFAULT_REDACTOR(hint) if hint is not None else None
+        self.details = [DEFAULT_REDACTOR(line) for line in details or []]
         self.log_path: Path | None = None  # set once the error is known to belong to a run with a log
 
 

@@ -71,10 +71,8 @@ class Repository:
         journal = Journal(git.common_dir)
         log = RunLog(journal.new_log() if keep_log else None)
         git.log = log
-        from relsafe.tools.index import is_production_pypi
-
         root = find_project_root(path, git.root)
-        config = load_config(root, known_steps(), default_steps(), is_production_pypi)
+        config = load_config(root, known_steps(), default_steps())
         return cls(git, journal, config, log, "" if root == git.root else root.relative_to(git.root).as_posix())
 
     @property

@@ -1,12 +1,16 @@
-"""The log of one relsafe run: every subprocess's command and output, redacted."""
+"""The log of one relsafe run: every subprocess's command and output, redacted, readable by its owner only."""
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from pathlib import Path
 
 from relsafe.security.redaction import DEFAULT_REDACTOR, Redactor
+
+APPEND = os.O_WRONLY | os.O_APPEND | os.O_CREAT
+"""How the log is opened: a new log is made with mode 0600, whatever the umask."""
 
 
 class RunLog:
@@ -24,6 +28,6 @@ class RunLog:
             return
         stamp = time.strftime("%H:%M:%S")
         clean = self.redact(text)
-        with self._lock, self.path.open("a", encoding="utf-8") as stream:
+        with self._lock, open(os.open(self.path, APPEND, 0o600), "a", encoding="utf-8") as stream:
             for line in clean.splitlines() or [""]:
                 stream.write(f"{stamp} {line}\n")

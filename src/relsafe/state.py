@@ -20,6 +20,7 @@ from typing import Any
 
 from relsafe import failpoint
 from relsafe.errors import Refused
+from relsafe.security.redaction import DEFAULT_REDACTOR
 
 SCHEMA_VERSION = 1
 
@@ -96,9 +97,29 @@ class Release:
         return cls(steps=steps, **fields)
 
 
+PRIVATE_FOLDER, PRIVATE_FILE = 0o700, 0o600
+"""The journal and the logs name the indexes, the project and what failed: for the owner's eyes only."""
+
+
+def private_folder(folder: Path) -> Path:
+    """The folder, made if missing and kept readable by its owner only (also when an older relsafe made it)."""
+    folder.mkdir(mode=PRIVATE_FOLDER, parents=True, exist_ok=True)
+    if folder.stat().st_mode & 0o777 != PRIVATE_FOLDER:
+        folder.chmod(PRIVATE_FOLDER)
+    return folder
+
+
+def _journal_text(release: Release) -> str:
+    """The release as the journal stores it: redacted, since a message may quote a tool or a file."""
+    return json.dumps(DEFAULT_REDACTOR.data(release.to_dict()), indent=2, sort_keys=True) + "\n"
+
+
 def write_atomically(path: Path, text: str) -> None:
-    """Write via a temp file in the same folder, fsync it, rename it over, fsync the folder."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """Write via a temp file in the same folder, fsync it, rename it over, fsync the folder.
+
+    The temp file is made with mode 0600 (mkstemp), and keeps it when renamed.
+    """
+    private_folder(path.parent)
     descriptor, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(descriptor, "w", encoding="utf-8") as stream:
@@ -145,14 +166,16 @@ class Journal:
 
     def save(self, release: Release) -> None:
         """Write the release's state; serialised, because concurrent steps record their ends."""
+        private_folder(self.dir)
         with self._writing:
             release.updated = now()
-            write_atomically(self.state_path, json.dumps(release.to_dict(), indent=2, sort_keys=True) + "\n")
+            write_atomically(self.state_path, _journal_text(release))
 
     def finish(self, release: Release) -> Path:
         """Move a finished, aborted or rehearsed release into history."""
         target = self.history_dir / f"{release.id}.json"
-        write_atomically(target, json.dumps(release.to_dict(), indent=2, sort_keys=True) + "\n")
+        private_folder(self.dir)
+        write_atomically(target, _journal_text(release))
         if not release.rehearsal:
             self.state_path.unlink(missing_ok=True)
         return target
@@ -183,7 +206,8 @@ class Journal:
         return sorted(path for path in folder.iterdir() if path != keep)
 
     def new_log(self) -> Path:
-        self.logs_dir.mkdir(parents=True, exist_ok=True)
+        private_folder(self.dir)
+        private_folder(self.logs_dir)
         return self.logs_dir / f"{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}.log"
 
     @contextmanager
@@ -195,7 +219,7 @@ class Journal:
         """
         from filelock import FileLock, Timeout
 
-        self.dir.mkdir(parents=True, exist_ok=True)
+        private_folder(self.dir)
         holder = self.dir / "lock.pid"
         lock = FileLock(str(self.lock_path), timeout=0)
         try:

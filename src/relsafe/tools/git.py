@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 from typing import Any
 
 from relsafe.errors import ToolFailed, UsageError
 from relsafe.runlog import RunLog
+from relsafe.security.environment import is_secret_name
 from relsafe.tools.process import error_tail
 
 TAIL_LINES = 12
@@ -30,6 +32,9 @@ class Git:
             ) from None
         if self._repo.bare:
             raise UsageError(f"{path}: a bare repository has no working tree to release from")
+        # GitPython passes os.environ on and can only override a variable, not drop it: the hooks
+        # git runs (pre-commit, pre-push) see every credential variable empty.
+        self._repo.git.update_environment(**dict.fromkeys(filter(is_secret_name, os.environ), ""))
         self.root = Path(self._repo.working_tree_dir or path).resolve()
 
     def _run(self, *args: str, what: str | None = None, **options: Any) -> str:

@@ -35,8 +35,11 @@ from packaging.utils import (
 from packaging.version import InvalidVersion, Version
 
 from relsafe import __version__
-from relsafe.errors import StepFailed, ToolFailed
+from relsafe.errors import Refused, StepFailed, ToolFailed
+from relsafe.index_url import host_of, is_production_pypi
 from relsafe.runlog import RunLog
+from relsafe.security.environment import scrubbed
+from relsafe.security.redaction import DEFAULT_REDACTOR
 from relsafe.tools.process import Completed, run
 
 JSON_TYPE = "application/vnd.pypi.simple.v1+json"
@@ -56,7 +59,6 @@ def _timeout(default: float) -> float:
 
 CHUNK = 1 << 16
 
-PRODUCTION_HOSTS = frozenset({"pypi.org", "www.pypi.org", "upload.pypi.org"})
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 # The repositories twine knows without a `repository` key in .pypirc.
 TWINE_DEFAULT_REPOSITORIES = {
@@ -95,11 +97,6 @@ class IndexFile:
     filename: str
     url: str
     sha256: str
-
-
-def is_production_pypi(url: str) -> bool:
-    """True for PyPI itself (not TestPyPI), which relsafe must never upload to."""
-    return (urlsplit(url).hostname or "").lower() in PRODUCTION_HOSTS
 
 
 def project_files(index_url: str, project: str, version: str | None = None) -> list[IndexFile]:
@@ -213,7 +210,12 @@ def upload(
     index first (files_for); FileExists here means the file appeared meanwhile,
     possibly from an earlier attempt whose answer was lost, so compare hashes.
     """
-    log.redact.add(credentials.password)
+    if is_production_pypi(repository_url):
+        raise Refused(
+            f"{repository_url} is the production PyPI: relsafe never uploads there",
+            hint="the tag's Trusted Publishing workflow does the production upload",
+        )
+    log.redact.add_login(credentials.username, credentials.password)
     command = [
         sys.executable,
         "-m",
@@ -227,9 +229,18 @@ def upload(
         repository_url,
         str(path),
     ]
-    env = _twine_env(repository_url, credentials)
+    env = _twine_env(repository_url)
+    login = {"TWINE_USERNAME": credentials.username, "TWINE_PASSWORD": credentials.password}
     for attempt in range(1, attempts + 1):
-        done = run(command, log=log, env=env, timeout=_timeout(UPLOAD_TIMEOUT), check=False, what="twine upload")
+        done = run(
+            command,
+            log=log,
+            env=env,
+            credentials=login,
+            timeout=_timeout(UPLOAD_TIMEOUT),
+            check=False,
+            what="twine upload",
+        )
         if done.returncode == 0:
             return
         error = _upload_error(done, path, repository_url)
@@ -266,6 +277,7 @@ def resolve_credentials(
     if not password:
         username, password = _keyring_login(repository_url, username)
         sources.add("keyring")
+    DEFAULT_REDACTOR.add_login(username, password)
     if not username or not password:
         raise StepFailed(
             f"no credentials for {repository_url}",
@@ -326,8 +338,7 @@ def is_loopback(url: str) -> bool:
 
 
 def _is_pypi_host(url: str) -> bool:
-    host = (urlsplit(url).hostname or "").lower()
-    return host in PRODUCTION_HOSTS or host == "test.pypi.org"
+    return is_production_pypi(url) or host_of(url) == "test.pypi.org"
 
 
 def _open(request: urllib.request.Request) -> http.client.HTTPResponse:
@@ -345,11 +356,9 @@ def _open(request: urllib.request.Request) -> http.client.HTTPResponse:
     return response
 
 
-def _twine_env(repository_url: str, credentials: Credentials) -> dict[str, str]:
-    """twine's environment: only our credentials and URL count, and lines are not wrapped mid-error."""
-    env = {name: value for name, value in os.environ.items() if not name.startswith("TWINE_")}
-    env["TWINE_USERNAME"] = credentials.username
-    env["TWINE_PASSWORD"] = credentials.password
+def _twine_env(repository_url: str) -> dict[str, str]:
+    """twine's environment but the login (which `run` adds): no TWINE_* of the shell's, lines not wrapped mid-error."""
+    env = scrubbed()
     env["COLUMNS"] = "160"
     if is_loopback(repository_url):
         host = urlsplit(repository_url).hostname or ""
@@ -378,13 +387,37 @@ def _upload_error(done: Completed, path: Path, repository_url: str) -> StepFaile
 
 
 def _read_pypirc(path: Path) -> configparser.RawConfigParser:
+    """The parsed file, every password in it known to redaction before anything can quote it."""
     # Raw: a password may hold "%", which interpolation would reject.
     config = configparser.RawConfigParser()
     try:
         config.read(path, encoding="utf-8")
     except configparser.Error as error:
-        raise StepFailed(f"{path} cannot be read: {error.message}") from error
+        raise StepFailed(f"{path} cannot be read: {_pypirc_problem(error)}", hint=PYPIRC_HINT) from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise StepFailed(f"{path} cannot be read: {type(error).__name__}", hint=PYPIRC_HINT) from None
+    for name in config.sections():
+        DEFAULT_REDACTOR.add_login(
+            config.get(name, "username", fallback=None), config.get(name, "password", fallback=None)
+        )
     return config
+
+
+PYPIRC_HINT = "fix that line of the file (see https://packaging.python.org/specifications/pypirc/)"
+
+
+def _pypirc_problem(error: configparser.Error) -> str:
+    """Where the file is malformed, without its text: configparser quotes the line, which may be a password."""
+    if isinstance(error, configparser.MissingSectionHeaderError):
+        return f"line {error.lineno} comes before any [section] header"
+    if isinstance(error, configparser.ParsingError):
+        lines = ", ".join(str(number) for number, _ in error.errors)
+        return f"line {lines} is neither a [section] header nor a `key = value` line"
+    if isinstance(error, configparser.DuplicateOptionError):
+        return f"line {error.lineno}: key {error.option!r} is given twice in [{error.section}]"
+    if isinstance(error, configparser.DuplicateSectionError):
+        return f"line {error.lineno}: section [{error.section}] is given twice"
+    return f"it is not a valid .pypirc ({type(error).__name__})"
 
 
 def _pypirc_section(path: Path, repository_url: str) -> tuple[str, Mapping[str, str]]:

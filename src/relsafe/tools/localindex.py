@@ -22,6 +22,7 @@ from typing import IO
 from passlib.apache import HtpasswdFile  # passlib ships no types
 
 from relsafe.errors import StepFailed
+from relsafe.security.environment import scrubbed
 from relsafe.tools.index import Credentials
 
 HOST = "127.0.0.1"
@@ -94,6 +95,7 @@ class LocalIndex:
         self._log_stream = self.log_path.open("ab")
         self._process = subprocess.Popen(
             self._command(),
+            env=scrubbed(),
             stdin=subprocess.DEVNULL,
             stdout=self._log_stream,
             stderr=subprocess.STDOUT,

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from relsafe.errors import ToolFailed
 from relsafe.runlog import RunLog
+from relsafe.security.environment import scrubbed
 
 TAIL_LINES = 15
 TRACEBACK = "Traceback (most recent call last):"
@@ -138,9 +139,7 @@ def _wait(procs: list[subprocess.Popen[str]], seconds: float) -> None:
 
 
 @contextmanager
-def _started(
-    argv: list[str], what: str, cwd: Path | None, env: Mapping[str, str] | None
-) -> Iterator[subprocess.Popen[str]]:
+def _started(argv: list[str], what: str, cwd: Path | None, env: Mapping[str, str]) -> Iterator[subprocess.Popen[str]]:
     """The command's process, known to stop_all while it runs, and never left running behind the caller."""
     with _running_lock:
         if _stopped.is_set():
@@ -149,7 +148,7 @@ def _started(
             proc = subprocess.Popen(
                 argv,
                 cwd=cwd,
-                env=dict(env) if env is not None else None,
+                env=dict(env),
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.STDOUT,
@@ -180,19 +179,24 @@ def run(
     timeout: float | None = None,
     check: bool = True,
     what: str | None = None,
+    credentials: Mapping[str, str] | None = None,
 ) -> Completed:
     """Run a command to completion, stdout and stderr merged into the run log.
 
+    The command's environment (`env`, or relsafe's own) never holds a
+    credential (see security.environment); `credentials` are the variables the
+    one command that needs a login (twine upload) gets on top.
     With check=True a non-zero exit raises ToolFailed naming `what` and
     carrying the telling lines of output (error_tail), already redacted.
     """
     argv = [os.fspath(part) for part in command]
+    environment = scrubbed(env) | dict(credentials or {})
     what = what or argv[0]
     log.write(f"$ {' '.join(argv)}" + (f"    (in {cwd})" if cwd else ""))
     started = time.monotonic()
     timed_out = False
     try:
-        with _started(argv, what, cwd, env) as proc:
+        with _started(argv, what, cwd, environment) as proc:
             try:
                 output, _ = proc.communicate(timeout=timeout)
             except subprocess.TimeoutExpired:
