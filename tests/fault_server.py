@@ -2,12 +2,15 @@
 
 It forwards every request to a real local index while `mode` is "ok"; in
 "500" it answers 500 Internal Server Error, in "reset" it drops the
-connection, in "hang" it never answers. `faulty` chooses which requests
+connection, in "hang" it never answers, in "echo" it refuses the request with
+a reason and a body that quote its Authorization header and the login in it,
+as a careless index's error page would, in one line long enough to be wrapped. `faulty` chooses which requests
 misbehave: uploads (POST) by default, so preflight's reads still pass.
 """
 
 from __future__ import annotations
 
+import base64
 import socket
 import threading
 import time
@@ -56,6 +59,9 @@ class FaultServer:
                 if mode == "hang":
                     time.sleep(3600)
                     return
+                if mode == "echo":
+                    self._echo()
+                    return
                 headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "content-length")}
                 request = urllib.request.Request(
                     server.upstream + self.path, data=body, headers=headers, method=self.command
@@ -70,6 +76,17 @@ class FaultServer:
                     content_type = error.headers.get("Content-Type", "text/html")
                 self.send_response(status, reason)
                 self.send_header("Content-Type", content_type)
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+            def _echo(self) -> None:
+                authorization = self.headers.get("Authorization", "")
+                login = base64.b64decode(authorization.partition(" ")[2] or "").decode("utf-8", "replace")
+                echoed = f"invalid request from {'x' * 120} with Authorization: {authorization} for login {login}"
+                payload = f"<html><body><h1>400 {echoed}</h1>{echoed}</body></html>".encode()
+                self.send_response(400, echoed)
+                self.send_header("Content-Type", "text/html")
                 self.send_header("Content-Length", str(len(payload)))
                 self.end_headers()
                 self.wfile.write(payload)

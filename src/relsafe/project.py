@@ -97,6 +97,40 @@ def _bumpversion_current(root: Path, config_file: str, pyproject: dict[str, Any]
     return match.group(1) if match else None
 
 
+_CFG_FILE_SECTION = re.compile(r"^\[bumpversion:file(?:\([^)]*\))?:(.+)\]\s*$", re.MULTILINE)
+
+
+def _bumpversion_files(root: Path, config_file: str, pyproject: dict[str, Any]) -> list[str]:
+    """The files a bump-my-version configuration rewrites (`filename` entries and `[bumpversion:file:…]`)."""
+    if config_file.endswith(".cfg"):
+        return _CFG_FILE_SECTION.findall((root / config_file).read_text(encoding="utf-8", errors="replace"))
+    if config_file == "pyproject.toml":
+        table = pyproject["tool"]["bumpversion"]
+    else:
+        table = read_toml(root / config_file).get("tool", {}).get("bumpversion", {})
+    entries = table.get("files", []) if isinstance(table, dict) else []
+    return [
+        entry["filename"] for entry in entries if isinstance(entry, dict) and isinstance(entry.get("filename"), str)
+    ]
+
+
+def _refuse_outside(root: Path, repository_root: Path, relative: str, key: str) -> None:
+    """A version file must be the repository's own: the bump rewrites it and `abort` restores it through git.
+
+    An absolute path, a `..` that climbs out or a symlink whose target lies
+    outside would make the bump write a file git cannot restore.
+    """
+    if Path(relative).is_absolute():
+        raise ConfigError(f"{key}: {relative!r}: expected a path relative to {root}, inside the repository")
+    target = (root / relative).resolve()
+    if not target.is_relative_to(repository_root.resolve()):
+        how = "is a symlink to" if (root / relative).is_symlink() else "resolves to"
+        raise ConfigError(
+            f"{key}: {relative!r} {how} {target}, outside the repository {repository_root}: "
+            "expected a file of the repository"
+        )
+
+
 def _setup_cfg(root: Path) -> configparser.ConfigParser:
     parser = configparser.ConfigParser(interpolation=None)
     path = root / "setup.cfg"
@@ -253,11 +287,15 @@ def detect_project(
         source, current = "bumpversion", _bumpversion_current(root, bumpversion, pyproject)
         if current is None:
             raise UsageError(f"{bumpversion}: the bump-my-version configuration has no current_version")
+        for relative in _bumpversion_files(root, bumpversion, pyproject):
+            _refuse_outside(root, repository_root, relative, f"{bumpversion}: bump-my-version files")
     elif _requires_scm(pyproject):
         latest = convention.latest
         source, current = "scm", latest[1] if latest else None
     else:
         files = tuple(config.version_files) or tuple(_detected_version_files(root, packages))
+        for relative in files:
+            _refuse_outside(root, repository_root, relative, "[version] files")
         source, current = "files", _files_version(root, list(files), packages, metadata if has_setup_py else None)
     if current is not None:
         _valid(current, root)

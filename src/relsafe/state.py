@@ -221,7 +221,7 @@ class Journal:
 
         private_folder(self.dir)
         holder = self.dir / "lock.pid"
-        lock = FileLock(str(self.lock_path), timeout=0)
+        lock = FileLock(str(self.lock_path), timeout=0, mode=PRIVATE_FILE)
         try:
             lock.acquire()
         except Timeout:
@@ -231,7 +231,8 @@ class Journal:
                 hint="wait for it to finish; a lock left by a killed process is released automatically",
             ) from None
         try:
-            holder.write_text(f"pid {os.getpid()}", encoding="utf-8")
+            with open(os.open(holder, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, PRIVATE_FILE), "w") as stream:
+                stream.write(f"pid {os.getpid()}")
             yield
         finally:
             lock.release()

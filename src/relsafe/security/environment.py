@@ -24,9 +24,13 @@ def is_secret_name(name: str) -> bool:
 
 
 def secret_values(environ: Mapping[str, str] | None = None) -> Iterator[str]:
-    """The values of the variables that may hold a credential: what redaction must know."""
+    """The values of the variables named as credentials (*_TOKEN, *_PASSWORD…): what redaction must know.
+
+    Not every scrubbed variable is a secret: TWINE_USERNAME is `__token__`,
+    which hints quote, and TWINE_REPOSITORY_URL is a URL the screen must show.
+    """
     for name, value in (os.environ if environ is None else environ).items():
-        if value and is_secret_name(name):
+        if value and name.upper().endswith(SECRET_SUFFIXES):
             yield value
 
 

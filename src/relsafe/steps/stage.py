@@ -27,7 +27,7 @@ def staging_credentials(ctx: Context) -> index.Credentials:
         return ctx.staging.credentials
     try:
         return index.resolve_credentials(ctx.staging.repository_url)
-    except StepFailed:
+    except index.NoCredentials:
         if index.is_loopback(ctx.staging.repository_url):
             # a local pypiserver with open uploads still needs twine to send something
             return index.Credentials(*OPEN_LOCAL_LOGIN, source="none needed by a local index")

@@ -77,6 +77,10 @@ class FileExists(StepFailed):
     """The index already holds a file of that name; only its hash says whether it is ours."""
 
 
+class NoCredentials(StepFailed):
+    """Nowhere twine looks holds a login for the URL (a broken .pypirc is another error)."""
+
+
 class IndexUnavailable(StepFailed):
     """No usable answer from the index (unreachable, or a 5xx): retrying later may work."""
 
@@ -279,7 +283,7 @@ def resolve_credentials(
         sources.add("keyring")
     DEFAULT_REDACTOR.add_login(username, password)
     if not username or not password:
-        raise StepFailed(
+        raise NoCredentials(
             f"no credentials for {repository_url}",
             hint=(
                 "set TWINE_USERNAME=__token__ and TWINE_PASSWORD to an API token, or add a section "
