@@ -15,12 +15,14 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TextIO, cast
 
 from rich.console import Console, Group
 from rich.spinner import Spinner
 from rich.table import Table
 from rich.text import Text
+
+from relsafe.security.redaction import DEFAULT_REDACTOR
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -46,9 +48,23 @@ ICONS = {
 }
 
 
+class _RedactedStream:
+    """A terminal stream whose every write is redacted: the screen's last guard, after the errors' own."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        return self._stream.write(DEFAULT_REDACTOR(text))
+
+    def __getattr__(self, name: str) -> Any:  # flush, isatty, fileno, encoding: what rich asks of a stream
+        return getattr(self._stream, name)
+
+
 def make_console(stderr: bool = False) -> Console:
-    """A console that prints strings as they are: no markup, no emoji codes, no highlighting."""
-    return Console(stderr=stderr, highlight=False, markup=False, emoji=False, soft_wrap=True)
+    """A console that prints strings as they are (no markup, no emoji codes, no highlighting), redacted."""
+    stream = cast("TextIO", _RedactedStream(sys.stderr if stderr else sys.stdout))
+    return Console(file=stream, highlight=False, markup=False, emoji=False, soft_wrap=True)
 
 
 @dataclass
