@@ -10,7 +10,11 @@ from __future__ import annotations
 import difflib
 import hashlib
 import json
+import math
+import os
 import re
+import shlex
+import string
 import sys
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
@@ -44,6 +48,19 @@ DEFAULT_STEPS_EXCLUDED = ("watch",)
 TESTPYPI_UPLOAD_URL = "https://test.pypi.org/legacy/"
 TESTPYPI_INDEX_URL = "https://test.pypi.org/simple/"
 PYPI_INDEX_URL = "https://pypi.org/simple/"
+
+MAX_TAG_FORMAT = 64
+"""Characters of a tag format: with a version of at most MAX_VERSION_LENGTH, a tag stays a short ref."""
+
+STEP_NEEDS: dict[str, tuple[str, ...]] = {
+    "inspect": ("build",),
+    "smoke": ("build",),
+    "stage": ("build",),
+    "verify-stage": ("build", "stage"),
+    "push": ("tag",),
+    "watch": ("build",),
+}
+"""The steps whose work another step uses: the built files, the staged ones, the tag to push."""
 
 # What `git check-ref-format` and `git tag` refuse in a tag name.
 INVALID_TAG_NAME = re.compile(r"[\x00-\x20\x7f~^:?*\[\\]|\.\.|@\{|//|^[-./]|/\.|[./]$|\.lock(/|$)")
@@ -250,44 +267,71 @@ class _Validator:
                 raise self.fail("gate", f"gate name {name!r} is used twice; names must be unique")
         return tuple(gates)
 
+    def _check_tag_format(self, tag_format: str) -> None:
+        """Everything git and relsafe need of a tag name, found now and not at the tag step, after a bump
+        commit, a build and a staging upload that burns the version on the index."""
+        fields = [(name, spec, conversion) for _, name, spec, conversion in _parsed_format(tag_format, self)]
+        if ("version", "", None) not in fields:
+            raise self.fail("release.tag-format", f"expected a format containing {{version}}, got {tag_format!r}")
+        if any(field != ("version", "", None) for field in fields if field[0] is not None):
+            raise self.fail("release.tag-format", f"expected only the {{version}} placeholder, got {tag_format!r}")
+        if tag_format.startswith("refs/"):
+            raise self.fail(
+                "release.tag-format", f"expected a tag name, not a ref (no leading refs/), got {tag_format!r}"
+            )
+        if len(tag_format) > MAX_TAG_FORMAT:
+            raise self.fail(
+                "release.tag-format", f"expected at most {MAX_TAG_FORMAT} characters, got {len(tag_format)}"
+            )
+        example = tag_format.format(version="1.0.0")
+        if INVALID_TAG_NAME.search(example) or example == "@":
+            raise self.fail(
+                "release.tag-format", f"expected a valid git tag name, got {tag_format!r} (git refuses {example!r})"
+            )
+
+    def _check_steps(self, steps: tuple[str, ...]) -> None:
+        positions = []
+        for step in steps:
+            if step not in self.known_steps:
+                raise self.fail(
+                    "release.steps",
+                    f"unknown step {step!r}; expected some of {', '.join(self.known_steps)}"
+                    + _suggest(step, list(self.known_steps)),
+                )
+            positions.append(self.known_steps.index(step))
+        if positions != sorted(set(positions)):
+            raise self.fail(
+                "release.steps", "expected steps in pipeline order without repeats: " + ", ".join(self.known_steps)
+            )
+        if "preflight" not in steps:
+            raise self.fail("release.steps", "'preflight' cannot be left out; it is what keeps a release safe")
+        for step in steps:
+            missing = [needed for needed in STEP_NEEDS.get(step, ()) if needed not in steps]
+            if missing:
+                raise self.fail(
+                    "release.steps", f"{step!r} needs {' and '.join(map(repr, missing))}, which the list leaves out"
+                )
+
     def check_semantics(self, values: dict[str, Any]) -> None:
         tag_format = values.get("tag_format")
         if tag_format is not None:
-            if "{version}" not in tag_format:
-                raise self.fail("release.tag-format", f"expected a format containing {{version}}, got {tag_format!r}")
-            try:
-                example = tag_format.format(version="1.0.0")
-            except (KeyError, IndexError, ValueError):
-                raise self.fail(
-                    "release.tag-format", f"expected only the {{version}} placeholder, got {tag_format!r}"
-                ) from None
-            if INVALID_TAG_NAME.search(example) or example == "@":
-                # found now, not at the tag step after a bump commit and a build that abort must undo
-                raise self.fail(
-                    "release.tag-format",
-                    f"expected a valid git tag name, got {tag_format!r} (git refuses {example!r})",
-                )
+            self._check_tag_format(tag_format)
         steps = values.get("steps")
         if steps is not None:
-            positions = []
-            for step in steps:
-                if step not in self.known_steps:
-                    raise self.fail(
-                        "release.steps",
-                        f"unknown step {step!r}; expected some of {', '.join(self.known_steps)}"
-                        + _suggest(step, list(self.known_steps)),
-                    )
-                positions.append(self.known_steps.index(step))
-            if positions != sorted(set(positions)):
+            self._check_steps(steps)
+        command = values.get("test_command")
+        if command is not None:
+            try:
+                words = shlex.split(command)
+            except ValueError as error:
                 raise self.fail(
-                    "release.steps",
-                    "expected steps in pipeline order without repeats: " + ", ".join(self.known_steps),
-                )
-            for required in ("preflight",):
-                if required not in steps:
-                    raise self.fail(
-                        "release.steps", f"{required!r} cannot be left out; it is what keeps a release safe"
-                    )
+                    "test.command", f"expected a command a shell could split ({error}), got {command!r}"
+                ) from None
+            if not words:
+                raise self.fail("test.command", "expected a command, got an empty string")
+        for path in values.get("test_paths", ()):
+            if Path(path).is_absolute() or os.path.normpath(path).split(os.sep)[0] == os.pardir or not path.strip():
+                raise self.fail("test.paths", f"expected paths inside the project, relative to it; got {path!r}")
         for table, key, attribute in (
             ("staging", "repository-url", "staging_repository_url"),
             ("staging", "index-url", "staging_index_url"),
@@ -308,8 +352,17 @@ class _Validator:
                 f'expected "tag" or "release", got {trigger!r}' + _suggest(trigger, list(PUBLISH_TRIGGERS)),
             )
         for key in ("watch_timeout", "watch_interval"):
-            if key in values and values[key] <= 0:
-                raise self.fail(f"watch.{key.split('_')[1]}", "expected a positive number")
+            if key in values and not (math.isfinite(values[key]) and values[key] > 0):
+                raise self.fail(f"watch.{key.split('_')[1]}", f"expected a finite positive number, got {values[key]!r}")
+
+
+def _parsed_format(tag_format: str, validator: _Validator) -> list[tuple[str, str | None, str | None, str | None]]:
+    try:
+        return list(string.Formatter().parse(tag_format))
+    except ValueError:
+        raise validator.fail(
+            "release.tag-format", f"expected only the {{version}} placeholder, got {tag_format!r}"
+        ) from None
 
 
 def read_toml(path: Path) -> dict[str, Any]:

@@ -119,7 +119,14 @@ def new_release(repo: Repository, project: Project, request: str) -> Release:
     else:
         version = versioning.spell_like(versioning.next_version(current, request), current)
         versioning.check_increase(current, version)
+    versioning.check_publishable(version)
     config = repo.config
+    if "tag" in config.steps and "bump" not in config.steps and project.version_source != "scm":
+        raise UsageError(
+            f"{config.source}: release.steps: 'tag' without 'bump' would tag {version} on a commit whose files "
+            f"say {current}",
+            hint="add 'bump' to the steps, or leave out 'tag' and 'push'",
+        )
     return Release(
         id=_unused_id(repo.journal, time.strftime("%Y%m%dT%H%M%S"), f"{project.normalized_name}-{version}"),
         request=request,

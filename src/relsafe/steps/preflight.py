@@ -8,6 +8,8 @@ becomes a warning instead of a failure.
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -39,31 +41,45 @@ class Preflight(Step):
 
     def run(self, ctx: Context) -> dict[str, Any]:
         warnings: list[str] = []
+        unreachable: list[StepFailed] = []
 
         def reachable(what: str, probe: Callable[[], list[str]]) -> list[str]:
-            """A rehearsal goes on without what it cannot reach; a real release cannot."""
+            """A rehearsal goes on without what it cannot reach; a real release says so with every other reason."""
             try:
                 return probe()
             except StepFailed as error:
                 if not ctx.rehearsal:
-                    raise
+                    unreachable.append(error)
+                    return []
                 warnings.append(f"{what} not checked: {error.message}")
                 ctx.note(warnings[-1])
                 return []
 
         if ctx.project.tags.source == DETECTED or ctx.project.current_version is None:
             ctx.note(self._convention_note(ctx))
-        reasons = self._tree_reasons(ctx) + self._workflow_reasons(ctx)
-        reasons += reachable("the remote", lambda: self._remote_reasons(ctx))
-        reasons += reachable("the production index", lambda: self._production_reasons(ctx))
+        probes = {"the remote": self._remote_reasons, "the production index": self._production_reasons}
         if "stage" in ctx.release.order:
-            reasons += reachable("the staging index", lambda: self._staging_reasons(ctx))
+            probes["the staging index"] = self._staging_reasons
+        # the remote and the indexes answer over the network: ask them all at once, beside the local checks
+        with ThreadPoolExecutor(max_workers=len(probes), thread_name_prefix="preflight") as pool:
+            asked = [pool.submit(reachable, what, partial(probe, ctx)) for what, probe in probes.items()]
+            reasons = self._tree_reasons(ctx) + self._workflow_reasons(ctx)
+            reasons += [reason for future in asked for reason in future.result()]
         if reasons:
             # one reason is the message itself; listing it again below would only repeat it
+            every = reasons + [f"{error.message} (not checked)" for error in unreachable]
             raise Refused(
-                f"preflight: {reasons[0]}" + (f" (and {len(reasons) - 1} more)" if len(reasons) > 1 else ""),
+                f"preflight: {reasons[0]}" + (f" (and {len(every) - 1} more)" if len(every) > 1 else ""),
                 hint="fix it and release again; nothing was changed",
-                details=reasons if len(reasons) > 1 else [],
+                details=every if len(every) > 1 else [],
+            )
+        if len(unreachable) == 1:
+            raise unreachable[0]
+        if unreachable:
+            raise StepFailed(
+                f"preflight: {unreachable[0].message} (and {len(unreachable) - 1} more)",
+                hint=unreachable[0].hint,
+                details=[error.message for error in unreachable],
             )
         return {"warnings": warnings, "summary": "; ".join(warnings) or "all clear"}
 
@@ -93,7 +109,11 @@ class Preflight(Step):
             reasons.append(f"HEAD moved since the release started (expected {release.base_commit[:12]})")
         if git.local_tag(release.tag) is not None:
             reasons.append(f"the tag {release.tag} already exists locally")
-        return reasons
+        writes = {"bump", "tag"} & set(release.order)
+        problems = [git.identity_problem() if writes else None]
+        if config.sign_tags and "tag" in release.order:
+            problems.append(git.signing_problem())
+        return reasons + [problem for problem in problems if problem is not None]
 
     def _workflow_reasons(self, ctx: Context) -> list[str]:
         """Every workflow that can publish must pass the audit, and the one PyPI trusts must run for this release.

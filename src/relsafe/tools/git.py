@@ -10,6 +10,7 @@ from typing import Any
 from relsafe.errors import ToolFailed, UsageError
 from relsafe.runlog import RunLog
 from relsafe.security.environment import is_secret_name
+from relsafe.tools import process
 from relsafe.tools.process import error_tail
 
 TAIL_LINES = 12
@@ -128,6 +129,40 @@ class Git:
         name = self.config_value("user.name") or "unknown"
         email = self.config_value("user.email") or "unknown"
         return f"{name} <{email}>"
+
+    def identity_problem(self) -> str | None:
+        """Why git could not make the bump commit and the tag: no name and email it can use."""
+        try:
+            self._run("var", "GIT_AUTHOR_IDENT")
+            self._run("var", "GIT_COMMITTER_IDENT")
+        except ToolFailed:
+            return "git has no identity to commit and tag with; set user.name and user.email (git config)"
+        return None
+
+    def signing_problem(self) -> str | None:
+        """Why `git tag -s` would fail: no signing key, or one the signing program does not hold.
+
+        Only what needs no passphrase is checked: the key is listed (OpenPGP)
+        or its file exists (SSH); a test signature could wait on a prompt.
+        """
+        key, kind = self.config_value("user.signingkey"), self.config_value("gpg.format") or "openpgp"
+        if kind == "ssh":
+            if key is None:
+                return "sign-tags is on, but no SSH signing key is set (git config user.signingkey)"
+            if not key.startswith("key::") and not Path(key).expanduser().is_file():
+                return f"sign-tags is on, but the SSH signing key {key} does not exist"
+            return None
+        if kind != "openpgp":
+            return None  # x509 through gpgsm: left to git
+        program = self.config_value("gpg.program") or "gpg"
+        try:
+            listed = process.run([program, "--batch", "--list-secret-keys", *([key] if key else [])], log=self.log)
+        except ToolFailed:
+            listed = None
+        if listed is None or not listed.output.strip():
+            wanted = f"the key {key}" if key else "a secret key"
+            return f"sign-tags is on, but {program} holds {wanted} to sign with; set user.signingkey or import it"
+        return None
 
     def config_value(self, key: str) -> str | None:
         try:

@@ -103,6 +103,28 @@ def _is_pre_of(base: Version, part: str) -> bool:
     }[part]
 
 
+MAX_VERSION_LENGTH = 64
+"""Characters of a version: it becomes file names, a tag and a folder name, all well under the OS limits."""
+
+MAX_NUMBER_DIGITS = 18
+"""Digits of any number in a version: below 2**63, what indexes and installers store and compare."""
+
+
+def check_publishable(version: str) -> None:
+    """Refuse, before anything runs, a version that could not become a file name, a tag or an index entry."""
+    if len(version) > MAX_VERSION_LENGTH:
+        raise UsageError(
+            f"argument PART|VERSION: the version has {len(version)} characters; expected at most {MAX_VERSION_LENGTH}"
+        )
+    parsed = Version(version)
+    numbers = [parsed.epoch, *parsed.release, parsed.pre[1] if parsed.pre else 0, parsed.post or 0, parsed.dev or 0]
+    if any(len(str(number)) > MAX_NUMBER_DIGITS for number in numbers):
+        raise UsageError(
+            f"argument PART|VERSION: {version[:MAX_VERSION_LENGTH]} has a number of more than {MAX_NUMBER_DIGITS} "
+            "digits, which indexes and installers cannot store"
+        )
+
+
 def check_increase(current: str, new: str) -> None:
     if Version(new) <= Version(current):
         raise Refused(
