@@ -236,6 +236,39 @@ def audit(
 
 
 @app.command()
+def inspect(
+    files: Annotated[list[Path] | None, typer.Argument(help="Wheels (.whl) and sdists (.tar.gz) to check.")] = None,
+    allow: Annotated[
+        list[str] | None,
+        typer.Option("--allow", metavar="GLOB", help="A reviewed member path the secret scan may pass (repeatable)."),
+    ] = None,
+    strict: Annotated[bool, typer.Option(help="Refuse twine check's warnings too (--no-strict: only errors).")] = True,
+    output_format: Annotated[str, typer.Option("--format", help="text or json.")] = "text",
+) -> None:
+    """Check built files for secrets, a broken layout or metadata, without a release (exit 4 on findings)."""
+    from relsafe.console import make_console
+    from relsafe.errors import UsageError
+    from relsafe.file_inspection import checked_arguments, inspect_files
+
+    with _reported():
+        if output_format not in ("text", "json"):
+            raise UsageError(f"option --format: expected 'text' or 'json', got {output_format!r}")
+        paths = checked_arguments(files or [])
+        findings = inspect_files(paths, allow=allow or [], strict=strict)
+        if output_format == "json":
+            checked = [path.name for path in paths]
+            report = {"files": checked, "clean": not findings, "findings": [f.to_dict() for f in findings]}
+            print(json.dumps(report, indent=2))
+        else:
+            console = make_console()
+            for finding in findings:
+                console.print(str(finding))
+            what = f"{len(paths)} file(s): secrets, layout, metadata, versions"
+            console.print(f"{len(findings)} finding(s) in {what}" if findings else f"clean: {what}")
+        _exit(4 if findings else 0)
+
+
+@app.command()
 def demo(
     keep: Annotated[bool, typer.Option("--keep", help="Keep the sample project and print where it is.")] = False,
 ) -> None:

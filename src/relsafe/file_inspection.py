@@ -1,0 +1,94 @@
+"""The inspection of distribution files on their own, without a project or a release: `relsafe inspect`.
+
+What the inspect step checks that needs nothing but the files: the secret
+scan, the wheel layout, the metadata twine would upload, and that the version
+inside each file is the one its name states. Any wheel or sdist can be
+checked this way, whoever built it.
+"""
+
+from __future__ import annotations
+
+import tarfile
+import zipfile
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from relsafe.distribution import Distribution, layout_problems, version_problems
+from relsafe.errors import StepFailed, UsageError
+from relsafe.runlog import RunLog
+from relsafe.security.artifact_scan import scan_distribution
+from relsafe.tools.twine_check import metadata_check
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One problem in one file: the member it is in ("" for the file as a whole), the check that found it."""
+
+    file: str
+    member: str
+    check: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.file}: {self.member or '-'}: {self.check}: {self.message}"
+
+    def to_dict(self) -> dict[str, str]:
+        return asdict(self)
+
+
+def checked_arguments(paths: Sequence[Path]) -> list[Path]:
+    """The files, each a readable wheel or sdist, or a UsageError naming the first that is not."""
+    if not paths:
+        raise UsageError("argument FILE: expected at least one wheel (.whl) or sdist (.tar.gz)")
+    for path in paths:
+        if not path.exists():
+            raise UsageError(f"argument FILE: {path} does not exist")
+        if not path.is_file():
+            raise UsageError(f"argument FILE: {path} is not a file; expected a wheel (.whl) or sdist (.tar.gz)")
+        if not path.name.endswith((".whl", ".tar.gz")):
+            raise UsageError(f"argument FILE: {path} is not a distribution; expected a .whl or .tar.gz file")
+        if not _readable(path):
+            kind = "a zip archive (a wheel)" if path.name.endswith(".whl") else "a gzip tar archive (an sdist)"
+            raise UsageError(f"argument FILE: {path} cannot be read as {kind}")
+    return list(paths)
+
+
+def _readable(path: Path) -> bool:
+    if path.name.endswith(".whl"):
+        return zipfile.is_zipfile(path)
+    try:
+        with tarfile.open(path, mode="r:gz") as archive:
+            return archive.next() is not None
+    except (tarfile.TarError, OSError, EOFError):
+        return False
+
+
+def inspect_files(paths: Sequence[Path], *, allow: Sequence[str] = (), strict: bool = True) -> list[Finding]:
+    """Every finding in the files, file by file in the order given; the checks of all files overlap."""
+    log = RunLog(None)
+    with ThreadPoolExecutor(max_workers=4, thread_name_prefix="inspect") as pool:
+        rendering = pool.submit(metadata_check, list(paths), log, strict=strict)
+        per_file = [pool.submit(_file_findings, path, allow) for path in paths]
+        findings = [finding for future in per_file for finding in future.result()]
+        metadata = rendering.result().problems
+    names = {path.name for path in paths}
+    for problem in metadata:
+        file = next((name for name in names if f": {name}: " in problem), "")
+        findings.append(Finding(file, "", "metadata", problem))
+    order = [path.name for path in paths]
+    return sorted(findings, key=lambda finding: order.index(finding.file) if finding.file in order else len(order))
+
+
+def _file_findings(path: Path, allow: Sequence[str]) -> list[Finding]:
+    found: list[Finding] = []
+    try:
+        found += [Finding(path.name, secret.member, "secret", secret.kind) for secret in scan_distribution(path, allow)]
+        named_version = Distribution.read(path).version
+        found += [Finding(path.name, "", "version", problem) for problem in version_problems(path, named_version)]
+        if path.name.endswith(".whl"):
+            found += [Finding(path.name, "", "layout", problem) for problem in layout_problems(path)]
+    except StepFailed as error:  # a file name or metadata that cannot be read is itself a finding
+        found.append(Finding(path.name, "", "format", error.message))
+    return found
