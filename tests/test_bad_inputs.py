@@ -148,6 +148,35 @@ CASES = [
         2,
         "without credentials",
     ),
+    # refused before the first side effect (issue 13): what would fail only after a bump, a build or staging
+    release_toml("tag-format attribute access", "[release]\ntag-format = 'v{version.__class__}'", "only the {version}"),
+    release_toml("tag-format format spec", "[release]\ntag-format = 'v{version:>20}'", "only the {version}"),
+    release_toml("tag-format a full ref", "[release]\ntag-format = 'refs/tags/v{version}'", "no leading refs/"),
+    release_toml("tag-format too long", "[release]\ntag-format = '" + "x" * 400 + "{version}'", "at most 64"),
+    release_toml("stage without build", "[release]\nsteps = ['preflight', 'bump', 'stage']", "'stage' needs 'build'"),
+    release_toml("push without tag", "[release]\nsteps = ['preflight', 'bump', 'build', 'push']", "'push' needs 'tag'"),
+    release_toml("tag without bump", "[release]\nsteps = ['preflight', 'tag', 'push']", "'tag' without 'bump'"),
+    release_toml("test command unbalanced", "[test]\ncommand = 'pytest \"-k x'", "test.command"),
+    release_toml("test command empty", "[test]\ncommand = '   '", "test.command"),
+    release_toml("test path absolute", "[test]\npaths = ['/etc']", "test.paths"),
+    release_toml("test path escaping", "[test]\npaths = ['tests/../../elsewhere']", "test.paths"),
+    release_toml("watch timeout infinite", "[watch]\ntimeout = inf", "finite positive"),
+    release_toml("watch interval nan", "[watch]\ninterval = nan", "finite positive"),
+    Case("version too long", _nothing, ("release", "1." + "0" * 600), 2, "at most 64"),
+    Case("version number overflows", _nothing, ("release", "1." + "9" * 30), 2, "more than 18 digits"),
+    Case(
+        "sign-tags without a key",
+        _shell(
+            ("git", "config", "gpg.format", "ssh"),
+            ("git", "config", "user.signingkey", "/nonexistent/relsafe-key"),
+            ("sh", "-c", "printf '\n[release]\nsign-tags = true\n' >> release.toml"),
+            ("git", "commit", "-qam", "sign"),
+            ("git", "push", "-q", "origin", "main"),
+        ),
+        ("release", "minor"),
+        4,
+        "signing key /nonexistent/relsafe-key does not exist",
+    ),
     # arguments: exit 2
     Case("confirm names no gate", _nothing, ("release", "minor", "--confirm", "nope"), 2, "no gate named 'nope'"),
     Case("misspelt part", _nothing, ("release", "mjor"), 2, "PART|VERSION"),
@@ -261,4 +290,25 @@ def test_bad_input_is_refused_cleanly(case: Case, sample: SampleProject, run_rel
     errors = [line for line in proc.stderr.splitlines() if line.startswith("error:") or line.startswith("Error")]
     assert len(errors) == 1 or (case.exit_code == 2 and "Usage:" in proc.stderr), output
     assert case.says in output, output
+    assert snapshot(sample) == before
+
+
+@pytest.mark.slow
+def test_preflight_lists_every_reason_with_an_unreachable_index(sample: SampleProject, run_relsafe: RunRelsafe) -> None:
+    """An index that is down does not hide a dirty tree: both are listed, and the refusal decides the exit."""
+    text = (sample.root / "release.toml").read_text(encoding="utf-8")
+    start = text.index("[production]")
+    (sample.root / "release.toml").write_text(
+        text[:start] + '[production]\nindex-url = "http://127.0.0.1:9/simple/"\n', encoding="utf-8"
+    )
+    git(sample.root, "commit", "-qam", "production index down")
+    git(sample.root, "push", "-q", "origin", "main")
+    (sample.root / "stray.txt").write_text("x\n", encoding="utf-8")
+    before = snapshot(sample)
+
+    refused = run_relsafe("release", "minor", cwd=sample.root)
+
+    assert refused.returncode == 4, refused.stdout + refused.stderr
+    assert "not clean" in refused.stderr and "index unreachable at http://127.0.0.1:9/" in refused.stderr
+    assert "Traceback" not in refused.stderr
     assert snapshot(sample) == before

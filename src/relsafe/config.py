@@ -271,10 +271,10 @@ class _Validator:
         """Everything git and relsafe need of a tag name, found now and not at the tag step, after a bump
         commit, a build and a staging upload that burns the version on the index."""
         fields = [(name, spec, conversion) for _, name, spec, conversion in _parsed_format(tag_format, self)]
-        if ("version", "", None) not in fields:
-            raise self.fail("release.tag-format", f"expected a format containing {{version}}, got {tag_format!r}")
         if any(field != ("version", "", None) for field in fields if field[0] is not None):
             raise self.fail("release.tag-format", f"expected only the {{version}} placeholder, got {tag_format!r}")
+        if ("version", "", None) not in fields:
+            raise self.fail("release.tag-format", f"expected a format containing {{version}}, got {tag_format!r}")
         if tag_format.startswith("refs/"):
             raise self.fail(
                 "release.tag-format", f"expected a tag name, not a ref (no leading refs/), got {tag_format!r}"

@@ -80,6 +80,10 @@ def next_version(current: str, request: str) -> str:
 
 def explicit_version(request: str) -> str:
     """A version the user typed, normalised, or a usage error saying what PART|VERSION accepts."""
+    if len(request) > MAX_VERSION_LENGTH:
+        raise UsageError(
+            f"argument PART|VERSION: {len(request)} characters; expected a version of at most {MAX_VERSION_LENGTH}"
+        )
     try:
         explicit = Version(request)
     except InvalidVersion:
