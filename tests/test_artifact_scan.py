@@ -172,8 +172,7 @@ def test_look_alikes_are_not_secrets(tmp_path: Path, text: str) -> None:
         ("pkg/certs/server.pem", ".pem file"),
         ("pkg/certs/SERVER.PEM", ".pem file"),
         ("pkg/tls/server.key", ".key file"),
-        ("pkg/id_rsa", "id_rsa key file"),
-        ("pkg/keys/id_rsa.pub", "id_rsa key file"),
+        ("pkg/id_rsa", "SSH private key file"),
         (".git/config", "file under .git/"),
         ("pkg/vendored/.git/objects/ab/cdef", "file under .git/"),
         ("pkg/__pycache__/mod.cpython-311.pyc", ".pyc file"),
@@ -282,7 +281,7 @@ def test_a_env_template_with_empty_values_is_not_a_finding(tmp_path: Path, name:
         'SECRET="hunter2"',
         "export API_KEY=abcd1234abcd1234",
         "API_KEY=#not-a-comment-without-a-blank",
-        "DEBUG=1",
+        "SESSION_COOKIE=abc",
         "api_key: hunter2",  # not .env syntax: not known to be empty
     ],
 )
@@ -291,6 +290,23 @@ def test_a_env_file_with_a_value_is_a_finding(tmp_path: Path, name: str, line: s
     findings = scan_distribution(wheel)
     assert findings == [SecretFinding(wheel.name, f"pkg/{name}", ".env file")]
     assert_secret_hidden(findings, line)
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "DEBUG=1",
+        "PORT=8000",
+        "export LOG_LEVEL=info",
+        "API_KEY=${API_KEY}",
+        "TOKEN=<your-token>",
+        'SECRET="<your token>"',
+        "PASSWORD=changeme",
+    ],
+)
+def test_a_env_file_without_secret_looking_values_is_not_a_finding(tmp_path: Path, line: str) -> None:
+    wheel = write_wheel(tmp_path / "pkg-1.0-py3-none-any.whl", {"pkg/.env": f"{ENV_TEMPLATE}{line}\n".encode()})
+    assert scan_distribution(wheel) == []
 
 
 def test_a_env_template_too_long_to_judge_stays_a_finding(tmp_path: Path) -> None:
@@ -315,7 +331,7 @@ def test_allow_list_passes_reviewed_sdist_members_without_their_top_folder(tmp_p
         {
             "tests/fixtures/fake.pem": key.encode(),
             "tests/fixtures/more/other.pem": key.encode(),
-            "src/pkg/.env": b"A=1\n",
+            "src/pkg/.env": b"A_SECRET=1\n",
         },
     )
 
@@ -421,7 +437,7 @@ def test_secrets_planted_in_a_real_build_are_found_in_wheel_and_sdist(tmp_path: 
             tmp_path / "project",
             {
                 "src/sample/data/config.txt": f"password = {token}\n",
-                "src/sample/.env": "DEBUG=1\n",
+                "src/sample/.env": "SECRET_KEY=django-insecure-1\n",
                 "tests/fixtures/fake.pem": key,
             },
         ),

@@ -143,7 +143,7 @@ CASES = [
     ),
     Case(
         "credentials in an index URL",
-        _write("release.toml", "[production]\nindex-url = 'https://user:s3cretvalue@example.invalid/simple/'\n"),
+        _write("release.toml", "[production]\nindex-url = 'https://user:" + "s3cretvalue@example.invalid/simple/'\n"),
         ("release", "minor"),
         2,
         "without credentials",

