@@ -169,7 +169,10 @@ PLANTED: tuple[Variant, ...] = (
         _text(
             "pkg/keys/deploy.txt",
             lambda: (
-                "PuTTY-User-Key-File-3: ssh-ed25519\nEncryption: none\nPrivate-Lines: 1\n" + rand(BASE64, 44) + "\n"
+                "PuTTY-User-Key-File-"
+                + "3: ssh-ed25519\nEncryption: none\nPrivate-Lines: 1\n"
+                + rand(BASE64, 44)
+                + "\n"
             ),
         ),
     ),

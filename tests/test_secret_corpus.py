@@ -3,6 +3,8 @@ and at least everything detect-secrets finds in the same files, which it can onl
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -80,3 +82,19 @@ def test_relsafe_catches_everything_detect_secrets_does_and_the_archives(
         )
     assert not missed, f"detect-secrets found what relsafe missed: {missed}"
     assert len(relsafe_caught) == len(PLANTED)
+
+
+@pytest.mark.slow
+def test_relsafe_own_distributions_raise_no_finding(tmp_path: Path) -> None:
+    """relsafe's sdist ships its tests and docs, which talk about secrets all the time: none may look like one."""
+    root = Path(__file__).resolve().parents[1]
+    built = subprocess.run(
+        [sys.executable, "-m", "build", "--no-isolation", "--outdir", str(tmp_path), str(root)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert built.returncode == 0, built.stdout[-2000:] + built.stderr[-2000:]
+    distributions = sorted(tmp_path.iterdir())
+    assert sorted(path.suffix for path in distributions) == [".gz", ".whl"]
+    assert [finding for path in distributions for finding in scan_distribution(path)] == []
