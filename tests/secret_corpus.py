@@ -102,6 +102,10 @@ PLANTED: tuple[Variant, ...] = (
         "pypi token joined with +",
         _text("pkg/settings.py", lambda: (lambda t: f'TOKEN = "{t[:40]}" + \\\n    "{t[40:]}"\n')(pypi_token())),
     ),
+    Variant(
+        "pypi token split after its prefix",
+        _text("pkg/settings.py", lambda: (lambda t: f'TOKEN = "{t[:20]}" + "{t[20:]}"\n')(pypi_token())),
+    ),
     Variant("pypi token wrapped over lines", _text("pkg/notes.txt", lambda: "token:\n" + wrapped(pypi_token()) + "\n")),
     Variant("github classic token", _text("pkg/ci.py", lambda: f'GH = "ghp_{rand(ALNUM, 36)}"\n')),
     Variant("github oauth token", _text("pkg/ci.py", lambda: f'GH = "gho_{rand(ALNUM, 36)}"\n')),

