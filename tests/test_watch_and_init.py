@@ -17,10 +17,11 @@ from relsafe.steps.watch import record_differences
 from relsafe.tools.index import upload
 from relsafe.tools.localindex import LocalIndex
 from tests.conftest import RunRelsafe, git, relsafe_env
+from tests.static_index import StaticIndex
 
 
-def with_watch(sample: SampleProject, production: LocalIndex) -> None:
-    """Add watch to the steps and make a second local index play production."""
+def with_watch(sample: SampleProject, production: LocalIndex | StaticIndex) -> None:
+    """Add watch to the steps and make a second index play production."""
     text = (sample.root / "release.toml").read_text(encoding="utf-8")
     head, _, _ = text.partition("[production]")
     text = head + f'[production]\nindex-url = "{production.index_url}"\n'
@@ -78,7 +79,7 @@ def test_watch_times_out_resumably_then_passes_when_the_workflow_publishes_the_s
             upload(path, repository_url=production.upload_url, credentials=production.credentials, log=log)
         resumed = run_relsafe("resume", cwd=sample.root)
         assert resumed.returncode == 0, resumed.stdout + resumed.stderr
-        assert "matches the tested wheel" in resumed.stdout
+        assert "byte for byte the tested ones" in resumed.stdout
 
 
 @pytest.mark.slow
@@ -93,16 +94,14 @@ def test_watch_reports_a_published_wheel_with_one_changed_file(
         git(sample.root, "push", "-q", "origin", "main")
         assert run_relsafe("release", "minor", cwd=sample.root).returncode == 1
         tampered = rewrite_member(built_wheel(sample), tmp_path, "__init__.py", b"\nEVIL = True\n")
-        upload(
-            tampered,
-            repository_url=production.upload_url,
-            credentials=production.credentials,
-            log=RunLog(None, Redactor()),
-        )
+        sdist = next(built_wheel(sample).parent.glob("*.tar.gz"))
+        for path in (tampered, sdist):
+            log = RunLog(None, Redactor())
+            upload(path, repository_url=production.upload_url, credentials=production.credentials, log=log)
         resumed = run_relsafe("resume", cwd=sample.root)
         output = resumed.stdout + resumed.stderr
         assert resumed.returncode == 1, output
-        assert "differs from the tested wheel" in output
+        assert f"production serves other files than were tested: {tampered.name}: sha256" in output
         assert "relsafe_sample/__init__.py: content differs" in output
 
 
@@ -237,3 +236,33 @@ def test_init_with_tool_relsafe_in_pyproject_writes_no_release_toml(
     assert not (root / "release.toml").exists(), "pyproject.toml's [tool.relsafe] stays the only configuration"
     assert (root / ".github" / "workflows" / "publish.yml").is_file()
     assert run_relsafe("audit", cwd=root).returncode == 0
+
+
+@pytest.mark.slow
+def test_watch_refuses_files_another_repository_published_and_names_ours(
+    sample: SampleProject, tmp_path: Path, run_relsafe: RunRelsafe
+) -> None:
+    """PEP 740 provenance names who published each file: only this repository's publish workflow may have."""
+    with StaticIndex() as production:
+        with_watch(sample, production)
+        text = (sample.root / "release.toml").read_text().replace("timeout = 60", "timeout = 1")
+        (sample.root / "release.toml").write_text(text)
+        git(sample.root, "commit", "-qam", "short watch")
+        git(sample.root, "push", "-q", "origin", "main")
+        # the remote reads as GitHub's, as the publisher names it; git still reaches the bare remote
+        git(sample.root, "config", f"url.{sample.remote}.insteadOf", "https://github.com/acme/widget.git")
+        git(sample.root, "remote", "set-url", "origin", "https://github.com/acme/widget.git")
+        waited = run_relsafe("release", "minor", "--yes", cwd=sample.root)
+        assert waited.returncode == 1 and "did not appear" in waited.stderr, waited.stdout + waited.stderr
+
+        tested = sorted(built_wheel(sample).parent.iterdir())
+        fork = {"kind": "GitHub", "repository": "mallory/widget", "workflow": "publish.yml", "environment": "pypi"}
+        production.publish("relsafe-sample", tested, fork)
+        refused = run_relsafe("resume", cwd=sample.root)
+        assert refused.returncode == 4, refused.stdout + refused.stderr
+        assert "was published by GitHub mallory/widget, workflow publish.yml, not by acme/widget" in refused.stderr
+
+        production.publish("relsafe-sample", tested, {**fork, "repository": "acme/widget"})
+        resumed = run_relsafe("resume", cwd=sample.root)
+        assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+        assert "byte for byte the tested ones" in resumed.stdout

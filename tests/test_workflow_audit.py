@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from relsafe.config import TESTPYPI_INDEX_URL
 from relsafe.errors import ToolFailed, UsageError
 from relsafe.runlog import RunLog
 from relsafe.security.workflow_audit import AuditReport, Finding, audit_workflows
@@ -531,8 +532,10 @@ def test_projects_own_workflows_pass_the_audit(log: RunLog) -> None:
 
 
 def test_projects_publish_workflow_is_the_rendered_template() -> None:
+    """relsafe stages on TestPyPI (its release.toml keeps the default), so its workflow promotes from there."""
     text = (REPO / ".github" / "workflows" / "publish.yml").read_text(encoding="utf-8")
-    assert text == render_publish_workflow(project="relsafe", tag_format="v{version}")
+    expected = render_publish_workflow(project="relsafe", tag_format="v{version}", staging_index_url=TESTPYPI_INDEX_URL)
+    assert text == expected
 
 
 @pytest.mark.slow

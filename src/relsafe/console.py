@@ -340,6 +340,8 @@ def describe_outputs(outputs: dict[str, Any]) -> str:
     for key, value in outputs.items():
         if key == "artifacts" and isinstance(value, list):
             parts.extend(f"{a['name']} sha256:{a['sha256'][:12]}" for a in value)
+        elif key == "manifest" and isinstance(value, list):  # the tag's manifest, in full: it is what publishes
+            parts.append("\n" + "\n".join(str(line) for line in value))
         elif isinstance(value, (str, int, float)) and key != "summary":
             text = str(value)
             parts.append(f"{key}={text[:12] if key == 'commit' else text}")

@@ -10,8 +10,10 @@ from pathlib import Path
 
 from relsafe.pipeline import Observer
 from relsafe.releaser import Options, start
+from relsafe.runlog import RunLog
 from relsafe.sample import DEMO_GATE, create_sample
 from relsafe.state import Release
+from relsafe.tools import promotion
 from relsafe.tools.localindex import LocalIndex
 
 
@@ -24,6 +26,8 @@ class DemoResult:
     log_path: Path | None
     staged: list[str]
     project: Path
+    published: str
+    """What the publish workflow's preparing job, run here, says the tag would publish."""
 
     def summary(self) -> list[str]:
         release = self.release
@@ -42,7 +46,8 @@ class DemoResult:
             lines.append(
                 f"  gate {DEMO_GATE!r}: {gate.outputs.get('how')} ({'; '.join(gate.outputs.get('items', []))})"
             )
-        lines.append(f"  tag {release.tag} pushed to the sample's bare remote")
+        lines.append(f"  tag {release.tag} pushed to the sample's bare remote, with the manifest of the tested files")
+        lines.append(f"  the publish workflow's preparing job, run here: {self.published}")
         if self.kept:
             lines.append(f"  the sample project is in {self.project}")
             lines.append(
@@ -66,9 +71,17 @@ def run_demo(observer: Observer, *, keep: bool = False) -> DemoResult:
             options = Options(confirmed_gates=frozenset({DEMO_GATE}))
             outcome = start(sample.root, "minor", observer, options)
             staged = sorted(path.name for path in local_index.storage.rglob("*") if path.is_file())
-        return DemoResult(
-            outcome.release, folder, keep, time.monotonic() - started, outcome.log_path, staged, sample.root
-        )
+            release = outcome.release
+            published = promotion.run_preparing_job(
+                str(sample.remote),
+                release.tag,
+                str(release.output("bump", "commit")),
+                local_index.index_url,
+                folder / "publish-job",
+                RunLog(outcome.log_path),
+            )
+        seconds = time.monotonic() - started
+        return DemoResult(release, folder, keep, seconds, outcome.log_path, staged, sample.root, published)
     finally:
         if not keep:
             shutil.rmtree(folder, ignore_errors=True)

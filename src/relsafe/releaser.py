@@ -366,6 +366,7 @@ def initialise(path: Path, *, force: bool) -> tuple[InitWrite, PublisherSetup]:
         known=_known_on_production(config.production_index_url, project.name),
         other_publishers=[found for found in publishing if found != workflow],
         with_config=config.source != "pyproject.toml",
+        staging_index_url=config.staging_index_url if "stage" in config.steps else None,
     )
     return write_init(git.root, plan, overwrite=force), plan.setup
 

@@ -10,6 +10,7 @@ import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 
+from relsafe.config import TESTPYPI_INDEX_URL
 from relsafe.runlog import RunLog
 from relsafe.tools.git import Git, init_bare, init_repository
 from relsafe.trusted_publishing import render_publish_workflow
@@ -39,8 +40,11 @@ def _write(path: Path, text: str) -> None:
     path.write_text(textwrap.dedent(text).lstrip(), encoding="utf-8")
 
 
-def write_sources(root: Path, name: str, version: str, backend: str = "hatchling") -> str:
-    """pyproject.toml, a src-layout package with __version__, a README and one test; returns the module name."""
+def write_sources(
+    root: Path, name: str, version: str, backend: str = "hatchling", staging_index_url: str = TESTPYPI_INDEX_URL
+) -> str:
+    """pyproject.toml, a src-layout package with __version__, a README, one test and the publish workflow
+    that promotes what was staged on `staging_index_url`; returns the module name."""
     module = name.replace("-", "_")
     requires, build_backend = BACKENDS[backend]
     dynamic = backend == "flit"
@@ -97,7 +101,7 @@ def write_sources(root: Path, name: str, version: str, backend: str = "hatchling
     _write(root / ".gitignore", "__pycache__/\n*.pyc\ndist/\nbuild/\n*.egg-info/\n")
     workflow = root / ".github" / "workflows" / "publish.yml"
     workflow.parent.mkdir(parents=True, exist_ok=True)
-    workflow.write_text(render_publish_workflow(project=name), encoding="utf-8")
+    workflow.write_text(render_publish_workflow(project=name, staging_index_url=staging_index_url), encoding="utf-8")
     return module
 
 
@@ -164,7 +168,7 @@ def create_sample(
     log = RunLog(None)
     base = base.resolve()
     root, remote = base / name, base / f"{name}-remote.git"
-    module = write_sources(root, name, version, backend)
+    module = write_sources(root, name, version, backend, index[1] if index else TESTPYPI_INDEX_URL)
     if index is not None:
         write_index_config(root, *index, gate=gate, offline=offline)
     git = init_repository(root, log, identity=IDENTITY)

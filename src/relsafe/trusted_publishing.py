@@ -178,12 +178,27 @@ def render_publish_workflow(
     project: str,
     tag_format: str = DEFAULT_TAG_FORMAT,
     environment: str = DEFAULT_ENVIRONMENT,
+    staging_index_url: str | None = None,
 ) -> str:
-    """The PyPA-shaped publish workflow for this project, from templates/publish.yml."""
+    """The publish workflow for this project.
+
+    With a staging index (templates/publish.yml) it promotes the staged files
+    the tag's manifest names and builds nothing; without one
+    (templates/publish-rebuild.yml) it builds in the PyPA guide's shape.
+    """
     _check_project(project)
     _check_environment(environment)
-    pattern = tag_pattern(tag_format).replace("'", "''")  # the pattern sits in single quotes
-    return Template(_template("publish.yml")).substitute(project=project, environment=environment, tag_pattern=pattern)
+    values = {
+        "project": project,
+        "environment": environment,
+        "tag_pattern": tag_pattern(tag_format).replace("'", "''"),  # the pattern sits in single quotes
+    }
+    if staging_index_url is None:
+        return Template(_template("publish-rebuild.yml")).substitute(values)
+    script = "\n".join(f"          {line}" if line else "" for line in _template("promote.py").splitlines())
+    return Template(_template("publish.yml")).substitute(
+        values, staging_index_url=staging_index_url.replace("'", "''"), promote_script=script
+    )
 
 
 def render_release_toml(settings: Mapping[str, Mapping[str, Any]] | None = None) -> str:
@@ -225,6 +240,7 @@ def plan_init(
     known: bool | None = False,
     other_publishers: Sequence[str] = (),
     with_config: bool = True,
+    staging_index_url: str | None = None,
 ) -> InitPlan:
     """Everything `relsafe init` writes and shows, computed without touching the disk.
 
@@ -240,7 +256,10 @@ def plan_init(
     merged: dict[str, dict[str, Any]] = {table: dict(keys) for table, keys in (settings or {}).items()}
     merged.setdefault("release", {})["tag-format"] = tag_format
     merged.setdefault("publish", {}).update({"workflow": workflow, "environment": environment})
-    files = {workflow_path: render_publish_workflow(project=project, tag_format=tag_format, environment=environment)}
+    workflow_text = render_publish_workflow(
+        project=project, tag_format=tag_format, environment=environment, staging_index_url=staging_index_url
+    )
+    files = {workflow_path: workflow_text}
     if with_config:  # not when pyproject.toml's [tool.relsafe] configures relsafe: only one of them may
         files[PurePosixPath(project_dir) / "release.toml"] = render_release_toml(merged)
     setup = PublisherSetup(

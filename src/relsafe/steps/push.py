@@ -6,11 +6,13 @@ the GitHub Release still to be published as the release's manual step.
 
 from __future__ import annotations
 
+import shutil
 from typing import Any
 
 from relsafe.context import Context
 from relsafe.errors import StepFailed
 from relsafe.steps.base import Check, Step
+from relsafe.tools import promotion
 
 MANUAL_STEP = "manual_step"  # the output naming what a person must still do for the upload to happen
 
@@ -45,7 +47,23 @@ class Push(Step):
     def run(self, ctx: Context) -> dict[str, Any]:
         tag_ref = f"refs/tags/{ctx.release.tag}"
         ctx.git.push_atomic(ctx.remote, [f"{ctx.bump_commit}:refs/heads/{ctx.config.branch}", f"{tag_ref}:{tag_ref}"])
-        return self._outputs(ctx)
+        outputs = self._outputs(ctx)
+        if ctx.rehearsal and "stage" in ctx.release.order:
+            outputs["summary"] = self._rehearse_publishing(ctx)
+        return outputs
+
+    @staticmethod
+    def _rehearse_publishing(ctx: Context) -> str:
+        """In a rehearsal the pushed tag starts no workflow, so its preparing job runs here, against the
+        sandbox's remote and the embedded index: it shows what the tag would publish."""
+        remote_url = ctx.git.remote_url(ctx.remote) or ctx.remote
+        folder = ctx.work_dir / "publish-rehearsal"
+        shutil.rmtree(folder, ignore_errors=True)
+        folder.mkdir(parents=True)
+        found = promotion.run_preparing_job(
+            remote_url, ctx.release.tag, ctx.bump_commit, ctx.staging.index_url, folder, ctx.log
+        )
+        return f"the publish workflow would promote exactly the tested files ({found.split(' are ', 1)[0]})"
 
     @staticmethod
     def _outputs(ctx: Context) -> dict[str, Any]:

@@ -1,25 +1,28 @@
-"""watch (optional, after push): production serves what was tested.
+"""watch (optional, after push): production serves exactly the bytes that were tested.
 
-The tag's workflow rebuilds the files, so their bytes may differ from the
-tested ones (a newer backend, another timestamp); what must not differ is
-what gets installed. The comparison is the wheel's RECORD: every installed
-file's path and sha256.
+Every file the production index lists for the version is downloaded and its
+sha256 compared with the tag's manifest: a file that differs, one missing, or
+one that was never tested is reported, with the installed files that differ
+inside a wheel (its RECORD) to tell why. Where the index offers PEP 740
+provenance, the publisher it names must be this repository's publish workflow.
 """
 
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import time
 import zipfile
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from relsafe.context import Context
-from relsafe.errors import StepFailed
+from relsafe.errors import Refused, RelsafeError, StepFailed
 from relsafe.steps.base import Check, Step
-from relsafe.steps.build import recorded_artifacts
+from relsafe.steps.tag import release_manifest
 from relsafe.tools import index
+from relsafe.trusted_publishing import DEFAULT_WORKFLOW, parse_github_remote
 
 # Files whose content names the tool that wrote them, not what gets installed.
 UNCOMPARED = ("RECORD", "WHEEL")
@@ -66,35 +69,70 @@ class Watch(Step):
         return Check.ready()
 
     def run(self, ctx: Context) -> dict[str, Any]:
-        wheel_name = next(a["name"] for a in recorded_artifacts(ctx) if a["kind"] == "wheel")
+        tested = dict(release_manifest(ctx).files)
+        listed = self._wait_for(ctx, tested)
+        folder = ctx.work_dir / "watch"
+        folder.mkdir(parents=True, exist_ok=True)
+        differences = [f"{name}: on production but never tested" for name in sorted(listed.keys() - tested.keys())]
+        for name, expected in sorted(tested.items()):
+            published = index.download(listed[name].url, folder / name)
+            actual = hashlib.sha256(published.read_bytes()).hexdigest()
+            if actual != expected:
+                differences.append(f"{name}: sha256 {actual} on production, {expected} in the tag's manifest")
+                if name.endswith(".whl"):
+                    differences += [f"  {line}" for line in record_differences(ctx.artifacts_dir / name, published)]
+        if differences:
+            raise StepFailed(
+                f"production serves other files than were tested: {differences[0]}",
+                hint="find out how the workflow got other bytes before anyone installs them; consider yanking",
+                details=differences,
+            )
+        publishers = self._check_publishers(ctx, [listed[name] for name in sorted(tested)])
+        summary = f"{len(tested)} file(s) on production are byte for byte the tested ones"
+        return {"published": sorted(listed), "publishers": publishers, "summary": summary}
+
+    @staticmethod
+    def _wait_for(ctx: Context, tested: dict[str, str]) -> dict[str, index.IndexFile]:
+        """The version's files once every tested one is listed; StepFailed (resumable) after the timeout."""
         deadline = time.monotonic() + ctx.config.watch_timeout
         while True:
             listed = {
                 f.filename: f
                 for f in index.project_files(ctx.production_index_url, ctx.project.name, ctx.release.version)
             }
-            wheels = [f for f in listed.values() if f.filename.endswith(".whl")]
-            if wheels:
-                break
+            missing = sorted(tested.keys() - listed.keys())
+            if not missing:
+                return listed
             if time.monotonic() >= deadline:
                 raise StepFailed(
                     f"{ctx.project.name} {ctx.release.version} did not appear on {ctx.production_index_url} "
-                    f"within {ctx.config.watch_timeout:.0f} s",
+                    f"within {ctx.config.watch_timeout:.0f} s (missing: {', '.join(missing)})",
                     hint="check the publish workflow's run on GitHub (it may wait for a reviewer), "
                     "then `relsafe resume`",
                 )
             ctx.note(f"waiting for {ctx.release.version} on the production index")
             time.sleep(ctx.config.watch_interval)
-        published = listed.get(wheel_name) or wheels[0]
-        folder = ctx.work_dir / "watch"
-        folder.mkdir(parents=True, exist_ok=True)
-        downloaded = index.download(published.url, folder / published.filename)
-        differences = record_differences(ctx.artifacts_dir / wheel_name, downloaded)
-        if differences:
-            raise StepFailed(
-                f"the published {published.filename} differs from the tested wheel in {len(differences)} file(s): "
-                + differences[0],
-                hint="find out why the workflow's build differs before anyone installs it; consider yanking",
-                details=differences,
-            )
-        return {"published": sorted(listed), "summary": f"{published.filename} matches the tested wheel"}
+
+    @staticmethod
+    def _check_publishers(ctx: Context, files: list[index.IndexFile]) -> list[str]:
+        """Each file's publisher from its provenance, refused unless it is this repository's publish workflow."""
+        offered = [file for file in files if file.provenance]
+        if not offered:
+            return ["the production index offers no provenance for these files"]
+        workflow = PurePosixPath(ctx.config.publish_workflow or DEFAULT_WORKFLOW).name
+        try:
+            repository = parse_github_remote(ctx.git.remote_url(ctx.remote) or "").slug
+        except RelsafeError:
+            repository = None
+        found: list[str] = []
+        for file in offered:
+            for publisher in index.provenance_publishers(str(file.provenance)):
+                found.append(f"{file.filename}: {publisher}")
+                ours = repository is not None and publisher.repository.lower() == repository.lower()
+                if not ours or publisher.workflow != workflow:
+                    expected = f"{repository or 'this repository'}, workflow {workflow}"
+                    raise Refused(
+                        f"{file.filename} on production was published by {publisher}, not by {expected}",
+                        hint="someone else can publish this project: check its publishers on PyPI; consider yanking",
+                    )
+        return found

@@ -117,6 +117,10 @@ class Git:
     def tag_is_annotated(self, name: str) -> bool:
         return self._run("cat-file", "-t", f"refs/tags/{name}").strip() == "tag"
 
+    def tag_message(self, name: str) -> str:
+        """An annotated tag's whole message (and its signature, if signed)."""
+        return self._run("for-each-ref", "--format=%(contents)", f"refs/tags/{name}")
+
     def tags(self) -> list[str]:
         return self._run("tag", "--list").split()
 

@@ -101,6 +101,8 @@ class IndexFile:
     filename: str
     url: str
     sha256: str
+    provenance: str | None = None
+    """The URL of the file's PEP 740 provenance, when the index offers one (PEP 691 JSON only)."""
 
 
 def project_files(index_url: str, project: str, version: str | None = None) -> list[IndexFile]:
@@ -147,8 +149,45 @@ def parse_simple_json(body: str, base_url: str) -> list[IndexFile]:
     files = []
     for item in json.loads(body).get("files", []):
         url = urljoin(base_url, item["url"])
-        files.append(IndexFile(item["filename"], url, _require_sha256(item["hashes"].get("sha256"), url)))
+        provenance = item.get("provenance")
+        provenance_url = urljoin(base_url, provenance) if isinstance(provenance, str) else None
+        files.append(
+            IndexFile(item["filename"], url, _require_sha256(item["hashes"].get("sha256"), url), provenance_url)
+        )
     return files
+
+
+@dataclass(frozen=True)
+class Publisher:
+    """Who published a file, as its PEP 740 provenance says: a Trusted Publisher's identity."""
+
+    kind: str
+    repository: str
+    workflow: str
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.repository}, workflow {self.workflow}"
+
+
+def provenance_publishers(url: str) -> list[Publisher]:
+    """The publishers a file's provenance names (PEP 740: one per attestation bundle)."""
+    request = urllib.request.Request(url, headers={"Accept": "application/json", "User-Agent": _user_agent()})
+    try:
+        with _open(request) as response:
+            document = json.loads(response.read().decode("utf-8"))
+    except urllib.error.HTTPError as error:
+        raise StepFailed(f"the index answered {error.code} {error.reason} for the provenance at {url}") from error
+    except (ValueError, UnicodeDecodeError) as error:
+        raise StepFailed(f"the provenance at {url} is not JSON: {error}") from error
+    publishers = []
+    for bundle in document.get("attestation_bundles", []) if isinstance(document, dict) else []:
+        publisher = bundle.get("publisher", {}) if isinstance(bundle, dict) else {}
+        publishers.append(
+            Publisher(
+                str(publisher.get("kind", "")), str(publisher.get("repository", "")), str(publisher.get("workflow", ""))
+            )
+        )
+    return publishers
 
 
 def parse_simple_html(body: str, base_url: str) -> list[IndexFile]:

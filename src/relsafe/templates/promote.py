@@ -1,0 +1,122 @@
+"""Download exactly the files the release tag's manifest names from the staging index, checking each sha256.
+
+The publish workflow's preparing job runs this with TAG, COMMIT, DIST and
+STAGING_INDEX_URL in its environment. Anything but the tested bytes (a file
+swapped on the index, one missing, one extra, a tag without the manifest or
+made for another commit) fails the job, so the publish job never runs.
+Standard library only: it runs on a bare runner, before anything is installed.
+"""
+
+import hashlib
+import json
+import os
+import re
+import subprocess
+import sys
+import urllib.parse
+import urllib.request
+from pathlib import Path
+from typing import NoReturn
+
+MARKER = "relsafe-manifest: 1"
+ACCEPT = "application/vnd.pypi.simple.v1+json, text/html;q=0.1"
+
+
+def fail(message: str) -> NoReturn:
+    print(f"::error::{message}")
+    sys.exit(1)
+
+
+def git(*args: str) -> str:
+    return subprocess.run(["git", *args], check=True, capture_output=True, text=True).stdout
+
+
+def manifest(tag: str, commit: str) -> tuple[dict[str, str], str]:
+    ref = f"refs/tags/{tag}"
+    if git("cat-file", "-t", ref).strip() != "tag":
+        fail(f"{tag} is not an annotated tag, so it carries no manifest of tested files")
+    if git("rev-parse", f"{ref}^{{commit}}").strip() != commit:
+        fail(f"{tag} does not point at {commit}, the commit this run was started for")
+    lines = git("for-each-ref", "--format=%(contents)", ref).splitlines()
+    if MARKER not in lines:
+        fail(f"the message of {tag} has no '{MARKER}' block: it was not made by relsafe")
+    files: dict[str, str] = {}
+    staging = ""
+    for line in lines[lines.index(MARKER) + 1 :]:
+        file_line = re.fullmatch(r"([0-9a-f]{64})  ([^\s/\\]+)", line)
+        if file_line and file_line[2] in files:
+            fail(f"the manifest names {file_line[2]} twice")
+        if file_line:
+            files[file_line[2]] = file_line[1]
+        elif line.startswith("staging-index: "):
+            staging = line.removeprefix("staging-index: ")
+        elif not line.startswith("build-requires: "):
+            break
+    if not files:
+        fail("the manifest names no file")
+    return files, staging
+
+
+def name_and_version(file_name: str) -> tuple[str, str]:
+    """The normalised project name and the version a wheel or sdist file name gives."""
+    if file_name.endswith(".whl"):
+        name, _, rest = file_name.partition("-")
+        version = rest.partition("-")[0]
+    else:
+        name, _, version = file_name.removesuffix(".tar.gz").removesuffix(".zip").rpartition("-")
+    return re.sub(r"[-_.]+", "-", name).lower(), version
+
+
+def links(page_url: str) -> dict[str, str]:
+    """file name → download URL, from the project's page of a simple index (PEP 691 JSON or PEP 503 HTML)."""
+    request = urllib.request.Request(page_url, headers={"Accept": ACCEPT})
+    with urllib.request.urlopen(request, timeout=60) as response:
+        kind = response.headers.get("Content-Type", "")
+        body = response.read().decode("utf-8")
+    if "json" in kind:
+        return {entry["filename"]: urllib.parse.urljoin(page_url, entry["url"]) for entry in json.loads(body)["files"]}
+    found: dict[str, str] = {}
+    for href in re.findall(r"""<a\s[^>]*href=["']([^"']+)["']""", body, flags=re.IGNORECASE):
+        url = urllib.parse.urljoin(page_url, href.replace("&amp;", "&"))
+        found[urllib.parse.unquote(urllib.parse.urlsplit(url).path.rsplit("/", 1)[-1])] = url
+    return found
+
+
+def download(url: str, target: Path) -> str:
+    digest = hashlib.sha256()
+    with urllib.request.urlopen(url, timeout=300) as response, target.open("wb") as out:
+        while chunk := response.read(1 << 20):
+            digest.update(chunk)
+            out.write(chunk)
+    return digest.hexdigest()
+
+
+def main() -> None:
+    tag, commit = os.environ["TAG"], os.environ["COMMIT"]
+    index = os.environ["STAGING_INDEX_URL"].rstrip("/") + "/"
+    dist = Path(os.environ["DIST"])
+    files, staging = manifest(tag, commit)
+    if staging.rstrip("/") + "/" != index:
+        fail(f"the tag's files were verified on {staging or 'no staging index'}, not on {index}")
+    dist.mkdir(parents=True, exist_ok=True)
+    if any(dist.iterdir()):
+        fail(f"{dist} is not empty")
+    project, version = name_and_version(sorted(files)[0])
+    available = links(f"{index}{project}/")
+    unnamed = sorted(name for name in available if name_and_version(name)[1] == version and name not in files)
+    if unnamed:
+        fail(f"the staging index holds {', '.join(unnamed)} for {version}, which the tag's manifest does not name")
+    for name, expected in sorted(files.items()):
+        if name not in available:
+            fail(f"{name} is not on the staging index {index}")
+        actual = download(available[name], dist / name)
+        if actual != expected:
+            fail(f"{name} on the staging index is not the tested file: sha256 {actual}, the tag says {expected}")
+        print(f"{expected}  {name}")
+    extra = sorted({path.name for path in dist.iterdir()} - set(files))
+    if extra:
+        fail(f"{dist} holds files the manifest does not name: {', '.join(extra)}")
+    print(f"{len(files)} file(s) are exactly the tested ones; they, and nothing else, go to the publish job")
+
+
+main()

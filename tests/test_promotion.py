@@ -1,0 +1,152 @@
+"""The publish workflow promotes exactly the tested files: its preparing job's steps, run here with bash
+the way a runner runs them, in a clone of the bare remote at the tag, against the embedded index.
+
+The job's `run:` steps read only environment variables, and its env values are limited to the tag, the
+commit, the runner's temp folder and literals, so nothing here imitates GitHub but those few values.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+from ruamel.yaml import YAML
+
+from relsafe import manifest
+from relsafe.sample import SampleProject
+from relsafe.tools.localindex import LocalIndex
+from tests.conftest import RunRelsafe, git
+
+pytestmark = pytest.mark.slow
+
+TAG = "v0.2.0"
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def run_preparing_job(sample: SampleProject, workspace: Path, runner_temp: Path) -> subprocess.CompletedProcess[str]:
+    """Check out the tag as actions/checkout leaves it (a lightweight tag), then run each `run:` step."""
+    shutil.rmtree(workspace, ignore_errors=True)
+    shutil.rmtree(runner_temp, ignore_errors=True)
+    runner_temp.mkdir(parents=True)
+    subprocess.run(["git", "clone", "-q", str(sample.remote), str(workspace)], check=True)
+    commit = git(workspace, "rev-parse", f"refs/tags/{TAG}^{{commit}}")
+    git(workspace, "checkout", "-q", commit)
+    git(workspace, "tag", "-f", TAG, commit)  # what checkout leaves: the tag made lightweight
+    contexts = {"github.ref_name": TAG, "github.sha": commit, "runner.temp": str(runner_temp)}
+
+    def expand(value: Any) -> str:
+        return re.sub(r"\$\{\{\s*([\w.]+)\s*\}\}", lambda found: contexts[found[1]], str(value))
+
+    workflow = YAML(typ="safe").load((sample.root / ".github/workflows/publish.yml").read_text(encoding="utf-8"))
+    job = workflow["jobs"]["prepare"]
+    job_env = {key: expand(value) for key, value in job["env"].items()}
+    for step in job["steps"]:
+        if "run" not in step:
+            continue
+        assert "${{" not in step["run"], "a run step must read only its environment"
+        env = {**os.environ, **job_env, **{key: expand(value) for key, value in step.get("env", {}).items()}}
+        done = subprocess.run(
+            ["bash", "-e", "-c", step["run"]], cwd=workspace, env=env, capture_output=True, text=True, check=False
+        )
+        if done.returncode != 0:
+            return done
+    return done
+
+
+@pytest.fixture
+def released(sample: SampleProject, run_relsafe: RunRelsafe) -> SampleProject:
+    done = run_relsafe("release", "minor", "--yes", cwd=sample.root)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return sample
+
+
+def test_the_preparing_job_promotes_exactly_the_staged_files_and_refuses_any_other(
+    released: SampleProject, local_index: LocalIndex, tmp_path: Path
+) -> None:
+    workspace, runner_temp = tmp_path / "workspace", tmp_path / "runner-temp"
+    dist = runner_temp / "dist"
+    carried = manifest.parse(git(released.root, "for-each-ref", "--format=%(contents)", f"refs/tags/{TAG}"))
+    assert carried is not None and carried.staging_index == local_index.index_url
+    staged = {path.name: sha256(path) for path in local_index.storage.iterdir()}
+    assert dict(carried.files) == staged
+
+    done = run_preparing_job(released, workspace, runner_temp)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert {path.name: sha256(path) for path in dist.iterdir()} == staged
+    assert "exactly the tested ones" in done.stdout
+
+    wheel = next(local_index.storage.glob("*.whl"))
+    sdist = next(local_index.storage.glob("*.tar.gz"))
+    original = wheel.read_bytes()
+
+    wheel.write_bytes(original + b"\0")  # swapped: the same name, other bytes
+    done = run_preparing_job(released, workspace, runner_temp)
+    assert done.returncode != 0 and f"{wheel.name} on the staging index is not the tested file" in done.stdout
+    wheel.write_bytes(original)
+
+    kept = sdist.read_bytes()
+    sdist.unlink()  # missing
+    done = run_preparing_job(released, workspace, runner_temp)
+    assert done.returncode != 0 and f"{sdist.name} is not on the staging index" in done.stdout
+    sdist.write_bytes(kept)
+
+    extra = local_index.storage / wheel.name.replace("py3-none-any", "py2.py3-none-any")
+    extra.write_bytes(original)  # a file of this version that was never tested
+    done = run_preparing_job(released, workspace, runner_temp)
+    assert done.returncode != 0 and f"holds {extra.name} for 0.2.0" in done.stdout
+    extra.unlink()
+
+    annotated = git(released.remote, "rev-parse", f"refs/tags/{TAG}")
+    commit = git(released.remote, "rev-parse", f"refs/tags/{TAG}^{{commit}}")
+    git(released.remote, "tag", "-f", TAG, commit)  # the manifest replaced by a second, lightweight tag
+    done = run_preparing_job(released, workspace, runner_temp)
+    assert done.returncode != 0 and f"{TAG} is not an annotated tag" in done.stdout
+
+    edited = carried.lines()
+    edited[1] = "0" * 64 + edited[1][64:]  # an annotated tag whose manifest names other bytes
+    message = "\n".join(["Release 0.2.0", "", *edited]) + "\n"
+    git(
+        released.remote,
+        "-c",
+        "user.name=x",
+        "-c",
+        "user.email=x@x.invalid",
+        "tag",
+        "-f",
+        "-a",
+        TAG,
+        "-m",
+        message,
+        commit,
+    )
+    done = run_preparing_job(released, workspace, runner_temp)
+    assert done.returncode != 0 and "is not the tested file" in done.stdout
+
+    git(released.remote, "update-ref", f"refs/tags/{TAG}", annotated)  # the real tag back: promoted again
+    done = run_preparing_job(released, workspace, runner_temp)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_status_shows_the_manifest_the_tag_carries(released: SampleProject, run_relsafe: RunRelsafe) -> None:
+    shown = run_relsafe("status", cwd=released.root).stdout
+    carried = manifest.parse(git(released.root, "for-each-ref", "--format=%(contents)", f"refs/tags/{TAG}"))
+    assert carried is not None
+    for line in carried.lines():
+        assert line in shown
+
+
+def test_a_rehearsal_runs_the_preparing_job_against_its_sandbox(sample: SampleProject, run_relsafe: RunRelsafe) -> None:
+    """The pushed sandbox tag starts no workflow, so the rehearsal runs its preparing job and says what it saw."""
+    done = run_relsafe("release", "minor", "--dry-run", cwd=sample.root)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "the publish workflow would promote exactly the tested files (2 file(s))" in done.stdout
+    assert git(sample.remote, "tag", "--list") == ""
