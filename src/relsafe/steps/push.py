@@ -18,6 +18,7 @@ MANUAL_STEP = "manual_step"  # the output naming what a person must still do for
 class Push(Step):
     name = "push"
     title = "Push branch and tag"
+    changes_world = True
 
     def fingerprint(self, ctx: Context) -> dict[str, Any]:
         return {"commit": ctx.bump_commit, "tag": ctx.release.tag, "branch": ctx.config.branch}

@@ -13,6 +13,7 @@ from relsafe.steps.base import Check, Step
 class Tag(Step):
     name = "tag"
     title = "Tag the release commit"
+    changes_world = True
 
     def fingerprint(self, ctx: Context) -> dict[str, Any]:
         return {"commit": ctx.bump_commit, "tag": ctx.release.tag}
