@@ -221,15 +221,22 @@ def _close(repo: Repository, release: Release) -> None:
             folder.unlink(missing_ok=True)
 
 
+def in_progress(current: Release) -> Refused:
+    """What stops a new release, and a rehearsal of one, while another is in progress: the journal holds
+    one release, and its bump commit or tag would be built on or taken."""
+    step = next((name for name in current.order if current.step(name).status != DONE), current.order[-1])
+    return Refused(
+        f"a release of {current.version} is in progress (step {step}); "
+        "finish it with `relsafe resume` or end it with `relsafe abort`"
+    )
+
+
 def start(path: Path, request: str, observer: Observer, options: Options) -> Outcome:
     repo = Repository.open(path)
     with repo.journal.lock():
         current = repo.journal.current()
         if current is not None:
-            raise Refused(
-                f"a release of {current.version} is in progress (started {current.created})",
-                hint="run `relsafe resume` to finish it, or `relsafe abort` to end it",
-            )
+            raise in_progress(current)
         project = repo.project()
         release = new_release(repo, project, request)
         return _run(repo, context_for(repo, project, release, options), observer)
