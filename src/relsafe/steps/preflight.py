@@ -24,7 +24,7 @@ from relsafe.context import Context
 from relsafe.errors import Refused, StepFailed
 from relsafe.steps.base import Step
 from relsafe.tag_convention import DETECTED
-from relsafe.tools.git import Git
+from relsafe.tools.git import Git, tagged_commit
 
 MAX_LISTED_PATHS = 5
 
@@ -271,9 +271,8 @@ def remote_reasons(ctx: Context, *, resuming: bool = False) -> list[str]:
         )
     elif behind:
         reasons.append(f"{config.branch} is behind {config.remote}/{config.branch}; pull and try again")
-    tag_ref = f"refs/tags/{release.tag}"
     ours = release.output("bump", "commit") if resuming else None
-    return reasons + foreign_tag(release.tag, refs.get(tag_ref + "^{}", refs.get(tag_ref)), f"on {config.remote}", ours)
+    return reasons + foreign_tag(release.tag, tagged_commit(refs, release.tag), f"on {config.remote}", ours)
 
 
 def production_reasons(ctx: Context, *, resuming: bool = False) -> list[str]:

@@ -11,6 +11,7 @@ from typing import Any
 from relsafe.context import Context
 from relsafe.errors import StepFailed
 from relsafe.steps.base import Check, Step
+from relsafe.tools.git import tagged_commit
 
 MANUAL_STEP = "manual_step"  # the output naming what a person must still do for the upload to happen
 
@@ -25,8 +26,7 @@ class Push(Step):
 
     def _remote_state(self, ctx: Context) -> tuple[str | None, str | None]:
         refs = ctx.git.remote_refs(ctx.remote)
-        tag_ref = f"refs/tags/{ctx.release.tag}"
-        return refs.get(tag_ref + "^{}", refs.get(tag_ref)), refs.get(f"refs/heads/{ctx.config.branch}")
+        return tagged_commit(refs, ctx.release.tag), refs.get(f"refs/heads/{ctx.config.branch}")
 
     def check(self, ctx: Context) -> Check:
         tagged, branch_head = self._remote_state(ctx)
