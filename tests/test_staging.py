@@ -44,6 +44,7 @@ pytestmark = pytest.mark.slow
 
 NAME = "relsafe-sample"
 VERSION = "0.2.0"
+HIGHER = "0.3.0"
 LOGIN = "__token__"
 # shaped like real PyPI tokens: the prefix PyPI uses, then 60 characters
 SECRET = "pypi-AgEIcHlwaS5vcmc" + "U3RhZ2luZ1Rlc3RTZWNyZXRUaGF0TXVzdE5ldmVyQmVTaG93bkFueXdoZXJlMTI"
@@ -215,7 +216,7 @@ def impostor_dists(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[s
     """
     base = tmp_path_factory.mktemp("impostor")
     found: dict[str, dict[str, Path]] = {}
-    for version in ("0.1.0", VERSION):
+    for version in ("0.1.0", VERSION, HIGHER):
         root = base / version
         module = write_sources(root, NAME, version)
         init = root / "src" / module / "__init__.py"
@@ -567,7 +568,7 @@ def someone_tags_the_remote(sample: SampleProject, tmp_path: Path) -> Path:
     return other
 
 
-@pytest.mark.parametrize("change", ["branch", "tag", "production"])
+@pytest.mark.parametrize("change", ["branch", "tag", "published", "higher"])
 def test_resume_asks_the_world_again_before_staging_and_refuses_what_changed_meanwhile(
     change: str,
     tmp_path: Path,
@@ -586,9 +587,12 @@ def test_resume_asks_the_world_again_before_staging_and_refuses_what_changed_mea
     elif change == "tag":
         other = someone_tags_the_remote(sample, tmp_path)
         reason = f"the tag v{VERSION} already exists on origin on {base[:12]}, not on the release commit {bump[:12]}"
-    else:
+    elif change == "published":
         upload_directly(production_index, impostor_dists[VERSION]["wheel"])
         reason = f"{NAME} {VERSION} is already on the production index {production_index.index_url}"
+    else:
+        upload_directly(production_index, impostor_dists[HIGHER]["wheel"])
+        reason = f"{NAME} {VERSION} is not above the latest release {HIGHER} on the production index"
     remote_refs = git(sample.remote, "for-each-ref")
 
     refused = run_relsafe("resume", "--confirm", GATE, cwd=sample.root)
@@ -609,8 +613,8 @@ def test_resume_asks_the_world_again_before_staging_and_refuses_what_changed_mea
     assert reason in record["steps"]["stage"]["error"]
     assert record["steps"]["stage"]["attempts"] == 0
 
-    if change == "production":
-        # that version is published: no fix but a new version
+    if change in ("published", "higher"):
+        # no fix but another version
         aborted = run_relsafe("abort", cwd=sample.root)
         assert aborted.returncode == 0, aborted.stdout + aborted.stderr
         assert not (journal_dir(sample) / "state.json").exists()
