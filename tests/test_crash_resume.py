@@ -211,7 +211,7 @@ def test_a_refused_push_exits_1_and_resume_finishes_without_a_second_bump_or_bui
     assert artifact_facts(sample, status["id"]) == built
 
 
-def test_a_diverged_remote_branch_fails_the_push_atomically(
+def test_a_diverged_remote_branch_is_refused_on_resume_before_the_push(
     release_sample: SampleProject, run_relsafe: RunRelsafe, tmp_path: Path
 ) -> None:
     sample = release_sample
@@ -221,14 +221,44 @@ def test_a_diverged_remote_branch_fails_the_push_atomically(
 
     resumed = run_relsafe("resume", cwd=sample.root)
 
-    assert resumed.returncode == 1, resumed.stdout + resumed.stderr
-    assert "git push origin failed" in resumed.stderr and "rejected" in resumed.stderr
-    # one atomic push: the branch was refused, so the tag did not land either
+    assert resumed.returncode == 4, resumed.stdout + resumed.stderr
+    assert "push not started, the world changed since preflight" in resumed.stderr
+    assert "origin/main has commits the release commit lacks" in resumed.stderr
     assert git(sample.remote, "rev-parse", "main") == theirs
     assert git(sample.remote, "tag", "--list") == ""
+    refused = status_json(sample)
+    assert refused is not None and refused["steps"]["push"]["status"] == "blocked"
+    assert refused["steps"]["push"]["attempts"] == 0, "no push was tried"
 
     # the maintainer decides the other commit goes; then resume finishes
     git(tmp_path / "other-clone", "push", "-q", "--force", "origin", f"{base}:refs/heads/main")
+    again = run_relsafe("resume", cwd=sample.root)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert_released(sample, "0.2.0", base)
+
+
+def test_a_push_whose_branch_the_remote_refuses_lands_no_tag_either(
+    release_sample: SampleProject, run_relsafe: RunRelsafe
+) -> None:
+    sample = release_sample
+    base = git(sample.root, "rev-parse", "HEAD")
+    # an update hook judges each ref on its own: it lets the tag through and refuses only the branch
+    hook = sample.remote / "hooks" / "update"
+    hook.write_text(
+        "#!/bin/sh\n[ \"$1\" = refs/heads/main ] && { echo 'main is protected' >&2; exit 1; }\nexit 0\n",
+        encoding="utf-8",
+    )
+    hook.chmod(0o755)
+
+    failed = run_relsafe("release", "minor", cwd=sample.root)
+
+    assert failed.returncode == 1, failed.stdout + failed.stderr
+    assert "git push origin failed" in failed.stderr and "main is protected" in failed.stderr
+    # one atomic push: the branch was refused, so the tag did not land either
+    assert git(sample.remote, "rev-parse", "main") == base
+    assert git(sample.remote, "tag", "--list") == ""
+
+    hook.unlink()
     again = run_relsafe("resume", cwd=sample.root)
     assert again.returncode == 0, again.stdout + again.stderr
     assert_released(sample, "0.2.0", base)

@@ -11,6 +11,7 @@ from relsafe.sample import SampleProject
 from relsafe.tools.index import files_for
 from relsafe.tools.localindex import LocalIndex
 from tests.conftest import RunRelsafe, git
+from tests.release_fixtures import assert_released, journal_dir, kill_at
 
 PYPI_LIKE_TOKEN = "pypi-AgEIcHlwaS5vcmc" + "Q" * 64
 
@@ -107,6 +108,46 @@ def test_rehearsal_reports_a_real_blocker_in_the_repository(
     assert record["status"] == "blocked"
     assert record["steps"]["smoke"]["status"] == "done"
     assert world(sample, local_index) == before
+
+
+@pytest.mark.slow
+def test_a_rehearsal_or_a_release_while_a_release_is_in_progress_names_it_and_changes_nothing(
+    release_sample: SampleProject, empty_index: LocalIndex, run_relsafe: RunRelsafe
+) -> None:
+    sample = release_sample
+    base = git(sample.root, "rev-parse", "HEAD")
+    kill_at(sample, "after-bump-commit")
+    state = journal_dir(sample) / "state.json"
+    in_progress = state.read_text(encoding="utf-8")
+    before = world(sample, empty_index)
+    message = (
+        "a release of 0.2.0 is in progress (step bump); finish it with `relsafe resume` or end it with `relsafe abort`"
+    )
+
+    rehearsed = run_relsafe("release", "minor", "--dry-run", cwd=sample.root)
+
+    output = rehearsed.stdout + rehearsed.stderr
+    assert rehearsed.returncode == 4, output
+    assert message in rehearsed.stdout
+    assert "1 blocker(s)" in rehearsed.stdout and "would go through" not in output
+    record = json.loads(next((journal_dir(sample) / "history").glob("*.json")).read_text())
+    assert record["rehearsal"] is True and record["status"] == "blocked"
+    assert record["blockers"] == [{"step": "preflight", "message": message, "exit_code": "4"}]
+    # the bumped files say 0.2.0 already, so this version is no increase: the release in progress is named first
+    same = run_relsafe("release", "0.2.0", "--dry-run", cwd=sample.root)
+    assert same.returncode == 4, same.stdout + same.stderr
+    assert f"error: {message}" in same.stderr
+
+    released = run_relsafe("release", "patch", cwd=sample.root)
+
+    assert released.returncode == 4, released.stdout + released.stderr
+    assert f"error: {message}" in released.stderr
+    assert world(sample, empty_index) == before
+    assert state.read_text(encoding="utf-8") == in_progress, "neither touched the release in progress"
+
+    resumed = run_relsafe("resume", cwd=sample.root)
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    assert_released(sample, "0.2.0", base)
 
 
 @pytest.mark.slow

@@ -29,12 +29,22 @@ from relsafe.tools.index import project_files
 from relsafe.tools.localindex import LocalIndex
 from relsafe.tools.process import run
 from tests.conftest import RunRelsafe, git, relsafe_env
-from tests.release_fixtures import KILLED, journal_dir, start, status_json, wait_for, world
+from tests.release_fixtures import (
+    IDENTITY,
+    KILLED,
+    journal_dir,
+    push_from_another_clone,
+    start,
+    status_json,
+    wait_for,
+    world,
+)
 
 pytestmark = pytest.mark.slow
 
 NAME = "relsafe-sample"
 VERSION = "0.2.0"
+HIGHER = "0.3.0"
 LOGIN = "__token__"
 # shaped like real PyPI tokens: the prefix PyPI uses, then 60 characters
 SECRET = "".join(["pypi-AgEIcHlwaS5vcmc", "U3RhZ2luZ1Rlc3RTZWNyZXRUaGF0TXVzdE5ldmVyQmVTaG93bkFueXdoZXJlMTI"])
@@ -115,8 +125,11 @@ def stopped_index() -> LocalIndex:
 # -- the sample and what it built ----------------------------------------------
 
 
-def staged_sample(base: Path, staging: LocalIndex, production: LocalIndex | str | None = None) -> SampleProject:
-    """The sample at 0.1.0, staging to `staging` and checking `production` (default: the staging index).
+def staged_sample(
+    base: Path, staging: LocalIndex, production: LocalIndex | str | None = None, extra: str = ""
+) -> SampleProject:
+    """The sample at 0.1.0, staging to `staging` and checking `production` (default: the staging index);
+    `extra` is appended to its release.toml.
 
     It builds with the hatchling beside relsafe and tests with unittest, so a
     release needs no network at all beyond these loopback indexes.
@@ -126,6 +139,8 @@ def staged_sample(base: Path, staging: LocalIndex, production: LocalIndex | str 
     write_index_config(
         sample.root, staging.upload_url, staging.index_url, offline=True, production_index_url=production_url
     )
+    config = sample.root / "release.toml"
+    config.write_text(config.read_text(encoding="utf-8") + extra, encoding="utf-8")
     git(sample.root, "add", "release.toml")
     git(sample.root, "commit", "-q", "-m", "Release against local indexes")
     git(sample.root, "push", "-q", "origin", "main")
@@ -201,7 +216,7 @@ def impostor_dists(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[s
     """
     base = tmp_path_factory.mktemp("impostor")
     found: dict[str, dict[str, Path]] = {}
-    for version in ("0.1.0", VERSION):
+    for version in ("0.1.0", VERSION, HIGHER):
         root = base / version
         module = write_sources(root, NAME, version)
         init = root / "src" / module / "__init__.py"
@@ -520,6 +535,136 @@ def test_an_unreachable_index_stops_a_real_release_with_exit_1_and_a_clear_messa
         assert not (journal_dir(sample) / "state.json").exists()
     finally:
         stopped.close()
+
+
+# -- resume asks the world again --------------------------------------------------------
+
+GATE = "before-staging"
+GATE_BEFORE_STAGE = f"""
+[[gate]]
+name = "{GATE}"
+before = "stage"
+items = ["The changelog is final"]
+"""
+
+
+def waiting_before_stage(
+    tmp_path: Path, staging: LocalIndex, production: LocalIndex, run_relsafe: RunRelsafe
+) -> SampleProject:
+    """A release of the sample bumped, built and tested, waiting (exit 3) at a gate right before stage."""
+    sample = staged_sample(tmp_path, staging, production, extra=GATE_BEFORE_STAGE)
+    waiting = run_relsafe("release", "minor", cwd=sample.root)
+    assert waiting.returncode == 3, waiting.stdout + waiting.stderr
+    assert status(sample)["steps"]["stage"]["status"] == "pending"
+    return sample
+
+
+def someone_tags_the_remote(sample: SampleProject, tmp_path: Path) -> Path:
+    """Someone else pushes their own annotated tag of the release's version; returns their clone."""
+    other = tmp_path / "tagging-clone"
+    subprocess.run(["git", "clone", "-q", str(sample.remote), str(other)], check=True, capture_output=True)
+    git(other, *IDENTITY, "tag", "-a", f"v{VERSION}", "-m", "their tag")
+    git(other, "push", "-q", "origin", f"v{VERSION}")
+    return other
+
+
+@pytest.mark.parametrize("change", ["branch", "tag", "published", "higher"])
+def test_resume_asks_the_world_again_before_staging_and_refuses_what_changed_meanwhile(
+    change: str,
+    tmp_path: Path,
+    local_index: LocalIndex,
+    production_index: LocalIndex,
+    impostor_dists: dict[str, dict[str, Path]],
+    run_relsafe: RunRelsafe,
+) -> None:
+    sample = waiting_before_stage(tmp_path, local_index, production_index, run_relsafe)
+    base = git(sample.remote, "rev-parse", "refs/heads/main")
+    bump = git(sample.root, "rev-parse", "HEAD")
+    # while the release waits at its gate, the world moves on
+    if change == "branch":
+        push_from_another_clone(sample, tmp_path)
+        reason = "origin/main has commits the release commit lacks"
+    elif change == "tag":
+        other = someone_tags_the_remote(sample, tmp_path)
+        reason = f"the tag v{VERSION} already exists on origin on {base[:12]}, not on the release commit {bump[:12]}"
+    elif change == "published":
+        upload_directly(production_index, impostor_dists[VERSION]["wheel"])
+        reason = f"{NAME} {VERSION} is already on the production index {production_index.index_url}"
+    else:
+        upload_directly(production_index, impostor_dists[HIGHER]["wheel"])
+        reason = f"{NAME} {VERSION} is not above the latest release {HIGHER} on the production index"
+    remote_refs = git(sample.remote, "for-each-ref")
+
+    refused = run_relsafe("resume", "--confirm", GATE, cwd=sample.root)
+
+    output = refused.stdout + refused.stderr
+    assert refused.returncode == 4, output
+    assert "Traceback" not in output
+    assert f"error: stage not started, the world changed since preflight: {reason}" in refused.stderr
+    assert "nothing more was uploaded or pushed" in refused.stderr and "relsafe resume" in refused.stderr
+    assert stored(local_index) == {} and stores(local_index) == [], "the version number is not burned on staging"
+    assert git(sample.remote, "for-each-ref") == remote_refs, "nothing was pushed"
+    assert git(sample.root, "tag", "--list") == ""
+    assert git(sample.root, "rev-parse", "HEAD") == bump
+    record = status(sample)
+    assert (journal_dir(sample) / "state.json").exists(), "the release stays in progress"
+    assert record["steps"][f"gate:{GATE}"]["status"] == "done"
+    assert record["steps"]["stage"]["status"] == "blocked"
+    assert reason in record["steps"]["stage"]["error"]
+    assert record["steps"]["stage"]["attempts"] == 0
+
+    if change in ("published", "higher"):
+        # no fix but another version
+        aborted = run_relsafe("abort", cwd=sample.root)
+        assert aborted.returncode == 0, aborted.stdout + aborted.stderr
+        assert not (journal_dir(sample) / "state.json").exists()
+        assert git(sample.root, "rev-parse", "HEAD") == base, "the unpushed bump commit was removed"
+        assert stored(local_index) == {}
+        return
+    if change == "branch":
+        # the maintainer decides the other commit goes
+        git(sample.root, "push", "-q", "--force", "origin", f"{base}:refs/heads/main")
+    else:
+        git(other, "push", "-q", "origin", f":refs/tags/v{VERSION}")
+    resumed = run_relsafe("resume", cwd=sample.root)
+
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    assert "rechecked since preflight" in resumed.stdout
+    assert_staged_exactly_the_build(sample, local_index)
+    assert_tagged_and_pushed(sample)
+
+
+def test_resume_lists_an_unreachable_production_index_with_the_other_reasons_and_fails_on_it_alone(
+    tmp_path: Path, local_index: LocalIndex, production_index: LocalIndex, run_relsafe: RunRelsafe
+) -> None:
+    sample = waiting_before_stage(tmp_path, local_index, production_index, run_relsafe)
+    remote_refs = git(sample.remote, "for-each-ref")
+    other = someone_tags_the_remote(sample, tmp_path)
+    production_index.stop()
+
+    both = run_relsafe("resume", "--confirm", GATE, cwd=sample.root)
+
+    assert both.returncode == 4, both.stdout + both.stderr
+    assert f"the tag v{VERSION} already exists on origin" in both.stderr and "(and 1 more)" in both.stderr
+    assert f"index unreachable at {production_index.index_url}" in both.stderr and "(not checked)" in both.stderr
+
+    git(other, "push", "-q", "origin", f":refs/tags/v{VERSION}")
+    alone = run_relsafe("resume", cwd=sample.root)
+
+    assert alone.returncode == 1, alone.stdout + alone.stderr
+    assert "Traceback" not in alone.stdout + alone.stderr
+    assert f"index unreachable at {production_index.index_url}" in alone.stderr
+    assert "relsafe resume" in alone.stderr
+    assert status(sample)["steps"]["stage"]["status"] == "failed"
+    assert stored(local_index) == {}
+    assert git(sample.remote, "for-each-ref") == remote_refs, "nothing was pushed"
+
+    production_index.start()
+    resumed = run_relsafe("resume", cwd=sample.root)
+
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    assert_staged_exactly_the_build(sample, local_index)
+    assert_tagged_and_pushed(sample)
 
 
 # -- secrets ----------------------------------------------------------------------------

@@ -3,7 +3,9 @@
 Resume trusts the world first: a step whose effect already exists is
 recorded done without being repeated. It trusts the journal second: a
 finished step whose inputs changed, or whose result no longer holds, makes
-resume refuse instead of building on it.
+resume refuse instead of building on it. And what preflight found about the
+world may be stale: before the first step that would change the world, a
+resumed release asks the remote and the production index again.
 """
 
 from __future__ import annotations
@@ -69,6 +71,8 @@ class Pipeline:
         self.blockers: list[Blocker] = []
         for step in self.steps:  # every record exists before steps may run side by side
             ctx.release.step(step.name)
+        # preflight looked at the world in an earlier run, which may be days old
+        self.world_to_recheck = ctx.release.step("preflight").status == DONE
 
     def _save(self) -> None:
         self.ctx.journal.save(self.ctx.release)
@@ -163,6 +167,8 @@ class Pipeline:
             record.outputs = dict(found.outputs)
             self._finish(step, started, "already done")
             return
+        if step.changes_world and self.world_to_recheck:
+            self._recheck_world(ctx, step, started)
         record.status, record.started, record.error, record.error_details = RUNNING, now(), None, []
         record.attempts += 1
         self._save()
@@ -172,6 +178,19 @@ class Pipeline:
             self._fail(step, error, started)
             raise
         self._finish(step, started, _summary(record.outputs))
+
+    def _recheck_world(self, ctx: Context, step: Step, started: float) -> None:
+        """Preflight's questions to the world again, once, before the first step of a resumed release
+        that changes it: a problem found there stops the release before anything more is uploaded or
+        pushed, and it stays resumable."""
+        from relsafe.steps.preflight import recheck_world
+
+        self.world_to_recheck = False
+        try:
+            recheck_world(ctx, step.name)
+        except RelsafeError as error:
+            self._fail(step, error, started, status=BLOCKED if isinstance(error, Refused) else FAILED)
+            raise
 
     def _finish(self, step: Step, started: float, summary: str) -> None:
         record = self.ctx.release.step(step.name)

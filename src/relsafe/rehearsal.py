@@ -7,6 +7,9 @@ refs. The real repository, remote and indexes are only read. Every blocker
 is collected instead of stopping at the first; only the rehearsal's record
 is written, into the real journal's history. Ctrl-C stops it the same way:
 sandbox removed, record written (as interrupted), nothing to resume.
+
+While a real release is in progress, a real release would be refused before
+its first step: the rehearsal says so as its one blocker and runs nothing.
 """
 
 from __future__ import annotations
@@ -21,9 +24,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from relsafe.context import StagingTarget
-from relsafe.errors import ExitCode, Interrupted
+from relsafe.errors import ExitCode, Interrupted, RelsafeError
 from relsafe.pipeline import Blocker, Observer, Pipeline
-from relsafe.releaser import Options, Repository, context_for, new_release
+from relsafe.releaser import Options, Repository, context_for, in_progress, new_release
 from relsafe.runlog import RunLog
 from relsafe.state import RUNNING, Journal, Release, now
 from relsafe.tools.git import Git
@@ -69,12 +72,13 @@ def rehearse(path: Path, request: str, observer: Observer, options: Options) -> 
     and raises Interrupted (a rehearsal leaves nothing to resume)."""
     try:
         real = Repository.open(path)
-        release = new_release(real, real.project(), request)
+        current = real.journal.current()
+        release = _new_release(real, request, current)
     except KeyboardInterrupt:
         raise Interrupted(STOPPED) from None
     release.rehearsal = True
     try:
-        blockers = _in_sandbox(real, release, observer, options)
+        blockers = _in_progress_blockers(current) or _in_sandbox(real, release, observer, options)
     except KeyboardInterrupt:
         with _interrupts_deferred():
             release.status = INTERRUPTED
@@ -90,6 +94,24 @@ def rehearse(path: Path, request: str, observer: Observer, options: Options) -> 
     record = real.journal.finish(release)
     warnings = list(release.output("preflight", "warnings") or [])
     return RehearsalOutcome(release, blockers, record, real.log.path, warnings)
+
+
+def _new_release(real: Repository, request: str, current: Release | None) -> Release:
+    """The release to rehearse. While another is in progress, the project and version are read from its
+    bumped files, which may not allow the request: a real release says first that one is in progress."""
+    try:
+        return new_release(real, real.project(), request)
+    except RelsafeError:
+        if current is None:
+            raise
+        raise in_progress(current) from None
+
+
+def _in_progress_blockers(current: Release | None) -> list[Blocker]:
+    if current is None:
+        return []
+    refusal = in_progress(current)
+    return [Blocker("preflight", refusal.message, refusal.exit_code)]
 
 
 def _in_sandbox(real: Repository, release: Release, observer: Observer, options: Options) -> list[Blocker]:

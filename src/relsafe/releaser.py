@@ -30,7 +30,7 @@ from relsafe.steps.bump import found_bump_commit, is_pure_bump
 from relsafe.steps.gate import expand_order
 from relsafe.tag_convention import DEFAULT_FORMAT
 from relsafe.tools import versioning
-from relsafe.tools.git import Git
+from relsafe.tools.git import Git, tagged_commit
 
 if TYPE_CHECKING:
     from relsafe.security.workflow_audit import AuditReport
@@ -221,15 +221,22 @@ def _close(repo: Repository, release: Release) -> None:
             folder.unlink(missing_ok=True)
 
 
+def in_progress(current: Release) -> Refused:
+    """What stops a new release, and a rehearsal of one, while another is in progress: the journal holds
+    one release, and its bump commit or tag would be built on or taken."""
+    step = next((name for name in current.order if current.step(name).status != DONE), current.order[-1])
+    return Refused(
+        f"a release of {current.version} is in progress (step {step}); "
+        "finish it with `relsafe resume` or end it with `relsafe abort`"
+    )
+
+
 def start(path: Path, request: str, observer: Observer, options: Options) -> Outcome:
     repo = Repository.open(path)
     with repo.journal.lock():
         current = repo.journal.current()
         if current is not None:
-            raise Refused(
-                f"a release of {current.version} is in progress (started {current.created})",
-                hint="run `relsafe resume` to finish it, or `relsafe abort` to end it",
-            )
+            raise in_progress(current)
         project = repo.project()
         release = new_release(repo, project, request)
         return _run(repo, context_for(repo, project, release, options), observer)
@@ -287,10 +294,9 @@ def _undo_local(repo: Repository, release: Release) -> list[str]:
     tagged = git.local_tag(release.tag)
     # a crash right after the commit, or right after the push, leaves the journal behind the world
     bump_commit = release.output("bump", "commit") or found_bump_commit(git, release)
-    tag_ref = f"refs/tags/{release.tag}"
-    if bump_commit and refs.get(tag_ref + "^{}", refs.get(tag_ref)) == bump_commit:
+    if bump_commit and tagged_commit(refs, release.tag) == bump_commit:
         return [pushed]
-    if tagged is not None and tag_ref not in refs and tagged == bump_commit:
+    if tagged is not None and tagged_commit(refs, release.tag) is None and tagged == bump_commit:
         git.delete_tag(release.tag)
         notes.append(f"deleted the local tag {release.tag}")
     remote_head = refs.get(f"refs/heads/{release.branch}")

@@ -42,12 +42,17 @@ class Step:
     cannot finish in a rehearsal, the rehearsal stops there instead of
     collecting further blockers. `concurrent` marks read-only checks of the
     built files that may run beside their concurrent neighbours.
+    `changes_world` marks steps whose effect outlives the journal and the
+    release's temp folders (a commit, files on an index, a tag, remote refs):
+    a resumed release asks preflight's questions about the world again before
+    the first of them that still has work to do.
     """
 
     name: ClassVar[str]
     title: ClassVar[str]
     produces: ClassVar[bool] = False
     concurrent: ClassVar[bool] = False
+    changes_world: ClassVar[bool] = False
 
     def fingerprint(self, ctx: Context) -> dict[str, Any]:
         """The inputs this step's result depends on; a change makes resume refuse."""

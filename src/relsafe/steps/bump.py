@@ -44,6 +44,7 @@ class Bump(Step):
     name = "bump"
     title = "Bump the version"
     produces = True
+    changes_world = True
 
     def fingerprint(self, ctx: Context) -> dict[str, Any]:
         return {"base_commit": ctx.release.base_commit, "version": ctx.release.version}

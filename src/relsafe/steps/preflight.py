@@ -3,12 +3,17 @@
 In a rehearsal the checks read the real repository, the real remote and the
 real indexes (read-only: ls-remote, never fetch), and what cannot be reached
 becomes a warning instead of a failure.
+
+The checks of the world outside the repository (the remote, the production
+index) are asked again when a release resumes, before its first step that
+changes the world: they may have moved while the release was stopped.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -19,9 +24,14 @@ from relsafe.context import Context
 from relsafe.errors import Refused, StepFailed
 from relsafe.steps.base import Step
 from relsafe.tag_convention import DETECTED
-from relsafe.tools.git import Git
+from relsafe.tools.git import Git, tagged_commit
 
 MAX_LISTED_PATHS = 5
+
+
+def _repository(ctx: Context) -> Git:
+    """The repository whose state a real release would start from (not a rehearsal's sandbox)."""
+    return ctx.real_git or ctx.git
 
 
 def _shown(path: str, root: Path) -> str:
@@ -40,62 +50,23 @@ class Preflight(Step):
         return {"base_commit": ctx.release.base_commit, "version": ctx.release.version}
 
     def run(self, ctx: Context) -> dict[str, Any]:
-        warnings: list[str] = []
-        unreachable: list[StepFailed] = []
-
-        def reachable(what: str, probe: Callable[[], list[str]]) -> list[str]:
-            """A rehearsal goes on without what it cannot reach; a real release says so with every other reason."""
-            try:
-                return probe()
-            except StepFailed as error:
-                if not ctx.rehearsal:
-                    unreachable.append(error)
-                    return []
-                warnings.append(f"{what} not checked: {error.message}")
-                ctx.note(warnings[-1])
-                return []
-
         if ctx.project.tags.source == DETECTED or ctx.project.current_version is None:
             ctx.note(self._convention_note(ctx))
-        probes = {"the remote": self._remote_reasons, "the production index": self._production_reasons}
+        probes: dict[str, Probe] = {"the remote": remote_reasons, "the production index": production_reasons}
         if "stage" in ctx.release.order:
-            probes["the staging index"] = self._staging_reasons
-        # the remote and the indexes answer over the network: ask them all at once, beside the local checks
-        with ThreadPoolExecutor(max_workers=len(probes), thread_name_prefix="preflight") as pool:
-            asked = [pool.submit(reachable, what, partial(probe, ctx)) for what, probe in probes.items()]
-            reasons = self._tree_reasons(ctx) + self._workflow_reasons(ctx)
-            reasons += [reason for future in asked for reason in future.result()]
-        if reasons:
-            # one reason is the message itself; listing it again below would only repeat it
-            every = reasons + [f"{error.message} (not checked)" for error in unreachable]
-            raise Refused(
-                f"preflight: {reasons[0]}" + (f" (and {len(every) - 1} more)" if len(every) > 1 else ""),
-                hint="fix it and release again; nothing was changed",
-                details=every if len(every) > 1 else [],
-            )
-        if len(unreachable) == 1:
-            raise unreachable[0]
-        if unreachable:
-            raise StepFailed(
-                f"preflight: {unreachable[0].message} (and {len(unreachable) - 1} more)",
-                hint=unreachable[0].hint,
-                details=[error.message for error in unreachable],
-            )
-        return {"warnings": warnings, "summary": "; ".join(warnings) or "all clear"}
+            probes["the staging index"] = staging_reasons
+        found = ask_world(ctx, probes, local=lambda: self._tree_reasons(ctx) + self._workflow_reasons(ctx))
+        found.raise_any("preflight", hint="fix it and release again; nothing was changed")
+        return {"warnings": found.warnings, "summary": "; ".join(found.warnings) or "all clear"}
 
     @staticmethod
     def _convention_note(ctx: Context) -> str:
         first = " no release tag yet: the first release;" if ctx.project.current_version is None else ""
         return f"tag format{first} {ctx.project.tags.describe()}"
 
-    @staticmethod
-    def _git(ctx: Context) -> Git:
-        """The repository whose state a real release would start from."""
-        return ctx.real_git or ctx.git
-
     def _tree_reasons(self, ctx: Context) -> list[str]:
         reasons: list[str] = []
-        git, config, release = self._git(ctx), ctx.config, ctx.release
+        git, config, release = _repository(ctx), ctx.config, ctx.release
         branch = git.branch()
         if branch is None:
             reasons.append("HEAD is detached; check out the release branch " + repr(config.branch))
@@ -107,8 +78,7 @@ class Preflight(Step):
             reasons.append(f"the working tree is not clean ({len(dirty)} changed or untracked: {listed})")
         if git.head() != release.base_commit:
             reasons.append(f"HEAD moved since the release started (expected {release.base_commit[:12]})")
-        if git.local_tag(release.tag) is not None:
-            reasons.append(f"the tag {release.tag} already exists locally")
+        reasons += foreign_tag(release.tag, git.local_tag(release.tag), "locally", ours=None)
         writes = {"bump", "tag"} & set(release.order)
         problems = [git.identity_problem() if writes else None]
         if config.sign_tags and "tag" in release.order:
@@ -183,48 +153,165 @@ class Preflight(Step):
             ]
         return [f"{workflow} is not started by pushing {tag}, so the release would publish nothing; add {on_tags}"]
 
-    def _remote_reasons(self, ctx: Context) -> list[str]:
-        git, config, release = self._git(ctx), ctx.config, ctx.release
-        if git.remote_url(config.remote) is None:
-            return [f"the git remote {config.remote!r} does not exist ([release] remote)"]
-        refs = git.remote_refs(config.remote)
-        if ctx.rehearsal:
-            remote_head = refs.get(f"refs/heads/{config.branch}")
-            behind = remote_head is not None and not (
-                git.resolve(remote_head) and git.is_ancestor(remote_head, release.base_commit)
+
+Probe = Callable[[Context], list[str]]
+"""One look at the world outside the repository: the reasons found there (an unreachable place raises StepFailed)."""
+
+
+@dataclass
+class Findings:
+    """What the checks found: reasons to refuse, places that could not be asked, a rehearsal's warnings."""
+
+    reasons: list[str] = field(default_factory=list)
+    unreachable: list[StepFailed] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    def raise_any(self, what: str, hint: str) -> None:
+        """Every reason at once: a refusal (exit 4) lists the unreachable places beside the reasons;
+        unreachable places alone are the world failing (exit 1), which trying again may fix."""
+        reasons, unreachable = self.reasons, self.unreachable
+        if reasons:
+            # one reason is the message itself; listing it again below would only repeat it
+            every = reasons + [f"{error.message} (not checked)" for error in unreachable]
+            raise Refused(
+                f"{what}: {reasons[0]}" + (f" (and {len(every) - 1} more)" if len(every) > 1 else ""),
+                hint=hint,
+                details=every if len(every) > 1 else [],
             )
-        else:
-            git.fetch(config.remote)
-            behind = git.behind(config.remote, config.branch) > 0
-        reasons = []
-        if behind:
-            reasons.append(f"{config.branch} is behind {config.remote}/{config.branch}; pull and try again")
-        if f"refs/tags/{release.tag}" in refs:
-            reasons.append(f"the tag {release.tag} already exists on {config.remote}")
-        return reasons
+        if len(unreachable) == 1:
+            raise unreachable[0]
+        if unreachable:
+            raise StepFailed(
+                f"{what}: {unreachable[0].message} (and {len(unreachable) - 1} more)",
+                hint=unreachable[0].hint,
+                details=[error.message for error in unreachable],
+            )
 
-    def _production_reasons(self, ctx: Context) -> list[str]:
-        """The release must sort above everything already published (pre-releases included), as installers sort."""
-        from relsafe.tools import index
 
-        name, version, url = ctx.project.name, ctx.release.version, ctx.config.production_index_url
-        published = index.released_versions(url, name)
-        if Version(version) in published:
-            return [f"{name} {version} is already on the production index {url}"]
-        latest = max(published, default=None)
-        if latest is not None and latest > Version(version):
-            return [f"{name} {version} is not above the latest release {latest} on the production index {url}"]
+def ask_world(ctx: Context, probes: dict[str, Probe], local: Callable[[], list[str]]) -> Findings:
+    """Ask the remote and the indexes all at once, beside the local checks: they answer over the network.
+
+    A rehearsal goes on without what it cannot reach (a warning); a real
+    release says so with every other reason.
+    """
+    found = Findings()
+
+    def reachable(what: str, probe: Probe) -> list[str]:
+        try:
+            return probe(ctx)
+        except StepFailed as error:
+            if not ctx.rehearsal:
+                found.unreachable.append(error)
+                return []
+            found.warnings.append(f"{what} not checked: {error.message}")
+            ctx.note(found.warnings[-1])
+            return []
+
+    with ThreadPoolExecutor(max_workers=len(probes), thread_name_prefix="preflight") as pool:
+        asked = [pool.submit(reachable, what, probe) for what, probe in probes.items()]
+        found.reasons = local()
+        found.reasons += [reason for future in asked for reason in future.result()]
+    return found
+
+
+def recheck_world(ctx: Context, before: str) -> None:
+    """On resume, before `before` (the first step still to change the world): preflight's look at the
+    remote and the production index again, and at a local tag made meanwhile.
+
+    The release's own work is no reason: its tag on its bump commit, here or
+    on the remote, is what tag and push made before the release stopped; its
+    own built files on the production index are what was staged or published.
+    """
+    git, release = _repository(ctx), ctx.release
+    ours = release.output("bump", "commit")
+    probes: dict[str, Probe] = {
+        "the remote": partial(remote_reasons, resuming=True),
+        "the production index": partial(production_reasons, resuming=True),
+    }
+    found = ask_world(ctx, probes, local=lambda: foreign_tag(release.tag, git.local_tag(release.tag), "locally", ours))
+    found.raise_any(
+        f"{before} not started, the world changed since preflight",
+        hint="nothing more was uploaded or pushed; fix it and run `relsafe resume`, or `relsafe abort`",
+    )
+    ctx.note(f"rechecked since preflight: {ctx.remote} and the production index")
+
+
+def foreign_tag(tag: str, found: str | None, where: str, ours: str | None) -> list[str]:
+    """The release's tag where it must not be yet: anywhere before the bump, on another commit after it."""
+    if found is None or found == ours:
         return []
+    if ours is None:
+        return [f"the tag {tag} already exists {where}"]
+    return [f"the tag {tag} already exists {where} on {found[:12]}, not on the release commit {ours[:12]}"]
 
-    def _staging_reasons(self, ctx: Context) -> list[str]:
-        """Files of this version already staged can never be replaced: ask for a new version now."""
-        from relsafe.tools import index
 
-        name, version, url = ctx.project.name, ctx.release.version, ctx.config.staging_index_url
-        staged = index.files_for(url, name, version)
-        if staged:
-            return [
-                f"the staging index {url} already has files of {name} {version} ({', '.join(sorted(staged))}); "
-                "an index never accepts a file name twice, so ask for a new version"
-            ]
-        return []
+def remote_reasons(ctx: Context, *, resuming: bool = False) -> list[str]:
+    """The release branch not behind the remote's, the tag not taken there.
+
+    Resuming, the bump commit is HEAD: pulling would move it off the commit
+    that was tested, so the way out is another one.
+    """
+    git, config, release = _repository(ctx), ctx.config, ctx.release
+    if git.remote_url(config.remote) is None:
+        return [f"the git remote {config.remote!r} does not exist ([release] remote)"]
+    refs = git.remote_refs(config.remote)
+    if ctx.rehearsal:
+        remote_head = refs.get(f"refs/heads/{config.branch}")
+        behind = remote_head is not None and not (
+            git.resolve(remote_head) and git.is_ancestor(remote_head, release.base_commit)
+        )
+    else:
+        git.fetch(config.remote)
+        behind = git.behind(config.remote, config.branch) > 0
+    reasons = []
+    if behind and resuming:
+        reasons.append(
+            f"{config.remote}/{config.branch} has commits the release commit lacks; remove them from "
+            f"{config.remote}, or `relsafe abort`, pull and release again"
+        )
+    elif behind:
+        reasons.append(f"{config.branch} is behind {config.remote}/{config.branch}; pull and try again")
+    ours = release.output("bump", "commit") if resuming else None
+    return reasons + foreign_tag(release.tag, tagged_commit(refs, release.tag), f"on {config.remote}", ours)
+
+
+def production_reasons(ctx: Context, *, resuming: bool = False) -> list[str]:
+    """The release must sort above everything already published (pre-releases included), as installers sort.
+
+    Resuming, files of this version that are all the release's own build are
+    no reason: an index that serves as staging and production both, or a
+    publish that ran before the release stopped.
+    """
+    from relsafe.tools import index
+
+    name, version, url = ctx.project.name, ctx.release.version, ctx.config.production_index_url
+    published = index.released_versions(url, name)
+    if Version(version) in published and not (resuming and _only_built_files(ctx, url)):
+        return [f"{name} {version} is already on the production index {url}"]
+    latest = max(published, default=None)
+    if latest is not None and latest > Version(version):
+        return [f"{name} {version} is not above the latest release {latest} on the production index {url}"]
+    return []
+
+
+def _only_built_files(ctx: Context, url: str) -> bool:
+    from relsafe.steps.build import recorded_artifacts
+    from relsafe.tools import index
+
+    built = {artifact["name"]: artifact["sha256"] for artifact in recorded_artifacts(ctx)}
+    found = index.files_for(url, ctx.project.name, ctx.release.version)
+    return bool(found) and all(built.get(name) == sha256 for name, sha256 in found.items())
+
+
+def staging_reasons(ctx: Context) -> list[str]:
+    """Files of this version already staged can never be replaced: ask for a new version now."""
+    from relsafe.tools import index
+
+    name, version, url = ctx.project.name, ctx.release.version, ctx.config.staging_index_url
+    staged = index.files_for(url, name, version)
+    if staged:
+        return [
+            f"the staging index {url} already has files of {name} {version} ({', '.join(sorted(staged))}); "
+            "an index never accepts a file name twice, so ask for a new version"
+        ]
+    return []

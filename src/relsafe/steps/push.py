@@ -13,6 +13,7 @@ from relsafe.context import Context
 from relsafe.errors import StepFailed
 from relsafe.steps.base import Check, Step
 from relsafe.tools import promotion
+from relsafe.tools.git import tagged_commit
 
 MANUAL_STEP = "manual_step"  # the output naming what a person must still do for the upload to happen
 
@@ -20,14 +21,14 @@ MANUAL_STEP = "manual_step"  # the output naming what a person must still do for
 class Push(Step):
     name = "push"
     title = "Push branch and tag"
+    changes_world = True
 
     def fingerprint(self, ctx: Context) -> dict[str, Any]:
         return {"commit": ctx.bump_commit, "tag": ctx.release.tag, "branch": ctx.config.branch}
 
     def _remote_state(self, ctx: Context) -> tuple[str | None, str | None]:
         refs = ctx.git.remote_refs(ctx.remote)
-        tag_ref = f"refs/tags/{ctx.release.tag}"
-        return refs.get(tag_ref + "^{}", refs.get(tag_ref)), refs.get(f"refs/heads/{ctx.config.branch}")
+        return tagged_commit(refs, ctx.release.tag), refs.get(f"refs/heads/{ctx.config.branch}")
 
     def check(self, ctx: Context) -> Check:
         tagged, branch_head = self._remote_state(ctx)

@@ -52,6 +52,7 @@ def refuse_conflicts(conflicts: list[str]) -> Refused:
 class Stage(Step):
     name = "stage"
     title = "Upload to the staging index"
+    changes_world = True
 
     def fingerprint(self, ctx: Context) -> dict[str, Any]:
         return {

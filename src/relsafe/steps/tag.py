@@ -24,6 +24,7 @@ def release_manifest(ctx: Context) -> manifest.Manifest:
 class Tag(Step):
     name = "tag"
     title = "Tag the release commit"
+    changes_world = True
 
     def fingerprint(self, ctx: Context) -> dict[str, Any]:
         return {"commit": ctx.bump_commit, "tag": ctx.release.tag}

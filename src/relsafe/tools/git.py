@@ -314,6 +314,12 @@ class Git:
         self._run("push", "--quiet", remote, *refspecs, what=f"git push {remote}")
 
 
+def tagged_commit(refs: dict[str, str], tag: str) -> str | None:
+    """The commit a tag names in `remote_refs`: an annotated tag's peeled entry, not the tag object."""
+    ref = f"refs/tags/{tag}"
+    return refs.get(ref + "^{}", refs.get(ref))
+
+
 def init_repository(path: Path, log: RunLog, *, branch: str = "main", identity: tuple[str, str] | None = None) -> Git:
     """A new repository with a first branch name (and a local identity, for machines without one)."""
     import git
