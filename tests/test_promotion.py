@@ -150,3 +150,18 @@ def test_a_rehearsal_runs_the_preparing_job_against_its_sandbox(sample: SamplePr
     assert done.returncode == 0, done.stdout + done.stderr
     assert "the publish workflow would promote exactly the tested files (2 file(s))" in done.stdout
     assert git(sample.remote, "tag", "--list") == ""
+
+
+def test_a_release_that_builds_nothing_tags_without_a_manifest(
+    release_sample: SampleProject, run_relsafe: RunRelsafe
+) -> None:
+    """Nothing was tested, so the tag names no files, and the preparing job would refuse it."""
+    config = release_sample.root / "release.toml"
+    config.write_text(config.read_text().replace('"build", ', ""), encoding="utf-8")
+    git(release_sample.root, "commit", "-qam", "no build")
+    git(release_sample.root, "push", "-q", "origin", "main")
+    done = run_relsafe("release", "minor", cwd=release_sample.root)
+    assert done.returncode == 0, done.stdout + done.stderr
+    message = git(release_sample.remote, "for-each-ref", "--format=%(contents)", f"refs/tags/{TAG}")
+    assert message == "Release 0.2.0"
+    assert manifest.parse(message) is None

@@ -15,10 +15,18 @@ from relsafe.steps.base import Check, Step
 from relsafe.steps.build import recorded_artifacts
 
 
-def release_manifest(ctx: Context) -> manifest.Manifest:
-    """The tested files, and the index they were verified on when the release stages them."""
+def release_manifest(ctx: Context) -> manifest.Manifest | None:
+    """The tested files, and the index they were verified on when the release stages them; None when the
+    release builds nothing (its tag then names no files, and the publish workflow refuses it)."""
+    artifacts = recorded_artifacts(ctx)
+    if not artifacts:
+        return None
     staged = "stage" in ctx.release.order
-    return manifest.of_artifacts(recorded_artifacts(ctx), ctx.staging.index_url if staged else None)
+    return manifest.of_artifacts(artifacts, ctx.staging.index_url if staged else None)
+
+
+def _lines(carried: manifest.Manifest | None) -> list[str]:
+    return carried.lines() if carried else []
 
 
 class Tag(Step):
@@ -33,8 +41,9 @@ class Tag(Step):
         tagged = ctx.git.local_tag(ctx.release.tag)
         if tagged is None:
             return Check.ready()
-        if tagged == ctx.bump_commit and self._carried(ctx) == release_manifest(ctx):
-            return Check.done(tag=ctx.release.tag, commit=tagged, manifest=release_manifest(ctx).lines())
+        expected = release_manifest(ctx)
+        if tagged == ctx.bump_commit and self._carried(ctx) == expected:
+            return Check.done(tag=ctx.release.tag, commit=tagged, manifest=_lines(expected))
         if tagged == ctx.bump_commit:
             return Check.blocked(
                 f"the tag {ctx.release.tag} is on the release commit but does not carry this release's manifest;"
@@ -46,14 +55,14 @@ class Tag(Step):
 
     def run(self, ctx: Context) -> dict[str, Any]:
         carried = release_manifest(ctx)
-        message = carried.tag_message(ctx.release.version)
+        message = carried.tag_message(ctx.release.version) if carried else f"Release {ctx.release.version}\n"
         ctx.git.create_tag(ctx.release.tag, ctx.bump_commit, message, sign=ctx.config.sign_tags)
         failpoint.hit("after-tag")
         return {
             "tag": ctx.release.tag,
             "commit": ctx.bump_commit,
             "signed": ctx.config.sign_tags,
-            "manifest": carried.lines(),
+            "manifest": _lines(carried),
         }
 
     def verify(self, ctx: Context) -> None:
@@ -66,6 +75,7 @@ class Tag(Step):
 
     @staticmethod
     def _carried(ctx: Context) -> manifest.Manifest | None:
+        """The manifest the tag's message ends with; None for none, or one that cannot be read whole."""
         if not ctx.git.tag_is_annotated(ctx.release.tag):
             return None
         try:

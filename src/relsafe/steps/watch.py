@@ -69,7 +69,10 @@ class Watch(Step):
         return Check.ready()
 
     def run(self, ctx: Context) -> dict[str, Any]:
-        tested = dict(release_manifest(ctx).files)
+        carried = release_manifest(ctx)
+        if carried is None:
+            raise StepFailed("watch needs the built files to compare production with, and this release built none")
+        tested = dict(carried.files)
         listed = self._wait_for(ctx, tested)
         folder = ctx.work_dir / "watch"
         folder.mkdir(parents=True, exist_ok=True)
