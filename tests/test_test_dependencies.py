@@ -3,6 +3,7 @@ and a requirement that would install the project itself refused before anything 
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import textwrap
@@ -387,3 +388,16 @@ def test_a_release_tests_the_wheel_with_its_extra_and_a_dependency_group(
     assert len([line for line in installs if line.endswith(" six")]) == 2, installs
     assert log.count("InstalledTest.test_the_extra_and_the_group_are_in_the_test_venv) ... ok") == 2, log
     assert "iniconfig" in local_index.log_path.read_text(encoding="utf-8"), "verify-stage got it from production"
+
+
+def test_uv_is_found_through_its_package_without_path() -> None:
+    """The README's `pip install .` brings uv; relsafe uses it even when the venv's bin folder is not on PATH."""
+    import uv
+
+    probe = "from relsafe.tools.builder import uv_executable; print(uv_executable())"
+    env = {key: value for key, value in os.environ.items() if key != "RELSAFE_NO_UV"} | {"PATH": ""}
+    found = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True)
+    assert found.stdout.strip() == str(uv.find_uv_bin())
+    forced_env = env | {"RELSAFE_NO_UV": "1"}
+    forced = subprocess.run([sys.executable, "-c", probe], env=forced_env, capture_output=True, text=True, check=True)
+    assert forced.stdout.strip() == "None"

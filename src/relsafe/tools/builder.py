@@ -16,12 +16,19 @@ from relsafe.tools import process
 
 
 def uv_executable() -> str | None:
-    """uv, when present, makes isolated builds and venvs several times faster; it is optional.
+    """uv makes isolated builds and venvs several times faster: relsafe depends on it and finds its binary
+    through the `uv` package, then beside the interpreter, then on PATH.
 
-    RELSAFE_NO_UV=1 forces the pure-pip path (the tests cover both).
+    RELSAFE_NO_UV=1 forces the pure-pip path, as on a platform without a uv wheel (the tests cover both).
     """
     if os.environ.get("RELSAFE_NO_UV"):
         return None
+    try:
+        from uv import find_uv_bin
+
+        return str(find_uv_bin())
+    except (ImportError, FileNotFoundError):
+        pass
     sibling = Path(sys.executable).with_name("uv")
     if sibling.exists():
         return str(sibling)
