@@ -478,3 +478,18 @@ def test_a_clean_real_build_has_no_findings(tmp_path: Path) -> None:
     with zipfile.ZipFile(dists[0] if dists[0].suffix == ".whl" else dists[1]) as wheel:
         assert {"sample/cacert.pem", "sample/.env.example"} <= set(wheel.namelist())
     assert [scan_distribution(path) for path in dists] == [[], []]
+
+
+@pytest.mark.parametrize("planted", ["corpus", "url"])
+def test_random_binary_data_skips_the_rules_only_where_nothing_printable_is_long_enough(
+    tmp_path: Path, planted: str
+) -> None:
+    """A binary buffer without a run of PRINTABLE_RUN printable characters is spared all rules but the URL
+    password's, the one short enough to hide there; a token, or a short URL password, is still found."""
+    secret = f"ftp://a:{rand(ALNUM, 3)}@h" if planted == "url" else SECRETS["ghp"][1]()
+    blob = os.urandom(3 << 20)
+    middle = len(blob) // 2
+    data = blob[:middle] + b"\0" + secret.encode() + b"\0" + blob[middle:]
+    wheel = write_wheel(tmp_path / "pkg-1.0-py3-none-any.whl", {"pkg/model.bin": data})
+    expected = "password in a URL" if planted == "url" else "GitHub token"
+    assert [finding.kind for finding in scan_distribution(wheel)] == [expected]

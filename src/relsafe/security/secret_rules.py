@@ -22,7 +22,6 @@ named .pem, a .env template whose values are empty or harmless.
 from __future__ import annotations
 
 import re
-import string
 from collections.abc import Callable
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
@@ -60,8 +59,8 @@ class ContentRule:
     folded: bool = False
     """Matched against the buffer in lower case (the pattern is written in lower case)."""
     long_run: bool = True
-    """Every match holds a run of TOKEN_RUN token characters (a token's body): binary data without one
-    cannot hold a match (in a compiled file a token is contiguous: joints are a source-text matter)."""
+    """Every match spans PRINTABLE_RUN printable ASCII characters or more: binary data without such a run
+    cannot hold one (in a compiled file or a data blob a token is contiguous text)."""
 
     def kind_of(self, match: re.Match[bytes]) -> str:
         return match.lastgroup or self.kind
@@ -73,10 +72,10 @@ def _rule(
     return ContentRule(kind, re.compile(pattern), anchor, folded, long_run)
 
 
-TOKEN_RUN = 16
-_TOKEN_CHARACTERS = frozenset((string.ascii_letters + string.digits + "_-+/=").encode())
-_TOKEN_CLASS = bytes(ord("a") if byte in _TOKEN_CHARACTERS else ord(" ") for byte in range(256))
-"""Token characters (base64 and URL-safe alphabets) as `a`, everything else as a blank."""
+PRINTABLE_RUN = 18
+_PRINTABLE = bytes(ord("a") if 0x20 <= byte < 0x7F else ord(" ") for byte in range(256))
+"""Printable ASCII as `a`, everything else as a blank. In random bytes a run of 18 printable characters
+starts at one position in about 60 million, so a compressed or random MiB almost never has one."""
 
 
 _URLSAFE = rb"A-Za-z0-9_\-"
@@ -102,7 +101,6 @@ CONTENT_RULES: tuple[ContentRule, ...] = (
         "Slack webhook",
         rb"hooks\.slack\.com/services/T[A-Za-z0-9_]{4,}/B[A-Za-z0-9_]{4,}/",
         anchor=b"hooks.slack.com/services/",
-        long_run=False,
     ),
     _rule("Stripe live key", rb"_live_(?<=[rs]k_live_)" + _body(_ALNUM, 24), anchor=b"k_live_"),
     # Google API keys and AWS access key ids share their first letter; the lookbehind sits after it.
@@ -112,7 +110,7 @@ CONTENT_RULES: tuple[ContentRule, ...] = (
         rb"(?![A-Z0-9])(?P<AWS_access_key>))",
     ),
     _rule("npm token", rb"npm_" + _body(_ALNUM, 36), anchor=b"npm_"),
-    _rule("npm token", rb"_authToken[ \t]*=[ \t]*(?!\$\{)[A-Za-z0-9_./+=\-]{8}", anchor=b"_authToken", long_run=False),
+    _rule("npm token", rb"_authToken[ \t]*=[ \t]*(?!\$\{)[A-Za-z0-9_./+=\-]{8}", anchor=b"_authToken"),
     _rule("OpenAI API key", rb"T3BlbkFJ(?<=sk-[A-Za-z0-9_\-]{20}T3BlbkFJ)", anchor=b"T3BlbkFJ"),
     # As detect-secrets words it: a 40-character key near "aws" and "key", "secret", "token" or "pass".
     _rule(
@@ -122,8 +120,8 @@ CONTENT_RULES: tuple[ContentRule, ...] = (
         folded=True,
     ),
     # PEM, OpenSSH, PGP and SSH2 (four dashes) headers, also inside JSON strings.
-    _rule("private key", rb"BEGIN[ A-Z0-9]{0,40}PRIVATE KEY", anchor=b"PRIVATE KEY", long_run=False),
-    _rule("private key", rb"PuTTY-User-Key-File-[0-9]+:", anchor=b"PuTTY-User-Key-File-", long_run=False),
+    _rule("private key", rb"BEGIN[ A-Z0-9]{0,40}PRIVATE KEY", anchor=b"PRIVATE KEY"),
+    _rule("private key", rb"PuTTY-User-Key-File-[0-9]+:", anchor=b"PuTTY-User-Key-File-"),
     # scheme://user:password@host, except templates (${PASSWORD}, {password}, <password>, %s, ***)
     # and the words documentation puts there (user:password@, user:token@, user:xxx@)
     _rule(
@@ -141,9 +139,9 @@ def content_kinds(data: bytes, start: int, stop: int) -> set[str]:
     if start >= stop:
         return found
     folded: bytes | None = None
-    # Binary data (compressed assets, random blobs) rarely has a long run of token characters; finding
-    # there is none costs two C passes and spares every rule that needs one.
-    has_run = b"\x00" not in data or b"a" * TOKEN_RUN in data.translate(_TOKEN_CLASS)
+    # Binary data (compressed assets, random blobs) almost never has a long run of printable characters;
+    # finding there is none costs two C passes and spares every rule but the shortest (a URL password).
+    has_run = b"\x00" not in data or b"a" * PRINTABLE_RUN in data.translate(_PRINTABLE)
     for rule in CONTENT_RULES:
         if rule.long_run and not has_run:
             continue
