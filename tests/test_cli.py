@@ -112,4 +112,4 @@ def test_path_option_names_the_repository(
     assert refused.returncode == 4
     assert "0.0.1 is not above the current version 0.1.0" in refused.stderr
     assert missing.returncode == 2
-    assert "not a git repository" in missing.stderr
+    assert f"option --path: {tmp_path / 'missing'}: no such folder" in missing.stderr

@@ -49,6 +49,22 @@ class Options:
     ask: Callable[[str], bool] | None = None
 
 
+def open_git(path: Path) -> Git:
+    """The repository at `--path`, refused unless it is a folder in a work tree with a first commit: what
+    every command needs before it reads a journal or plans a release."""
+    if not path.exists():
+        raise UsageError(f"option --path: {path.absolute()}: no such folder")
+    if not path.is_dir():
+        raise UsageError(f"option --path: {path.absolute()}: expected a folder, found a file")
+    git = Git(path, RunLog(None))
+    if git.resolve("HEAD") is None:
+        raise UsageError(
+            f"{git.root}: the repository has no commits yet; there is nothing to release",
+            hint="commit the project first (`git add -A && git commit`)",
+        )
+    return git
+
+
 @dataclass
 class Repository:
     """An opened repository: its git, journal, configuration, and this run's log.
@@ -66,8 +82,7 @@ class Repository:
     @classmethod
     def open(cls, path: Path, *, keep_log: bool = True) -> Repository:
         """keep_log=False for read-only commands (`--plan`), which must leave nothing behind."""
-        bootstrap = RunLog(None)
-        git = Git(path, bootstrap)
+        git = open_git(path)
         journal = Journal(git.common_dir)
         log = RunLog(journal.new_log() if keep_log else None)
         git.log = log
@@ -321,8 +336,7 @@ def _undo_local(repo: Repository, release: Release) -> list[str]:
 
 
 def last_release(path: Path) -> Release | None:
-    git = Git(path, RunLog(None))
-    return Journal(git.common_dir).last()
+    return Journal(open_git(path).common_dir).last()
 
 
 def initialise(path: Path, *, force: bool) -> tuple[InitWrite, PublisherSetup]:
