@@ -113,3 +113,27 @@ def test_path_option_names_the_repository(
     assert "0.0.1 is not above the current version 0.1.0" in refused.stderr
     assert missing.returncode == 2
     assert f"option --path: {tmp_path / 'missing'}: no such folder" in missing.stderr
+
+
+def test_an_unforeseen_error_is_one_line_with_the_traceback_in_the_log(
+    release_sample: SampleProject, run_relsafe: RunRelsafe
+) -> None:
+    """The last-resort guard: a defect (here a RuntimeError the `bug` failpoint raises at the first journal
+    write, standing for any bug) is one line naming its type and the log, exit 1; the traceback is in the
+    log, redacted and private, never on the screen; and nothing in the repository changed."""
+    before = world(release_sample)
+
+    proc = run_relsafe(
+        "release", "minor", cwd=release_sample.root, env=relsafe_env(RELSAFE_FAILPOINT="journal-write=bug")
+    )
+
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    (line,) = proc.stderr.splitlines()
+    prefix = "internal error: RuntimeError: failpoint journal-write raised on purpose (log: "
+    assert line.startswith(prefix) and line.endswith(".log)"), line
+    assert "Traceback" not in proc.stdout + proc.stderr
+    log = Path(line.removeprefix(prefix).removesuffix(")"))
+    assert log.parent == release_sample.root / ".git" / "relsafe" / "logs"
+    assert "Traceback (most recent call last)" in log.read_text(encoding="utf-8")
+    assert log.stat().st_mode & 0o777 == 0o600
+    assert world(release_sample) == before

@@ -13,6 +13,15 @@ APPEND = os.O_WRONLY | os.O_APPEND | os.O_CREAT
 """How the log is opened: a new log is made with mode 0600, whatever the umask."""
 
 
+_latest: list[Path] = []
+
+
+def latest_path() -> Path | None:
+    """The log this process opened last: where the CLI's last-resort guard puts a traceback, wherever in
+    the run the unforeseen error came from."""
+    return _latest[-1] if _latest else None
+
+
 class RunLog:
     """Append-only text log; safe to write from the threads that overlap work."""
 
@@ -22,6 +31,7 @@ class RunLog:
         self._lock = threading.Lock()
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
+            _latest.append(path)
 
     def write(self, text: str) -> None:
         if self.path is None:
