@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from relsafe import __version__
-from relsafe.sample import SampleProject
+from relsafe.sample import SampleProject, create_sample
 from tests.conftest import RunRelsafe, relsafe_env
 from tests.release_fixtures import status_json, world
 
@@ -137,3 +137,19 @@ def test_an_unforeseen_error_is_one_line_with_the_traceback_in_the_log(
     assert "Traceback (most recent call last)" in log.read_text(encoding="utf-8")
     assert log.stat().st_mode & 0o777 == 0o600
     assert world(release_sample) == before
+
+
+def test_a_commands_own_exit_code_passes_the_guard(tmp_path: Path, run_relsafe: RunRelsafe) -> None:
+    """`audit` ends with exit 4 through typer's Exit, an exception too: the last-resort guard lets it by."""
+    sample = create_sample(tmp_path)
+    workflow = sample.root / ".github" / "workflows" / "publish.yml"
+    workflow.write_text(
+        workflow.read_text(encoding="utf-8").replace("\n  push:", "\n  pull_request_target:\n  push:", 1),
+        encoding="utf-8",
+    )
+
+    proc = run_relsafe("audit", cwd=sample.root)
+
+    assert proc.returncode == 4, proc.stdout + proc.stderr
+    assert "dangerous-trigger" in proc.stdout
+    assert "internal error" not in proc.stdout + proc.stderr

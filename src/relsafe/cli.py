@@ -80,8 +80,8 @@ def _reported(interrupted: str = RESUMABLE) -> Iterator[None]:
     except KeyboardInterrupt:
         make_console(stderr=True).print(interrupted)
         _exit(int(ExitCode.INTERRUPTED))
-    except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
-        raise
+    except (typer.Exit, typer.Abort, click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
+        raise  # a command's own exit code, or click's usage error
     except Exception as error:  # the last resort: no traceback on the screen, ever
         log = _logged_traceback(error)
         message = " ".join(str(error).split())
