@@ -231,7 +231,7 @@ def abort(
     with _reported():
         outcome = releaser.abort(path)
         console = make_console()
-        console.print(f"aborted the release of {outcome.release.version}")
+        console.print(f"aborted {outcome.what}", markup=False)
         for note in outcome.notes:
             console.print(f"- {note}", markup=False)
 

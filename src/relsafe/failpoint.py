@@ -7,9 +7,10 @@ through the point (`journal-write:7`: during the seventh journal write). This
 is how tests prove that resume finishes a release from any instruction.
 
 `name=ACTION` chooses another fault where a real one cannot be arranged in
-every environment: `enospc` raises the OSError a full disk raises, `bug`
-raises the RuntimeError an unforeseen defect would (the last-resort guard's
-test). `kill` is the default.
+every environment: `enospc` raises the OSError a full disk raises, at the Nth
+pass and every later one (a full disk stays full); `bug` raises the
+RuntimeError an unforeseen defect would (the last-resort guard's test).
+`kill` is the default.
 """
 
 from __future__ import annotations
@@ -32,10 +33,11 @@ def hit(name: str) -> None:
     if point != name:
         return
     _passes[name] += 1
-    if _passes[name] != (int(nth) if nth else 1):
-        return
-    if action == "enospc":
+    first = int(nth) if nth else 1
+    if action == "enospc" and _passes[name] >= first:
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+    if _passes[name] != first:
+        return
     if action == "bug":
         raise RuntimeError(f"failpoint {name} raised on purpose")
     os.kill(os.getpid(), signal.SIGKILL)

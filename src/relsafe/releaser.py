@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 from relsafe.config import Config, load_config
 from relsafe.context import Context, StagingTarget
-from relsafe.errors import Refused, RelsafeError, UsageError, WaitingAtGate
+from relsafe.errors import DamagedJournal, Refused, RelsafeError, UsageError, WaitingAtGate
 from relsafe.pipeline import Observer, Pipeline
 from relsafe.project import Project, detect_project, find_project_root
 from relsafe.runlog import RunLog
@@ -280,17 +280,38 @@ def _refuse_moved_head(git: Git, release: Release) -> None:
             )
 
 
-def abort(path: Path) -> Outcome:
-    """End the release in progress, undoing only what is safely local."""
+@dataclass
+class Aborted:
+    what: str  # "the release of 1.2.0", or the damaged journal set aside
+    notes: list[str]
+
+
+def abort(path: Path) -> Aborted:
+    """End the release in progress, undoing only what is safely local.
+
+    A damaged state.json is set aside instead, so that a journal is never stuck: without a record there
+    is nothing relsafe may safely undo, and the notes say what to check by hand.
+    """
     repo = Repository.open(path)
     with repo.journal.lock():
-        release = repo.journal.current()
+        try:
+            release = repo.journal.current()
+        except DamagedJournal:
+            kept = repo.journal.set_aside()
+            return Aborted(
+                "the release in progress: its journal was damaged",
+                [
+                    f"moved {repo.journal.state_path.name} to {kept}",
+                    "undid nothing: check `git status`, `git tag` and `git log` (and the staging index) for what "
+                    "the release had done",
+                ],
+            )
         if release is None:
             raise UsageError("no release is in progress; nothing to abort")
         notes = _undo_local(repo, release)
         release.status = ABORTED
         _close(repo, release)
-        return Outcome(release, repo.log.path, notes)
+        return Aborted(f"the release of {release.version}", notes)
 
 
 def _undo_local(repo: Repository, release: Release) -> list[str]:

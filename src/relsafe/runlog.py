@@ -7,6 +7,7 @@ import threading
 import time
 from pathlib import Path
 
+from relsafe.errors import JournalWriteFailed
 from relsafe.security.redaction import DEFAULT_REDACTOR, Redactor
 
 APPEND = os.O_WRONLY | os.O_APPEND | os.O_CREAT
@@ -30,7 +31,10 @@ class RunLog:
         self.redact = redactor
         self._lock = threading.Lock()
         if path is not None:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as error:
+                raise JournalWriteFailed.at(path, error) from None
             _latest.append(path)
 
     def write(self, text: str) -> None:
@@ -38,6 +42,9 @@ class RunLog:
             return
         stamp = time.strftime("%H:%M:%S")
         clean = self.redact(text)
-        with self._lock, open(os.open(self.path, APPEND, 0o600), "a", encoding="utf-8") as stream:
-            for line in clean.splitlines() or [""]:
-                stream.write(f"{stamp} {line}\n")
+        try:
+            with self._lock, open(os.open(self.path, APPEND, 0o600), "a", encoding="utf-8") as stream:
+                for line in clean.splitlines() or [""]:
+                    stream.write(f"{stamp} {line}\n")
+        except OSError as error:  # a full disk: say so, rather than a traceback from whichever tool was logging
+            raise JournalWriteFailed.at(self.path, error) from None
