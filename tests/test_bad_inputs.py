@@ -352,6 +352,27 @@ CASES = [
         "banana",
     ),
     Case(
+        "pyproject project not a table",
+        _shell(("sed", "-i", "-e", "s/^\\[project\\]$/[elsewhere]/", "-e", '1i project = "x"', "pyproject.toml")),
+        ("release", "minor"),
+        2,
+        "pyproject.toml: project: expected a table",
+    ),
+    Case(
+        "pyproject tool not a table",
+        _shell(("sed", "-i", "1i tool = 1", "pyproject.toml")),
+        ("release", "minor"),
+        2,
+        "pyproject.toml: tool: expected a table",
+    ),
+    Case(
+        "pyproject dynamic not an array",
+        _shell(("sed", "-i", '/^\\[project\\]$/a dynamic = "version"', "pyproject.toml")),
+        ("release", "minor", "--plan"),
+        2,
+        "pyproject.toml: project.dynamic: expected an array",
+    ),
+    Case(
         "pyproject not TOML",
         _write("pyproject.toml", "[project\nname = 'x'\n"),
         ("release", "minor"),

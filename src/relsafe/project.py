@@ -168,6 +168,35 @@ def _requires_scm(pyproject: dict[str, Any]) -> bool:
     return uses_hatch_vcs or (uses_scm and any(m in requires for m in SCM_BACKEND_MARKERS))
 
 
+PYPROJECT_SHAPE = (
+    ("project", dict),
+    ("project.dynamic", list),
+    ("project.optional-dependencies", dict),
+    ("build-system", dict),
+    ("build-system.requires", list),
+    ("build-system.build-backend", str),
+    ("tool", dict),
+    ("tool.poetry", dict),
+    ("tool.poetry.extras", dict),
+    ("tool.bumpversion", dict),
+    ("tool.hatch", dict),
+    ("tool.hatch.version", dict),
+)
+"""The pyproject.toml keys detection reads, each with the TOML type it needs (tables before their keys)."""
+
+
+def _check_shape(pyproject: dict[str, Any]) -> None:
+    """A key of the wrong type (`project = "x"`) is named, rather than met as a crash deep in detection."""
+    for dotted, kind in PYPROJECT_SHAPE:
+        *parents, key = dotted.split(".")
+        table: Any = pyproject
+        for parent in parents:
+            table = table.get(parent, {})
+        if key in table and not isinstance(table[key], kind):
+            expected = {dict: "a table", list: "an array", str: "a string"}[kind]
+            raise ConfigError(f"pyproject.toml: {dotted}: expected {expected}, got {table[key]!r:.60}")
+
+
 def _static_name(
     project_table: dict[str, Any], pyproject: dict[str, Any], setup_cfg: configparser.ConfigParser
 ) -> tuple[Any, str]:
@@ -278,6 +307,7 @@ def detect_project(
     """
     pyproject_path = root / "pyproject.toml"
     pyproject = read_toml(pyproject_path) if present(pyproject_path) else {}
+    _check_shape(pyproject)
     project_table = pyproject.get("project", {})
     setup_cfg = _setup_cfg(root)
     has_setup_py = (root / "setup.py").is_file()
