@@ -356,14 +356,14 @@ class Journal:
         lock = FileLock(str(self.lock_path), timeout=0, mode=PRIVATE_FILE)
         try:
             lock.acquire()
-        except OSError as error:
-            raise JournalWriteFailed.at(self.lock_path, error) from None
-        except Timeout:
+        except Timeout:  # before OSError: filelock's Timeout is a TimeoutError
             owner = holder.read_text(encoding="utf-8").strip() if holder.is_file() else "another process"
             raise Refused(
                 f"another relsafe is running on this repository ({owner})",
                 hint="wait for it to finish; a lock left by a killed process is released automatically",
             ) from None
+        except OSError as error:
+            raise JournalWriteFailed.at(self.lock_path, error) from None
         try:
             try:
                 with open(os.open(holder, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, PRIVATE_FILE), "w") as stream:
