@@ -14,7 +14,7 @@ APPEND = os.O_WRONLY | os.O_APPEND | os.O_CREAT
 """How the log is opened: a new log is made with mode 0600, whatever the umask."""
 
 
-_latest: list[Path] = []
+_latest: list[Path] = []  # at most one: the path of the newest log
 
 
 def latest_path() -> Path | None:
@@ -35,7 +35,7 @@ class RunLog:
                 path.parent.mkdir(parents=True, exist_ok=True)
             except OSError as error:
                 raise JournalWriteFailed.at(path, error) from None
-            _latest.append(path)
+            _latest[:] = [path]
 
     def write(self, text: str) -> None:
         if self.path is None:
