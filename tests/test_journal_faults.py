@@ -291,3 +291,16 @@ def test_enospc_at_a_journal_write_mid_release_then_resume(
         "Bump version: 0.1.0 → 0.2.0",
         "a gate",
     ], "one bump commit: resume found the first one instead of bumping again"
+
+
+@pytest.mark.slow
+def test_a_damaged_history_record_is_named_by_status(plain_sample: SampleProject, run_relsafe: RunRelsafe) -> None:
+    """With no release in progress, status reads the history: a damaged record there is named, with the fix."""
+    history = journal_dir(plain_sample) / "history"
+    history.mkdir(parents=True)
+    (history / "20260101T000000-relsafe-sample-0.0.9.json").write_text("[]\n", encoding="utf-8")
+
+    proc = run_relsafe("status", cwd=plain_sample.root)
+
+    refused_in_one_line(proc, 2, f"{history}/20260101T000000-relsafe-sample-0.0.9.json: the journal cannot be read")
+    assert f"move 20260101T000000-relsafe-sample-0.0.9.json out of {history}" in proc.stderr
