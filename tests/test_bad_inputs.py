@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from relsafe.sample import SampleProject
+from relsafe.sample import SampleProject, create_sample
+from relsafe.tools.localindex import LocalIndex
 from tests.conftest import RunRelsafe, git
 
 Mutation = Callable[[Path], None]
@@ -59,6 +60,24 @@ def _shell(*commands: tuple[str, ...]) -> Mutation:
 
 def _nothing(root: Path) -> None:
     """The repository is fine; the arguments are not."""
+
+
+def _replace(relative: str, how: str) -> Mutation:
+    """Put something that is not a readable file where relsafe reads one (left uncommitted: git cannot hold
+    a folder or a dangling symlink in its place, and the file is read before the tree is checked)."""
+
+    def mutate(root: Path) -> None:
+        path = root / relative
+        path.unlink()
+        if how == "folder":
+            path.mkdir()
+            (path / "inside.txt").write_text("x\n", encoding="utf-8")
+        elif how == "dangling":
+            path.symlink_to("no-such-file.toml")
+        else:  # a Latin-1 byte in a value: not UTF-8, which TOML requires
+            path.write_bytes(b'[release]\nbranch = "r\xe9lease"\n')
+
+    return mutate
 
 
 @dataclass(frozen=True)
@@ -177,6 +196,93 @@ CASES = [
         4,
         "signing key /nonexistent/relsafe-key does not exist",
     ),
+    # files relsafe reads that are not readable files: exit 2, naming the file (issue 13)
+    Case(
+        "release.toml a folder",
+        _replace("release.toml", "folder"),
+        ("release", "minor"),
+        2,
+        "release.toml: expected a file, found a folder",
+    ),
+    Case(
+        "release.toml dangling",
+        _replace("release.toml", "dangling"),
+        ("release", "minor"),
+        2,
+        "release.toml: expected a file, found a symlink",
+    ),
+    Case(
+        "release.toml not UTF-8",
+        _replace("release.toml", "latin-1"),
+        ("release", "minor"),
+        2,
+        "release.toml: expected UTF-8 text",
+    ),
+    Case(
+        "pyproject a folder",
+        _replace("pyproject.toml", "folder"),
+        ("release", "minor"),
+        2,
+        "pyproject.toml: expected a file, found a folder",
+    ),
+    Case(
+        "pyproject dangling",
+        _replace("pyproject.toml", "dangling"),
+        ("release", "minor"),
+        2,
+        "pyproject.toml: expected a file, found a symlink",
+    ),
+    Case(
+        "pyproject not UTF-8",
+        _replace("pyproject.toml", "latin-1"),
+        ("release", "minor"),
+        2,
+        "pyproject.toml: expected UTF-8 text",
+    ),
+    Case(
+        "pyproject a folder, plan",
+        _replace("pyproject.toml", "folder"),
+        ("release", "minor", "--plan"),
+        2,
+        "pyproject.toml: expected a file",
+    ),
+    # what a person reads or confirms must be plain: exit 2, naming the key
+    Case(
+        "project name not a distribution name",
+        _shell(
+            ("sed", "-i", 's/^name = .*/name = "relsafe sample!"/', "pyproject.toml"), ("git", "commit", "-qam", "x")
+        ),
+        ("release", "minor"),
+        2,
+        "pyproject.toml: project.name: expected a valid distribution name",
+    ),
+    Case(
+        "project name with markup",
+        _shell(("sed", "-i", 's/^name = .*/name = "[bold]sample"/', "pyproject.toml"), ("git", "commit", "-qam", "x")),
+        ("release", "minor", "--plan"),
+        2,
+        "project.name",
+    ),
+    release_toml(
+        "gate item markup",
+        "[[gate]]\nname = 'g'\nitems = ['[bold red]all fine[/]']",
+        "gate[0].items[0]: expected plain text",
+    ),
+    release_toml(
+        "gate item ANSI escape",
+        '[[gate]]\nname = "g"\nitems = ["ok\\u001b[2K"]',
+        "gate[0].items[0]: expected plain text",
+    ),
+    release_toml(
+        "gate item newline", '[[gate]]\nname = "g"\nitems = ["one\\ntwo"]', "gate[0].items[0]: expected plain text"
+    ),
+    release_toml("gate item bidi override", '[[gate]]\nname = "g"\nitems = ["ok\\u202e"]', "U+202E"),
+    release_toml(
+        "gate name markup",
+        "[[gate]]\nname = '[link=https://x.invalid]g'\nitems = ['x']",
+        "gate[0].name: expected plain text",
+    ),
+    release_toml("gate name control", '[[gate]]\nname = "g\\tx"\nitems = ["x"]', "gate[0].name: expected plain text"),
     # arguments: exit 2
     Case("confirm names no gate", _nothing, ("release", "minor", "--confirm", "nope"), 2, "no gate named 'nope'"),
     Case("misspelt part", _nothing, ("release", "mjor"), 2, "PART|VERSION"),
@@ -246,12 +352,56 @@ CASES = [
         "banana",
     ),
     Case(
+        "pyproject project not a table",
+        _shell(("sed", "-i", "-e", "s/^\\[project\\]$/[elsewhere]/", "-e", '1i project = "x"', "pyproject.toml")),
+        ("release", "minor"),
+        2,
+        "pyproject.toml: project: expected a table",
+    ),
+    Case(
+        "pyproject tool not a table",
+        _shell(("sed", "-i", "1i tool = 1", "pyproject.toml")),
+        ("release", "minor"),
+        2,
+        "pyproject.toml: tool: expected a table",
+    ),
+    Case(
+        "pyproject dynamic not an array",
+        _shell(("sed", "-i", '/^\\[project\\]$/a dynamic = "version"', "pyproject.toml")),
+        ("release", "minor", "--plan"),
+        2,
+        "pyproject.toml: project.dynamic: expected an array",
+    ),
+    Case(
         "pyproject not TOML",
         _write("pyproject.toml", "[project\nname = 'x'\n"),
         ("release", "minor"),
         2,
         "pyproject.toml",
     ),
+]
+
+
+REPOSITORY_STATES = [
+    # (name, mutation, --path relative to the sample, what the error says)
+    ("no commits", _shell(("git", "init", "-q", "../empty")), "../empty", "has no commits yet"),
+    ("bare repository", _nothing, "../relsafe-sample-remote.git", "a bare repository"),
+    ("path missing", _nothing, "../missing", "option --path: "),
+    ("path a file", _nothing, "README.md", "expected a folder, found a file"),
+    ("not a repository", _shell(("mkdir", "../plain")), "../plain", "not a git repository"),
+]
+COMMANDS = {
+    "release": ("release", "minor"),
+    "resume": ("resume",),
+    "status": ("status",),
+    "abort": ("abort",),
+    "plan": ("release", "minor", "--plan"),
+    "dry-run": ("release", "minor", "--dry-run"),
+}
+CASES += [
+    Case(f"{state}: {command}", mutate, (*args, "--path", path), 2, says)
+    for state, mutate, path, says in REPOSITORY_STATES
+    for command, args in COMMANDS.items()
 ]
 
 
@@ -274,19 +424,27 @@ def snapshot(sample: SampleProject) -> dict[str, str]:
 
 
 def test_the_corpus_is_large_enough() -> None:
-    assert len(CASES) >= 40
+    assert len(CASES) >= 110
     assert len({case.name for case in CASES}) == len(CASES)
+
+
+@pytest.fixture
+def quiet_sample(tmp_path: Path, empty_index: LocalIndex) -> SampleProject:
+    """The sample against the session's empty index: every case is refused before anything is uploaded."""
+    return create_sample(tmp_path, index=(empty_index.upload_url, empty_index.index_url))
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("case", CASES, ids=[case.name for case in CASES])
-def test_bad_input_is_refused_cleanly(case: Case, sample: SampleProject, run_relsafe: RunRelsafe) -> None:
+def test_bad_input_is_refused_cleanly(case: Case, quiet_sample: SampleProject, run_relsafe: RunRelsafe) -> None:
+    sample = quiet_sample
     case.mutate(sample.root)
     before = snapshot(sample)
     proc = run_relsafe(*case.args, cwd=sample.root)
     output = proc.stdout + proc.stderr
     assert proc.returncode == case.exit_code, output
     assert "Traceback" not in output
+    assert "internal error" not in output, "a known bad input must be refused, not reach the last-resort guard"
     errors = [line for line in proc.stderr.splitlines() if line.startswith("error:") or line.startswith("Error")]
     assert len(errors) == 1 or (case.exit_code == 2 and "Usage:" in proc.stderr), output
     assert case.says in output, output

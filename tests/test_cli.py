@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from relsafe import __version__
-from relsafe.sample import SampleProject
+from relsafe.sample import SampleProject, create_sample
 from tests.conftest import RunRelsafe, relsafe_env
 from tests.release_fixtures import status_json, world
 
@@ -112,4 +112,44 @@ def test_path_option_names_the_repository(
     assert refused.returncode == 4
     assert "0.0.1 is not above the current version 0.1.0" in refused.stderr
     assert missing.returncode == 2
-    assert "not a git repository" in missing.stderr
+    assert f"option --path: {tmp_path / 'missing'}: no such folder" in missing.stderr
+
+
+def test_an_unforeseen_error_is_one_line_with_the_traceback_in_the_log(
+    release_sample: SampleProject, run_relsafe: RunRelsafe
+) -> None:
+    """The last-resort guard: a defect (here a RuntimeError the `bug` failpoint raises at the first journal
+    write, standing for any bug) is one line naming its type and the log, exit 1; the traceback is in the
+    log, redacted and private, never on the screen; and nothing in the repository changed."""
+    before = world(release_sample)
+
+    proc = run_relsafe(
+        "release", "minor", cwd=release_sample.root, env=relsafe_env(RELSAFE_FAILPOINT="journal-write=bug")
+    )
+
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    (line,) = proc.stderr.splitlines()
+    prefix = "internal error: RuntimeError: failpoint journal-write raised on purpose (log: "
+    assert line.startswith(prefix) and line.endswith(".log)"), line
+    assert "Traceback" not in proc.stdout + proc.stderr
+    log = Path(line.removeprefix(prefix).removesuffix(")"))
+    assert log.parent == release_sample.root / ".git" / "relsafe" / "logs"
+    assert "Traceback (most recent call last)" in log.read_text(encoding="utf-8")
+    assert log.stat().st_mode & 0o777 == 0o600
+    assert world(release_sample) == before
+
+
+def test_a_commands_own_exit_code_passes_the_guard(tmp_path: Path, run_relsafe: RunRelsafe) -> None:
+    """`audit` ends with exit 4 through typer's Exit, an exception too: the last-resort guard lets it by."""
+    sample = create_sample(tmp_path)
+    workflow = sample.root / ".github" / "workflows" / "publish.yml"
+    workflow.write_text(
+        workflow.read_text(encoding="utf-8").replace("\n  push:", "\n  pull_request_target:\n  push:", 1),
+        encoding="utf-8",
+    )
+
+    proc = run_relsafe("audit", cwd=sample.root)
+
+    assert proc.returncode == 4, proc.stdout + proc.stderr
+    assert "dangerous-trigger" in proc.stdout
+    assert "internal error" not in proc.stdout + proc.stderr

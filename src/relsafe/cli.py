@@ -7,9 +7,10 @@ commands so that `relsafe --help` and `--version` stay fast.
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, NoReturn, TypeVar
 
@@ -64,7 +65,10 @@ RESUMABLE = "interrupted; run `relsafe resume` to go on, or `relsafe abort`"
 @contextmanager
 def _reported(interrupted: str = RESUMABLE) -> Iterator[None]:
     """Turn every RelsafeError into one clear message and its exit code; Ctrl-C into exit 130 and `interrupted`,
-    which says what is left (a real release stays resumable)."""
+    which says what is left (a real release stays resumable). Anything else is a bug: one line, exit 1, and
+    the traceback in the log rather than on the screen."""
+    import click
+
     from relsafe.console import make_console, show_error
     from relsafe.errors import ExitCode, RelsafeError
 
@@ -76,6 +80,39 @@ def _reported(interrupted: str = RESUMABLE) -> Iterator[None]:
     except KeyboardInterrupt:
         make_console(stderr=True).print(interrupted)
         _exit(int(ExitCode.INTERRUPTED))
+    except (typer.Exit, typer.Abort, click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
+        raise  # a command's own exit code, or click's usage error
+    except Exception as error:  # the last resort: no traceback on the screen, ever
+        log = _logged_traceback(error)
+        message = " ".join(str(error).split())
+        where = f" (log: {log})" if log is not None else ""
+        make_console(stderr=True).print(
+            f"internal error: {type(error).__name__}: {message}{where}", markup=False, highlight=False
+        )
+        _exit(int(ExitCode.FAILED))
+
+
+def _logged_traceback(error: Exception) -> Path | None:
+    """Append the traceback, redacted, to this run's log, or to a private temp file when the run had none
+    (or it cannot be written); None when neither can be written."""
+    import tempfile
+    import traceback
+
+    from relsafe.errors import RelsafeError
+    from relsafe.runlog import RunLog, latest_path
+
+    text = "internal error:\n" + "".join(traceback.format_exception(error))
+    with suppress(OSError, RelsafeError):  # a full disk or a broken journal folder: try the temp folder
+        path = latest_path()
+        if path is not None:
+            RunLog(path).write(text)
+            return path
+    with suppress(OSError, RelsafeError):
+        descriptor, name = tempfile.mkstemp(prefix="relsafe-internal-error-", suffix=".log")
+        os.close(descriptor)
+        RunLog(Path(name)).write(text)
+        return Path(name)
+    return None
 
 
 def _drive(action: Callable[[StepView, Options], T], confirm: list[str] | None = None, yes: bool = False) -> T:
@@ -194,7 +231,7 @@ def abort(
     with _reported():
         outcome = releaser.abort(path)
         console = make_console()
-        console.print(f"aborted the release of {outcome.release.version}")
+        console.print(f"aborted {outcome.what}", markup=False)
         for note in outcome.notes:
             console.print(f"- {note}", markup=False)
 

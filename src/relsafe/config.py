@@ -16,6 +16,7 @@ import re
 import shlex
 import string
 import sys
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -200,6 +201,21 @@ def _conforms(value: Any, kind: str) -> bool:
     return isinstance(value, list) and all(isinstance(item, str) for item in value)
 
 
+MARKUP_TAG = re.compile(r"\[[a-z#/@][^\[]*?\]", re.IGNORECASE)
+"""What rich reads as a style tag ([bold], [/], [link=…]): in a gate's text it would restyle or hide the
+checklist a person confirms."""
+
+
+def _display_problem(text: str) -> str | None:
+    """Why a text shown to a person for confirmation is not plain: a control or format character (a newline,
+    an escape sequence, a bidi override) or console markup; None when it is plain."""
+    for char in text:
+        if unicodedata.category(char) in ("Cc", "Cf"):
+            return f"the control character U+{ord(char):04X}"
+    tag = MARKUP_TAG.search(text)
+    return f"the markup tag {tag.group()}" if tag else None
+
+
 def _suggest(word: str, choices: list[str]) -> str:
     close = difflib.get_close_matches(word, choices, n=1)
     return f" (did you mean '{close[0]}'?)" if close else ""
@@ -260,6 +276,10 @@ class _Validator:
             items = tuple(gate.get("items", ()))
             if not items:
                 raise self.fail(f"{where}.items", "expected at least one checklist item")
+            for key, text in [("name", gate["name"]), *((f"items[{i}]", item) for i, item in enumerate(items))]:
+                problem = _display_problem(text)
+                if problem is not None:
+                    raise self.fail(f"{where}.{key}", f"expected plain text, got {problem} in {text!r}")
             gates.append(GateConfig(name=gate["name"], before=before, items=items))
         names = [g.name for g in gates]
         for name in names:
@@ -365,14 +385,31 @@ def _parsed_format(tag_format: str, validator: _Validator) -> list[tuple[str, st
         ) from None
 
 
+def present(path: Path) -> bool:
+    """Whether a file relsafe reads is there: a folder or a dangling symlink in its place is a mistake to
+    report, not a missing file to skip (the release would otherwise run on defaults)."""
+    if not os.path.lexists(path):
+        return False
+    if path.is_file():
+        return True
+    if path.is_symlink() and not path.exists():
+        found = f"a symlink to {os.readlink(path)}, which does not exist"
+    else:
+        found = "a folder" if path.is_dir() else "not a regular file"
+    raise ConfigError(f"{path.name}: expected a file, found {found}")
+
+
 def read_toml(path: Path) -> dict[str, Any]:
-    """A TOML file, or a ConfigError naming it: never a traceback for a typo."""
+    """A TOML file, or a ConfigError naming it: never a traceback for a typo or a stray byte."""
     try:
         with path.open("rb") as stream:
             data: dict[str, Any] = tomllib.load(stream)
             return data
     except tomllib.TOMLDecodeError as error:
         raise ConfigError(f"{path.name}: not valid TOML: {error}") from None
+    except UnicodeDecodeError as error:
+        byte = error.object[error.start : error.start + 1].hex()
+        raise ConfigError(f"{path.name}: expected UTF-8 text, found byte 0x{byte} at offset {error.start}") from None
     except OSError as error:
         raise ConfigError(f"{path.name}: cannot be read: {error.strerror}") from None
 
@@ -392,13 +429,14 @@ def load_config(
     pyproject = root / "pyproject.toml"
     raw: dict[str, Any] = {}
     source, prefix = "defaults", ""
-    if release_toml.is_file():
+    if present(release_toml):
         raw, source = read_toml(release_toml), CONFIG_FILE
-        if pyproject.is_file() and "relsafe" in read_toml(pyproject).get("tool", {}):
+        tool = read_toml(pyproject).get("tool", {}) if present(pyproject) else {}
+        if isinstance(tool, Mapping) and "relsafe" in tool:
             raise ConfigError(
                 f"{CONFIG_FILE} and pyproject.toml [tool.relsafe] both configure relsafe; expected only one of them"
             )
-    elif pyproject.is_file():
+    elif present(pyproject):
         tool = read_toml(pyproject).get("tool", {})
         if isinstance(tool, Mapping) and "relsafe" in tool:
             raw, source, prefix = tool["relsafe"], "pyproject.toml", "tool.relsafe."

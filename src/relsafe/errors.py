@@ -10,6 +10,7 @@ file or a URL holding a secret, and it reaches the screen and the journal.
 
 from __future__ import annotations
 
+import errno
 from enum import IntEnum
 from pathlib import Path
 
@@ -59,6 +60,37 @@ class ConfigError(RelsafeError):
     """release.toml or pyproject's [tool.relsafe] is invalid (exit 2)."""
 
     exit_code = ExitCode.USAGE
+
+
+class JournalError(RelsafeError):
+    """The journal folder cannot be used as it is: a file where a folder belongs, a record from a newer
+    relsafe (exit 2). The user must fix it; nothing was changed."""
+
+    exit_code = ExitCode.USAGE
+
+
+class DamagedJournal(JournalError):
+    """state.json is not a record this relsafe wrote (not JSON, not an object, a wrong type, an unknown
+    step); `relsafe abort` sets it aside (exit 2)."""
+
+
+class JournalWriteFailed(StepFailed):
+    """The disk refused a journal or log write (full, read-only, no permission): the journal keeps its
+    previous state, and the command can run again once the disk is fixed (exit 1)."""
+
+    @classmethod
+    def at(cls, path: Path, error: OSError) -> JournalWriteFailed:
+        """Which path, why, that nothing was half-written, and what to fix (space or permissions)."""
+        if error.errno in (errno.ENOSPC, errno.EDQUOT):
+            fix = "free space on that disk"
+        elif error.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+            fix = f"make {path.parent} writable"
+        else:
+            fix = "fix the disk"
+        return cls(
+            f"{path}: cannot be written: {error.strerror or error}; the journal keeps its previous state",
+            hint=f"{fix}, then run the command again (`relsafe resume` for a release in progress)",
+        )
 
 
 class UsageError(RelsafeError):

@@ -14,7 +14,7 @@ from typing import Any
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
-from relsafe.config import Config, read_toml
+from relsafe.config import Config, present, read_toml
 from relsafe.errors import ConfigError, UsageError
 from relsafe.tag_convention import TagConvention, read_convention
 from relsafe.version_file import read_versions
@@ -168,11 +168,59 @@ def _requires_scm(pyproject: dict[str, Any]) -> bool:
     return uses_hatch_vcs or (uses_scm and any(m in requires for m in SCM_BACKEND_MARKERS))
 
 
-def _static_name(project_table: dict[str, Any], pyproject: dict[str, Any], setup_cfg: configparser.ConfigParser) -> Any:
+PYPROJECT_SHAPE = (
+    ("project", dict),
+    ("project.dynamic", list),
+    ("project.optional-dependencies", dict),
+    ("build-system", dict),
+    ("build-system.requires", list),
+    ("build-system.build-backend", str),
+    ("tool", dict),
+    ("tool.poetry", dict),
+    ("tool.poetry.extras", dict),
+    ("tool.bumpversion", dict),
+    ("tool.hatch", dict),
+    ("tool.hatch.version", dict),
+)
+"""The pyproject.toml keys detection reads, each with the TOML type it needs (tables before their keys)."""
+
+
+def _check_shape(pyproject: dict[str, Any]) -> None:
+    """A key of the wrong type (`project = "x"`) is named, rather than met as a crash deep in detection."""
+    for dotted, kind in PYPROJECT_SHAPE:
+        *parents, key = dotted.split(".")
+        table: Any = pyproject
+        for parent in parents:
+            table = table.get(parent, {})
+        if key in table and not isinstance(table[key], kind):
+            expected = {dict: "a table", list: "an array", str: "a string"}[kind]
+            raise ConfigError(f"pyproject.toml: {dotted}: expected {expected}, got {table[key]!r:.60}")
+
+
+def _static_name(
+    project_table: dict[str, Any], pyproject: dict[str, Any], setup_cfg: configparser.ConfigParser
+) -> tuple[Any, str]:
+    """The name a file states, and the key it came from (for a message naming it)."""
     if "name" in project_table and "name" not in project_table.get("dynamic", []):
-        return project_table["name"]
+        return project_table["name"], "pyproject.toml: project.name"
     poetry_name = pyproject.get("tool", {}).get("poetry", {}).get("name")
-    return poetry_name or setup_cfg.get("metadata", "name", fallback=None)
+    if poetry_name:
+        return poetry_name, "pyproject.toml: tool.poetry.name"
+    return setup_cfg.get("metadata", "name", fallback=None), "setup.cfg: metadata.name"
+
+
+VALID_NAME = re.compile(r"^([A-Z0-9]|[A-Z0-9][A-Z0-9._-]*[A-Z0-9])$", re.IGNORECASE)
+"""A distribution name as the core metadata specification allows it: the name goes into file names, the
+index's URLs, the tag and the screen, so anything else is refused before it reaches them."""
+
+
+def _checked_name(name: Any, key: str) -> str:
+    if not isinstance(name, str) or not VALID_NAME.match(name):
+        raise ConfigError(
+            f"{key}: expected a valid distribution name (ASCII letters, digits, '.', '_' and '-', starting and "
+            f"ending with a letter or digit), got {name!r}"
+        )
+    return name
 
 
 def _static_extras(
@@ -258,20 +306,22 @@ def detect_project(
     backend, and is called only when no file states the name or the version.
     """
     pyproject_path = root / "pyproject.toml"
-    pyproject = read_toml(pyproject_path) if pyproject_path.is_file() else {}
+    pyproject = read_toml(pyproject_path) if present(pyproject_path) else {}
+    _check_shape(pyproject)
     project_table = pyproject.get("project", {})
     setup_cfg = _setup_cfg(root)
     has_setup_py = (root / "setup.py").is_file()
     metadata = cache(backend_metadata) if has_setup_py or project_table.get("dynamic") else None
 
-    name = _static_name(project_table, pyproject, setup_cfg)
+    name, key = _static_name(project_table, pyproject, setup_cfg)
     if not name and metadata is not None:
-        name = metadata()["Name"]
+        name, key = metadata()["Name"], "the name the build backend reports"
     if not name:
         raise UsageError(
             f"{root}: no project name found: looked in pyproject.toml [project] name and [tool.poetry] name, "
             "setup.cfg [metadata] name, and setup.py (none there)"
         )
+    name = _checked_name(name, key)
     backend = pyproject.get("build-system", {}).get("build-backend", LEGACY_BACKEND)
     packages = _package_dirs(root, name)
     import_names = tuple(path.stem if path.is_file() else path.name for path in packages)

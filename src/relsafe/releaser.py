@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 from relsafe.config import Config, load_config
 from relsafe.context import Context, StagingTarget
-from relsafe.errors import Refused, RelsafeError, UsageError, WaitingAtGate
+from relsafe.errors import DamagedJournal, Refused, RelsafeError, UsageError, WaitingAtGate
 from relsafe.pipeline import Observer, Pipeline
 from relsafe.project import Project, detect_project, find_project_root
 from relsafe.runlog import RunLog
@@ -49,6 +49,22 @@ class Options:
     ask: Callable[[str], bool] | None = None
 
 
+def open_git(path: Path) -> Git:
+    """The repository at `--path`, refused unless it is a folder in a work tree with a first commit: what
+    every command needs before it reads a journal or plans a release."""
+    if not path.exists():
+        raise UsageError(f"option --path: {path.absolute()}: no such folder")
+    if not path.is_dir():
+        raise UsageError(f"option --path: {path.absolute()}: expected a folder, found a file")
+    git = Git(path, RunLog(None))
+    if git.resolve("HEAD") is None:
+        raise UsageError(
+            f"{git.root}: the repository has no commits yet; there is nothing to release",
+            hint="commit the project first (`git add -A && git commit`)",
+        )
+    return git
+
+
 @dataclass
 class Repository:
     """An opened repository: its git, journal, configuration, and this run's log.
@@ -66,8 +82,7 @@ class Repository:
     @classmethod
     def open(cls, path: Path, *, keep_log: bool = True) -> Repository:
         """keep_log=False for read-only commands (`--plan`), which must leave nothing behind."""
-        bootstrap = RunLog(None)
-        git = Git(path, bootstrap)
+        git = open_git(path)
         journal = Journal(git.common_dir)
         log = RunLog(journal.new_log() if keep_log else None)
         git.log = log
@@ -272,17 +287,38 @@ def _refuse_moved_head(git: Git, release: Release) -> None:
             )
 
 
-def abort(path: Path) -> Outcome:
-    """End the release in progress, undoing only what is safely local."""
+@dataclass
+class Aborted:
+    what: str  # "the release of 1.2.0", or the damaged journal set aside
+    notes: list[str]
+
+
+def abort(path: Path) -> Aborted:
+    """End the release in progress, undoing only what is safely local.
+
+    A damaged state.json is set aside instead, so that a journal is never stuck: without a record there
+    is nothing relsafe may safely undo, and the notes say what to check by hand.
+    """
     repo = Repository.open(path)
     with repo.journal.lock():
-        release = repo.journal.current()
+        try:
+            release = repo.journal.current()
+        except DamagedJournal:
+            kept = repo.journal.set_aside()
+            return Aborted(
+                "the release in progress: its journal was damaged",
+                [
+                    f"moved {repo.journal.state_path.name} to {kept}",
+                    "undid nothing: check `git status`, `git tag` and `git log` (and the staging index) for what "
+                    "the release had done",
+                ],
+            )
         if release is None:
             raise UsageError("no release is in progress; nothing to abort")
         notes = _undo_local(repo, release)
         release.status = ABORTED
         _close(repo, release)
-        return Outcome(release, repo.log.path, notes)
+        return Aborted(f"the release of {release.version}", notes)
 
 
 def _undo_local(repo: Repository, release: Release) -> list[str]:
@@ -327,8 +363,7 @@ def _undo_local(repo: Repository, release: Release) -> list[str]:
 
 
 def last_release(path: Path) -> Release | None:
-    git = Git(path, RunLog(None))
-    return Journal(git.common_dir).last()
+    return Journal(open_git(path).common_dir).last()
 
 
 def initialise(path: Path, *, force: bool) -> tuple[InitWrite, PublisherSetup]:

@@ -7,11 +7,14 @@ rename), so a crash leaves the old state or the new one, never a torn one.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import tempfile
 import threading
 import time
+import types
+import typing
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
@@ -19,10 +22,15 @@ from pathlib import Path
 from typing import Any
 
 from relsafe import failpoint
-from relsafe.errors import Refused
+from relsafe.config import PIPELINE_ORDER
+from relsafe.errors import DamagedJournal, JournalError, JournalWriteFailed, Refused
 from relsafe.security.redaction import DEFAULT_REDACTOR
 
 SCHEMA_VERSION = 1
+SET_ASIDE = (
+    "run `relsafe abort` to set it aside (kept under damaged/), then check `git status`, `git tag` and "
+    "`git log` for what the release had done; or restore the file"
+)
 
 PENDING, RUNNING, DONE, FAILED, BLOCKED, WAITING, SKIPPED = (
     "pending",
@@ -92,20 +100,107 @@ class Release:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Release:
-        steps = {name: StepRecord(**record) for name, record in data.get("steps", {}).items()}
+        """A record as `to_dict` made it; keys this relsafe does not know are left out. `_record_problem` has
+        checked it first."""
+        steps = {
+            name: StepRecord(**{k: v for k, v in record.items() if k in StepRecord.__dataclass_fields__})
+            for name, record in data.get("steps", {}).items()
+        }
         fields = {k: v for k, v in data.items() if k in cls.__dataclass_fields__ and k != "steps"}
         return cls(steps=steps, **fields)
+
+
+def _conforms(value: Any, hint: Any) -> bool:
+    """Whether a JSON value has the type a field's annotation names (str, int, float, bool, None, unions,
+    lists and string-keyed dicts of them, Any)."""
+    if hint is Any:
+        return True
+    if hint is type(None):
+        return value is None
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        return any(_conforms(value, arg) for arg in args)
+    if origin is list:
+        return isinstance(value, list) and all(_conforms(item, args[0]) for item in value)
+    if origin is dict:
+        return isinstance(value, dict) and all(
+            isinstance(key, str) and _conforms(item, args[1]) for key, item in value.items()
+        )
+    if hint in (int, float):
+        return isinstance(value, (int, float) if hint is float else int) and not isinstance(value, bool)
+    return isinstance(value, hint)
+
+
+def _field_problem(data: dict[str, Any], kind: type[Release] | type[StepRecord], where: str) -> str | None:
+    hints = typing.get_type_hints(kind)
+    for spec in dataclasses.fields(kind):
+        name = spec.name
+        if name not in data:
+            required = spec.default is dataclasses.MISSING and spec.default_factory is dataclasses.MISSING
+            if required:
+                return f"{where}{name}: missing"
+            continue
+        if name != "steps" and not _conforms(data[name], hints[name]):
+            return f"{where}{name}: expected {_type_name(hints[name])}, found {data[name]!r:.60}"
+    return None
+
+
+def _type_name(hint: Any) -> str:
+    return str(hint).replace("typing.", "") if typing.get_args(hint) else getattr(hint, "__name__", str(hint))
+
+
+def _known_step(name: Any) -> bool:
+    return isinstance(name, str) and (name in PIPELINE_ORDER or (name.startswith("gate:") and len(name) > 5))
+
+
+def _record_problem(data: Any) -> str | None:
+    """What makes `data` not a release record this relsafe can resume from, or None. A newer schema is
+    found before this (see `Journal._read`)."""
+    if not isinstance(data, dict):
+        return f"expected a JSON object, found {type(data).__name__ if data is not None else 'null'}"
+    problem = _field_problem(data, Release, "")
+    if problem is not None:
+        return problem
+    for name in data["order"]:
+        if not _known_step(name):
+            return f"order: unknown step {name!r}"
+    steps = data.get("steps", {})
+    if not isinstance(steps, dict):
+        return f"steps: expected an object, found {steps!r:.60}"
+    for name, record in steps.items():
+        if not _known_step(name):
+            return f"steps: unknown step {name!r}"
+        if not isinstance(record, dict):
+            return f"steps.{name}: expected an object, found {record!r:.60}"
+        problem = _field_problem(record, StepRecord, f"steps.{name}.")
+        if problem is not None:
+            return problem
+    return None
 
 
 PRIVATE_FOLDER, PRIVATE_FILE = 0o700, 0o600
 """The journal and the logs name the indexes, the project and what failed: for the owner's eyes only."""
 
 
+def refuse_non_folder(folder: Path) -> None:
+    """A file (or a dangling symlink) where the journal keeps a folder: found before anything is written, so
+    that no release starts that could not be recorded to its end."""
+    if os.path.lexists(folder) and not folder.is_dir():
+        raise JournalError(
+            f"{folder}: expected a folder, found {'a dangling symlink' if folder.is_symlink() else 'a file'}",
+            hint=f"move it aside (`mv {folder} {folder}.aside`) and run the command again; relsafe makes the folder",
+        )
+
+
 def private_folder(folder: Path) -> Path:
     """The folder, made if missing and kept readable by its owner only (also when an older relsafe made it)."""
-    folder.mkdir(mode=PRIVATE_FOLDER, parents=True, exist_ok=True)
-    if folder.stat().st_mode & 0o777 != PRIVATE_FOLDER:
-        folder.chmod(PRIVATE_FOLDER)
+    refuse_non_folder(folder)
+    try:
+        folder.mkdir(mode=PRIVATE_FOLDER, parents=True, exist_ok=True)
+        if folder.stat().st_mode & 0o777 != PRIVATE_FOLDER:
+            folder.chmod(PRIVATE_FOLDER)
+    except OSError as error:
+        raise JournalWriteFailed.at(folder, error) from None
     return folder
 
 
@@ -120,22 +215,27 @@ def write_atomically(path: Path, text: str) -> None:
     The temp file is made with mode 0600 (mkstemp), and keeps it when renamed.
     """
     private_folder(path.parent)
-    descriptor, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    if os.path.isdir(path):
+        raise JournalError(f"{path}: expected a file, found a folder", hint="move it aside and run the command again")
     try:
-        with os.fdopen(descriptor, "w", encoding="utf-8") as stream:
-            stream.write(text)
-            stream.flush()
-            os.fsync(stream.fileno())
-        failpoint.hit("journal-write")
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
-    folder = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(folder)
-    finally:
-        os.close(folder)
+        descriptor, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        try:
+            with os.fdopen(descriptor, "w", encoding="utf-8") as stream:
+                stream.write(text)
+                stream.flush()
+                os.fsync(stream.fileno())
+            failpoint.hit("journal-write")
+            os.replace(temp, path)
+        except BaseException:
+            Path(temp).unlink(missing_ok=True)
+            raise
+        folder = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(folder)
+        finally:
+            os.close(folder)
+    except OSError as error:
+        raise JournalWriteFailed.at(path, error) from None
 
 
 class Journal:
@@ -151,18 +251,41 @@ class Journal:
         self._writing = threading.Lock()
 
     def current(self) -> Release | None:
-        if not self.state_path.is_file():
+        refuse_non_folder(self.dir)
+        if not os.path.lexists(self.state_path):
             return None
-        return self._read(self.state_path)
+        return self._read(self.state_path, SET_ASIDE)
 
-    def _read(self, path: Path) -> Release:
+    def _read(self, path: Path, fix: str) -> Release:
+        """A record, or the error that names the file, what is wrong with it and `fix`."""
+        if os.path.isdir(path) or not path.exists():
+            found = "a folder" if path.is_dir() else "a dangling symlink"
+            raise DamagedJournal(f"{path}: the journal cannot be read: expected a file, found {found}", hint=fix)
         try:
-            return Release.from_dict(json.loads(path.read_text(encoding="utf-8")))
-        except (ValueError, TypeError) as error:
-            raise Refused(
-                f"{path}: the journal cannot be read ({error})",
-                hint="move the file aside and run `relsafe status`; nothing was changed",
-            ) from None
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except OSError as error:
+            raise JournalError(f"{path}: the journal cannot be read: {error.strerror}", hint=fix) from None
+        except ValueError as error:  # not UTF-8, not JSON
+            raise DamagedJournal(f"{path}: the journal cannot be read: not JSON ({error})", hint=fix) from None
+        schema = data.get("schema") if isinstance(data, dict) else None
+        if isinstance(schema, int) and not isinstance(schema, bool) and schema > SCHEMA_VERSION:
+            raise JournalError(
+                f"{path}: written by a newer relsafe (journal schema {schema}; this relsafe reads {SCHEMA_VERSION})",
+                hint="upgrade relsafe (`pip install -U relsafe`) to resume, show or abort that release",
+            )
+        problem = _record_problem(data)
+        if problem is not None:
+            raise DamagedJournal(f"{path}: the journal cannot be read: {problem}", hint=fix)
+        return Release.from_dict(data)
+
+    def set_aside(self) -> Path:
+        """Move an unreadable state.json out of the way, kept for a person to read: `abort` on a damaged journal."""
+        target = private_folder(self.dir / "damaged") / f"state-{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}.json"
+        try:
+            os.replace(self.state_path, target)
+        except OSError as error:
+            raise JournalWriteFailed.at(self.state_path, error) from None
+        return target
 
     def save(self, release: Release) -> None:
         """Write the release's state; serialised, because concurrent steps record their ends."""
@@ -181,10 +304,11 @@ class Journal:
         return target
 
     def history(self) -> list[Release]:
+        refuse_non_folder(self.history_dir)
         if not self.history_dir.is_dir():
             return []
-        paths = sorted(self.history_dir.glob("*.json"), key=lambda p: p.stat().st_mtime)
-        return [self._read(path) for path in paths]
+        paths = sorted(self.history_dir.glob("*.json"), key=lambda p: p.lstat().st_mtime)
+        return [self._read(path, f"move {path.name} out of {self.history_dir}; nothing was changed") for path in paths]
 
     def last(self) -> Release | None:
         current = self.current()
@@ -219,20 +343,33 @@ class Journal:
         """
         from filelock import FileLock, Timeout
 
+        for folder in (self.dir, self.history_dir, self.logs_dir, self.releases_dir):
+            refuse_non_folder(folder)
         private_folder(self.dir)
         holder = self.dir / "lock.pid"
+        for path in (self.lock_path, holder):
+            if os.path.isdir(path):
+                raise JournalError(
+                    f"{path}: expected a file, found a folder",
+                    hint=f"remove it (`rm -r {path}`); relsafe makes the file again",
+                )
         lock = FileLock(str(self.lock_path), timeout=0, mode=PRIVATE_FILE)
         try:
             lock.acquire()
-        except Timeout:
+        except Timeout:  # before OSError: filelock's Timeout is a TimeoutError
             owner = holder.read_text(encoding="utf-8").strip() if holder.is_file() else "another process"
             raise Refused(
                 f"another relsafe is running on this repository ({owner})",
                 hint="wait for it to finish; a lock left by a killed process is released automatically",
             ) from None
+        except OSError as error:
+            raise JournalWriteFailed.at(self.lock_path, error) from None
         try:
-            with open(os.open(holder, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, PRIVATE_FILE), "w") as stream:
-                stream.write(f"pid {os.getpid()}")
+            try:
+                with open(os.open(holder, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, PRIVATE_FILE), "w") as stream:
+                    stream.write(f"pid {os.getpid()}")
+            except OSError as error:
+                raise JournalWriteFailed.at(holder, error) from None
             yield
         finally:
             lock.release()

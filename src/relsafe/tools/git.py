@@ -32,7 +32,7 @@ class Git:
                 hint="run relsafe inside the repository of the package to release, or pass --path",
             ) from None
         if self._repo.bare:
-            raise UsageError(f"{path}: a bare repository has no working tree to release from")
+            raise UsageError(f"{path.absolute()}: a bare repository has no working tree to release from")
         # GitPython passes os.environ on and can only override a variable, not drop it: the hooks
         # git runs (pre-commit, pre-push) see every credential variable empty.
         self._repo.git.update_environment(**dict.fromkeys(filter(is_secret_name, os.environ), ""))
