@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, NoReturn, TypeVar
 
@@ -58,24 +58,35 @@ def _exit(code: int) -> NoReturn:
     raise typer.Exit(code)
 
 
-RESUMABLE = "interrupted; run `relsafe resume` to go on, or `relsafe abort`"
+RESUMABLE = "{interrupted}; run `relsafe resume` to go on, or `relsafe abort`"
 
 
 @contextmanager
 def _reported(interrupted: str = RESUMABLE) -> Iterator[None]:
-    """Turn every RelsafeError into one clear message and its exit code; Ctrl-C into exit 130 and `interrupted`,
-    which says what is left (a real release stays resumable)."""
-    from relsafe.console import make_console, show_error
-    from relsafe.errors import ExitCode, RelsafeError
+    """Turn every RelsafeError into one clear message and its exit code; Ctrl-C and SIGTERM into `interrupted`
+    (its `{interrupted}` says which) and exit 130 or 143. A real release stays resumable.
 
-    try:
-        yield
-    except RelsafeError as error:
-        show_error(make_console(stderr=True), error, error.log_path)
-        _exit(int(error.exit_code))
-    except KeyboardInterrupt:
-        make_console(stderr=True).print(interrupted)
-        _exit(int(ExitCode.INTERRUPTED))
+    Whatever ends the command, the commands it started end with it, and its
+    temp folder is removed; if relsafe is killed outright, the next run does
+    both (tools.leftovers).
+    """
+    from relsafe import interruption
+    from relsafe.console import make_console, show_error
+    from relsafe.errors import RelsafeError
+    from relsafe.tools import leftovers, process
+
+    with leftovers.recorded(), interruption.handled():
+        try:
+            yield
+        except RelsafeError as error:
+            show_error(make_console(stderr=True), error, error.log_path)
+            _exit(int(error.exit_code))
+        except KeyboardInterrupt:
+            make_console(stderr=True).print(interrupted.format(interrupted=interruption.described()), markup=False)
+            _exit(interruption.exit_code())
+        finally:
+            with suppress(KeyboardInterrupt), interruption.deferred():
+                process.stop_all()  # nothing a step started (background groundwork too) outlives the command
 
 
 def _drive(action: Callable[[StepView, Options], T], confirm: list[str] | None = None, yes: bool = False) -> T:
@@ -114,13 +125,13 @@ def release(
     from relsafe.console import finished, make_console
 
     if plan:
-        with _reported("interrupted; nothing was changed"):
+        with _reported("{interrupted}; nothing was changed"):
             _print_plan(path, part)
         return
     if dry_run:
         from relsafe.rehearsal import STOPPED
 
-        with _reported(f"interrupted: {STOPPED}"):
+        with _reported("{interrupted}: " + STOPPED):
             _rehearse(path, part)
         return
     with _reported():

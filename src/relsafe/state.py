@@ -24,7 +24,7 @@ from relsafe.security.redaction import DEFAULT_REDACTOR
 
 SCHEMA_VERSION = 1
 
-PENDING, RUNNING, DONE, FAILED, BLOCKED, WAITING, SKIPPED = (
+PENDING, RUNNING, DONE, FAILED, BLOCKED, WAITING, SKIPPED, INTERRUPTED = (
     "pending",
     "running",
     "done",
@@ -32,6 +32,7 @@ PENDING, RUNNING, DONE, FAILED, BLOCKED, WAITING, SKIPPED = (
     "blocked",
     "waiting",
     "skipped",
+    "interrupted",
 )
 
 
@@ -86,6 +87,13 @@ class Release:
     def output(self, step: str, key: str) -> Any:
         """An output a finished earlier step recorded (the bump commit, the artifacts)."""
         return self.steps.get(step, StepRecord()).outputs.get(key)
+
+    def mark_interrupted(self) -> None:
+        """Ctrl-C or SIGTERM stopped the run: the steps it was running are recorded as interrupted."""
+        self.status = INTERRUPTED
+        for record in self.steps.values():
+            if record.status == RUNNING:
+                record.status, record.ended = INTERRUPTED, now()
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -148,6 +156,7 @@ class Journal:
         self.logs_dir = self.dir / "logs"
         self.releases_dir = self.dir / "releases"
         self.lock_path = self.dir / "lock"
+        self.runs_dir = self.dir / "runs"  # one record per live run: what to end and remove if it is killed
         self._writing = threading.Lock()
 
     def current(self) -> Release | None:
