@@ -8,6 +8,7 @@ temp folder is easy to see.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -16,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from relsafe.sample import SampleProject, create_sample
+from relsafe.tools.leftovers import MARKER, clean_up_after_killed_runs, start_time
 from relsafe.tools.localindex import LocalIndex
 from tests.conftest import RunRelsafe, git
 from tests.release_fixtures import (
@@ -28,10 +30,7 @@ from tests.release_fixtures import (
     wait_for,
 )
 
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(not Path("/proc/self/environ").exists(), reason="finds relsafe's processes in /proc"),
-]
+pytestmark = pytest.mark.skipif(not Path("/proc/self/environ").exists(), reason="finds processes in /proc")
 
 
 HOLD = """
@@ -126,6 +125,7 @@ def scratch(tmp_path: Path) -> Path:
     return folder
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("step", ["build", "smoke"])
 def test_sigterm_stops_a_release_that_resume_then_finishes(
     tmp_path: Path, local_index: LocalIndex, scratch: Path, run_relsafe: RunRelsafe, step: str
@@ -163,6 +163,7 @@ def test_sigterm_stops_a_release_that_resume_then_finishes(
     assert done["steps"][step]["attempts"] == 2
 
 
+@pytest.mark.slow
 def test_a_killed_rehearsal_leaves_its_index_and_sandbox_to_the_next_run(
     tmp_path: Path, local_index: LocalIndex, scratch: Path, run_relsafe: RunRelsafe
 ) -> None:
@@ -188,6 +189,7 @@ def test_a_killed_rehearsal_leaves_its_index_and_sandbox_to_the_next_run(
     assert "pypiserver" in log and f"left running by the killed relsafe {proc.pid}" in log
 
 
+@pytest.mark.slow
 def test_abort_after_a_killed_build_leaves_no_worktree(
     tmp_path: Path, local_index: LocalIndex, scratch: Path, run_relsafe: RunRelsafe
 ) -> None:
@@ -209,3 +211,36 @@ def test_abort_after_a_killed_build_leaves_no_worktree(
     assert git(sample.root, "rev-parse", "HEAD") == base
     assert git(sample.root, "status", "--porcelain", "--untracked-files=all") == ""
     assert not list((journal_dir(sample) / "releases").glob("*/source-*"))
+
+
+def test_only_processes_that_carry_a_killed_runs_token_are_ended(tmp_path: Path) -> None:
+    """A pid recorded by a killed run may belong to another process by now: the token tells them apart."""
+    runs, temp = tmp_path / "runs", tmp_path / "relsafe-run-killed"
+    runs.mkdir()
+    (temp / "sandbox").mkdir(parents=True)
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    ours = subprocess.Popen(["sleep", "60"], env={**os.environ, MARKER: "cafe"}, start_new_session=True)
+    stranger = subprocess.Popen(["sleep", "60"], start_new_session=True)  # as if it got a recorded pid
+    alive_owner = subprocess.Popen(["sleep", "60"], start_new_session=True)
+    try:
+        children = [{"pid": ours.pid, "start": None}, {"pid": stranger.pid, "start": None}]
+        killed = {"pid": gone.pid, "start": 1, "token": "cafe", "temp": str(temp), "children": children}
+        (runs / f"{gone.pid}.json").write_text(json.dumps(killed))
+        running = {"pid": alive_owner.pid, "start": start_time(alive_owner.pid), "token": "cafe", "children": children}
+        (runs / f"{alive_owner.pid}.json").write_text(json.dumps(running))
+
+        done = clean_up_after_killed_runs(runs)
+
+        assert ours.wait(10) == -signal.SIGINT
+        assert stranger.poll() is None, "a process without the token is never ended"
+        assert not temp.exists()
+        assert sorted(path.name for path in runs.iterdir()) == [f"{alive_owner.pid}.json"], "a live run is left alone"
+        assert done == [
+            f"ended sleep 60 (pid {ours.pid}) left running by the killed relsafe {gone.pid}",
+            f"removed {temp}, the temp folder of the killed relsafe {gone.pid}",
+        ]
+    finally:
+        for proc in (ours, stranger, alive_owner):
+            proc.kill()
+            proc.wait()

@@ -43,13 +43,18 @@ def _in_main_thread() -> bool:
     return threading.current_thread() is threading.main_thread()  # only the main thread receives signals
 
 
+def _not_ignored() -> list[int]:
+    return [signum for signum in STOPPING if signal.getsignal(signum) is not signal.SIG_IGN]
+
+
 @contextmanager
 def handled() -> Iterator[None]:
-    """While the block runs, SIGINT and SIGTERM raise KeyboardInterrupt in the main thread."""
+    """While the block runs, SIGINT and SIGTERM raise KeyboardInterrupt in the main thread; one ignored when
+    relsafe started (a background job of a shell script) stays ignored."""
     if not _in_main_thread():
         yield
         return
-    previous = {signum: signal.signal(signum, _raise) for signum in STOPPING}
+    previous = {signum: signal.signal(signum, _raise) for signum in _not_ignored()}
     try:
         yield
     finally:
@@ -65,7 +70,11 @@ def deferred() -> Iterator[None]:
         yield
         return
     pressed: list[int] = []
-    previous = {signum: signal.signal(signum, lambda number, _frame: pressed.append(number)) for signum in STOPPING}
+
+    def hold(signum: int, _frame: FrameType | None) -> None:
+        pressed.append(signum)
+
+    previous = {signum: signal.signal(signum, hold) for signum in _not_ignored()}
     try:
         yield
     finally:
