@@ -224,7 +224,7 @@ def test_only_processes_that_carry_a_killed_runs_token_are_ended(tmp_path: Path)
     stranger = subprocess.Popen(["sleep", "60"], start_new_session=True)  # as if it got a recorded pid
     alive_owner = subprocess.Popen(["sleep", "60"], start_new_session=True)
     try:
-        children = [{"pid": ours.pid, "start": None}, {"pid": stranger.pid, "start": None}]
+        children = [ours.pid, stranger.pid]
         killed = {"pid": gone.pid, "start": 1, "token": "cafe", "temp": str(temp), "children": children}
         (runs / f"{gone.pid}.json").write_text(json.dumps(killed))
         running = {"pid": alive_owner.pid, "start": start_time(alive_owner.pid), "token": "cafe", "children": children}

@@ -6,11 +6,11 @@ started, and its children, each in a process group of its own, get no
 signal either: a build goes on into a folder nobody reads, the embedded
 index serves forever, a sandbox stays in the temp folder. So while a run
 lives it keeps `<journal>/runs/<pid>.json`: its pid and start time, the
-marker its children carry in their environment, their pids and start
-times, and the one temp folder all its temp files go into. The next relsafe
+marker its children carry in their environment, their pids, and the one
+temp folder all its temp files go into. The next relsafe
 on the repository finds the records whose owner is gone, ends the processes
-that carry the owner's marker (a reused pid never does) and removes its
-temp folder.
+that carry the owner's marker (a process that got a reused pid never does)
+and removes its temp folder.
 
 Processes are read from /proc (Linux); elsewhere the temp folder is still
 removed, and processes are left alone.
@@ -92,7 +92,7 @@ class RunRecord:
     pid: int = field(default_factory=os.getpid)
     path: Path | None = None
     temp: Path | None = None
-    children: dict[int, int | None] = field(default_factory=dict)
+    children: set[int] = field(default_factory=set)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def to_dict(self) -> dict[str, Any]:
@@ -101,7 +101,7 @@ class RunRecord:
             "start": start_time(self.pid),
             "token": self.token,
             "temp": str(self.temp) if self.temp else None,
-            "children": [{"pid": pid, "start": started} for pid, started in sorted(self.children.items())],
+            "children": sorted(self.children),
         }
 
     def save(self) -> None:
@@ -157,7 +157,7 @@ def child_started(pid: int) -> None:
     record = _current
     if record is not None:
         with record._lock:
-            record.children[pid] = start_time(pid)
+            record.children.add(pid)
             record.save()
 
 
@@ -165,7 +165,7 @@ def child_ended(pid: int) -> None:
     record = _current
     if record is not None:
         with record._lock:
-            record.children.pop(pid, None)
+            record.children.discard(pid)
             record.save()
 
 
@@ -179,11 +179,11 @@ def clean_up_after_killed_runs(runs_dir: Path) -> list[str]:
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
             owner, owner_start, token = int(data["pid"]), data.get("start"), str(data["token"])
-            children = [(int(child["pid"]), child.get("start")) for child in data.get("children", [])]
+            children = {int(pid) for pid in data.get("children", [])}
         except (OSError, ValueError, KeyError, TypeError):
             path.unlink(missing_ok=True)  # not a record relsafe wrote whole: nothing in it can be trusted
             continue
-        if owner == os.getpid() or _is_alive(owner, owner_start):
+        if _is_alive(owner, owner_start):  # this run, or another one still going (a rehearsal beside a release)
             continue
         done += [f"ended {what} left running by the killed relsafe {owner}" for what in _end(token, children)]
         temp = Path(str(data.get("temp") or ""))
@@ -194,12 +194,11 @@ def clean_up_after_killed_runs(runs_dir: Path) -> list[str]:
     return done
 
 
-def _end(token: str, children: list[tuple[int, int | None]]) -> list[str]:
-    """End the recorded children and their process groups, only processes that carry the run's marker:
-    SIGINT (so tools remove their own temp folders), then SIGKILL after a grace period."""
+def _end(token: str, groups: set[int]) -> list[str]:
+    """End the recorded children and the rest of their process groups, only processes that carry the run's
+    marker: SIGINT (so tools remove their own temp folders), then SIGKILL after a grace period."""
     if not PROC.is_dir():
         return []
-    groups = {pid for pid, _ in children}
     found: dict[int, int] = {}
     for entry in PROC.iterdir():
         if not entry.name.isdigit():

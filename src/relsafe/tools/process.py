@@ -128,7 +128,7 @@ def _signal(proc: Command, signum: int) -> None:
     if proc.poll() is not None:
         return
     with suppress(ProcessLookupError):
-        if _running.get(proc, False):
+        if _running.get(proc, False) and hasattr(os, "killpg"):  # POSIX: started with start_new_session
             os.killpg(proc.pid, signum)
         else:
             proc.send_signal(signum)
