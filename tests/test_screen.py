@@ -184,9 +184,19 @@ def test_of_chained_tracebacks_the_last_exception_is_shown() -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("stop_at", ["… Build sdist and wheel", "… Test the wheel in fresh venvs"])
-def test_ctrl_c_during_a_rehearsal_says_it_left_nothing(tmp_path: Path, local_index: LocalIndex, stop_at: str) -> None:
-    """Ctrl-C reaches the whole foreground group, as a terminal sends it: relsafe and the tools it runs."""
+@pytest.mark.parametrize(
+    ("stop_at", "signum"),
+    [
+        ("… Build sdist and wheel", signal.SIGINT),
+        ("… Test the wheel in fresh venvs", signal.SIGINT),
+        ("… Build sdist and wheel", signal.SIGTERM),
+    ],
+)
+def test_ctrl_c_during_a_rehearsal_says_it_left_nothing(
+    tmp_path: Path, local_index: LocalIndex, stop_at: str, signum: signal.Signals
+) -> None:
+    """Ctrl-C reaches the whole foreground group, as a terminal sends it (relsafe and the git it runs; the
+    tools run in groups of their own); SIGTERM reaches relsafe alone, as a service manager sends it."""
     sample = create_sample(tmp_path / "work", index=(local_index.upload_url, local_index.index_url), offline=True)
     before = world(sample)
     scratch = tmp_path / "tmp"
@@ -207,15 +217,19 @@ def test_ctrl_c_during_a_rehearsal_says_it_left_nothing(tmp_path: Path, local_in
         seen.append(line)
         if line.startswith(stop_at):
             time.sleep(0.5)  # into the step's first command
-            os.killpg(proc.pid, signal.SIGINT)
+            if signum == signal.SIGINT:
+                os.killpg(proc.pid, signum)
+            else:
+                os.kill(proc.pid, signum)
             break
     rest, errors = proc.communicate(timeout=120)
     output = "".join(seen) + rest
-    assert proc.returncode == 130, output + errors
-    assert "interrupted: the rehearsal was stopped; it changed nothing, and there is nothing to resume" in errors
+    assert proc.returncode == 128 + signum, output + errors
+    interrupted = "interrupted" if signum == signal.SIGINT else "interrupted by SIGTERM"
+    assert f"{interrupted}: the rehearsal was stopped; it changed nothing, and there is nothing to resume" in errors
     assert "relsafe resume" not in errors + output
     assert world(sample) == before
-    assert not list(scratch.glob("relsafe-rehearsal-*")), "the sandbox and its index are removed"
+    assert not list(scratch.glob("relsafe-*")), "the sandbox and its index are removed"
     records = [json.loads(path.read_text()) for path in (journal_dir(sample) / "history").glob("*.json")]
     assert [record["status"] for record in records] == ["interrupted"]
     assert status_json(sample) is None or status_json(sample)["status"] == "interrupted"

@@ -59,37 +59,48 @@ def _exit(code: int) -> NoReturn:
     raise typer.Exit(code)
 
 
-RESUMABLE = "interrupted; run `relsafe resume` to go on, or `relsafe abort`"
+RESUMABLE = "{interrupted}; run `relsafe resume` to go on, or `relsafe abort`"
 
 
 @contextmanager
 def _reported(interrupted: str = RESUMABLE) -> Iterator[None]:
-    """Turn every RelsafeError into one clear message and its exit code; Ctrl-C into exit 130 and `interrupted`,
-    which says what is left (a real release stays resumable). Anything else is a bug: one line, exit 1, and
-    the traceback in the log rather than on the screen."""
+    """Turn every RelsafeError into one clear message and its exit code; Ctrl-C and SIGTERM into `interrupted`
+    (its `{interrupted}` says which) and exit 130 or 143. A real release stays resumable. Anything else is a
+    bug: one line, exit 1, and the traceback in the log rather than on the screen.
+
+    Whatever ends the command, the commands it started end with it, and its
+    temp folder is removed; if relsafe is killed outright, the next run does
+    both (tools.leftovers).
+    """
     import click
 
+    from relsafe import interruption
     from relsafe.console import make_console, show_error
     from relsafe.errors import ExitCode, RelsafeError
+    from relsafe.tools import leftovers, process
 
-    try:
-        yield
-    except RelsafeError as error:
-        show_error(make_console(stderr=True), error, error.log_path)
-        _exit(int(error.exit_code))
-    except KeyboardInterrupt:
-        make_console(stderr=True).print(interrupted)
-        _exit(int(ExitCode.INTERRUPTED))
-    except (typer.Exit, typer.Abort, click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
-        raise  # a command's own exit code, or click's usage error
-    except Exception as error:  # the last resort: no traceback on the screen, ever
-        log = _logged_traceback(error)
-        message = " ".join(str(error).split())
-        where = f" (log: {log})" if log is not None else ""
-        make_console(stderr=True).print(
-            f"internal error: {type(error).__name__}: {message}{where}", markup=False, highlight=False
-        )
-        _exit(int(ExitCode.FAILED))
+    with leftovers.recorded(), interruption.handled():
+        try:
+            yield
+        except RelsafeError as error:
+            show_error(make_console(stderr=True), error, error.log_path)
+            _exit(int(error.exit_code))
+        except KeyboardInterrupt:
+            make_console(stderr=True).print(interrupted.format(interrupted=interruption.described()), markup=False)
+            _exit(interruption.exit_code())
+        except (typer.Exit, typer.Abort, click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
+            raise  # a command's own exit code, or click's usage error
+        except Exception as error:  # the last resort: no traceback on the screen, ever
+            log = _logged_traceback(error)
+            message = " ".join(str(error).split())
+            where = f" (log: {log})" if log is not None else ""
+            make_console(stderr=True).print(
+                f"internal error: {type(error).__name__}: {message}{where}", markup=False, highlight=False
+            )
+            _exit(int(ExitCode.FAILED))
+        finally:
+            with suppress(KeyboardInterrupt), interruption.deferred():
+                process.stop_all()  # nothing a step started (background groundwork too) outlives the command
 
 
 def _logged_traceback(error: Exception) -> Path | None:
@@ -151,13 +162,13 @@ def release(
     from relsafe.console import finished, make_console
 
     if plan:
-        with _reported("interrupted; nothing was changed"):
+        with _reported("{interrupted}; nothing was changed"):
             _print_plan(path, part)
         return
     if dry_run:
         from relsafe.rehearsal import STOPPED
 
-        with _reported(f"interrupted: {STOPPED}"):
+        with _reported("{interrupted}: " + STOPPED):
             _rehearse(path, part)
         return
     with _reported():

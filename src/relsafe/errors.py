@@ -14,6 +14,7 @@ import errno
 from enum import IntEnum
 from pathlib import Path
 
+from relsafe import interruption
 from relsafe.security.redaction import DEFAULT_REDACTOR
 
 
@@ -24,6 +25,7 @@ class ExitCode(IntEnum):
     GATE = 3
     REFUSED = 4
     INTERRUPTED = 130  # 128 + SIGINT, what shells report for a command stopped by Ctrl-C
+    TERMINATED = 143  # 128 + SIGTERM: a service manager, `timeout` or a cancelled CI job stopped it
 
 
 class RelsafeError(Exception):
@@ -112,7 +114,11 @@ class WaitingAtGate(RelsafeError):
 
 
 class Interrupted(RelsafeError):
-    """Ctrl-C stopped a run that leaves nothing to resume, such as a rehearsal (exit 130)."""
+    """Ctrl-C (exit 130) or SIGTERM (exit 143) stopped a run that leaves nothing to resume, such as a rehearsal."""
 
     exit_code = ExitCode.INTERRUPTED
-    label = "interrupted"
+
+    def __init__(self, message: str, hint: str | None = None, details: list[str] | None = None) -> None:
+        super().__init__(message, hint, details)
+        self.exit_code = ExitCode(interruption.exit_code())
+        self.label = interruption.described()

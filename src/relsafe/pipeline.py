@@ -17,7 +17,7 @@ from typing import Any, Protocol
 
 from relsafe.context import Context
 from relsafe.errors import ExitCode, Refused, RelsafeError, StepFailed, WaitingAtGate
-from relsafe.state import BLOCKED, DONE, FAILED, RUNNING, WAITING, now
+from relsafe.state import BLOCKED, DONE, FAILED, INTERRUPTED, RUNNING, WAITING, now
 from relsafe.steps import load
 from relsafe.steps.base import DONE as CHECK_DONE
 from relsafe.steps.base import Step
@@ -81,8 +81,9 @@ class Pipeline:
         """Run every unfinished step. A real release raises on its first problem;
         a rehearsal collects blockers and goes on where later steps can.
 
-        Ctrl-C ends the commands of background work too (the groundwork of
-        later steps): nothing of an interrupted run keeps going behind it.
+        Ctrl-C or SIGTERM ends the commands of background work too (the
+        groundwork of later steps): nothing of an interrupted run keeps going
+        behind it.
         """
         try:
             return self._run_steps()
@@ -208,6 +209,8 @@ class Pipeline:
         record = self.ctx.release.step(step.name)
         if isinstance(error, WaitingAtGate):
             status = WAITING
+        elif process.interrupted():  # its commands were ended by Ctrl-C or SIGTERM, in another thread
+            status = INTERRUPTED
         record.status, record.ended, record.error = status, now(), error.message
         record.error_details = [line for line in error.details if line != error.message]
         record.seconds = round(time.monotonic() - started, 3)

@@ -5,8 +5,10 @@ the embedded index as its staging index. A clone rather than a worktree:
 tags and commits made in a worktree would land in the real repository's
 refs. The real repository, remote and indexes are only read. Every blocker
 is collected instead of stopping at the first; only the rehearsal's record
-is written, into the real journal's history. Ctrl-C stops it the same way:
-sandbox removed, record written (as interrupted), nothing to resume.
+is written, into the real journal's history. Ctrl-C or SIGTERM stops it the
+same way: sandbox removed, record written (as interrupted), nothing to resume.
+A rehearsal killed outright leaves its sandbox and index to the next run
+(tools.leftovers).
 
 While a real release is in progress, a real release would be refused before
 its first step: the rehearsal says so as its one blocker and runs nothing.
@@ -15,24 +17,21 @@ its first step: the rehearsal says so as its one blocker and runs nothing.
 from __future__ import annotations
 
 import shutil
-import signal
 import tempfile
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from relsafe import interruption
 from relsafe.context import StagingTarget
 from relsafe.errors import ExitCode, Interrupted, RelsafeError
 from relsafe.pipeline import Blocker, Observer, Pipeline
 from relsafe.releaser import Options, Repository, context_for, in_progress, new_release
 from relsafe.runlog import RunLog
-from relsafe.state import RUNNING, Journal, Release, now
+from relsafe.state import Journal, Release
 from relsafe.tools.git import Git
 from relsafe.tools.localindex import LocalIndex
 
-REHEARSED, BLOCKED_REHEARSAL, INTERRUPTED = "rehearsed", "blocked", "interrupted"
+REHEARSED, BLOCKED_REHEARSAL = "rehearsed", "blocked"
 STOPPED = "the rehearsal was stopped; it changed nothing, and there is nothing to resume"
 
 
@@ -68,7 +67,7 @@ def _sandbox_repository(real: Git, release: Release, folder: Path, log: RunLog) 
 
 
 def rehearse(path: Path, request: str, observer: Observer, options: Options) -> RehearsalOutcome:
-    """Rehearse a release of `request`; Ctrl-C removes the sandbox, records the rehearsal as interrupted
+    """Rehearse a release of `request`; Ctrl-C or SIGTERM removes the sandbox, records the rehearsal as interrupted
     and raises Interrupted (a rehearsal leaves nothing to resume)."""
     try:
         real = Repository.open(path)
@@ -80,11 +79,8 @@ def rehearse(path: Path, request: str, observer: Observer, options: Options) -> 
     try:
         blockers = _in_progress_blockers(current) or _in_sandbox(real, release, observer, options)
     except KeyboardInterrupt:
-        with _interrupts_deferred():
-            release.status = INTERRUPTED
-            for step in release.steps.values():
-                if step.status == RUNNING:
-                    step.status, step.ended = INTERRUPTED, now()
+        with interruption.deferred():
+            release.mark_interrupted()
             real.journal.finish(release)
         interrupted = Interrupted(STOPPED)
         interrupted.log_path = real.log.path
@@ -115,7 +111,7 @@ def _in_progress_blockers(current: Release | None) -> list[Blocker]:
 
 
 def _in_sandbox(real: Repository, release: Release, observer: Observer, options: Options) -> list[Blocker]:
-    """The pipeline's blockers against a sandbox that is removed whatever happens, Ctrl-C included."""
+    """The pipeline's blockers against a sandbox that is removed whatever happens, Ctrl-C and SIGTERM included."""
     folder = Path(tempfile.mkdtemp(prefix="relsafe-rehearsal-"))
     local_index = LocalIndex(folder / "index", log_path=folder / "index.log")
     try:
@@ -128,22 +124,6 @@ def _in_sandbox(real: Repository, release: Release, observer: Observer, options:
         ctx.real_git = real.git
         return Pipeline(ctx, observer).run()
     finally:
-        with _interrupts_deferred():
+        with interruption.deferred():
             local_index.close()
             shutil.rmtree(folder, ignore_errors=True)
-
-
-@contextmanager
-def _interrupts_deferred() -> Iterator[None]:
-    """Hold Ctrl-C until the block is over: pressed again while the sandbox is removed, it would leave part of it."""
-    if threading.current_thread() is not threading.main_thread():  # only the main thread receives signals
-        yield
-        return
-    pressed: list[int] = []
-    previous = signal.signal(signal.SIGINT, lambda signum, _frame: pressed.append(signum))
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
-    if pressed:
-        raise KeyboardInterrupt

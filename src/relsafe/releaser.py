@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from relsafe import interruption
 from relsafe.config import Config, load_config
 from relsafe.context import Context, StagingTarget
 from relsafe.errors import DamagedJournal, Refused, RelsafeError, UsageError, WaitingAtGate
@@ -29,7 +30,7 @@ from relsafe.steps.build import BUILD_CHECKOUT_PREFIX
 from relsafe.steps.bump import found_bump_commit, is_pure_bump
 from relsafe.steps.gate import expand_order
 from relsafe.tag_convention import DEFAULT_FORMAT
-from relsafe.tools import versioning
+from relsafe.tools import leftovers, versioning
 from relsafe.tools.git import Git, tagged_commit
 
 if TYPE_CHECKING:
@@ -78,17 +79,30 @@ class Repository:
     config: Config
     log: RunLog
     subdir: str = ""
+    cleaned_up: list[str] = field(default_factory=list)  # what killed runs had left, ended and removed
 
     @classmethod
     def open(cls, path: Path, *, keep_log: bool = True) -> Repository:
-        """keep_log=False for read-only commands (`--plan`), which must leave nothing behind."""
+        """keep_log=False for read-only commands (`--plan`), which must leave nothing behind.
+
+        The others (release, its rehearsal, resume, abort) first end what a
+        killed relsafe left running here and remove its temp folder, then
+        record this run, so that the next one can do the same for it.
+        """
         git = open_git(path)
         journal = Journal(git.common_dir)
         log = RunLog(journal.new_log() if keep_log else None)
         git.log = log
+        cleaned_up = []
+        if keep_log:
+            cleaned_up = leftovers.clean_up_after_killed_runs(journal.runs_dir)
+            for line in cleaned_up:
+                log.write(line)
+            leftovers.record_in(journal.runs_dir)
         root = find_project_root(path, git.root)
         config = load_config(root, known_steps(), default_steps())
-        return cls(git, journal, config, log, "" if root == git.root else root.relative_to(git.root).as_posix())
+        subdir = "" if root == git.root else root.relative_to(git.root).as_posix()
+        return cls(git, journal, config, log, subdir, cleaned_up)
 
     @property
     def project_root(self) -> Path:
@@ -190,9 +204,15 @@ def context_for(repo: Repository, project: Project, release: Release, options: O
 
 @contextmanager
 def _recording(repo: Repository, release: Release) -> Iterator[None]:
-    """Mark the release failed (still resumable) or, when nothing was changed yet, refused and closed."""
+    """Mark the release failed (still resumable) or, when nothing was changed yet, refused and closed;
+    after Ctrl-C or SIGTERM, interrupted (still resumable)."""
     try:
         yield
+    except KeyboardInterrupt:
+        with interruption.deferred():
+            release.mark_interrupted()
+            repo.journal.save(release)
+        raise
     except RelsafeError as error:
         error.log_path = repo.log.path
         touched = [n for n, r in release.steps.items() if n not in SIDE_EFFECT_FREE and r.attempts]
@@ -315,7 +335,7 @@ def abort(path: Path) -> Aborted:
             )
         if release is None:
             raise UsageError("no release is in progress; nothing to abort")
-        notes = _undo_local(repo, release)
+        notes = [*repo.cleaned_up, *_undo_local(repo, release)]
         release.status = ABORTED
         _close(repo, release)
         return Aborted(f"the release of {release.version}", notes)

@@ -32,7 +32,7 @@ SET_ASIDE = (
     "`git log` for what the release had done; or restore the file"
 )
 
-PENDING, RUNNING, DONE, FAILED, BLOCKED, WAITING, SKIPPED = (
+PENDING, RUNNING, DONE, FAILED, BLOCKED, WAITING, SKIPPED, INTERRUPTED = (
     "pending",
     "running",
     "done",
@@ -40,6 +40,7 @@ PENDING, RUNNING, DONE, FAILED, BLOCKED, WAITING, SKIPPED = (
     "blocked",
     "waiting",
     "skipped",
+    "interrupted",
 )
 
 
@@ -94,6 +95,13 @@ class Release:
     def output(self, step: str, key: str) -> Any:
         """An output a finished earlier step recorded (the bump commit, the artifacts)."""
         return self.steps.get(step, StepRecord()).outputs.get(key)
+
+    def mark_interrupted(self) -> None:
+        """Ctrl-C or SIGTERM stopped the run: the steps it was running are recorded as interrupted."""
+        self.status = INTERRUPTED
+        for record in self.steps.values():
+            if record.status == RUNNING:
+                record.status, record.ended = INTERRUPTED, now()
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -248,6 +256,7 @@ class Journal:
         self.logs_dir = self.dir / "logs"
         self.releases_dir = self.dir / "releases"
         self.lock_path = self.dir / "lock"
+        self.runs_dir = self.dir / "runs"  # one record per live run: what to end and remove if it is killed
         self._writing = threading.Lock()
 
     def current(self) -> Release | None:

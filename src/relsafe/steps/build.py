@@ -90,15 +90,19 @@ class Build(Step):
         partial = ctx.artifacts_dir.with_name("dist.partial")
         shutil.rmtree(partial, ignore_errors=True)
         epoch = ctx.git.commit_time(ctx.bump_commit)
-        with release_checkout(ctx) as checkout:
-            files = builder.build_distributions(
-                checkout / ctx.project.subdir,
-                partial,
-                source_date_epoch=epoch,
-                pretend_version=ctx.pretend_version,
-                isolated=ctx.config.build_isolation,
-                log=ctx.log,
-            )
+        try:
+            with release_checkout(ctx) as checkout:
+                files = builder.build_distributions(
+                    checkout / ctx.project.subdir,
+                    partial,
+                    source_date_epoch=epoch,
+                    pretend_version=ctx.pretend_version,
+                    isolated=ctx.config.build_isolation,
+                    log=ctx.log,
+                )
+        except BaseException:  # failed or interrupted: half a build is nothing to keep
+            shutil.rmtree(partial, ignore_errors=True)
+            raise
         shutil.rmtree(ctx.artifacts_dir, ignore_errors=True)
         partial.rename(ctx.artifacts_dir)
         artifacts = [self._entry(Distribution.read(ctx.artifacts_dir / path.name)) for path in files]

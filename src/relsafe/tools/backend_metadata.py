@@ -12,6 +12,7 @@ import email.message
 import email.parser
 import os
 import subprocess
+import sys
 import tempfile
 import warnings
 from collections.abc import Callable, Mapping, Sequence
@@ -20,7 +21,7 @@ from pathlib import Path
 from relsafe.errors import ToolFailed
 from relsafe.runlog import RunLog
 from relsafe.tools import process
-from relsafe.tools.builder import uv_executable
+from relsafe.tools import venv as venvs
 
 
 def _runner(log: RunLog) -> Callable[..., None]:
@@ -46,7 +47,7 @@ def read_backend_metadata(source: Path, *, isolated: bool, log: RunLog) -> email
     ):
         warnings.simplefilter("always")  # the backend's warnings belong in the run log, not on the screen
         try:
-            dist_info = _metadata_path(source, Path(output), isolated=isolated, runner=runner)
+            dist_info = _metadata_path(source, Path(output), isolated=isolated, runner=runner, log=log)
         except (build.BuildException, build.BuildBackendException, subprocess.CalledProcessError) as error:
             cause = error.exception if isinstance(error, build.BuildBackendException) else error
             tail = getattr(cause, "output", None) or ""
@@ -60,14 +61,21 @@ def read_backend_metadata(source: Path, *, isolated: bool, log: RunLog) -> email
         return email.parser.BytesParser().parsebytes((dist_info / "METADATA").read_bytes())
 
 
-def _metadata_path(source: Path, output: Path, *, isolated: bool, runner: Callable[..., None]) -> Path:
+def _metadata_path(source: Path, output: Path, *, isolated: bool, runner: Callable[..., None], log: RunLog) -> Path:
+    """Isolated like build's own environment, but made and filled through tools.process (build's
+    DefaultIsolatedEnv runs pip and uv itself, where Ctrl-C, SIGTERM and the next run could not end them)."""
     import build
-    import build.env
 
     if not isolated:
         return Path(build.ProjectBuilder(source, runner=runner).metadata_path(output))
-    with build.env.DefaultIsolatedEnv(installer="uv" if uv_executable() else "pip") as env:
-        builder = build.ProjectBuilder.from_isolated_env(env, source, runner=runner)
-        env.install(builder.build_system_requires)
-        env.install(builder.get_requires_for_build("wheel"))
+    with tempfile.TemporaryDirectory(prefix="relsafe-build-env-") as folder:
+        env = venvs.create(Path(folder) / "env", sys.executable, log)
+
+        def in_env(cmd: Sequence[str], cwd: str | None = None, extra_environ: Mapping[str, str] | None = None) -> None:
+            runner(cmd, cwd, {**(extra_environ or {}), "PATH": env.environment(dict(os.environ))["PATH"]})
+
+        builder = build.ProjectBuilder(source, python_executable=str(env.python), runner=in_env)
+        what = f"installing the build backend of {source.name}"
+        venvs.install(env, sorted(builder.build_system_requires), log, what=what)
+        venvs.install(env, sorted(builder.get_requires_for_build("wheel")), log, what=what)
         return Path(builder.metadata_path(output))

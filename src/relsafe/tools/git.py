@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import os
-import re
 from pathlib import Path
-from typing import Any
 
 from relsafe.errors import ToolFailed, UsageError
 from relsafe.runlog import RunLog
 from relsafe.security.environment import is_secret_name
-from relsafe.tools import process
+from relsafe.tools import leftovers, process
 from relsafe.tools.process import error_tail
 
 TAIL_LINES = 12
@@ -38,22 +36,27 @@ class Git:
         self._repo.git.update_environment(**dict.fromkeys(filter(is_secret_name, os.environ), ""))
         self.root = Path(self._repo.working_tree_dir or path).resolve()
 
-    def _run(self, *args: str, what: str | None = None, **options: Any) -> str:
-        import git
-
+    def _run(self, *args: str, what: str | None = None, strip_newline_in_stdout: bool = True) -> str:
+        """Run git through GitPython (its environment, LC_ALL=C) and wait here, where the command is known to
+        process.stop_all: Ctrl-C or SIGTERM ends it, never leaves it running behind relsafe."""
         self.log.write(f"$ git {' '.join(args)}    (in {self.root})")
-        try:
-            output: str = self._repo.git.execute(["git", *args], **options)
-        except git.GitCommandError as error:
-            text = f"{error.stdout or ''}\n{error.stderr or ''}".strip()
+        handle = self._repo.git.execute(["git", *args], as_process=True, env=leftovers.marker())
+        proc = handle.proc
+        if proc is None:  # GitPython hands over a started process; None only after it was ended
+            raise ToolFailed(f"{what or 'git ' + args[0]}: not started")
+        with process.tracked(proc):
+            out, err = proc.communicate()
+        output = out.decode("utf-8", errors="replace") if out else ""
+        if proc.returncode != 0:
+            text = f"{output}\n{err.decode('utf-8', errors='replace') if err else ''}".strip()
             self.log.write(text)
-            self.log.write(f"= exit {error.status}")
-            # GitPython quotes each stream as `stdout: '…'`; indentation stays, so a hook's traceback is seen
-            lines = [re.sub(r"^\s*(stdout|stderr): '?", "", line.rstrip()).rstrip("'") for line in text.splitlines()]
+            self.log.write(f"= exit {proc.returncode}")
             raise ToolFailed(
-                f"{what or 'git ' + args[0]} failed (exit {error.status})",
-                details=error_tail(self.log.redact("\n".join(lines)), TAIL_LINES),
-            ) from None
+                f"{what or 'git ' + args[0]} failed (exit {proc.returncode})",
+                details=error_tail(self.log.redact(text), TAIL_LINES),
+            )
+        if strip_newline_in_stdout and output.endswith("\n"):
+            output = output[:-1]
         if output:
             self.log.write(output)
         return output

@@ -1,8 +1,10 @@
 """The embedded package index: pypiserver on a free loopback port, the staging index of a rehearsal.
 
-It runs as a child process that lives longer than one command, so it is the
-one place that starts a process without tools.process.run; its output goes to
-a log file, never to the terminal.
+It runs as a child process that lives longer than one command, so it is
+started with tools.process.start rather than run: in a process group of its
+own, ended with the run whatever ends it, and recorded so that the next run
+ends it if this one is killed. Its output goes to a log file, never to the
+terminal.
 """
 
 from __future__ import annotations
@@ -23,11 +25,11 @@ from passlib.apache import HtpasswdFile  # passlib ships no types
 
 from relsafe.errors import StepFailed
 from relsafe.security.environment import scrubbed
+from relsafe.tools import process
 from relsafe.tools.index import Credentials
 
 HOST = "127.0.0.1"
 STARTUP_TIMEOUT = 10.0
-STOP_GRACE = 5.0
 LOG_TAIL_LINES = 15
 # twine needs a login even where uploads are open; these are shown nowhere and protect nothing.
 OPEN_INDEX_LOGIN = ("relsafe", "open-index")
@@ -93,12 +95,8 @@ class LocalIndex:
         if self.port is None:
             self.port = _free_port()
         self._log_stream = self.log_path.open("ab")
-        self._process = subprocess.Popen(
-            self._command(),
-            env=scrubbed(),
-            stdin=subprocess.DEVNULL,
-            stdout=self._log_stream,
-            stderr=subprocess.STDOUT,
+        self._process = process.start(
+            self._command(), what="the embedded package index", env=scrubbed(), output=self._log_stream
         )
         try:
             self._wait_until_ready()
@@ -108,15 +106,10 @@ class LocalIndex:
         return self
 
     def stop(self) -> None:
-        """Terminate our own server process (kill it after a grace period) and wait for it."""
-        process, self._process = self._process, None
-        if process is not None:
-            process.terminate()
-            try:
-                process.wait(STOP_GRACE)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        """End our own server process (SIGINT, SIGKILL after a grace period) and wait for it."""
+        server, self._process = self._process, None
+        if server is not None:
+            process.end(server)
         if self._log_stream is not None:
             self._log_stream.close()
             self._log_stream = None

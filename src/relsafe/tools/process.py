@@ -12,14 +12,16 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 from relsafe.errors import ToolFailed
 from relsafe.runlog import RunLog
 from relsafe.security.environment import scrubbed
+from relsafe.tools import leftovers
 
 TAIL_LINES = 15
 TRACEBACK = "Traceback (most recent call last):"
-SETTLE, STOP_GRACE = 1.0, 5.0  # seconds an interrupted command has to end by itself, then after SIGINT
+STOP_GRACE = 5.0  # seconds an interrupted command has after SIGINT, before SIGKILL
 _FRAME = re.compile(r'\s*File "')
 
 
@@ -93,7 +95,8 @@ def strict_pip_env(base: Mapping[str, str] | None = None) -> dict[str, str]:
     return env
 
 
-_running: set[subprocess.Popen[str]] = set()
+Command = subprocess.Popen[str] | subprocess.Popen[bytes]
+_running: dict[Command, bool] = {}  # command → leads its own group
 _running_lock = threading.Lock()  # held to start a command, so none starts unseen while stop_all runs
 _stopped = threading.Event()
 
@@ -101,8 +104,9 @@ _stopped = threading.Event()
 def stop_all() -> None:
     """End every command still running, those of background threads included, and start no more.
 
-    After Ctrl-C the run is over: a command a worker thread went on with would
-    keep writing into folders about to be removed, and delay the exit.
+    After Ctrl-C or SIGTERM the run is over: a command a worker thread went
+    on with would keep writing into folders about to be removed, and delay
+    the exit.
     """
     with _running_lock:
         _stopped.set()
@@ -110,37 +114,102 @@ def stop_all() -> None:
     _end(running)
 
 
-def _end(procs: list[subprocess.Popen[str]]) -> None:
+def interrupted() -> bool:
+    """Whether stop_all ended this run: a step that fails now failed because it was stopped."""
+    return _stopped.is_set()
+
+
+def _signal(proc: Command, signum: int) -> None:
+    """Signal the command, and its whole process group when it leads one (a build's backend, pytest's workers).
+
+    Only while the command is not reaped: until then its pid, and so its
+    group's id, cannot belong to another process.
+    """
+    if proc.poll() is not None:
+        return
+    with suppress(ProcessLookupError):
+        if _running.get(proc, False) and hasattr(os, "killpg"):  # POSIX: started with start_new_session
+            os.killpg(proc.pid, signum)
+        else:
+            proc.send_signal(signum)
+
+
+def _end(procs: Sequence[Command]) -> None:
     """End commands the way Ctrl-C does, so that tools still remove their temp folders; kill what stays.
 
-    A terminal's Ctrl-C reaches the commands too: they get a moment to end by
-    themselves (a second SIGINT could cut their clean-up short). Then SIGINT,
-    for a `kill -INT` of relsafe alone; then SIGKILL. Another Ctrl-C meanwhile
-    kills at once.
+    Commands run in process groups of their own, which a terminal's Ctrl-C
+    does not reach: each gets one SIGINT from here, then SIGKILL after a
+    grace period. Another Ctrl-C meanwhile kills at once.
     """
     try:
-        _wait(procs, SETTLE)
         for proc in procs:
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGINT)
-        _wait(procs, STOP_GRACE)
+            _signal(proc, signal.SIGINT)
+        deadline = time.monotonic() + STOP_GRACE
+        for proc in procs:
+            with suppress(subprocess.TimeoutExpired):
+                proc.wait(max(0.0, deadline - time.monotonic()))
     finally:
         for proc in procs:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
+            _signal(proc, signal.SIGKILL)
+            proc.wait()
 
 
-def _wait(procs: list[subprocess.Popen[str]], seconds: float) -> None:
-    deadline = time.monotonic() + seconds
-    for proc in procs:
-        with suppress(subprocess.TimeoutExpired):
-            proc.wait(max(0.0, deadline - time.monotonic()))
+def end(proc: subprocess.Popen[bytes]) -> None:
+    """End a long-lived command started with start() (SIGINT, then SIGKILL) and forget it."""
+    try:
+        _end([proc])
+    finally:
+        _forget(proc)
+
+
+def start(argv: list[str], *, what: str, env: Mapping[str, str], output: IO[bytes]) -> subprocess.Popen[bytes]:
+    """Start a command that outlives one call (the embedded index) in a process group of its own, its output
+    into `output`; known to stop_all and recorded for the next run until end(). Refused once the run stopped."""
+    with _running_lock:
+        if _stopped.is_set():
+            raise ToolFailed(f"{what}: not started, the run was interrupted")
+        proc = subprocess.Popen(
+            argv,
+            env=dict(env) | leftovers.marker(),
+            stdin=subprocess.DEVNULL,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        _track(proc, own_group=True)
+    return proc
+
+
+def _track(proc: Command, *, own_group: bool) -> None:
+    _running[proc] = own_group
+    leftovers.child_started(proc.pid)
+
+
+def _forget(proc: Command) -> None:
+    with _running_lock:
+        if _running.pop(proc, None) is not None:
+            leftovers.child_ended(proc.pid)
+
+
+@contextmanager
+def tracked(proc: Command) -> Iterator[None]:
+    """A command started elsewhere (GitPython's git, in relsafe's own process group so that it can ask for a
+    password on the terminal), known to stop_all while the block waits for it, and ended if the block fails."""
+    with _running_lock:
+        _track(proc, own_group=False)
+    try:
+        yield
+    except BaseException:
+        _end([proc])
+        raise
+    finally:
+        _forget(proc)
 
 
 @contextmanager
 def _started(argv: list[str], what: str, cwd: Path | None, env: Mapping[str, str]) -> Iterator[subprocess.Popen[str]]:
-    """The command's process, known to stop_all while it runs, and never left running behind the caller."""
+    """The command's process, in a process group of its own so that ending it ends what it started, known to
+    stop_all while it runs, and never left running behind the caller."""
     with _running_lock:
         if _stopped.is_set():
             raise ToolFailed(f"{what}: not started, the run was interrupted")
@@ -148,16 +217,17 @@ def _started(argv: list[str], what: str, cwd: Path | None, env: Mapping[str, str
             proc = subprocess.Popen(
                 argv,
                 cwd=cwd,
-                env=dict(env),
+                env=dict(env) | leftovers.marker(),
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.STDOUT,
                 text=True,
                 errors="replace",
+                start_new_session=True,
             )
         except FileNotFoundError as error:
             raise ToolFailed(f"{what}: command not found: {argv[0]}") from error
-        _running.add(proc)
+        _track(proc, own_group=True)
     try:
         with proc:
             try:
@@ -166,8 +236,7 @@ def _started(argv: list[str], what: str, cwd: Path | None, env: Mapping[str, str
                 _end([proc])
                 raise
     finally:
-        with _running_lock:
-            _running.discard(proc)
+        _forget(proc)
 
 
 def run(
