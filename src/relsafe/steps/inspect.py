@@ -8,6 +8,7 @@ With `[inspect] strict = false`, twine's warnings are shown instead of refused.
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -16,9 +17,10 @@ from typing import Any
 from relsafe.context import Context
 from relsafe.distribution import compare_wheel_file_lists, layout_problems, version_problems
 from relsafe.errors import Refused, StepFailed
+from relsafe.reproducible_build import rebuild_differences
 from relsafe.security.artifact_scan import scan_distribution
 from relsafe.steps.base import Step
-from relsafe.steps.build import recorded_artifacts
+from relsafe.steps.build import recorded_artifacts, release_checkout
 from relsafe.tools import builder
 from relsafe.tools.twine_check import metadata_check
 
@@ -49,6 +51,8 @@ class Inspect(Step):
                 f"secret: {finding}" for path in files for finding in scan_distribution(path, ctx.config.inspect_allow)
             ],
         }
+        if "stage" not in ctx.release.order:  # the workflow can only rebuild: the build must be reproducible
+            checks["reproducible"] = lambda: self._rebuild_problems(ctx, files)
         # The sdist rebuild dominates; the other checks run beside it.
         with ThreadPoolExecutor(max_workers=len(checks) + 1, thread_name_prefix="inspect") as pool:
             rendering = pool.submit(metadata_check, files, ctx.log, strict=ctx.config.inspect_strict)
@@ -61,6 +65,8 @@ class Inspect(Step):
                 "fix the project, then `relsafe abort` and release again; "
                 "a reviewed false positive of the secret scan can go in [inspect] allow"
             )
+            if results.get("reproducible"):
+                hint += "; a build that is not reproducible can still be released through staging (add stage to steps)"
             if metadata.problems and ctx.config.inspect_strict:
                 hint += "; twine's warnings alone pass with [inspect] strict = false"
             raise Refused(
@@ -74,6 +80,24 @@ class Inspect(Step):
         warned = f"; twine warned about {len(metadata.warnings)} file(s), not refused" if metadata.warnings else ""
         summary = f"{len(results)} checks passed{warned}"
         return {"checks": sorted(results), "summary": summary}
+
+    def _rebuild_problems(self, ctx: Context, files: list[Path]) -> list[str]:
+        """Build the release commit a second time, as the publish workflow will, and compare the bytes."""
+        epoch = int(ctx.release.output("build", "source_date_epoch") or 0) or ctx.git.commit_time(ctx.bump_commit)
+        try:
+            with release_checkout(ctx) as checkout, tempfile.TemporaryDirectory(prefix="relsafe-rebuild-") as out:
+                rebuilt = builder.build_distributions(
+                    checkout / ctx.project.subdir,
+                    Path(out),
+                    source_date_epoch=epoch,
+                    pretend_version=ctx.pretend_version,
+                    isolated=ctx.config.build_isolation,
+                    log=ctx.log,
+                )
+                problems = rebuild_differences(files, rebuilt)
+        except StepFailed as error:
+            return [f"reproducible: a second build of the release commit failed: {error.message}"]
+        return [f"reproducible: {problem}" for problem in problems]
 
     def _sdist_problems(self, ctx: Context, sdist: Path, wheel: Path) -> list[str]:
         """Build a wheel from the sdist alone: a file missing from the sdist shows up as a difference.
