@@ -32,6 +32,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from relsafe.errors import JournalWriteFailed
+
 MARKER = "RELSAFE_RUN"  # the environment variable naming the run a process belongs to
 TEMP_PREFIX = "relsafe-run-"
 PROC = Path("/proc")
@@ -109,8 +111,12 @@ class RunRecord:
         if self.path is None:
             return
         scratch = self.path.with_name(f".{self.path.name}.tmp")
-        scratch.write_text(json.dumps(self.to_dict(), indent=2) + "\n", encoding="utf-8")
-        os.replace(scratch, self.path)
+        try:
+            scratch.write_text(json.dumps(self.to_dict(), indent=2) + "\n", encoding="utf-8")
+            os.replace(scratch, self.path)
+        except BaseException:  # a full disk: no half-written scratch file left behind
+            scratch.unlink(missing_ok=True)
+            raise
 
 
 _current: RunRecord | None = None
@@ -140,12 +146,19 @@ def record_in(runs_dir: Path) -> None:
     record = _current
     if record is None or record.path is not None:
         return
-    runs_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    path = runs_dir / f"{record.pid}.json"
+    try:
+        runs_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        record.path = path
+        with record._lock:
+            record.save()
+    except OSError as error:  # a full or read-only journal: said like any journal write, before anything runs
+        record.path = None
+        raise JournalWriteFailed.at(path, error) from None
     record.temp = Path(tempfile.mkdtemp(prefix=TEMP_PREFIX, dir=_previous_tempdir))
     tempfile.tempdir = str(record.temp)
-    record.path = runs_dir / f"{record.pid}.json"
     with record._lock:
-        record.save()
+        _save_if_possible(record)
 
 
 def marker() -> dict[str, str]:
@@ -158,7 +171,7 @@ def child_started(pid: int) -> None:
     if record is not None:
         with record._lock:
             record.children.add(pid)
-            record.save()
+            _save_if_possible(record)
 
 
 def child_ended(pid: int) -> None:
@@ -166,7 +179,14 @@ def child_ended(pid: int) -> None:
     if record is not None:
         with record._lock:
             record.children.discard(pid)
-            record.save()
+            _save_if_possible(record)
+
+
+def _save_if_possible(record: RunRecord) -> None:
+    """Keep the record current while the run goes on; a disk that fills up meanwhile costs only what the
+    next run could clean up (the children still carry the run's token), never the release itself."""
+    with suppress(OSError):
+        record.save()
 
 
 def clean_up_after_killed_runs(runs_dir: Path) -> list[str]:
