@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import json
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -199,3 +203,65 @@ def test_two_refusals_in_a_row_are_both_kept_in_history(
     assert (first.returncode, second.returncode) == (4, 4)
     records = list((journal_dir(sample) / "history").glob("*.json"))
     assert len(records) == 2, records
+
+
+@contextmanager
+def production_index_with_status(status: dict[str, str]) -> Iterator[str]:
+    """A loopback index that serves one static PEP 691 page: relsafe-sample, no files, the given PEP 792 status."""
+    page = json.dumps(
+        {"meta": {"api-version": "1.4"}, "name": "relsafe-sample", "project-status": status, "files": []}
+    ).encode()
+
+    class StaticIndex(BaseHTTPRequestHandler):
+        def log_message(self, *args: object) -> None:
+            pass
+
+        def do_GET(self) -> None:
+            found = self.path == "/simple/relsafe-sample/"
+            self.send_response(200 if found else 404)
+            self.send_header("Content-Type", "application/vnd.pypi.simple.v1+json")
+            self.send_header("Content-Length", str(len(page) if found else 0))
+            self.end_headers()
+            if found:
+                self.wfile.write(page)
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), StaticIndex)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/simple/"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.mark.parametrize("status", ["archived", "quarantined", "deprecated"])
+def test_a_project_that_takes_no_upload_on_the_production_index_is_refused(
+    status: str, release_sample: SampleProject, run_relsafe: RunRelsafe
+) -> None:
+    """PEP 792: archived and quarantined projects refuse uploads, so the release stops before anything changes;
+    a deprecated one is only a warning."""
+    sample = release_sample
+    reason = "Superseded by\nnew-sample \x1b[31m"  # one line on the screen, whatever the index sends
+    with production_index_with_status({"status": status, "reason": reason}) as url:
+        config = sample.root / "release.toml"
+        config.write_text(config.read_text().replace("[production]\n", f'[production]\nindex-url = "{url}"\n#'))
+        git(sample.root, "commit", "-qam", "production index with a status")
+        git(sample.root, "push", "-q", "origin", "main")
+        before = world(sample)
+
+        proc = run_relsafe("release", "minor", cwd=sample.root)
+
+    said = f"relsafe-sample is {status} on the production index {url}: Superseded by new-sample"
+    if status == "deprecated":
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        shown = " ".join(proc.stdout.split())  # the console wraps long lines
+        assert said in shown and "(uploads still work)" in shown, shown
+        assert "\x1b" not in proc.stdout
+        return
+    assert proc.returncode == 4, proc.stdout + proc.stderr
+    error = next(line for line in proc.stderr.splitlines() if line.startswith("error:"))
+    assert said in error and "accepts no upload (PEP 792)" in error, error
+    assert "\x1b" not in proc.stderr
+    assert world(sample) == before
+    assert status_json(sample)["steps"]["preflight"]["status"] in ("blocked", "failed")  # type: ignore[index]
