@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import io
 import shutil
 import struct
 import subprocess
@@ -18,6 +19,7 @@ import warnings
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -100,6 +102,42 @@ def trailing_data(wheel: Path) -> tuple[str, str]:
     return "-", "zip: 7 byte(s) follow the end of the archive"
 
 
+class Unseekable(io.RawIOBase):
+    """A pipe-like sink: zipfile cannot go back to fill in sizes, so it writes data descriptors."""
+
+    def __init__(self, target: Path) -> None:
+        self.stream = target.open("wb")
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: Any) -> int:
+        return self.stream.write(data)
+
+    def close(self) -> None:
+        self.stream.close()
+        super().close()
+
+
+def data_descriptor(wheel: Path) -> tuple[str, str]:
+    with zipfile.ZipFile(wheel) as original:
+        files = [(info, original.read(info)) for info in original.infolist()]
+    with Unseekable(wheel) as sink, zipfile.ZipFile(sink, "w") as streamed:
+        for info, data in files:
+            streamed.writestr(info, data)
+    return MODULE, 'zip: its sizes and CRC follow the data (a data descriptor); PyPI refuses it: "ZIP archive not'
+
+
+def entry_comment(wheel: Path) -> tuple[str, str]:
+    with zipfile.ZipFile(wheel) as original:
+        files = [(info, original.read(info)) for info in original.infolist()]
+    with zipfile.ZipFile(wheel, "w") as commented:
+        for info, data in files:
+            info.comment = b"look here" if info.filename == MODULE else b""
+            commented.writestr(info, data)
+    return MODULE, "zip: its central directory entry has a comment"
+
+
 def record_wrong_hash(wheel: Path) -> tuple[str, str]:
     with zipfile.ZipFile(wheel) as original:
         record = original.read(RECORD).decode()
@@ -138,6 +176,8 @@ CASES: dict[str, Callable[[Path], tuple[str, str]]] = {
     "local header CRC": local_header_crc,
     "prepended stub": prepended_stub,
     "trailing data": trailing_data,
+    "data descriptor": data_descriptor,
+    "entry comment": entry_comment,
     "RECORD wrong hash": record_wrong_hash,
     "RECORD missing a file": record_missing_file,
     "RECORD lists an absent file": record_extra_entry,
