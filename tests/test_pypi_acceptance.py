@@ -138,6 +138,12 @@ def entry_comment(wheel: Path) -> tuple[str, str]:
     return MODULE, "zip: its central directory entry has a comment"
 
 
+def control_character(wheel: Path) -> tuple[str, str]:
+    with zipfile.ZipFile(wheel, "a") as archive:
+        archive.writestr("sample/\x07bell.py", b"")
+    return "'sample/\\x07bell.py'", "zip: its name has a control character; PyPI refuses it"
+
+
 def record_wrong_hash(wheel: Path) -> tuple[str, str]:
     with zipfile.ZipFile(wheel) as original:
         record = original.read(RECORD).decode()
@@ -178,6 +184,7 @@ CASES: dict[str, Callable[[Path], tuple[str, str]]] = {
     "trailing data": trailing_data,
     "data descriptor": data_descriptor,
     "entry comment": entry_comment,
+    "control character": control_character,
     "RECORD wrong hash": record_wrong_hash,
     "RECORD missing a file": record_missing_file,
     "RECORD lists an absent file": record_extra_entry,

@@ -1,9 +1,10 @@
-"""A wheel's RECORD: the list of its files with their hashes and sizes, which PyPI checks since 2026.
+"""A wheel's RECORD: the list of its files with their hashes and sizes.
 
 Installers trust RECORD to know what they installed and uninstall; a wheel
 whose RECORD leaves a file out, lists one that is not there, or carries a
-stale hash was changed after it was built. PyPI refuses such wheels, so they
-are found here, before the tag.
+stale hash was changed after it was built. Since 2026 PyPI refuses a wheel
+whose RECORD does not list exactly its files, so these are found here,
+before the tag; a stale hash or size, which the wheel spec forbids, too.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ _SIGNATURES = ("RECORD.jws", "RECORD.p7s")  # the spec keeps RECORD's signatures
 _WEAK = frozenset({"md5", "sha1"})
 _READ_SIZE = 1 << 20
 _PYPI = "; PyPI refuses a wheel whose RECORD does not match its files"
+# PyPI compares RECORD's paths with the files; the hashes and sizes are the wheel spec's, which installers rely on.
+_CHANGED = "; the file changed after RECORD was written (the wheel spec wants every file's hash and size right)"
 
 
 @dataclass(frozen=True)
@@ -63,7 +66,8 @@ def record_problems(path: Path) -> list[RecordProblem]:
                     if problem:
                         problems.append(RecordProblem(info.filename, problem))
             return problems
-    except (zipfile.BadZipFile, zlib.error, OSError, EOFError) as error:
+    # RuntimeError: a member encrypted, or compressed in a way zipfile cannot read
+    except (zipfile.BadZipFile, zlib.error, OSError, EOFError, RuntimeError) as error:
         return [RecordProblem("", f"cannot be read to check RECORD: {error}")]
 
 
@@ -99,7 +103,7 @@ def _entry_problem(wheel: zipfile.ZipFile, info: zipfile.ZipInfo, digest: str, s
         return "" if not digest and not size else "RECORD must list itself with an empty hash and size"
     algorithm, _, expected = digest.partition("=")
     if not expected:
-        return "listed in RECORD without a hash" + _PYPI
+        return "listed in RECORD without a hash; the wheel spec wants one for every file but RECORD"
     if algorithm in _WEAK or algorithm not in hashlib.algorithms_guaranteed:
         return f"listed in RECORD with a {algorithm or 'missing'} hash; the wheel spec wants sha256 or stronger"
     hasher, length = hashlib.new(algorithm), 0
@@ -109,7 +113,7 @@ def _entry_problem(wheel: zipfile.ZipFile, info: zipfile.ZipInfo, digest: str, s
             length += len(chunk)
     actual = base64.urlsafe_b64encode(hasher.digest()).rstrip(b"=").decode("ascii")
     if expected != actual:
-        return f"RECORD says {algorithm}={expected}, its content hashes to {algorithm}={actual}" + _PYPI
+        return f"RECORD says {algorithm}={expected}, its content hashes to {algorithm}={actual}" + _CHANGED
     if size != str(length):
-        return f"RECORD says {size or 'no'} byte(s), it has {length}" + _PYPI
+        return f"RECORD says {size or 'no'} byte(s), it has {length}" + _CHANGED
     return ""
