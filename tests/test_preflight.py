@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-import json
-import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -21,6 +17,7 @@ from tests.release_fixtures import (
     status_json,
     world,
 )
+from tests.static_index import StaticIndex
 
 
 @dataclass(frozen=True)
@@ -205,36 +202,6 @@ def test_two_refusals_in_a_row_are_both_kept_in_history(
     assert len(records) == 2, records
 
 
-@contextmanager
-def production_index_with_status(status: dict[str, str]) -> Iterator[str]:
-    """A loopback index that serves one static PEP 691 page: relsafe-sample, no files, the given PEP 792 status."""
-    page = json.dumps(
-        {"meta": {"api-version": "1.4"}, "name": "relsafe-sample", "project-status": status, "files": []}
-    ).encode()
-
-    class StaticIndex(BaseHTTPRequestHandler):
-        def log_message(self, *args: object) -> None:
-            pass
-
-        def do_GET(self) -> None:
-            found = self.path == "/simple/relsafe-sample/"
-            self.send_response(200 if found else 404)
-            self.send_header("Content-Type", "application/vnd.pypi.simple.v1+json")
-            self.send_header("Content-Length", str(len(page) if found else 0))
-            self.end_headers()
-            if found:
-                self.wfile.write(page)
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), StaticIndex)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/simple/"
-    finally:
-        server.shutdown()
-        server.server_close()
-
-
 @pytest.mark.parametrize("status", ["archived", "quarantined", "deprecated"])
 def test_a_project_that_takes_no_upload_on_the_production_index_is_refused(
     status: str, release_sample: SampleProject, run_relsafe: RunRelsafe
@@ -243,7 +210,9 @@ def test_a_project_that_takes_no_upload_on_the_production_index_is_refused(
     a deprecated one is only a warning."""
     sample = release_sample
     reason = "Superseded by\nnew-sample \x1b[31m"  # one line on the screen, whatever the index sends
-    with production_index_with_status({"status": status, "reason": reason}) as url:
+    with StaticIndex() as production:
+        production.publish("relsafe-sample", [], None, status={"status": status, "reason": reason})
+        url = production.index_url
         config = sample.root / "release.toml"
         config.write_text(config.read_text().replace("[production]\n", f'[production]\nindex-url = "{url}"\n#'))
         git(sample.root, "commit", "-qam", "production index with a status")
