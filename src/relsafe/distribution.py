@@ -92,7 +92,8 @@ def metadata_version(path: Path) -> str:
 
 
 def filename_problems(path: Path) -> list[str]:
-    """Where the file name is not the one PyPI accepts for the name and version inside the file.
+    """Where the file name is not the one PyPI accepts for the name and version inside the file (the file
+    itself is not named in the messages: each is shown as a finding of that file).
 
     PEP 625 names an sdist `{name}-{version}.tar.gz` and the binary distribution
     format starts a wheel's name with `{name}-{version}-`, the name normalised
@@ -107,14 +108,14 @@ def filename_problems(path: Path) -> list[str]:
         return []
     written_name = str(headers["Name"] or "").strip()
     if not written_name:
-        return [f"{path.name}: {_metadata_file(kind)} has no Name field; PyPI refuses a file without a name"]
+        return [f"{_metadata_file(kind)} has no Name field; PyPI refuses a file without a name"]
     name = canonicalize_name(written_name).replace("-", "_")
     if kind == "sdist":
         expected = f"{name}-{version}.tar.gz"
         if path.name == expected:
             return []
         return [
-            f"{path.name}: PEP 625 names this sdist {expected!r}; "
+            f"PEP 625 names this sdist {expected!r}; "
             f'PyPI refuses it: "Filename {path.name!r} is invalid, should be {expected!r}."'
         ]
     named, _, rest = path.name.partition("-")
@@ -122,7 +123,7 @@ def filename_problems(path: Path) -> list[str]:
     problems = []
     if named != name:
         problems.append(
-            f"{path.name}: the wheel's name must start with the normalised project name {name!r}; PyPI refuses it: "
+            f"the wheel's name must start with the normalised project name {name!r}; PyPI refuses it: "
             f'"Filename {path.name!r} should contain the normalized project name {name!r}, not {named!r}."'
         )
     try:
@@ -131,7 +132,7 @@ def filename_problems(path: Path) -> list[str]:
         return problems  # the file name itself is refused by `version_problems`
     if named_version != normalised:
         problems.append(
-            f"{path.name}: the version in the file name is {named_version!r}, "
+            f"the version in the file name is {named_version!r}, "
             f"the binary distribution format wants it normalised: {normalised!r}"
         )
     return problems
@@ -149,13 +150,13 @@ def metadata_version_problems(path: Path) -> list[str]:
     except StepFailed:
         return []  # reported by `version_problems`
     if not declared:
-        return [f"{path.name}: {_metadata_file(kind)} has no Metadata-Version field; twine and PyPI refuse it"]
+        return [f"{_metadata_file(kind)} has no Metadata-Version field; twine and PyPI refuse it"]
     try:
         Metadata.from_raw({"metadata_version": declared, "name": "checked", "version": "0"})
     except (InvalidMetadata, ExceptionGroup):
         twine = _installed("twine")
         return [
-            f"{path.name}: Metadata-Version {declared} is not one the installed twine {twine} "
+            f"Metadata-Version {declared} is not one the installed twine {twine} "
             f"(packaging {_installed('packaging')}) can upload; upgrade them (`pip install -U twine packaging`) "
             "or build with a backend version that writes an older Metadata-Version"
         ]
