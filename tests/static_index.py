@@ -1,5 +1,6 @@
 """A loopback index that serves whatever the test puts in it: PEP 691 JSON project pages with the PEP 740
-`provenance` key pypiserver does not offer, the files, and their provenance documents."""
+`provenance` key and the PEP 792 `project-status` pypiserver does not offer, the files, and their provenance
+documents."""
 
 from __future__ import annotations
 
@@ -26,8 +27,11 @@ class StaticIndex:
     def index_url(self) -> str:
         return f"{self.url}/simple/"
 
-    def publish(self, project: str, files: list[Path], publisher: dict[str, str] | None) -> None:
-        """List `files` on the project's page, each with a provenance naming `publisher` (None: no provenance)."""
+    def publish(
+        self, project: str, files: list[Path], publisher: dict[str, str] | None, status: dict[str, str] | None = None
+    ) -> None:
+        """List `files` on the project's page, each with a provenance naming `publisher` (None: no provenance);
+        `status` is the page's project-status (None: none, which means active)."""
         entries = []
         for path in files:
             data = path.read_bytes()
@@ -42,7 +46,9 @@ class StaticIndex:
                 self.routes[f"/provenance/{path.name}"] = ("application/json", json.dumps(provenance).encode())
                 entry["provenance"] = f"/provenance/{path.name}"
             entries.append(entry)
-        page = {"meta": {"api-version": "1.1"}, "name": project, "files": entries}
+        page: dict[str, object] = {"meta": {"api-version": "1.4"}, "name": project, "files": entries}
+        if status is not None:
+            page["project-status"] = status
         self.routes[f"/simple/{project}/"] = ("application/vnd.pypi.simple.v1+json", json.dumps(page).encode())
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:

@@ -26,11 +26,14 @@ from relsafe.tools.index import (
     FileExists,
     IndexFile,
     IndexUnavailable,
+    ProjectStatus,
     download,
     files_for,
     is_production_pypi,
     parse_simple_html,
     parse_simple_json,
+    parse_status_html,
+    parse_status_json,
     project_files,
     resolve_credentials,
     upload,
@@ -161,6 +164,20 @@ def test_html_page_parses_to_the_same_files() -> None:
         ),
         ("tiny_pkg-0.2.0.tar.gz", "http://127.0.0.1:8080/packages/tiny_pkg-0.2.0.tar.gz", SDIST_SHA),
     ]
+
+
+def test_the_project_status_of_pep_792_is_read_from_json_and_html_and_absent_means_active() -> None:
+    archived = '{"meta": {"api-version": "1.4"}, "project-status": {"status": "archived", "reason": "moved"}}'
+    html = (
+        '<html><head><meta name="pypi:repository-version" content="1.4">'
+        '<meta name="pypi:project-status" content="quarantined"></head><body></body></html>'
+    )
+
+    assert parse_status_json(archived) == ProjectStatus("archived", "moved")
+    assert parse_status_json(archived).refuses_uploads
+    assert parse_status_html(html) == ProjectStatus("quarantined", "")
+    assert parse_status_json(JSON_PAGE) == parse_status_html(HTML_PAGE) == ProjectStatus("active", "")
+    assert not parse_status_json('{"project-status": {"status": "deprecated"}}').refuses_uploads
 
 
 def test_a_file_listed_without_sha256_is_an_error_not_a_guess() -> None:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import random
-import shutil
 import string
 import subprocess
 import sys
@@ -35,8 +36,23 @@ def planted_token() -> str:
     return "ghp_" + "".join(random.choices(string.ascii_letters + string.digits, k=36))
 
 
-def copy(path: Path, folder: Path) -> Path:
-    return Path(shutil.copy(path, folder / path.name))
+def repack(source: Path, folder: Path, added: dict[str, bytes]) -> Path:
+    """A copy of a wheel with members added and listed in its RECORD, as a backend would have written them."""
+    wheel = folder / source.name
+    with zipfile.ZipFile(source) as original, zipfile.ZipFile(wheel, "w", zipfile.ZIP_DEFLATED) as copied:
+        for entry in original.infolist():
+            data = original.read(entry)
+            if entry.filename.endswith(".dist-info/RECORD"):
+                lines = [f"{name},{record_hash(content)},{len(content)}\n" for name, content in added.items()]
+                data += "".join(lines).encode()
+            copied.writestr(entry, data)
+        for name, content in added.items():
+            copied.writestr(name, content)
+    return wheel
+
+
+def record_hash(data: bytes) -> str:
+    return "sha256=" + base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
 
 
 def test_clean_files_pass(built: dict[str, Path], tmp_path: Path, run_relsafe: RunRelsafe) -> None:
@@ -48,10 +64,8 @@ def test_clean_files_pass(built: dict[str, Path], tmp_path: Path, run_relsafe: R
 def test_a_secret_is_one_line_naming_file_member_and_rule_never_the_token(
     built: dict[str, Path], tmp_path: Path, run_relsafe: RunRelsafe
 ) -> None:
-    wheel = copy(built[".whl"], tmp_path)
     token = planted_token()
-    with zipfile.ZipFile(wheel, "a") as archive:
-        archive.writestr("relsafe_sample/settings.py", f"TOKEN = {token!r}\n")
+    wheel = repack(built[".whl"], tmp_path, {"relsafe_sample/settings.py": f"TOKEN = {token!r}\n".encode()})
 
     found = run_relsafe("inspect", str(wheel), cwd=tmp_path)
     allowed = run_relsafe("inspect", str(wheel), "--allow", "relsafe_sample/settings.py", cwd=tmp_path)

@@ -17,6 +17,7 @@ from tests.release_fixtures import (
     status_json,
     world,
 )
+from tests.static_index import StaticIndex
 
 
 @dataclass(frozen=True)
@@ -199,3 +200,37 @@ def test_two_refusals_in_a_row_are_both_kept_in_history(
     assert (first.returncode, second.returncode) == (4, 4)
     records = list((journal_dir(sample) / "history").glob("*.json"))
     assert len(records) == 2, records
+
+
+@pytest.mark.parametrize("status", ["archived", "quarantined", "deprecated"])
+def test_a_project_that_takes_no_upload_on_the_production_index_is_refused(
+    status: str, release_sample: SampleProject, run_relsafe: RunRelsafe
+) -> None:
+    """PEP 792: archived and quarantined projects refuse uploads, so the release stops before anything changes;
+    a deprecated one is only a warning."""
+    sample = release_sample
+    reason = "Superseded by\nnew-sample \x1b[31m"  # one line on the screen, whatever the index sends
+    with StaticIndex() as production:
+        production.publish("relsafe-sample", [], None, status={"status": status, "reason": reason})
+        url = production.index_url
+        config = sample.root / "release.toml"
+        config.write_text(config.read_text().replace("[production]\n", f'[production]\nindex-url = "{url}"\n#'))
+        git(sample.root, "commit", "-qam", "production index with a status")
+        git(sample.root, "push", "-q", "origin", "main")
+        before = world(sample)
+
+        proc = run_relsafe("release", "minor", cwd=sample.root)
+
+    said = f"relsafe-sample is {status} on the production index {url}: Superseded by new-sample"
+    if status == "deprecated":
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        shown = " ".join(proc.stdout.split())  # the console wraps long lines
+        assert said in shown and "(uploads still work)" in shown, shown
+        assert "\x1b" not in proc.stdout
+        return
+    assert proc.returncode == 4, proc.stdout + proc.stderr
+    error = next(line for line in proc.stderr.splitlines() if line.startswith("error:"))
+    assert said in error and "accepts no upload (PEP 792)" in error, error
+    assert "\x1b" not in proc.stderr
+    assert world(sample) == before
+    assert status_json(sample)["steps"]["preflight"]["status"] in ("blocked", "failed")  # type: ignore[index]

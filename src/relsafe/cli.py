@@ -293,7 +293,7 @@ def inspect(
     strict: Annotated[bool, typer.Option(help="Refuse twine check's warnings too (--no-strict: only errors).")] = True,
     output_format: Annotated[str, typer.Option("--format", help="text or json.")] = "text",
 ) -> None:
-    """Check built files for secrets, a broken layout or metadata, without a release (exit 4 on findings)."""
+    """Check built files for secrets, broken layout or metadata, what PyPI refuses (exit 4 on findings)."""
     from relsafe.console import make_console
     from relsafe.errors import UsageError
     from relsafe.file_inspection import checked_arguments, inspect_files
@@ -311,7 +311,7 @@ def inspect(
             console = make_console()
             for finding in findings:
                 console.print(str(finding))
-            what = f"{len(paths)} file(s): secrets, layout, metadata, versions"
+            what = f"{len(paths)} file(s): secrets, layout, metadata, versions, what PyPI refuses"
             console.print(f"{len(findings)} finding(s) in {what}" if findings else f"clean: {what}")
         _exit(4 if findings else 0)
 

@@ -7,18 +7,22 @@ step judges exactly the bytes that will be uploaded.
 from __future__ import annotations
 
 import hashlib
+import importlib.metadata
 import tarfile
 import zipfile
 import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass
+from email.message import Message
 from email.parser import BytesHeaderParser
 from pathlib import Path, PurePosixPath
 from typing import Literal
 
+from packaging.metadata import ExceptionGroup, InvalidMetadata, Metadata
 from packaging.utils import (
     InvalidSdistFilename,
     InvalidWheelFilename,
+    canonicalize_name,
     parse_sdist_filename,
     parse_wheel_filename,
 )
@@ -81,12 +85,82 @@ class Distribution:
 
 def metadata_version(path: Path) -> str:
     """The Version field of a wheel's METADATA or an sdist's top-level PKG-INFO, as written."""
-    kind = _kind(path)
-    data = _read_wheel_metadata(path) if kind == "wheel" else _read_sdist_pkg_info(path)
-    version = BytesHeaderParser().parsebytes(data)["Version"]
+    version = _metadata_headers(path)["Version"]
     if not version:
-        raise StepFailed(f"{path.name}: {_metadata_file(kind)} has no Version field")
+        raise StepFailed(f"{path.name}: {_metadata_file(_kind(path))} has no Version field")
     return str(version).strip()
+
+
+def filename_problems(path: Path) -> list[str]:
+    """Where the file name is not the one PyPI accepts for the name and version inside the file (the file
+    itself is not named in the messages: each is shown as a finding of that file).
+
+    PEP 625 names an sdist `{name}-{version}.tar.gz` and the binary distribution
+    format starts a wheel's name with `{name}-{version}-`, the name normalised
+    (lowercase, runs of `-_.` as one `_`) and the version normalised (PEP 440).
+    A file whose metadata cannot be read is left to `version_problems`.
+    """
+    kind = _kind(path)
+    try:
+        headers = _metadata_headers(path)
+        version = Version(str(headers["Version"] or "").strip())
+    except (StepFailed, InvalidVersion):
+        return []
+    written_name = str(headers["Name"] or "").strip()
+    if not written_name:
+        return [f"{_metadata_file(kind)} has no Name field; PyPI refuses a file without a name"]
+    name = canonicalize_name(written_name).replace("-", "_")
+    if kind == "sdist":
+        expected = f"{name}-{version}.tar.gz"
+        if path.name == expected:
+            return []
+        return [
+            f"PEP 625 names this sdist {expected!r}; "
+            f'PyPI refuses it: "Filename {path.name!r} is invalid, should be {expected!r}."'
+        ]
+    named, _, rest = path.name.partition("-")
+    named_version = rest.split("-", 1)[0]
+    problems = []
+    if named != name:
+        problems.append(
+            f"the wheel's name must start with the normalised project name {name!r}; PyPI refuses it: "
+            f'"Filename {path.name!r} should contain the normalized project name {name!r}, not {named!r}."'
+        )
+    try:
+        normalised = str(Version(named_version))
+    except InvalidVersion:
+        return problems  # the file name itself is refused by `version_problems`
+    if named_version != normalised:
+        problems.append(
+            f"the version in the file name is {named_version!r}, "
+            f"the binary distribution format wants it normalised: {normalised!r}"
+        )
+    return problems
+
+
+def metadata_version_problems(path: Path) -> list[str]:
+    """A Metadata-Version the installed twine cannot upload: twine validates with packaging, which knows a fixed list.
+
+    A backend newer than twine writes a version twine refuses at upload, after the tag;
+    found here, the fix is an upgrade, not a new release number.
+    """
+    kind = _kind(path)
+    try:
+        declared = str(_metadata_headers(path)["Metadata-Version"] or "").strip()
+    except StepFailed:
+        return []  # reported by `version_problems`
+    if not declared:
+        return [f"{_metadata_file(kind)} has no Metadata-Version field; twine and PyPI refuse it"]
+    try:
+        Metadata.from_raw({"metadata_version": declared, "name": "checked", "version": "0"})
+    except (InvalidMetadata, ExceptionGroup):
+        twine = _installed("twine")
+        return [
+            f"Metadata-Version {declared} is not one the installed twine {twine} "
+            f"(packaging {_installed('packaging')}) can upload; upgrade them (`pip install -U twine packaging`) "
+            "or build with a backend version that writes an older Metadata-Version"
+        ]
+    return []
 
 
 def wheel_members(path: Path) -> list[str]:
@@ -206,6 +280,19 @@ def _filename_identity(path: Path, kind: DistributionKind) -> tuple[str, Version
     except (InvalidWheelFilename, InvalidSdistFilename) as error:
         raise StepFailed(f"{path.name} is not a valid {kind} file name: {error}") from error
     return str(name), version
+
+
+def _metadata_headers(path: Path) -> Message:
+    """The headers of a wheel's METADATA or an sdist's top-level PKG-INFO."""
+    data = _read_wheel_metadata(path) if _kind(path) == "wheel" else _read_sdist_pkg_info(path)
+    return BytesHeaderParser().parsebytes(data)
+
+
+def _installed(distribution: str) -> str:
+    try:
+        return importlib.metadata.version(distribution)
+    except importlib.metadata.PackageNotFoundError:
+        return "(not installed)"
 
 
 def _read_wheel_metadata(path: Path) -> bytes:

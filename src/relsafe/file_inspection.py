@@ -1,9 +1,10 @@
 """The inspection of distribution files on their own, without a project or a release: `relsafe inspect`.
 
 What the inspect step checks that needs nothing but the files: the secret
-scan, the wheel layout, the metadata twine would upload, and that the version
-inside each file is the one its name states. Any wheel or sdist can be
-checked this way, whoever built it.
+scan, the wheel layout, the metadata twine would upload, that the version
+inside each file is the one its name states, and what PyPI would refuse at
+upload (the ZIP framing, RECORD, the file name, the Metadata-Version). Any
+wheel or sdist can be checked this way, whoever built it.
 """
 
 from __future__ import annotations
@@ -15,11 +16,19 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from relsafe.distribution import Distribution, layout_problems, version_problems
+from relsafe.distribution import (
+    Distribution,
+    filename_problems,
+    layout_problems,
+    metadata_version_problems,
+    version_problems,
+)
 from relsafe.errors import StepFailed, UsageError
 from relsafe.runlog import RunLog
 from relsafe.security.artifact_scan import scan_distribution
 from relsafe.tools.twine_check import metadata_check
+from relsafe.wheel_record import record_problems
+from relsafe.zip_structure import structure_problems
 
 
 @dataclass(frozen=True)
@@ -89,6 +98,19 @@ def _file_findings(path: Path, allow: Sequence[str]) -> list[Finding]:
         found += [Finding(path.name, "", "version", problem) for problem in version_problems(path, named_version)]
         if path.name.endswith(".whl"):
             found += [Finding(path.name, "", "layout", problem) for problem in layout_problems(path)]
+        found += upload_findings(path)
     except StepFailed as error:  # a file name or metadata that cannot be read is itself a finding
         found.append(Finding(path.name, "", "format", error.message))
+    return found
+
+
+def upload_findings(path: Path) -> list[Finding]:
+    """What PyPI would refuse in the file itself, whoever uploads it: a wheel's ZIP framing and RECORD,
+    the file name's normalisation, a Metadata-Version the installed twine cannot send."""
+    found: list[Finding] = []
+    if path.name.endswith(".whl"):
+        found += [Finding(path.name, p.member, "zip", p.message) for p in structure_problems(path)]
+        found += [Finding(path.name, p.member, "record", p.message) for p in record_problems(path)]
+    found += [Finding(path.name, "", "filename", problem) for problem in filename_problems(path)]
+    found += [Finding(path.name, "", "metadata-version", problem) for problem in metadata_version_problems(path)]
     return found

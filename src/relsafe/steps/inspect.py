@@ -2,7 +2,9 @@
 
 Metadata that will not render, a wheel with the wrong layout, a version left
 behind inside a file, an sdist that cannot rebuild the wheel, a secret
-shipped by accident: each is found here, with no side effect, and refused.
+shipped by accident, anything PyPI would refuse at upload (a confusing ZIP,
+a RECORD that does not match, a file name not normalised, a Metadata-Version
+twine cannot send): each is found here, with no side effect, and refused.
 With `[inspect] strict = false`, twine's warnings are shown instead of refused.
 """
 
@@ -17,6 +19,7 @@ from typing import Any
 from relsafe.context import Context
 from relsafe.distribution import compare_wheel_file_lists, layout_problems, version_problems
 from relsafe.errors import Refused, StepFailed
+from relsafe.file_inspection import upload_findings
 from relsafe.reproducible_build import rebuild_differences
 from relsafe.security.artifact_scan import scan_distribution
 from relsafe.steps.base import Step
@@ -47,6 +50,7 @@ class Inspect(Step):
             "layout": lambda: layout_problems(wheel),
             "version": lambda: [p for path in files for p in version_problems(path, ctx.release.version)],
             "sdist": lambda: self._sdist_problems(ctx, sdist, wheel),
+            "upload": lambda: [str(finding) for path in files for finding in upload_findings(path)],
             "secrets": lambda: [
                 f"secret: {finding}" for path in files for finding in scan_distribution(path, ctx.config.inspect_allow)
             ],
@@ -74,7 +78,7 @@ class Inspect(Step):
                 hint=hint,
                 details=problems,
             )
-        ctx.note("metadata renders, layout sound, versions agree, sdist rebuilds the wheel, no secrets")
+        ctx.note("metadata renders, layout sound, versions agree, PyPI takes the files, sdist rebuilds it, no secrets")
         for warning in metadata.warnings:
             ctx.note(f"{warning} (not refused: [inspect] strict = false)")
         warned = f"; twine warned about {len(metadata.warnings)} file(s), not refused" if metadata.warnings else ""

@@ -28,6 +28,11 @@ from relsafe.tools.git import Git, tagged_commit
 
 MAX_LISTED_PATHS = 5
 
+_REACTIVATE = {
+    "archived": "an owner must unarchive it on the index first",
+    "quarantined": "only the index's administrators can lift a quarantine",
+}
+
 
 def _repository(ctx: Context) -> Git:
     """The repository whose state a real release would start from (not a rehearsal's sandbox)."""
@@ -276,7 +281,8 @@ def remote_reasons(ctx: Context, *, resuming: bool = False) -> list[str]:
 
 
 def production_reasons(ctx: Context, *, resuming: bool = False) -> list[str]:
-    """The release must sort above everything already published (pre-releases included), as installers sort.
+    """The project must take uploads (PEP 792: not archived or quarantined), and the release must sort above
+    everything already published (pre-releases included), as installers sort. A deprecated project is a note.
 
     Resuming, files of this version that are all the release's own build are
     no reason: an index that serves as staging and production both, or a
@@ -285,13 +291,23 @@ def production_reasons(ctx: Context, *, resuming: bool = False) -> list[str]:
     from relsafe.tools import index
 
     name, version, url = ctx.project.name, ctx.release.version, ctx.config.production_index_url
-    published = index.released_versions(url, name)
+    page = index.project_page(url, name)
+    status, said = page.status, f": {page.status.reason}" if page.status.reason else ""
+    reasons = []
+    if status.refuses_uploads:
+        reasons.append(
+            f"{name} is {status.status} on the production index {url}{said}; a project in that state "
+            f"accepts no upload (PEP 792): {_REACTIVATE[status.status]}"
+        )
+    elif status.status == "deprecated":
+        ctx.note(f"{name} is deprecated on the production index {url}{said} (uploads still work)")
+    published = page.versions
     if Version(version) in published and not (resuming and _only_built_files(ctx, url)):
-        return [f"{name} {version} is already on the production index {url}"]
+        return [*reasons, f"{name} {version} is already on the production index {url}"]
     latest = max(published, default=None)
     if latest is not None and latest > Version(version):
-        return [f"{name} {version} is not above the latest release {latest} on the production index {url}"]
-    return []
+        reasons.append(f"{name} {version} is not above the latest release {latest} on the production index {url}")
+    return reasons
 
 
 def _only_built_files(ctx: Context, url: str) -> bool:

@@ -105,8 +105,41 @@ class IndexFile:
     """The URL of the file's PEP 740 provenance, when the index offers one (PEP 691 JSON only)."""
 
 
-def project_files(index_url: str, project: str, version: str | None = None) -> list[IndexFile]:
-    """The files the index lists for a project (optionally one version); none if it does not know it."""
+UPLOAD_REFUSING_STATUSES = frozenset({"archived", "quarantined"})
+_REASON_LIMIT = 300
+
+
+@dataclass(frozen=True)
+class ProjectStatus:
+    """A project's status on an index (PEP 792): "active" when the index says nothing.
+
+    Archived and quarantined projects accept no upload; deprecated ones still do.
+    """
+
+    status: str = "active"
+    reason: str = ""
+
+    @property
+    def refuses_uploads(self) -> bool:
+        return self.status in UPLOAD_REFUSING_STATUSES
+
+
+@dataclass(frozen=True)
+class ProjectPage:
+    """What the simple API says of one project: its files and its status."""
+
+    files: list[IndexFile]
+    status: ProjectStatus
+
+    @property
+    def versions(self) -> set[Version]:
+        """Every version the page holds files of."""
+        versions = (_version_of(entry.filename) for entry in self.files)
+        return {version for version in versions if version is not None}
+
+
+def project_page(index_url: str, project: str) -> ProjectPage:
+    """The index's page for a project; an empty, active page if it does not know it."""
     url = f"{index_url.rstrip('/')}/{canonicalize_name(project)}/"
     request = urllib.request.Request(url, headers={"Accept": ACCEPT, "User-Agent": _user_agent()})
     try:
@@ -116,7 +149,7 @@ def project_files(index_url: str, project: str, version: str | None = None) -> l
             final_url = response.geturl()
     except urllib.error.HTTPError as error:
         if error.code == 404:
-            return []
+            return ProjectPage([], ProjectStatus())
         raise StepFailed(f"the index at {index_url} answered {error.code} {error.reason} for {url}") from error
     if not final_url.startswith(index_url.rstrip("/") + "/"):
         raise StepFailed(
@@ -125,8 +158,14 @@ def project_files(index_url: str, project: str, version: str | None = None) -> l
             hint="pypiserver redirects unknown projects to the public index (a 303) unless it runs with "
             "--disable-fallback: restart it with that option",
         )
-    parse = parse_simple_json if content_type == JSON_TYPE else parse_simple_html
-    files = parse(body, final_url)
+    if content_type == JSON_TYPE:
+        return ProjectPage(parse_simple_json(body, final_url), parse_status_json(body))
+    return ProjectPage(parse_simple_html(body, final_url), parse_status_html(body))
+
+
+def project_files(index_url: str, project: str, version: str | None = None) -> list[IndexFile]:
+    """The files the index lists for a project (optionally one version); none if it does not know it."""
+    files = project_page(index_url, project).files
     if version is not None:
         wanted = Version(version)
         files = [entry for entry in files if _version_of(entry.filename) == wanted]
@@ -135,8 +174,7 @@ def project_files(index_url: str, project: str, version: str | None = None) -> l
 
 def released_versions(index_url: str, project: str) -> set[Version]:
     """Every version the index holds files of: what a new release must sort above."""
-    versions = (_version_of(entry.filename) for entry in project_files(index_url, project))
-    return {version for version in versions if version is not None}
+    return project_page(index_url, project).versions
 
 
 def files_for(index_url: str, project: str, version: str | None = None) -> dict[str, str]:
@@ -188,6 +226,30 @@ def provenance_publishers(url: str) -> list[Publisher]:
             )
         )
     return publishers
+
+
+def parse_status_json(body: str) -> ProjectStatus:
+    """The `project-status` of a PEP 691 project page (PEP 792); absent means active."""
+    marker = json.loads(body).get("project-status")
+    if not isinstance(marker, dict):
+        return ProjectStatus()
+    return ProjectStatus(_shown(marker.get("status")) or "active", _shown(marker.get("reason")))
+
+
+def parse_status_html(body: str) -> ProjectStatus:
+    """The `pypi:project-status` meta tags of a PEP 503 project page (PEP 792); absent means active."""
+    parser = _AnchorParser()
+    parser.feed(body)
+    status, reason = parser.meta.get("pypi:project-status"), parser.meta.get("pypi:project-status-reason")
+    return ProjectStatus(_shown(status) or "active", _shown(reason))
+
+
+def _shown(value: object) -> str:
+    """An index's free text made safe for one line of a terminal: printable, single-spaced, bounded."""
+    if not isinstance(value, str):
+        return ""
+    text = " ".join("".join(ch if ch.isprintable() else " " for ch in value).split())
+    return text if len(text) <= _REASON_LIMIT else text[: _REASON_LIMIT - 1] + "…"
 
 
 def parse_simple_html(body: str, base_url: str) -> list[IndexFile]:
@@ -346,14 +408,21 @@ def warn_if_pypirc_exposed(path: Path) -> str | None:
 
 
 class _AnchorParser(HTMLParser):
+    """The links of a simple API page, and its `<meta name=… content=…>` tags."""
+
     def __init__(self) -> None:
         super().__init__()
         self.hrefs: list[str] = []
+        self.meta: dict[str, str] = {}
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        href = dict(attrs).get("href")
+        values = dict(attrs)
+        href = values.get("href")
         if tag == "a" and href:
             self.hrefs.append(href)
+        name, content = values.get("name"), values.get("content")
+        if tag == "meta" and name and content is not None:
+            self.meta[name] = content
 
 
 def _require_sha256(digest: str | None, url: str) -> str:
