@@ -86,3 +86,31 @@ def test_allow_reaches_into_archives(tmp_path: Path) -> None:
         ("tests/data/home.zip!/.netrc", ".netrc file")
     ]
     assert scan_distribution(wheel, allow=["tests/data/home.zip"]) == []
+
+
+def test_a_zipapp_behind_its_shebang_line_is_opened(tmp_path: Path) -> None:
+    """zip readers find a zip by the directory at its end: a .pyz starts with `#!`, not `PK`."""
+    zipapp = b"#!/usr/bin/env python3\n" + zip_of({"__main__.py": b"print()\n", ".pypirc": pypirc(pypi_token())})
+    wheel = write_wheel(tmp_path / "pkg-1.0-py3-none-any.whl", {"pkg/tool.pyz": zipapp})
+    assert _kinds(scan_distribution(wheel)) == [
+        ("pkg/tool.pyz!/.pypirc", ".pypirc file"),
+        ("pkg/tool.pyz!/.pypirc", "PyPI API token"),
+    ]
+
+
+def test_an_encrypted_member_of_a_nested_zip_is_a_finding_not_a_crash(tmp_path: Path) -> None:
+    """zipfile refuses an encrypted member with a RuntimeError: the scan says it could not read it."""
+    nested = bytearray(zip_of({"secret.txt": b"hidden"}, zipfile.ZIP_STORED))
+    nested[6] |= 0x01  # the local header's "encrypted" flag
+    directory = nested.rfind(b"PK\x01\x02")
+    nested[directory + 8] |= 0x01  # and the central directory's
+    wheel = write_wheel(tmp_path / "pkg-1.0-py3-none-any.whl", {"tests/data/locked.zip": bytes(nested)})
+    assert _kinds(scan_distribution(wheel)) == [("tests/data/locked.zip!/secret.txt", UNREADABLE)]
+
+
+def test_a_tar_inside_gzip_is_charged_once_against_the_bound(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Its members are charged as they are read, not its stream besides: 6 MiB fits a 10 MiB bound."""
+    monkeypatch.setattr(archive_walk, "NESTED_LIMIT", 10 << 20)
+    text = b"x = 1  # plain source, nothing secret\n" * (6 * (1 << 20) // 38)
+    wheel = write_wheel(tmp_path / "pkg-1.0-py3-none-any.whl", {"tests/data/big.tgz": tar_of({"big.py": text}, "w:gz")})
+    assert scan_distribution(wheel) == []

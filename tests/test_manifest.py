@@ -15,9 +15,7 @@ WHEEL, SDIST = "pkg-1.2.0-py3-none-any.whl", "pkg-1.2.0.tar.gz"
 
 
 def test_a_manifest_reads_back_from_its_tag_message_with_a_signature_after_it() -> None:
-    written = manifest.Manifest(
-        {SDIST: "b" * 64, WHEEL: "a" * 64}, "https://test.pypi.org/simple/", ("hatchling==1.27.0",)
-    )
+    written = manifest.Manifest({SDIST: "b" * 64, WHEEL: "a" * 64}, "https://test.pypi.org/simple/")
     message = written.tag_message("1.2.0") + "-----BEGIN PGP SIGNATURE-----\nabc\n-----END PGP SIGNATURE-----\n"
     assert message.startswith("Release 1.2.0\n\nrelsafe-manifest: 1\n" + "a" * 64 + "  " + WHEEL + "\n")
     assert manifest.parse(message) == written

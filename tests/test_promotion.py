@@ -19,8 +19,9 @@ import pytest
 from ruamel.yaml import YAML
 
 from relsafe import manifest
-from relsafe.sample import SampleProject
+from relsafe.sample import SampleProject, create_sample
 from relsafe.tools.localindex import LocalIndex
+from relsafe.trusted_publishing import render_publish_workflow
 from tests.conftest import RunRelsafe, git
 
 pytestmark = pytest.mark.slow
@@ -32,8 +33,17 @@ def sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def run_preparing_job(sample: SampleProject, workspace: Path, runner_temp: Path) -> subprocess.CompletedProcess[str]:
-    """Check out the tag as actions/checkout leaves it (a lightweight tag), then run each `run:` step."""
+def run_preparing_job(
+    sample: SampleProject,
+    workspace: Path,
+    runner_temp: Path,
+    workflow_text: str | None = None,
+    instead_of_building: Path | None = None,
+) -> subprocess.CompletedProcess[str]:
+    """Check out the tag as actions/checkout leaves it (a lightweight tag), then run each `run:` step.
+
+    A rebuild's `python -m build` needs the network for its isolated environment, which tests do not
+    reach: with `instead_of_building`, that step copies those files into DIST instead."""
     shutil.rmtree(workspace, ignore_errors=True)
     shutil.rmtree(runner_temp, ignore_errors=True)
     runner_temp.mkdir(parents=True)
@@ -46,14 +56,18 @@ def run_preparing_job(sample: SampleProject, workspace: Path, runner_temp: Path)
     def expand(value: Any) -> str:
         return re.sub(r"\$\{\{\s*([\w.]+)\s*\}\}", lambda found: contexts[found[1]], str(value))
 
-    workflow = YAML(typ="safe").load((sample.root / ".github/workflows/publish.yml").read_text(encoding="utf-8"))
-    job = workflow["jobs"]["prepare"]
+    text = workflow_text or (sample.root / ".github/workflows/publish.yml").read_text(encoding="utf-8")
+    jobs = YAML(typ="safe").load(text)["jobs"]
+    job = jobs["prepare"] if "prepare" in jobs else jobs["build"]
     job_env = {key: expand(value) for key, value in job["env"].items()}
     for step in job["steps"]:
         if "run" not in step:
             continue
         assert "${{" not in step["run"], "a run step must read only its environment"
         env = {**os.environ, **job_env, **{key: expand(value) for key, value in step.get("env", {}).items()}}
+        if instead_of_building is not None and "python -m build" in step["run"]:
+            shutil.copytree(instead_of_building, env["DIST"])
+            continue
         done = subprocess.run(
             ["bash", "-e", "-c", step["run"]], cwd=workspace, env=env, capture_output=True, text=True, check=False
         )
@@ -165,3 +179,30 @@ def test_a_release_that_builds_nothing_tags_without_a_manifest(
     message = git(release_sample.remote, "for-each-ref", "--format=%(contents)", f"refs/tags/{TAG}")
     assert message == "Release 0.2.0"
     assert manifest.parse(message) is None
+
+
+def test_without_staging_the_workflow_publishes_a_rebuild_only_when_it_is_the_tested_bytes(
+    tmp_path: Path, local_index: LocalIndex, run_relsafe: RunRelsafe
+) -> None:
+    sample = create_sample(tmp_path, index=(local_index.upload_url, local_index.index_url), offline=True)
+    config = sample.root / "release.toml"
+    steps = '["preflight", "bump", "build", "inspect", "smoke", "tag", "push"]'
+    config.write_text(config.read_text(encoding="utf-8") + f"\n[release]\nsteps = {steps}\n", encoding="utf-8")
+    git(sample.root, "commit", "-qam", "release without staging")
+    git(sample.root, "push", "-q", "origin", "main")
+    done = run_relsafe("release", "minor", cwd=sample.root)
+    assert done.returncode == 0, done.stdout + done.stderr
+    tested = next((sample.root / ".git" / "relsafe" / "releases").glob("*/dist"))
+    workflow = render_publish_workflow(project=sample.name)
+    workspace, runner_temp = tmp_path / "workspace", tmp_path / "runner-temp"
+
+    rebuilt = run_preparing_job(sample, workspace, runner_temp, workflow, instead_of_building=tested)
+    assert rebuilt.returncode == 0, rebuilt.stdout + rebuilt.stderr
+    assert "exactly the tested ones" in rebuilt.stdout
+
+    other = tmp_path / "other-build"
+    shutil.copytree(tested, other)
+    wheel = next(other.glob("*.whl"))
+    wheel.write_bytes(wheel.read_bytes() + b"\0")  # a rebuild that came out different
+    refused = run_preparing_job(sample, workspace, runner_temp, workflow, instead_of_building=other)
+    assert refused.returncode != 0 and f"the rebuilt {wheel.name} is not the tested file" in refused.stdout

@@ -341,9 +341,13 @@ def test_generated_workflow_passes_zizmor(tmp_path: Path, log: RunLog) -> None:
 # The generated workflow with one rule's mistake put back: (rule, old text, new text).
 MISTAKES: list[tuple[str, str, str]] = [
     ("dangerous-trigger", "on:\n  push:", "on:\n  pull_request_target:\n  push:"),
-    ("template-injection", "python -m build\n", 'python -m build\n          echo "${{ github.ref_name }}"\n'),
+    (
+        "template-injection",
+        "python -m pip install build\n",
+        'python -m pip install build\n          echo "${{ github.ref_name }}"\n',
+    ),
     ("id-token-scope", "permissions: {}", "permissions:\n  id-token: write"),
-    ("id-token-scope", "contents: read # to check out the source", "contents: read\n      id-token: write"),
+    ("id-token-scope", "contents: read # to check out the tag", "contents: read\n      id-token: write"),
     ("write-all-permissions", "permissions: {}", "permissions: write-all"),
     ("missing-permissions", "permissions: {}\n", ""),
     ("publish-environment", "      name: pypi\n", "      name: release\n"),

@@ -92,7 +92,9 @@ def _reported(interrupted: str = RESUMABLE) -> Iterator[None]:
             raise  # a command's own exit code, or click's usage error
         except Exception as error:  # the last resort: no traceback on the screen, ever
             log = _logged_traceback(error)
-            message = " ".join(str(error).split())
+            from relsafe.security.redaction import DEFAULT_REDACTOR
+
+            message = DEFAULT_REDACTOR(" ".join(str(error).split()))
             where = f" (log: {log})" if log is not None else ""
             make_console(stderr=True).print(
                 f"internal error: {type(error).__name__}: {message}{where}", markup=False, highlight=False

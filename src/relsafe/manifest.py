@@ -11,11 +11,10 @@ sha256sum's format, so `sha256sum -c` checks them as they are:
     <64 hex>  pkg-1.2.0-py3-none-any.whl
     <64 hex>  pkg-1.2.0.tar.gz
     staging-index: https://test.pypi.org/simple/
-    build-requires: hatchling==1.27.0
 
 `staging-index` names the index the files were verified on (absent without
-staging); `build-requires` pins the build requirements used, for a rebuild
-that must reproduce the same bytes.
+staging, where the workflow rebuilds the files and checks them against the
+hashes instead).
 """
 
 from __future__ import annotations
@@ -27,7 +26,6 @@ from dataclasses import dataclass
 MARKER = "relsafe-manifest: 1"
 _FILE_LINE = re.compile(r"(?P<sha256>[0-9a-f]{64})  (?P<name>[^\s/\\]+)")
 _STAGING = "staging-index: "
-_BUILD_REQUIRES = "build-requires: "
 
 
 @dataclass(frozen=True)
@@ -35,25 +33,21 @@ class Manifest:
     files: Mapping[str, str]
     """file name → sha256 (hex)."""
     staging_index: str | None = None
-    build_requires: tuple[str, ...] = ()
 
     def lines(self) -> list[str]:
         lines = [MARKER, *(f"{self.files[name]}  {name}" for name in sorted(self.files))]
         if self.staging_index:
             lines.append(_STAGING + self.staging_index)
-        lines += [_BUILD_REQUIRES + requirement for requirement in self.build_requires]
         return lines
 
     def tag_message(self, version: str) -> str:
         return "\n".join([f"Release {version}", "", *self.lines()]) + "\n"
 
 
-def of_artifacts(
-    artifacts: Iterable[Mapping[str, object]], staging_index: str | None, build_requires: Iterable[str] = ()
-) -> Manifest:
+def of_artifacts(artifacts: Iterable[Mapping[str, object]], staging_index: str | None) -> Manifest:
     """The manifest of the build step's recorded artifacts (each with its name and sha256)."""
     files = {str(artifact["name"]): str(artifact["sha256"]) for artifact in artifacts}
-    return Manifest(files, staging_index, tuple(build_requires))
+    return Manifest(files, staging_index)
 
 
 def parse(message: str) -> Manifest | None:
@@ -69,7 +63,6 @@ def parse(message: str) -> Manifest | None:
         return None
     files: dict[str, str] = {}
     staging: str | None = None
-    requires: list[str] = []
     for line in lines[lines.index(MARKER) + 1 :]:
         file_line = _FILE_LINE.fullmatch(line)
         if file_line:
@@ -78,10 +71,8 @@ def parse(message: str) -> Manifest | None:
             files[file_line["name"]] = file_line["sha256"]
         elif line.startswith(_STAGING):
             staging = line.removeprefix(_STAGING)
-        elif line.startswith(_BUILD_REQUIRES):
-            requires.append(line.removeprefix(_BUILD_REQUIRES))
         else:
             break
     if not files:
         raise ValueError("the manifest names no file")
-    return Manifest(files, staging, tuple(requires))
+    return Manifest(files, staging)

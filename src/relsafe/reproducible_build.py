@@ -14,8 +14,10 @@ import tarfile
 import zipfile
 from collections.abc import Sequence
 from pathlib import Path
+from typing import IO
 
 from relsafe.distribution import sha256_file
+from relsafe.errors import StepFailed
 
 
 def rebuild_differences(built: Sequence[Path], rebuilt: Sequence[Path]) -> list[str]:
@@ -43,17 +45,28 @@ def _where(first: Path, second: Path) -> str:
 
 
 def _member_digests(path: Path) -> dict[str, str]:
-    """Member name → sha256 of its bytes, for a wheel or an sdist (regular files only)."""
+    """Member name → sha256 of its bytes, for a wheel or an sdist (regular files only), read in chunks."""
     digests: dict[str, str] = {}
-    if path.name.endswith(".whl"):
-        with zipfile.ZipFile(path) as wheel:
-            for info in wheel.infolist():
-                if not info.is_dir():
-                    digests[info.filename] = hashlib.sha256(wheel.read(info)).hexdigest()
-        return digests
-    with tarfile.open(path, mode="r:*") as sdist:
-        for member in sdist:
-            stream = sdist.extractfile(member) if member.isfile() else None
-            if stream is not None:
-                digests[member.name] = hashlib.sha256(stream.read()).hexdigest()
+    try:
+        if path.name.endswith(".whl"):
+            with zipfile.ZipFile(path) as wheel:
+                for info in wheel.infolist():
+                    if not info.is_dir():
+                        with wheel.open(info) as member_bytes:
+                            digests[info.filename] = _digest(member_bytes)
+            return digests
+        with tarfile.open(path, mode="r:*") as sdist:
+            for member in sdist:
+                stream = sdist.extractfile(member) if member.isfile() else None
+                if stream is not None:
+                    digests[member.name] = _digest(stream)
+    except (zipfile.BadZipFile, tarfile.TarError, EOFError, OSError, RuntimeError) as error:
+        raise StepFailed(f"cannot read {path.name} to compare its members: {error}") from error
     return digests
+
+
+def _digest(stream: IO[bytes]) -> str:
+    digest = hashlib.sha256()
+    while chunk := stream.read(1 << 20):
+        digest.update(chunk)
+    return digest.hexdigest()

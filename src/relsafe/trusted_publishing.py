@@ -184,7 +184,9 @@ def render_publish_workflow(
 
     With a staging index (templates/publish.yml) it promotes the staged files
     the tag's manifest names and builds nothing; without one
-    (templates/publish-rebuild.yml) it builds in the PyPA guide's shape.
+    (templates/publish-rebuild.yml) it rebuilds the tagged commit and hands on
+    the files only if they are the ones the manifest names. Both check with
+    templates/promote.py.
     """
     _check_project(project)
     _check_environment(environment)
@@ -193,9 +195,9 @@ def render_publish_workflow(
         "environment": environment,
         "tag_pattern": tag_pattern(tag_format).replace("'", "''"),  # the pattern sits in single quotes
     }
-    if staging_index_url is None:
-        return Template(_template("publish-rebuild.yml")).substitute(values)
     script = "\n".join(f"          {line}" if line else "" for line in _template("promote.py").splitlines())
+    if staging_index_url is None:
+        return Template(_template("publish-rebuild.yml")).substitute(values, promote_script=script)
     return Template(_template("publish.yml")).substitute(
         values, staging_index_url=staging_index_url.replace("'", "''"), promote_script=script
     )

@@ -43,8 +43,19 @@ SPOOL_IN_MEMORY = 8 << 20
 HEAD_SIZE = 512
 """Bytes read ahead of a member to recognise an archive (a tar header is 512 bytes)."""
 
-READ_ERRORS = (zipfile.BadZipFile, tarfile.TarError, EOFError, zlib.error, lzma.LZMAError, OSError, ValueError)
-"""What reading a damaged archive raises (a bad CRC is a BadZipFile, a truncated gzip an EOFError)."""
+READ_ERRORS = (
+    zipfile.BadZipFile,
+    tarfile.TarError,
+    EOFError,
+    zlib.error,
+    lzma.LZMAError,
+    OSError,
+    ValueError,
+    RuntimeError,
+    NotImplementedError,
+)
+"""What reading a damaged or unreadable archive raises: a bad CRC is a BadZipFile, a truncated gzip an
+EOFError, an encrypted zip member a RuntimeError, an unknown compression method a NotImplementedError."""
 
 UNREADABLE = "archive or member that cannot be read to the end (scan incomplete)"
 TOO_DEEP = f"archive nested more than {MAX_DEPTH} deep (not scanned inside)"
@@ -125,9 +136,16 @@ class _Replay:
         return True
 
 
-def _container(head: bytes) -> str | None:
-    """What kind of archive or compressed stream these first bytes open, if any."""
-    if head.startswith(b"PK\x03\x04"):
+ZIP_NAMES = (".zip", ".pyz", ".pyzw", ".whl", ".egg", ".jar")
+"""Names of zips that may start with something else: a zipapp's shebang line, a self-extracting stub."""
+
+
+def _container(head: bytes, name: str = "") -> str | None:
+    """What kind of archive or compressed stream these first bytes (or, for a zip, the name) open, if any.
+
+    zipfile finds a zip by the directory at its end, so a zip behind a shebang line or a stub is
+    recognised by its name and opened all the same."""
+    if head.startswith(b"PK\x03\x04") or name.lower().endswith(ZIP_NAMES):
         return "zip"
     if head.startswith(b"\x1f\x8b\x08"):
         return "gzip"
@@ -193,18 +211,23 @@ def _tar_members(
 
 def _member(name: str, stream: Readable, depth: int, budget: _Budget) -> Iterator[Member]:
     """The member itself, or, when it is an archive, what it holds."""
-    if depth:
-        stream = _Counted(stream, budget)
     try:
         replay = _Replay(stream)
     except (*READ_ERRORS, OverBudget) as error:
         yield Member(name, None, reading_problem(error))
         return
-    kind = _container(replay.head)
+    yield from _recognised(name, replay, depth, budget)
+
+
+def _recognised(name: str, replay: _Replay, depth: int, budget: _Budget) -> Iterator[Member]:
+    """A leaf is read as it is, charged to the budget when it comes out of a nested archive; an archive is
+    opened, unless it is too deep or the budget is spent."""
+    kind = _container(replay.head, name)
+    leaf: Readable = _Counted(replay, budget) if depth else replay
     if kind is None:
-        yield Member(name, replay)
+        yield Member(name, leaf)
     elif depth >= MAX_DEPTH:
-        yield Member(name, replay, TOO_DEEP)
+        yield Member(name, leaf, TOO_DEEP)
     elif budget.left <= 0:
         yield Member(name, None, TOO_LARGE)
     else:
@@ -215,31 +238,23 @@ def _member(name: str, stream: Readable, depth: int, budget: _Budget) -> Iterato
 
 
 def _opened(name: str, kind: str, replay: _Replay, depth: int, budget: _Budget) -> Iterator[Member]:
-    """What the archive `name` holds; a compressed tar (.tar.gz, .tgz, .tar.xz) is one level, not two."""
+    """What the archive `name` holds; a compressed tar (.tar.gz, .tgz, .tar.xz) is one level, not two.
+
+    Bytes are charged to the budget once: a nested zip as it is spooled, a leaf as it is read; the
+    stream of a tar is not charged apart from its members."""
     inside = f"{name}!/"
     if kind == "zip":
-        with _spooled(replay) as spool, zipfile.ZipFile(spool) as nested:
+        with _spooled(_Counted(replay, budget)) as spool, zipfile.ZipFile(spool) as nested:
             yield from _zip_members(nested, inside, depth, budget)
         return
     if kind != "tar":
-        unpacked = _Replay(_Counted(_decompressed(kind, replay), budget))
+        unpacked = _Replay(_decompressed(kind, replay))
         if _container(unpacked.head) != "tar":
-            yield from _member_read(inside + _unpacked_name(name), unpacked, depth, budget)
+            yield from _recognised(inside + _unpacked_name(name), unpacked, depth, budget)
             return
         replay = unpacked
     with tarfile.open(fileobj=cast(IO[bytes], replay), mode="r|") as nested_tar:
         yield from _tar_members(nested_tar, inside, depth, budget)
-
-
-def _member_read(name: str, replay: _Replay, depth: int, budget: _Budget) -> Iterator[Member]:
-    """A decompressed stream that is not a tar: itself, or the archive it holds (a .zip.gz)."""
-    kind = _container(replay.head)
-    if kind is None:
-        yield Member(name, replay)
-    elif depth >= MAX_DEPTH:
-        yield Member(name, replay, TOO_DEEP)
-    else:
-        yield from _opened(name, kind, replay, depth + 1, budget)
 
 
 def _unpacked_name(name: str) -> str:
@@ -262,7 +277,7 @@ def _decompressed(kind: str, stream: _Replay) -> Readable:
 
 @contextmanager
 def _spooled(stream: Readable) -> Iterator[IO[bytes]]:
-    """A nested zip's bytes where zipfile can seek in them (a nested stream charges the budget as it is read)."""
+    """A nested zip's bytes where zipfile can seek in them."""
     with tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY) as spool:
         while chunk := stream.read(1 << 20):
             spool.write(chunk)

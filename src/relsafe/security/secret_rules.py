@@ -42,7 +42,7 @@ MAX_MATCH = 4096
 """An upper bound on the bytes one match spans, joints included (the longest body is 60 characters
 with at most 45 bytes of joint after each)."""
 
-MAX_LOOKBEHIND = 64
+MAX_LOOKBEHIND = 192
 """An upper bound on the bytes before a match that a rule's lookbehind reads."""
 
 
@@ -79,7 +79,10 @@ starts at one position in about 60 million, so a compressed or random MiB almost
 
 
 _URLSAFE = rb"A-Za-z0-9_\-"
-_NOT_PLACEHOLDER = rb"(?!(?i:pass(?:word|wd)?|pwd|secret|token|changeme|x+|\.\.\.|\xe2\x80\xa6)@)"
+_NOT_PLACEHOLDER = (
+    rb"(?!(?i:pass(?:word|wd)?|pwd|secret|token|changeme|guest|tiger|postgres|x+|\*+|\.\.\.|\xe2\x80\xa6)@"
+    rb"|\$\{|\$[A-Za-z_]|%\(|%s@)"
+)
 _ALNUM = rb"A-Za-z0-9"
 
 # Fewer passes beat simpler patterns: each rule is one pass over every buffer.
@@ -99,7 +102,7 @@ CONTENT_RULES: tuple[ContentRule, ...] = (
     _rule("Slack token", rb"xox[abposr]-[0-9]" + _body(_ALNUM + b"\\-", 12)),
     _rule(
         "Slack webhook",
-        rb"hooks\.slack\.com/services/T[A-Za-z0-9_]{4,}/B[A-Za-z0-9_]{4,}/",
+        rb"hooks\.slack\.com/services/T[A-Za-z0-9_]{4,64}/B[A-Za-z0-9_]{4,64}/",
         anchor=b"hooks.slack.com/services/",
     ),
     _rule("Stripe live key", rb"_live_(?<=[rs]k_live_)" + _body(_ALNUM, 24), anchor=b"k_live_"),
@@ -111,7 +114,8 @@ CONTENT_RULES: tuple[ContentRule, ...] = (
     ),
     _rule("npm token", rb"npm_" + _body(_ALNUM, 36), anchor=b"npm_"),
     _rule("npm token", rb"_authToken[ \t]*=[ \t]*(?!\$\{)[A-Za-z0-9_./+=\-]{8}", anchor=b"_authToken"),
-    _rule("OpenAI API key", rb"T3BlbkFJ(?<=sk-[A-Za-z0-9_\-]{20}T3BlbkFJ)", anchor=b"T3BlbkFJ"),
+    # sk-…, sk-proj-…, sk-svcacct-…, sk-admin-…: every one holds the marker T3BlbkFJ ("OpenAI" in base64)
+    _rule("OpenAI API key", rb"sk-[A-Za-z0-9_\-]{16,160}T3BlbkFJ", anchor=b"T3BlbkFJ"),
     # As detect-secrets words it: a 40-character key near "aws" and "key", "secret", "token" or "pass".
     _rule(
         "AWS secret key",
@@ -122,11 +126,12 @@ CONTENT_RULES: tuple[ContentRule, ...] = (
     # PEM, OpenSSH, PGP and SSH2 (four dashes) headers, also inside JSON strings.
     _rule("private key", rb"BEGIN[ A-Z0-9]{0,40}PRIVATE KEY", anchor=b"PRIVATE KEY"),
     _rule("private key", rb"PuTTY-User-Key-File-[0-9]+:", anchor=b"PuTTY-User-Key-File-"),
-    # scheme://user:password@host, except templates (${PASSWORD}, {password}, <password>, %s, ***)
-    # and the words documentation puts there (user:password@, user:token@, user:xxx@)
+    # scheme://user:password@host, also percent-encoded, except templates (${PASSWORD}, $PASSWORD, {password},
+    # <password>, %s, %(password)s, ***) and the words documentation and default setups put there
+    # (user:password@, user:token@, user:xxx@, guest:guest@, scott:tiger@, postgres:postgres@)
     _rule(
         "password in a URL",
-        rb"://[^\s:/?#@'\"<>\[\]{}()$%*\\]{1,64}:" + _NOT_PLACEHOLDER + rb"[^\s/?#@'\"<>\[\]{}()$%*\\]{1,256}@",
+        rb"://[^\s:/?#@'\"<>\[\]{}()$%*\\]{1,64}:" + _NOT_PLACEHOLDER + rb"[^\s/?#@'\"<>\[\]{}\\]{1,256}@",
         anchor=b"://",
         long_run=False,
     ),
@@ -172,7 +177,7 @@ class NameRule:
 
 
 NAME_RULES: tuple[NameRule, ...] = (
-    NameRule(".pypirc file", ("*pypirc*",)),
+    NameRule(".pypirc file", ("*pypirc*",), unless=("*.py", "*.pyi", "*.md", "*.rst", "*.txt")),
     NameRule(".netrc file", (".netrc", "_netrc", "netrc", ".netrc.*")),
     NameRule("git credentials file", (".git-credentials", "git-credentials")),
     NameRule(".env file", (".env", ".env.*", "*.env", ".envrc")),

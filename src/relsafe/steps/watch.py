@@ -122,6 +122,12 @@ class Watch(Step):
         offered = [file for file in files if file.provenance]
         if not offered:
             return ["the production index offers no provenance for these files"]
+        if len(offered) < len(files):  # provenance for some files only: the others came another way
+            missing = ", ".join(file.filename for file in files if not file.provenance)
+            raise Refused(
+                f"production offers provenance for some of the files but not for {missing}",
+                hint="a file uploaded without Trusted Publishing: check the project's publishers; consider yanking",
+            )
         workflow = PurePosixPath(ctx.config.publish_workflow or DEFAULT_WORKFLOW).name
         try:
             repository = parse_github_remote(ctx.git.remote_url(ctx.remote) or "").slug
@@ -129,7 +135,10 @@ class Watch(Step):
             repository = None
         found: list[str] = []
         for file in offered:
-            for publisher in index.provenance_publishers(str(file.provenance)):
+            publishers = index.provenance_publishers(str(file.provenance))
+            if not publishers:
+                raise Refused(f"the provenance of {file.filename} on production names no publisher")
+            for publisher in publishers:
                 found.append(f"{file.filename}: {publisher}")
                 ours = repository is not None and publisher.repository.lower() == repository.lower()
                 if not ours or publisher.workflow != workflow:

@@ -1,10 +1,12 @@
-"""Download exactly the files the release tag's manifest names from the staging index, checking each sha256.
+"""Hand the publish job exactly the files the release tag's manifest names, checking each sha256.
 
-The publish workflow's preparing job runs this with TAG, COMMIT, DIST and
-STAGING_INDEX_URL in its environment. Anything but the tested bytes (a file
-swapped on the index, one missing, one extra, a tag without the manifest or
-made for another commit) fails the job, so the publish job never runs.
-Standard library only: it runs on a bare runner, before anything is installed.
+The publish workflow's preparing job runs this with TAG, COMMIT and DIST in
+its environment. With STAGING_INDEX_URL it downloads the files from the
+staging index into the empty DIST; without it (a release without staging) it
+checks the files the job rebuilt into DIST. Anything but the tested bytes (a
+file swapped on the index or rebuilt differently, one missing, one extra, a
+tag without the manifest or made for another commit) fails the job, so the
+publish job never runs. Standard library only: it runs on a bare runner.
 """
 
 import hashlib
@@ -50,7 +52,7 @@ def manifest(tag: str, commit: str) -> tuple[dict[str, str], str]:
             files[file_line[2]] = file_line[1]
         elif line.startswith("staging-index: "):
             staging = line.removeprefix("staging-index: ")
-        elif not line.startswith("build-requires: "):
+        else:
             break
     if not files:
         fail("the manifest names no file")
@@ -93,9 +95,19 @@ def download(url: str, target: Path) -> str:
 
 def main() -> None:
     tag, commit = os.environ["TAG"], os.environ["COMMIT"]
-    index = os.environ["STAGING_INDEX_URL"].rstrip("/") + "/"
     dist = Path(os.environ["DIST"])
     files, staging = manifest(tag, commit)
+    if os.environ.get("STAGING_INDEX_URL"):
+        download_staged(files, staging, os.environ["STAGING_INDEX_URL"].rstrip("/") + "/", dist)
+    else:
+        check_rebuilt(files, dist)
+    extra = sorted({path.name for path in dist.iterdir()} - set(files))
+    if extra:
+        fail(f"{dist} holds files the manifest does not name: {', '.join(extra)}")
+    print(f"{len(files)} file(s) are exactly the tested ones; they, and nothing else, go to the publish job")
+
+
+def download_staged(files: dict[str, str], staging: str, index: str, dist: Path) -> None:
     if staging.rstrip("/") + "/" != index:
         fail(f"the tag's files were verified on {staging or 'no staging index'}, not on {index}")
     dist.mkdir(parents=True, exist_ok=True)
@@ -113,10 +125,17 @@ def main() -> None:
         if actual != expected:
             fail(f"{name} on the staging index is not the tested file: sha256 {actual}, the tag says {expected}")
         print(f"{expected}  {name}")
-    extra = sorted({path.name for path in dist.iterdir()} - set(files))
-    if extra:
-        fail(f"{dist} holds files the manifest does not name: {', '.join(extra)}")
-    print(f"{len(files)} file(s) are exactly the tested ones; they, and nothing else, go to the publish job")
+
+
+def check_rebuilt(files: dict[str, str], dist: Path) -> None:
+    for name, expected in sorted(files.items()):
+        path = dist / name
+        if not path.is_file():
+            fail(f"the rebuild made no {name}")
+        actual = hashlib.sha256(path.read_bytes()).hexdigest()
+        if actual != expected:
+            fail(f"the rebuilt {name} is not the tested file: sha256 {actual}, the tag says {expected}")
+        print(f"{expected}  {name}")
 
 
 main()

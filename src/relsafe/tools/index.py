@@ -219,7 +219,9 @@ def provenance_publishers(url: str) -> list[Publisher]:
         raise StepFailed(f"the provenance at {url} is not JSON: {error}") from error
     publishers = []
     for bundle in document.get("attestation_bundles", []) if isinstance(document, dict) else []:
-        publisher = bundle.get("publisher", {}) if isinstance(bundle, dict) else {}
+        publisher = bundle.get("publisher") if isinstance(bundle, dict) else None
+        if not isinstance(publisher, dict):
+            raise StepFailed(f"the provenance at {url} has an attestation bundle without a publisher")
         publishers.append(
             Publisher(
                 str(publisher.get("kind", "")), str(publisher.get("repository", "")), str(publisher.get("workflow", ""))

@@ -31,7 +31,7 @@ def run_preparing_job(remote_url: str, tag: str, commit: str, staging_index_url:
     env = {**os.environ, "TAG": tag, "COMMIT": commit, "DIST": str(dist), "STAGING_INDEX_URL": staging_index_url}
     try:
         with resources.as_file(script) as path:
-            done = process.run([sys.executable, path], log=log, cwd=workspace, env=env, what="the preparing job")
+            done = process.run([sys.executable, "-I", path], log=log, cwd=workspace, env=env, what="the preparing job")
     except ToolFailed as error:
         failed = [line.removeprefix("::error::") for line in error.details if line.startswith("::error::")]
         reason = failed[-1] if failed else error.message
