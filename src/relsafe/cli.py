@@ -220,7 +220,7 @@ def status(
 ) -> None:
     """Show the release in progress, or the last one."""
     from relsafe import releaser
-    from relsafe.console import make_console, release_table
+    from relsafe.console import make_console, manifest_lines, release_table
 
     with _reported():
         found = releaser.last_release(path)
@@ -230,7 +230,10 @@ def status(
         if found is None:
             make_console().print("no release yet")
             return
-        make_console().print(release_table(found))
+        console = make_console()
+        console.print(release_table(found))
+        for line in manifest_lines(found):
+            console.print(line)
 
 
 @app.command()

@@ -210,13 +210,14 @@ def release_table(release: Release) -> Group:
             table.add_row(Text(name), "pending", "0", "", "")
             continue
         seconds = f"{record.seconds:.1f}s" if record.seconds is not None else ""
-        shown = {key: value for key, value in record.outputs.items() if key != MANUAL_STEP}  # a line of its own
+        shown = {key: value for key, value in record.outputs.items() if key not in (MANUAL_STEP, "manifest")}
         outputs = describe_outputs(shown) or "\n".join([record.error or "", *("  " + d for d in record.error_details)])
         table.add_row(Text(name), Text(record.status), str(record.attempts), seconds, Text(outputs.strip("\n")))
+    parts: list[Text | Table] = [header, table]
     manual = manual_step(release)
     if manual:
-        return Group(header, table, Text.assemble(("remaining manual step: ", "bold yellow"), manual))
-    return Group(header, table)
+        parts.append(Text.assemble(("remaining manual step: ", "bold yellow"), manual))
+    return Group(*parts)
 
 
 def manual_step(release: Release) -> str | None:
@@ -335,13 +336,20 @@ def _publisher_action(setup: PublisherSetup) -> str:
     return f"{setup.project} is not there yet: add a pending publisher ({setup.pypi_url})"
 
 
+def manifest_lines(release: Release) -> list[str]:
+    """The manifest the release's tag carries, to print line by line after the table: a hash cut to fit a
+    column could not be checked."""
+    carried = release.output("tag", "manifest")
+    if not carried:
+        return []
+    return [f"manifest carried by the tag {release.tag}:", *(f"  {line}" for line in carried)]
+
+
 def describe_outputs(outputs: dict[str, Any]) -> str:
     parts: list[str] = []
     for key, value in outputs.items():
         if key == "artifacts" and isinstance(value, list):
             parts.extend(f"{a['name']} sha256:{a['sha256'][:12]}" for a in value)
-        elif key == "manifest" and isinstance(value, list):  # the tag's manifest, in full: it is what publishes
-            parts.append("\n" + "\n".join(str(line) for line in value))
         elif isinstance(value, (str, int, float)) and key != "summary":
             text = str(value)
             parts.append(f"{key}={text[:12] if key == 'commit' else text}")
