@@ -172,6 +172,11 @@ CASES: list[tuple[str, str, str]] = [
         ),
     ),
     (
+        "rebuild-unverified",
+        "warning",
+        publishing(build_job().replace("- run: python -m build", f"- run: python -m build {MARK}") + publish_job()),
+    ),
+    (
         "build-in-publish-job",
         "error",
         publishing(build_job() + publish_job().replace("    steps:\n", f"    steps:\n      - run: uv build {MARK}\n")),
@@ -433,7 +438,7 @@ def test_testpypi_job_needs_an_environment_but_any_name_and_may_skip_existing(tm
     testpypi = "\n          repository-url: https://test.pypi.org/legacy/\n          skip-existing: true"
     job = publish_job("\n        with:" + testpypi).replace("environment: pypi", "environment: testpypi")
     path = write(tmp_path, publishing(build_job() + job))
-    assert audit(path, log).findings == []
+    assert [finding for finding in audit(path, log).findings if finding.rule != "rebuild-unverified"] == []
 
 
 @pytest.mark.parametrize(
@@ -563,3 +568,13 @@ def test_running_a_missing_zizmor_says_so(tmp_path: Path, log: RunLog) -> None:
     path = write(tmp_path, f"on: [push]\npermissions: {{}}\njobs:{build_job()}")
     with pytest.raises(ToolFailed, match="not found"):
         run_zizmor([path], log=log, executable=tmp_path / "no-such-zizmor")
+
+
+def test_a_rebuild_checked_against_the_tag_manifest_and_a_build_that_publishes_nothing_are_not_unverified(
+    tmp_path: Path, log: RunLog
+) -> None:
+    check = "\n      - run: |\n          git cat-file tag \"$TAG\" | sed -n '/^relsafe-manifest: 1$/,$p' | sha256sum -c"
+    verified = write(tmp_path, publishing(build_job(check) + publish_job()), "verified.yml")
+    ci_only = write(tmp_path, f"on: [pull_request]\npermissions: {{}}\njobs:{build_job()}", "ci.yml")
+    assert "rebuild-unverified" not in rules(audit(verified, log))
+    assert "rebuild-unverified" not in rules(audit(ci_only, log))

@@ -22,6 +22,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
 from relsafe.errors import ConfigError, ToolFailed, UsageError
+from relsafe.manifest import MARKER as MANIFEST_MARKER
 from relsafe.runlog import RunLog
 from relsafe.tools import zizmor
 from relsafe.trusted_publishing import tag_pattern
@@ -406,6 +407,28 @@ def _build_in_publish_job(workflow: _Workflow, settings: _Settings) -> Iterator[
                 )
 
 
+def _rebuild_unverified(workflow: _Workflow, settings: _Settings) -> Iterator[Finding]:
+    """Files built on the runner and published unchecked were never tested: the Ultralytics compromise
+    changed exactly that build. A step that reads the release tag's manifest is the check."""
+    if not workflow.publishing:
+        return
+    runs = [(step, step.get("run")) for step in workflow.steps()]
+    if any(isinstance(run, str) and MANIFEST_MARKER in run for _step, run in runs):
+        return
+    for step, run in runs:
+        if isinstance(run, str) and _BUILD_COMMAND.search(run):
+            yield workflow.finding(
+                "rebuild-unverified",
+                WARNING,
+                _key_line(step, "run", 1),
+                "the workflow publishes files it builds on the runner and checks none of them against the "
+                "release tag's manifest: what PyPI gets was never tested",
+                "Let `relsafe init` write the workflow: with staging it promotes the staged files the tag "
+                "names, without it checks the rebuilt files against the tag's manifest.",
+            )
+            return  # one finding per workflow: the concern is the workflow's, not each build's
+
+
 def _stored_credentials(workflow: _Workflow, settings: _Settings) -> Iterator[Finding]:
     for step in workflow.steps():
         with_ = step.get("with")
@@ -611,6 +634,7 @@ _RULES: tuple[_Rule, ...] = (
     _publish_environment,
     _publish_needs,
     _build_in_publish_job,
+    _rebuild_unverified,
     _stored_credentials,
     _unpinned_action,
     _release_cache,
