@@ -3,7 +3,6 @@ gives the same bytes, and names the members that differ when it does not."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
@@ -11,6 +10,7 @@ import pytest
 from relsafe.sample import SampleProject, create_sample
 from relsafe.tools.localindex import LocalIndex
 from tests.conftest import RunRelsafe, git
+from tests.release_fixtures import status_json
 
 pytestmark = pytest.mark.slow
 
@@ -50,8 +50,8 @@ def test_a_reproducible_build_is_proven_and_released_without_staging(
     _without_staging(offline_sample)
     done = run_relsafe("release", "minor", cwd=offline_sample.root)
     assert done.returncode == 0, done.stdout + done.stderr
-    status = json.loads(run_relsafe("status", "--json", cwd=offline_sample.root).stdout)
-    assert "reproducible" in status["steps"]["inspect"]["outputs"]["checks"]
+    status = status_json(offline_sample)
+    assert status is not None and "reproducible" in status["steps"]["inspect"]["outputs"]["checks"]
 
 
 def test_a_build_that_differs_each_time_is_refused_before_the_tag_naming_the_member(

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from email.message import Message
 from email.parser import BytesHeaderParser
 from pathlib import Path, PurePosixPath
-from typing import Literal
+from typing import IO, Literal
 
 from packaging.metadata import ExceptionGroup, InvalidMetadata, Metadata
 from packaging.utils import (
@@ -53,10 +53,15 @@ _LISTED = 3  # how many paths a one-line message names before "and N more"
 
 def sha256_file(path: Path) -> str:
     """Hex sha256 of a file, read in chunks so a large wheel costs no memory."""
-    digest = hashlib.sha256()
     with path.open("rb") as stream:
-        while chunk := stream.read(_READ_SIZE):
-            digest.update(chunk)
+        return sha256_stream(stream)
+
+
+def sha256_stream(stream: IO[bytes]) -> str:
+    """Hex sha256 of what is left in a stream (an archive member), read in chunks."""
+    digest = hashlib.sha256()
+    while chunk := stream.read(_READ_SIZE):
+        digest.update(chunk)
     return digest.hexdigest()
 
 

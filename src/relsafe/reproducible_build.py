@@ -9,14 +9,12 @@ archive members, since "the wheel differs" alone tells nobody what to fix.
 
 from __future__ import annotations
 
-import hashlib
 import tarfile
 import zipfile
 from collections.abc import Sequence
 from pathlib import Path
-from typing import IO
 
-from relsafe.distribution import sha256_file
+from relsafe.distribution import sha256_file, sha256_stream
 from relsafe.errors import StepFailed
 
 
@@ -53,20 +51,13 @@ def _member_digests(path: Path) -> dict[str, str]:
                 for info in wheel.infolist():
                     if not info.is_dir():
                         with wheel.open(info) as member_bytes:
-                            digests[info.filename] = _digest(member_bytes)
+                            digests[info.filename] = sha256_stream(member_bytes)
             return digests
         with tarfile.open(path, mode="r:*") as sdist:
             for member in sdist:
                 stream = sdist.extractfile(member) if member.isfile() else None
                 if stream is not None:
-                    digests[member.name] = _digest(stream)
+                    digests[member.name] = sha256_stream(stream)
     except (zipfile.BadZipFile, tarfile.TarError, EOFError, OSError, RuntimeError) as error:
         raise StepFailed(f"cannot read {path.name} to compare its members: {error}") from error
     return digests
-
-
-def _digest(stream: IO[bytes]) -> str:
-    digest = hashlib.sha256()
-    while chunk := stream.read(1 << 20):
-        digest.update(chunk)
-    return digest.hexdigest()

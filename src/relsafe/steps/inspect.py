@@ -87,7 +87,7 @@ class Inspect(Step):
 
     def _rebuild_problems(self, ctx: Context, files: list[Path]) -> list[str]:
         """Build the release commit a second time, as the publish workflow will, and compare the bytes."""
-        epoch = int(ctx.release.output("build", "source_date_epoch") or 0) or ctx.git.commit_time(ctx.bump_commit)
+        epoch = _source_date_epoch(ctx)
         try:
             with release_checkout(ctx) as checkout, tempfile.TemporaryDirectory(prefix="relsafe-rebuild-") as out:
                 rebuilt = builder.build_distributions(
@@ -109,7 +109,7 @@ class Inspect(Step):
         The builder unpacks and rebuilds in a temp folder outside any repository
         (not the release folder under `.git/`), and removes it afterwards.
         """
-        epoch = int(ctx.release.output("build", "source_date_epoch") or 0) or ctx.git.commit_time(ctx.bump_commit)
+        epoch = _source_date_epoch(ctx)
         try:
             with builder.build_wheel_from_sdist(
                 sdist,
@@ -121,3 +121,8 @@ class Inspect(Step):
                 return compare_wheel_file_lists(wheel, rebuilt)
         except StepFailed as error:  # a failed rebuild is a finding, reported with the others
             return [f"the sdist alone cannot build a wheel: {error.message}", *error.details[-5:]]
+
+
+def _source_date_epoch(ctx: Context) -> int:
+    """The time the build step gave its build, so that every rebuild here gives the same bytes."""
+    return int(ctx.release.output("build", "source_date_epoch") or 0) or ctx.git.commit_time(ctx.bump_commit)

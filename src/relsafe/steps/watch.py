@@ -10,7 +10,6 @@ provenance, the publisher it names must be this repository's publish workflow.
 from __future__ import annotations
 
 import csv
-import hashlib
 import io
 import time
 import zipfile
@@ -18,6 +17,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from relsafe.context import Context
+from relsafe.distribution import sha256_file
 from relsafe.errors import Refused, RelsafeError, StepFailed
 from relsafe.steps.base import Check, Step
 from relsafe.steps.tag import release_manifest
@@ -79,7 +79,7 @@ class Watch(Step):
         differences = [f"{name}: on production but never tested" for name in sorted(listed.keys() - tested.keys())]
         for name, expected in sorted(tested.items()):
             published = index.download(listed[name].url, folder / name)
-            actual = hashlib.sha256(published.read_bytes()).hexdigest()
+            actual = sha256_file(published)
             if actual != expected:
                 differences.append(f"{name}: sha256 {actual} on production, {expected} in the tag's manifest")
                 if name.endswith(".whl"):
