@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import signal
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from types import FrameType
 
@@ -54,12 +54,8 @@ def handled() -> Iterator[None]:
     if not _in_main_thread():
         yield
         return
-    previous = {signum: signal.signal(signum, _raise) for signum in _not_ignored()}
-    try:
+    with _handling(_raise):
         yield
-    finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
 
 
 @contextmanager
@@ -74,12 +70,19 @@ def deferred() -> Iterator[None]:
     def hold(signum: int, _frame: FrameType | None) -> None:
         pressed.append(signum)
 
-    previous = {signum: signal.signal(signum, hold) for signum in _not_ignored()}
-    try:
+    with _handling(hold):
         yield
-    finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
     if pressed:
         _received.append(pressed[-1])
         raise KeyboardInterrupt
+
+
+@contextmanager
+def _handling(handler: Callable[[int, FrameType | None], None]) -> Iterator[None]:
+    """`handler` for SIGINT and SIGTERM (those not ignored) while the block runs; the previous ones after."""
+    previous = {signum: signal.signal(signum, handler) for signum in _not_ignored()}
+    try:
+        yield
+    finally:
+        for signum, restored in previous.items():
+            signal.signal(signum, restored)
