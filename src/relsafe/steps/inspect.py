@@ -23,7 +23,7 @@ from relsafe.file_inspection import upload_findings
 from relsafe.reproducible_build import rebuild_differences
 from relsafe.security.artifact_scan import scan_distribution
 from relsafe.steps.base import Step
-from relsafe.steps.build import recorded_artifacts, release_checkout
+from relsafe.steps.build import recorded_artifacts, recorded_requirements, release_checkout
 from relsafe.tools import builder
 from relsafe.tools.twine_check import metadata_check
 
@@ -86,7 +86,8 @@ class Inspect(Step):
         return {"checks": sorted(results), "summary": summary}
 
     def _rebuild_problems(self, ctx: Context, files: list[Path]) -> list[str]:
-        """Build the release commit a second time, as the publish workflow will, and compare the bytes."""
+        """Build the release commit a second time, as the publish workflow will (with exactly the build's pinned
+        requirements), and compare the bytes."""
         epoch = _source_date_epoch(ctx)
         try:
             with release_checkout(ctx) as checkout, tempfile.TemporaryDirectory(prefix="relsafe-rebuild-") as out:
@@ -96,9 +97,10 @@ class Inspect(Step):
                     source_date_epoch=epoch,
                     pretend_version=ctx.pretend_version,
                     isolated=ctx.config.build_isolation,
+                    pinned=recorded_requirements(ctx) or None,
                     log=ctx.log,
                 )
-                problems = rebuild_differences(files, rebuilt)
+                problems = rebuild_differences(files, rebuilt.files)
         except StepFailed as error:
             return [f"reproducible: a second build of the release commit failed: {error.message}"]
         return [f"reproducible: {problem}" for problem in problems]

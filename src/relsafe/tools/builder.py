@@ -1,38 +1,50 @@
-"""Building the sdist and the wheel with pypa/build, reproducibly and into a folder relsafe owns."""
+"""Building the sdist and the wheel with pypa/build, reproducibly, into a folder relsafe owns.
+
+Every build runs `python -m build --no-isolation` in an environment relsafe
+made and can name: relsafe's own (`[build] isolation = false`), or a fresh
+venv holding the backend's requirements and build itself. The versions that
+environment held are returned with the files: without staging, the release
+tag pins them so the publish workflow's rebuild runs with the same ones, and
+inspect's reproducibility rebuild installs exactly those pins, as the
+workflow will.
+"""
 
 from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
+from relsafe import build_requirements
 from relsafe.errors import ToolFailed
 from relsafe.runlog import RunLog
 from relsafe.tools import process
+from relsafe.tools import venv as venvs
+
+Distribution = Literal["sdist", "wheel"]
 
 
-def uv_executable() -> str | None:
-    """uv makes isolated builds and venvs several times faster: relsafe depends on it and finds its binary
-    through the `uv` package, then beside the interpreter, then on PATH.
+@dataclass(frozen=True)
+class Built:
+    files: list[Path]
+    """sdist first, then the wheel built from it."""
+    requirements: list[str]
+    """`name==version` of build, the backend and their dependencies, as the build ran with them."""
 
-    RELSAFE_NO_UV=1 forces the pure-pip path, as on a platform without a uv wheel (the tests cover both).
-    """
-    if os.environ.get("RELSAFE_NO_UV"):
-        return None
-    try:
-        from uv import find_uv_bin
 
-        return str(find_uv_bin())
-    except (ImportError, FileNotFoundError):
-        pass
-    sibling = Path(sys.executable).with_name("uv")
-    if sibling.exists():
-        return str(sibling)
-    return shutil.which("uv")
+@dataclass(frozen=True)
+class BuildEnvironment:
+    python: str
+    path: str | None
+    """PATH with the environment's scripts first; None for relsafe's own environment."""
+    requirements: list[str]
 
 
 def build_environment(source_date_epoch: int, pretend_version: str | None) -> dict[str, str]:
@@ -46,16 +58,78 @@ def build_environment(source_date_epoch: int, pretend_version: str | None) -> di
     return env
 
 
-def _run_build(args: list[str], target: Path, env: dict[str, str], *, isolated: bool, log: RunLog, what: str) -> None:
-    """Isolated builds install the backend each time; unisolated ones use the one beside relsafe (offline)."""
-    command = [sys.executable, "-m", "build", *args]
-    uv = uv_executable()
+def hook_runner(log: RunLog, path: str | None = None) -> Callable[..., None]:
+    """build's subprocess runner for backend hooks: logged, ended with relsafe, raising as build expects."""
+
+    def run(cmd: Sequence[str], cwd: str | None = None, extra_environ: Mapping[str, str] | None = None) -> None:
+        env = {**os.environ, **(extra_environ or {})} | ({"PATH": path} if path else {})
+        done = process.run(cmd, log=log, cwd=Path(cwd) if cwd else None, env=env, check=False, what="build backend")
+        if done.returncode != 0:
+            raise subprocess.CalledProcessError(done.returncode, list(cmd), output=done.output)
+
+    return run
+
+
+def backend_failure(source: Path, doing: str, error: Exception, log: RunLog) -> ToolFailed:
+    """A failed backend hook as one error, the hook's telling output lines as its details."""
+    import build
+
+    cause = error.exception if isinstance(error, build.BuildBackendException) else error
+    tail = getattr(cause, "output", None) or ""
+    return ToolFailed(
+        f"{source.name}: the build backend could not {doing}: {error}",
+        details=[log.redact(line) for line in str(tail).splitlines()[-process.TAIL_LINES :]],
+    )
+
+
+@contextmanager
+def backend_environment(
+    source: Path, distributions: Sequence[Distribution], *, isolated: bool, pinned: Sequence[str] | None, log: RunLog
+) -> Iterator[BuildEnvironment]:
+    """Where the backend's hooks run: relsafe's own environment, or a fresh venv removed afterwards.
+
+    The fresh venv gets exactly `pinned` when given (no resolution, no
+    dependencies added), else what the project's `[build-system]` and the
+    backend's get_requires hooks ask for, plus the build relsafe itself uses.
+    It is made and filled through tools.process, not by build's own
+    isolation, which would run pip and uv where Ctrl-C, SIGTERM and the next
+    run could not end them.
+    """
+    import build
+
     if not isolated:
-        command.append("--no-isolation")
-    elif uv is not None:
-        command += ["--installer", "uv"]
-        env = {**env, "PATH": str(Path(uv).parent) + os.pathsep + env.get("PATH", "")}
-    process.run([*command, str(target)], log=log, cwd=target, env=env, what=what)
+        try:
+            static = build.ProjectBuilder(source, runner=hook_runner(log)).build_system_requires
+        except build.BuildException as error:
+            raise backend_failure(source, "read its build requirements", error, log) from None
+        yield BuildEnvironment(sys.executable, None, build_requirements.closure([*static, build_requirements.FRONTEND]))
+        return
+    with tempfile.TemporaryDirectory(prefix="relsafe-build-env-") as folder:
+        env = venvs.create(Path(folder) / "env", sys.executable, log)
+        path = env.environment(dict(os.environ))["PATH"]
+        what = f"installing the build backend of {source.name}"
+        if pinned is not None:
+            venvs.install(env, build_requirements.checked(pinned), log, what=what, dependencies=False)
+        else:
+            try:
+                project = build.ProjectBuilder(source, python_executable=str(env.python), runner=hook_runner(log, path))
+                venvs.install(
+                    env, [*sorted(project.build_system_requires), build_requirements.frontend()], log, what=what
+                )
+                dynamic = set().union(*(project.get_requires_for_build(kind) for kind in distributions))
+            except (build.BuildException, build.BuildBackendException, subprocess.CalledProcessError) as error:
+                raise backend_failure(source, "report its build requirements", error, log) from None
+            venvs.install(env, sorted(dynamic), log, what=what)
+        requirements = build_requirements.installed(venvs.site_packages(env, log))
+        yield BuildEnvironment(str(env.python), path, requirements)
+
+
+def _run_build(
+    args: list[str], target: Path, env: dict[str, str], used: BuildEnvironment, *, log: RunLog, what: str
+) -> None:
+    environment = env | ({"PATH": used.path} if used.path else {})
+    command = [used.python, "-m", "build", "--no-isolation", *args, str(target)]
+    process.run(command, log=log, cwd=target, env=environment, what=what)
 
 
 def build_distributions(
@@ -65,18 +139,20 @@ def build_distributions(
     source_date_epoch: int,
     pretend_version: str | None,
     isolated: bool = True,
+    pinned: Sequence[str] | None = None,
     log: RunLog,
-) -> list[Path]:
+) -> Built:
     """sdist, then the wheel built from that sdist (build's default), into outdir.
 
     Building the wheel from the sdist is what catches files missing from the
-    sdist. Returns the files written, sdist first.
+    sdist. `pinned`: build with exactly these requirements (isolated only).
     """
     outdir.mkdir(parents=True, exist_ok=True)
     env = build_environment(source_date_epoch, pretend_version)
-    _run_build(["--outdir", str(outdir)], source, env, isolated=isolated, log=log, what="python -m build")
+    with backend_environment(source, ["sdist", "wheel"], isolated=isolated, pinned=pinned, log=log) as used:
+        _run_build(["--outdir", str(outdir)], source, env, used, log=log, what="python -m build")
     built = sorted(outdir.iterdir(), key=lambda p: (not p.name.endswith(".tar.gz"), p.name))
-    return [path for path in built if path.name.endswith((".whl", ".tar.gz"))]
+    return Built([path for path in built if path.name.endswith((".whl", ".tar.gz"))], used.requirements)
 
 
 @contextmanager
@@ -108,14 +184,9 @@ def build_wheel_from_sdist(
         wheel_dir = scratch / "wheel"
         env = build_environment(source_date_epoch, pretend_version)
         target = roots[0] if len(roots) == 1 else unpack
-        _run_build(
-            ["--wheel", "--outdir", str(wheel_dir)],
-            target,
-            env,
-            isolated=isolated,
-            log=log,
-            what="building a wheel from the sdist",
-        )
+        with backend_environment(target, ["wheel"], isolated=isolated, pinned=None, log=log) as used:
+            what = "building a wheel from the sdist"
+            _run_build(["--wheel", "--outdir", str(wheel_dir)], target, env, used, log=log, what=what)
         wheels = sorted(wheel_dir.glob("*.whl"))
         if not wheels:  # build exited 0 yet wrote nothing: say so, not StopIteration
             raise ToolFailed("building a wheel from the sdist wrote no wheel")
