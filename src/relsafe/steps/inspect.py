@@ -1,7 +1,7 @@
 """inspect: read every built file before anything leaves the machine.
 
 Metadata that will not render, a wheel with the wrong layout, a version left
-behind inside a file, an sdist that cannot rebuild the wheel, a secret
+behind inside a file, an sdist that leaves out a file the tree builds into the wheel, a secret
 shipped by accident, anything PyPI would refuse at upload (a confusing ZIP,
 a RECORD that does not match, a file name not normalised, a Metadata-Version
 twine cannot send): each is found here, with no side effect, and refused.
@@ -45,11 +45,10 @@ class Inspect(Step):
     def run(self, ctx: Context) -> dict[str, Any]:
         files = [ctx.artifacts_dir / a["name"] for a in recorded_artifacts(ctx)]
         wheel = next(path for path in files if path.name.endswith(".whl"))
-        sdist = next(path for path in files if path.name.endswith(".tar.gz"))
         checks: dict[str, Callable[[], list[str]]] = {
             "layout": lambda: layout_problems(wheel),
             "version": lambda: [p for path in files for p in version_problems(path, ctx.release.version)],
-            "sdist": lambda: self._sdist_problems(ctx, sdist, wheel),
+            "sdist": lambda: self._sdist_problems(ctx, wheel),
             "upload": lambda: [str(finding) for path in files for finding in upload_findings(path)],
             "secrets": lambda: [
                 f"secret: {finding}" for path in files for finding in scan_distribution(path, ctx.config.inspect_allow)
@@ -57,7 +56,7 @@ class Inspect(Step):
         }
         if "stage" not in ctx.release.order:  # the workflow can only rebuild: the build must be reproducible
             checks["reproducible"] = lambda: self._rebuild_problems(ctx, files)
-        # The sdist rebuild dominates; the other checks run beside it.
+        # The wheel built from the tree dominates; the other checks run beside it.
         with ThreadPoolExecutor(max_workers=len(checks) + 1, thread_name_prefix="inspect") as pool:
             rendering = pool.submit(metadata_check, files, ctx.log, strict=ctx.config.inspect_strict)
             futures = {name: pool.submit(check) for name, check in checks.items()}
@@ -78,7 +77,10 @@ class Inspect(Step):
                 hint=hint,
                 details=problems,
             )
-        ctx.note("metadata renders, layout sound, versions agree, PyPI takes the files, sdist rebuilds it, no secrets")
+        ctx.note(
+            "metadata renders, layout sound, versions agree, PyPI takes the files, "
+            "the sdist holds what the tree builds, no secrets"
+        )
         for warning in metadata.warnings:
             ctx.note(f"{warning} (not refused: [inspect] strict = false)")
         warned = f"; twine warned about {len(metadata.warnings)} file(s), not refused" if metadata.warnings else ""
@@ -105,24 +107,24 @@ class Inspect(Step):
             return [f"reproducible: a second build of the release commit failed: {error.message}"]
         return [f"reproducible: {problem}" for problem in problems]
 
-    def _sdist_problems(self, ctx: Context, sdist: Path, wheel: Path) -> list[str]:
-        """Build a wheel from the sdist alone: a file missing from the sdist shows up as a difference.
-
-        The builder unpacks and rebuilds in a temp folder outside any repository
-        (not the release folder under `.git/`), and removes it afterwards.
-        """
+    def _sdist_problems(self, ctx: Context, wheel: Path) -> list[str]:
+        """Build a wheel straight from the release commit: a file it holds that the released wheel (built
+        from the sdist) lacks is a file the sdist left out."""
         epoch = _source_date_epoch(ctx)
         try:
-            with builder.build_wheel_from_sdist(
-                sdist,
-                source_date_epoch=epoch,
-                pretend_version=ctx.pretend_version,
-                isolated=ctx.config.build_isolation,
-                log=ctx.log,
-            ) as rebuilt:
-                return compare_wheel_file_lists(wheel, rebuilt)
-        except StepFailed as error:  # a failed rebuild is a finding, reported with the others
-            return [f"the sdist alone cannot build a wheel: {error.message}", *error.details[-5:]]
+            with release_checkout(ctx) as checkout, tempfile.TemporaryDirectory(prefix="relsafe-tree-wheel-") as out:
+                from_tree = builder.build_wheel_from_tree(
+                    checkout / ctx.project.subdir,
+                    Path(out),
+                    source_date_epoch=epoch,
+                    pretend_version=ctx.pretend_version,
+                    isolated=ctx.config.build_isolation,
+                    pinned=recorded_requirements(ctx) or None,
+                    log=ctx.log,
+                )
+                return compare_wheel_file_lists(wheel, from_tree)
+        except StepFailed as error:  # a failed build is a finding, reported with the others
+            return [f"the source tree cannot build a wheel to compare with: {error.message}", *error.details[-5:]]
 
 
 def _source_date_epoch(ctx: Context) -> int:

@@ -12,7 +12,6 @@ workflow will.
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -128,7 +127,9 @@ def _run_build(
     args: list[str], target: Path, env: dict[str, str], used: BuildEnvironment, *, log: RunLog, what: str
 ) -> None:
     environment = env | ({"PATH": used.path} if used.path else {})
-    command = [used.python, "-m", "build", "--no-isolation", *args, str(target)]
+    # relsafe filled a fresh environment with what the hooks asked for: build need not ask them again
+    checked = ["--skip-dependency-check"] if used.path else []
+    command = [used.python, "-m", "build", "--no-isolation", *checked, *args, str(target)]
     process.run(command, log=log, cwd=target, env=environment, what=what)
 
 
@@ -155,41 +156,23 @@ def build_distributions(
     return Built([path for path in built if path.name.endswith((".whl", ".tar.gz"))], used.requirements)
 
 
-@contextmanager
-def build_wheel_from_sdist(
-    sdist: Path,
+def build_wheel_from_tree(
+    source: Path,
+    outdir: Path,
     *,
     source_date_epoch: int,
     pretend_version: str | None,
     isolated: bool = True,
+    pinned: Sequence[str] | None = None,
     log: RunLog,
-) -> Iterator[Path]:
-    """Unpack an sdist alone and build a wheel from it: proof the sdist is complete. Yields the wheel.
-
-    Everything happens in a fresh folder of the system's temp dir, removed on
-    leaving whatever happened: backends look around the source they build
-    (poetry-core runs `git ls-files`, which exits 128 under a `.git/` folder),
-    so the unpacked sdist must sit outside any repository, the release's own
-    folder in `.git/relsafe/` included.
-    """
-    import tarfile
-
-    scratch = Path(tempfile.mkdtemp(prefix="relsafe-sdist-"))
-    try:
-        unpack = scratch / "unpacked"
-        unpack.mkdir()
-        with tarfile.open(sdist) as archive:
-            archive.extractall(unpack, filter="data")
-        roots = [child for child in unpack.iterdir() if child.is_dir()]
-        wheel_dir = scratch / "wheel"
-        env = build_environment(source_date_epoch, pretend_version)
-        target = roots[0] if len(roots) == 1 else unpack
-        with backend_environment(target, ["wheel"], isolated=isolated, pinned=None, log=log) as used:
-            what = "building a wheel from the sdist"
-            _run_build(["--wheel", "--outdir", str(wheel_dir)], target, env, used, log=log, what=what)
-        wheels = sorted(wheel_dir.glob("*.whl"))
-        if not wheels:  # build exited 0 yet wrote nothing: say so, not StopIteration
-            raise ToolFailed("building a wheel from the sdist wrote no wheel")
-        yield wheels[0]
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
+) -> Path:
+    """A wheel built straight from the source tree, not through the sdist: what the release's wheel (built
+    from the sdist) is compared with, so that a file the sdist leaves out shows."""
+    env = build_environment(source_date_epoch, pretend_version)
+    with backend_environment(source, ["wheel"], isolated=isolated, pinned=pinned, log=log) as used:
+        what = "building a wheel from the source tree"
+        _run_build(["--wheel", "--outdir", str(outdir)], source, env, used, log=log, what=what)
+    wheels = sorted(outdir.glob("*.whl"))
+    if not wheels:  # build exited 0 yet wrote nothing: say so, not StopIteration
+        raise ToolFailed("building a wheel from the source tree wrote no wheel")
+    return wheels[0]
