@@ -11,7 +11,8 @@ import pytest
 from relsafe.config import TESTPYPI_INDEX_URL
 from relsafe.errors import ToolFailed, UsageError
 from relsafe.runlog import RunLog
-from relsafe.security.workflow_audit import AuditReport, Finding, audit_workflows
+from relsafe.security.workflow.audit import audit_workflows
+from relsafe.security.workflow.report import AuditReport, Finding
 from relsafe.tools.zizmor import find_zizmor, run_zizmor
 from relsafe.trusted_publishing import render_publish_workflow
 

@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 
     from relsafe.errors import RelsafeError
     from relsafe.pipeline import Blocker
-    from relsafe.security.workflow_audit import AuditReport
+    from relsafe.security.workflow.report import AuditReport
     from relsafe.state import Release
     from relsafe.trusted_publishing import InitWrite, PublisherSetup
 
