@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import textwrap
+from importlib import metadata
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,7 @@ from relsafe.security.workflow.audit import audit_workflows
 from relsafe.security.workflow.report import AuditReport, Finding
 from relsafe.tools.zizmor import find_zizmor, run_zizmor
 from relsafe.trusted_publishing import render_publish_workflow
+from tests.conftest import RunRelsafe, relsafe_env
 
 REPO = Path(__file__).resolve().parent.parent
 MARK = "# <-"  # marks the line a case expects its finding on
@@ -563,6 +565,48 @@ def test_zizmor_findings_carry_rule_line_and_source(tmp_path: Path, log: RunLog)
     zizmor_findings = [(f.rule, f.line, f.severity) for f in report.findings if f.source == "zizmor"]
     assert ("unpinned-uses", marked_line(path), "error") in zizmor_findings
     assert find_zizmor() is not None
+
+
+def test_a_missing_zizmor_fails_the_audit_closed(tmp_path: Path, log: RunLog, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A workflow zizmor could not check gets an error that no ignore comment silences."""
+    text = render_publish_workflow(project="sample-pkg")
+    path = write(tmp_path, "# relsafe: ignore[zizmor-unavailable]\n" + text, "publish.yml")
+    monkeypatch.setenv("RELSAFE_ZIZMOR", str(tmp_path / "no-such-zizmor"))
+    assert find_zizmor() is None
+    report = audit_workflows([path], log=log)
+    assert [(f.rule, f.severity, f.line) for f in report.findings] == [("zizmor-unavailable", "error", 1)]
+    assert "not found" in report.zizmor_status and "refuses" in report.zizmor_status
+    monkeypatch.delenv("RELSAFE_ZIZMOR")
+    assert not audit_workflows([path], log=log).has_errors
+
+
+def test_audit_command_refuses_with_exit_4_when_zizmor_cannot_run(tmp_path: Path, run_relsafe: RunRelsafe) -> None:
+    write(tmp_path, render_publish_workflow(project="sample-pkg"), "publish.yml")
+    missing = relsafe_env(RELSAFE_ZIZMOR=str(tmp_path / "no-such-zizmor"))
+    refused = run_relsafe("audit", "publish.yml", cwd=tmp_path, env=missing)
+    assert refused.returncode == 4, refused.stdout + refused.stderr
+    assert "zizmor-unavailable" in refused.stdout and "zizmor did not audit this workflow" in refused.stdout
+    assert "Traceback" not in refused.stdout + refused.stderr
+    passed = run_relsafe("audit", "publish.yml", cwd=tmp_path)
+    assert passed.returncode == 0, passed.stdout + passed.stderr
+
+
+def test_zizmor_is_found_through_its_installed_distribution() -> None:
+    found = find_zizmor()
+    assert found is not None
+    listed = [file for file in metadata.distribution("zizmor").files or [] if file.name == found.name]
+    assert [Path(str(file.locate())).resolve() for file in listed] == [found]
+
+
+@pytest.mark.slow
+def test_zizmor_medium_findings_block_a_publishing_workflow_only(tmp_path: Path, log: RunLog) -> None:
+    """artipacked (a checkout keeping its token) is medium: an error where the workflow can publish."""
+    keeps_token = build_job().replace("        with:\n          persist-credentials: false\n", "")
+    release = write(tmp_path, publishing(keeps_token + publish_job()), "release.yml")
+    ci = write(tmp_path, f"on: [push]\npermissions: {{}}\njobs:{keeps_token}", "ci.yml")
+    report = audit_workflows([release, ci], log=log)
+    artipacked = {(Path(f.path).name, f.severity) for f in report.findings if f.rule == "artipacked"}
+    assert artipacked == {("release.yml", "error"), ("ci.yml", "warning")}, report.to_json()
 
 
 def test_running_a_missing_zizmor_says_so(tmp_path: Path, log: RunLog) -> None:

@@ -4,7 +4,8 @@ Each rule stops a way a release workflow has been, or could be, turned against
 its project: an attacker's branch name run as shell code, a token minted by the
 wrong job, a cache or a checkout credential poisoned by an earlier job. The
 rules are strict for workflows that can publish and advisory elsewhere. zizmor,
-where installed, adds its broader checks to the same report.
+installed with relsafe and run offline, adds its broader checks to the same
+report; the audit refuses when zizmor cannot run.
 
 A finding is silenced by `# relsafe: ignore[rule-id]` on the line it names.
 """
@@ -46,7 +47,8 @@ def audit_workflows(
     findings = [finding for workflow in workflows for rule in RULES for finding in rule(workflow, settings)]
     status = "zizmor skipped"
     if use_zizmor:
-        status, extra = zizmor_findings(files, log)
+        can_publish = {workflow.path for workflow in workflows if workflow.publishing}
+        status, extra = zizmor_findings(files, can_publish, log)
         findings.extend(extra)
     lines = {workflow.path: workflow.lines for workflow in workflows}
     kept = [finding for finding in findings if not ignored(finding, lines.get(finding.path, []))]

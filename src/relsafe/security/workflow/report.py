@@ -49,31 +49,43 @@ class AuditReport:
         )
 
 
-def zizmor_findings(files: list[Path], log: RunLog) -> tuple[str, list[Finding]]:
-    if zizmor.find_zizmor() is None:
-        return zizmor.NOT_INSTALLED, []
+UNAVAILABLE = "zizmor-unavailable"  # the finding of a workflow zizmor could not audit; no comment silences it
+
+
+def zizmor_findings(files: list[Path], publishing: set[str], log: RunLog) -> tuple[str, list[Finding]]:
+    """zizmor's findings on the files, medium and high ones errors on a publishing workflow (paths in publishing).
+
+    The audit fails closed: when zizmor cannot run, each file gets an error
+    saying so, since a workflow half-checked must not publish.
+    """
     try:
         report = zizmor.run_zizmor(files, log=log)
     except ToolFailed as error:
-        return f"{error.message}; its checks did not run", []
-    severities = {"High": ERROR, "Medium": WARNING}
-    findings = [
-        Finding(
-            rule=item.ident,
-            severity=severities.get(item.severity, INFO),
-            path=item.path,
-            line=item.line,
-            message=f"{item.desc}: {item.annotation}" if item.annotation else item.desc,
-            fix=f"{item.fix} (see {item.url})" if item.fix else f"see {item.url}",
-            source="zizmor",
+        status = f"{error.message}; its checks did not run, so the audit refuses"
+        fix = f"Reinstall relsafe with its zizmor dependency, or point {zizmor.OVERRIDE} at a zizmor binary."
+        return status, [
+            Finding(UNAVAILABLE, ERROR, str(path), 1, f"zizmor did not audit this workflow: {error.message}", fix)
+            for path in files
+        ]
+    findings = []
+    for item in report.findings:
+        blocking = {"High"} | ({"Medium"} if item.path in publishing else set())
+        findings.append(
+            Finding(
+                rule=item.ident,
+                severity=ERROR if item.severity in blocking else WARNING if item.severity == "Medium" else INFO,
+                path=item.path,
+                line=item.line,
+                message=f"{item.desc}: {item.annotation}" if item.annotation else item.desc,
+                fix=f"{item.fix} (see {item.url})" if item.fix else f"see {item.url}",
+                source="zizmor",
+            )
         )
-        for item in report.findings
-    ]
     return report.status, findings
 
 
 def ignored(finding: Finding, lines: list[str]) -> bool:
-    if not 1 <= finding.line <= len(lines):
+    if finding.rule == UNAVAILABLE or not 1 <= finding.line <= len(lines):
         return False
     return any(
         finding.rule in {rule.strip() for rule in match.group(1).split(",")}
