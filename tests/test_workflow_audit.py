@@ -92,8 +92,12 @@ CASES: list[tuple[str, str, str]] = [
     ),
     (
         "dangerous-trigger",
-        "warning",
-        f"on:\n  workflow_run: {MARK}\n    workflows: [ci]\npermissions: {{}}\njobs:{build_job()}",
+        "error",
+        f"on:\n  workflow_run: {MARK}\n    workflows: [ci]\npermissions: {{}}\njobs:"
+        + build_job().replace(
+            "persist-credentials: false",
+            "persist-credentials: false\n          ref: ${{ github.event.workflow_run.head_sha }}",
+        ),
     ),
     (
         "template-injection",
@@ -326,6 +330,205 @@ def test_each_rule_catches_its_mistake_on_the_right_line(
     expected = Finding(rule, severity, str(path), marked_line(path), "", "")
     found = [(f.rule, f.severity, f.path, f.line) for f in report.findings]
     assert (expected.rule, expected.severity, expected.path, expected.line) in found, report.to_json()
+
+
+# The new rules as twins: (rule, severity, the dangerous workflow with its line marked, the safe one beside it).
+LABELER = "actions/labeler@8558fd74291d67161a8a78ce36a881fa63b766a9"
+ATTEST = "actions/attest-build-provenance@e8998f949152b193b063cb0ec769d69d929409be"
+NOTIFY = f"\n      - uses: owner/notify@{SHAPE_ONLY}\n        with:\n          text: "
+SHARED_DOCS = f"org/shared/.github/workflows/docs.yml@{SHAPE_ONLY}"
+LABELER_WORKFLOW = (
+    "on:\n  pull_request_target:\npermissions:\n  contents: read\n  pull-requests: write\njobs:\n"
+    f"  label:\n    runs-on: ubuntu-latest\n    steps:\n      - uses: {LABELER} # v5.0.0\n"
+)
+TWINS: list[tuple[str, str, str, str]] = [
+    (
+        "untrusted-trigger",
+        "error",
+        publishing(
+            build_job(f'\n      - run: echo "NOTE=1" >> "$GITHUB_ENV" {MARK}') + publish_job(),
+            trigger="issue_comment:\n  push:\n    tags: ['v*']",
+        ).replace("issue_comment:", f"issue_comment: {MARK}"),
+        publishing(build_job() + publish_job(), trigger="issue_comment:\n  push:\n    tags: ['v*']"),
+    ),
+    (
+        "untrusted-trigger",
+        "warning",
+        f"on: [pull_request_review, discussion] {MARK}\npermissions: {{}}\njobs:"
+        + build_job(f"{NOTIFY}${{{{ github.event.review.body }}}}"),
+        "on: [pull_request_review, discussion]\npermissions: {}\njobs:"
+        + build_job(f"{NOTIFY}${{{{ github.event.review.id }}}}"),
+    ),
+    (
+        "secrets-inherit",
+        "error",
+        publishing(f"\n  build:\n    uses: ./.github/workflows/build.yml\n    secrets: inherit {MARK}" + publish_job()),
+        publishing(
+            "\n  build:\n    uses: ./.github/workflows/build.yml\n    secrets:\n      CODECOV: ${{ secrets.CODECOV }}"
+            + publish_job()
+        ),
+    ),
+    (
+        "secrets-inherit",
+        "warning",
+        f"on: [push]\npermissions: {{}}\njobs:\n  docs:\n    uses: {SHARED_DOCS}\n    secrets: inherit {MARK}\n",
+        f"on: [push]\npermissions: {{}}\njobs:\n  docs:\n    uses: {SHARED_DOCS}\n",
+    ),
+    (
+        "self-hosted-runner",
+        "error",
+        publishing(
+            build_job() + publish_job().replace("runs-on: ubuntu-latest", f"runs-on: [self-hosted, x64] {MARK}")
+        ),
+        publishing(build_job() + publish_job()),
+    ),
+    (
+        "self-hosted-runner",
+        "error",
+        publishing(
+            "\n  lint:\n    runs-on: {labels: [self-hosted]} "
+            + MARK
+            + "\n    steps:\n      - run: ruff check"
+            + build_job().replace("  build:\n", "  build:\n    needs: lint\n")
+            + publish_job()
+        ),
+        publishing(
+            "\n  lint:\n    runs-on: {group: linters}\n    steps:\n      - run: ruff check"
+            + build_job().replace("  build:\n", "  build:\n    needs: lint\n")
+            + publish_job()
+            + "  other:\n    runs-on: self-hosted\n    steps:\n      - run: echo unrelated\n"
+        ),
+    ),
+    (
+        "release-cache",
+        "error",
+        publishing(
+            build_job(f"\n      - uses: actions/setup-node@{SHAPE_ONLY}\n        with:\n          cache: npm {MARK}")
+            + publish_job()
+        ),
+        publishing(
+            build_job(f"\n      - uses: actions/setup-node@{SHAPE_ONLY}\n        with:\n          node-version: 22")
+            + publish_job()
+        ),
+    ),
+    (
+        "release-cache",
+        "error",
+        publishing(build_job(f"\n      - uses: actions/setup-go@{SHAPE_ONLY} {MARK}") + publish_job()),
+        publishing(
+            build_job(f"\n      - uses: actions/setup-go@{SHAPE_ONLY}\n        with:\n          cache: false")
+            + publish_job()
+        ),
+    ),
+    (
+        "release-cache",
+        "error",
+        publishing(
+            build_job()
+            + publish_job()
+            + "  docs:\n    runs-on: ubuntu-latest\n    steps:\n"
+            + f"      - uses: actions/setup-java@{SHAPE_ONLY}\n        with:\n          cache: maven {MARK}\n"
+        ),
+        f"on: [push]\npermissions: {{}}\njobs:\n  docs:\n    runs-on: ubuntu-latest\n    steps:\n"
+        f"      - uses: actions/setup-java@{SHAPE_ONLY}\n        with:\n          cache: maven\n",
+    ),
+    (
+        "stored-credentials",
+        "error",
+        publishing(build_job() + publish_job(f"\n      - run: python -m tox -e release {MARK}")),
+        publishing(build_job() + publish_job("\n      - run: python -m tox -e py312")),
+    ),
+    (
+        "dangerous-trigger",
+        "error",
+        f"on:\n  pull_request_target: {MARK}\npermissions: {{}}\njobs:"
+        + build_job().replace(
+            "persist-credentials: false",
+            "persist-credentials: false\n          ref: ${{ github.event.pull_request.head.sha }}",
+        ),
+        LABELER_WORKFLOW,
+    ),
+    (
+        "dangerous-trigger",
+        "error",
+        f"on:\n  workflow_run: {MARK}\n    workflows: [ci]\npermissions: {{}}\njobs:"
+        + build_job('\n      - run: gh pr checkout "$PR"'),
+        f"on:\n  workflow_run:\n    workflows: [ci]\npermissions: {{}}\njobs:{build_job()}",
+    ),
+    (
+        "id-token-scope",
+        "error",
+        publishing(
+            build_job().replace(
+                "runs-on: ubuntu-latest", f"runs-on: ubuntu-latest\n    permissions:\n      id-token: write {MARK}"
+            )
+            + publish_job()
+        ),
+        publishing(
+            build_job(f"\n      - uses: {ATTEST} # v2.4.0\n        with:\n          subject-path: dist/*").replace(
+                "runs-on: ubuntu-latest",
+                "runs-on: ubuntu-latest\n    permissions:\n      id-token: write\n      attestations: write",
+            )
+            + publish_job()
+        ),
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("rule", "severity", "dangerous", "safe"), TWINS, ids=[f"{c[0]}-{c[1]}-{i}" for i, c in enumerate(TWINS)]
+)
+def test_each_new_rule_catches_the_dangerous_twin_and_passes_the_safe_one(
+    tmp_path: Path, log: RunLog, rule: str, severity: str, dangerous: str, safe: str
+) -> None:
+    bad = write(tmp_path, dangerous, "dangerous.yml")
+    found = [(f.rule, f.severity, f.line) for f in audit(bad, log).findings]
+    assert (rule, severity, marked_line(bad)) in found, audit(bad, log).to_json()
+    good = write(tmp_path, safe, "safe.yml")
+    assert rule not in rules(audit(good, log)), audit(good, log).to_json()
+
+
+def test_a_labeler_on_pull_request_target_gets_no_finding(tmp_path: Path, log: RunLog) -> None:
+    path = write(tmp_path, LABELER_WORKFLOW, "labeler.yml")
+    assert audit(path, log).findings == []
+
+
+def test_an_attesting_ci_workflow_is_not_a_publishing_one(tmp_path: Path, log: RunLog) -> None:
+    """id-token: write to sign attestations makes neither a scope error nor the strict rules of publishing."""
+    job = build_job(f"\n      - uses: {ATTEST} # v2.4.0\n        with:\n          subject-path: dist/*").replace(
+        "runs-on: ubuntu-latest",
+        "runs-on: ubuntu-latest\n    permissions:\n      id-token: write\n      attestations: write",
+    )
+    path = write(tmp_path, f"# CI {MARK}\non: [push]\njobs:{job}", "ci.yml")
+    assert [(f.rule, f.severity, f.line) for f in audit(path, log).findings] == [
+        ("missing-permissions", "warning", marked_line(path))
+    ]
+
+
+def test_a_branch_push_that_calls_a_reusable_publish_workflow_publishes(tmp_path: Path, log: RunLog) -> None:
+    write(tmp_path, publishing(build_job() + publish_job(), trigger="workflow_call:"), "publish.yml")
+    caller = write(
+        tmp_path,
+        f"on:\n  push:\n    branches: [main] {MARK}\npermissions: {{}}\njobs:\n"
+        "  release:\n    uses: ./.github/workflows/publish.yml\n",
+        "caller.yml",
+    )
+    found = [(f.rule, f.severity, f.line) for f in audit(caller, log).findings]
+    assert ("branch-push-publish", "error", marked_line(caller)) in found
+    (tmp_path / "publish.yml").write_text(f"on: [workflow_call]\npermissions: {{}}\njobs:{build_job()}")
+    assert "branch-push-publish" not in rules(audit(caller, log))
+
+
+def test_a_publish_job_only_tags_reach_is_not_branch_push_publish(tmp_path: Path, log: RunLog) -> None:
+    """PyPA's guide: `on: push` with the publish job guarded by `if: startsWith(github.ref, 'refs/tags/')`."""
+    guarded = publish_job().replace(
+        "    needs: build\n", "    needs: build\n    if: startsWith(github.ref, 'refs/tags/')\n"
+    )
+    path = write(tmp_path, publishing(build_job() + guarded, trigger="push:\n    branches: [main]"))
+    assert "branch-push-publish" not in rules(audit(path, log))
+    widened = guarded.replace("refs/tags/')", "refs/tags/') || github.ref == 'refs/heads/main'")
+    path = write(tmp_path, publishing(build_job() + widened, trigger="push:\n    branches: [main]"))
+    assert "branch-push-publish" in rules(audit(path, log))
 
 
 def test_generated_workflow_has_no_findings(tmp_path: Path, log: RunLog) -> None:

@@ -55,6 +55,18 @@ def template_injection(workflow: Workflow, settings: Settings) -> Iterator[Findi
                     )
 
 
+def untrusted_expansions(text: str) -> list[str]:
+    """The `${{ … }}` expressions in text that expand github.* data an outsider chose (a title, a branch name)."""
+    return [
+        expression.group(0)
+        for expression in _EXPRESSION.finditer(text)
+        if any(
+            context.lower().startswith("github") and _user_controlled(context, set())
+            for context in _contexts(expression.group(1))
+        )
+    ]
+
+
 def _typed_inputs(triggers: dict[str, Any]) -> set[str]:
     """Inputs declared boolean or number: GitHub validates them, so they cannot carry shell syntax."""
     typed: set[str] = set()

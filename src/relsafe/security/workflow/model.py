@@ -25,7 +25,7 @@ PUBLISH_ACTION = "pypa/gh-action-pypi-publish"
 RELEASE_TYPES = frozenset({"published", "created", "released"})
 PUBLISH_COMMAND = re.compile(r"\b(?:twine\s+upload|uv\s+publish|hatch\s+publish|poetry\s+publish|flit\s+publish)\b")
 # A tox environment or nox session named for releasing: `tox -e release`, `tox run -e py,publish`, `nox -s publish`.
-_PUBLISH_SESSION = re.compile(
+PUBLISH_SESSION = re.compile(
     r"\b(?:tox|nox)\b[^\n;&|]*?\s(?:-e|-s|--sessions?)(?:\s+|=)['\"]?[\w.,-]*(?:release|publish)",
     re.IGNORECASE,
 )
@@ -49,9 +49,10 @@ class Workflow:
     trigger_lines: dict[str, int]
     jobs: dict[str, Any]
     publish_jobs: set[str]
+    calls_publish: set[str]  # jobs that call a local reusable workflow which publishes
 
     @classmethod
-    def load(cls, path: Path) -> Workflow:
+    def load(cls, path: Path, _seen: frozenset[Path] = frozenset()) -> Workflow:
         name = str(path)
         try:
             text = path.read_text(encoding="utf-8")
@@ -85,19 +86,33 @@ class Workflow:
                 trigger_lines[str(event)] = key_line(raw, event, on_line)
         jobs = {str(job_id): job for job_id, job in doc["jobs"].items() if isinstance(job, dict)}
         publish_jobs = {job_id for job_id, job in jobs.items() if any(publishes(step) for step in job_steps(job))}
-        return cls(name, text.splitlines(), doc, on_line, triggers, trigger_lines, jobs, publish_jobs)
+        seen = _seen | {path.resolve()}
+        calls_publish = {job_id for job_id, job in jobs.items() if _calls_publish(path, job, seen)}
+        return cls(name, text.splitlines(), doc, on_line, triggers, trigger_lines, jobs, publish_jobs, calls_publish)
 
     @property
     def publishing(self) -> bool:
         """Can this workflow upload to an index, or mint the OIDC token that can?"""
         return (
-            bool(self.publish_jobs)
+            bool(self.publish_jobs or self.calls_publish)
             or grants_id_token(self.doc)
-            or any(grants_id_token(job) for job in self.jobs.values())
+            or any(grants_id_token(job) and not attests(job) for job in self.jobs.values())
         )
 
     def job_line(self, job_id: str) -> int:
         return key_line(self.doc["jobs"], job_id, 1)
+
+    def with_needs(self, job_id: str) -> list[str]:
+        """The job and every job it needs, directly or not, in the order found: what feeds its upload."""
+        found: list[str] = []
+        pending = [job_id]
+        while pending:
+            current = pending.pop(0)
+            if current in found or current not in self.jobs:
+                continue
+            found.append(current)
+            pending.extend(patterns(self.jobs[current].get("needs")))
+        return found
 
     def steps(self) -> Iterator[Any]:
         for job in self.jobs.values():
@@ -153,8 +168,35 @@ def publishes(step: Any) -> bool:
     """Does this step upload a distribution? What makes a job a publish job and a workflow one that publishes."""
     run = step.get("run")
     return uses_action(step) == PUBLISH_ACTION or (
-        isinstance(run, str) and bool(PUBLISH_COMMAND.search(run) or _PUBLISH_SESSION.search(run))
+        isinstance(run, str) and bool(PUBLISH_COMMAND.search(run) or PUBLISH_SESSION.search(run))
     )
+
+
+def attests(job: Any) -> bool:
+    """Does the job make GitHub artifact attestations (actions/attest*), which need `id-token: write` to sign?"""
+    return any((uses_action(step) or "").startswith("actions/attest") for step in job_steps(job))
+
+
+def _calls_publish(caller: Path, job: Any, seen: frozenset[Path]) -> bool:
+    """Does the job call a reusable workflow of this repository (`uses: ./.github/workflows/x.yml`) that publishes?
+
+    The path is taken from the repository root when the caller lies in
+    .github/workflows/, else beside the caller; a missing or unreadable file,
+    or a cycle of calls, counts as not publishing (the audit of that file says why).
+    """
+    uses = job.get("uses")
+    if not isinstance(uses, str) or not uses.startswith("./"):
+        return False
+    folder = caller.parent
+    inside = folder.name == "workflows" and folder.parent.name == ".github"
+    target = folder.parent.parent / uses if inside else folder / Path(uses).name
+    if not target.is_file() or target.resolve() in seen:
+        return False
+    try:
+        called = Workflow.load(target, seen)
+    except UsageError:
+        return False
+    return bool(called.publish_jobs or called.calls_publish)
 
 
 def grants_id_token(holder: Any) -> bool:

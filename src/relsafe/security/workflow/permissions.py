@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from relsafe.security.workflow.model import Rule, Settings, Workflow, key_line
+from relsafe.security.workflow.model import Rule, Settings, Workflow, attests, key_line
 from relsafe.security.workflow.report import ERROR, WARNING, Finding
 
 
@@ -20,8 +20,8 @@ def id_token_scope(workflow: Workflow, settings: Settings) -> Iterator[Finding]:
         )
     for job_id, job in workflow.jobs.items():
         permissions = job.get("permissions")
-        if job_id in workflow.publish_jobs or not isinstance(permissions, dict):
-            continue
+        if job_id in workflow.publish_jobs or attests(job) or not isinstance(permissions, dict):
+            continue  # an attesting job needs the token to sign with Sigstore
         if str(permissions.get("id-token", "")).lower() == "write":
             yield workflow.finding(
                 "id-token-scope",
@@ -29,6 +29,20 @@ def id_token_scope(workflow: Workflow, settings: Settings) -> Iterator[Finding]:
                 key_line(permissions, "id-token", 1),
                 f"job `{job_id}` does not publish but can mint an OIDC token that PyPI accepts",
                 "Remove `id-token: write` from every job except the one that runs the publish action.",
+            )
+
+
+def secrets_inherit(workflow: Workflow, settings: Settings) -> Iterator[Finding]:
+    for job_id, job in workflow.jobs.items():
+        uses = job.get("uses")
+        if isinstance(uses, str) and str(job.get("secrets", "")).lower() == "inherit":
+            yield workflow.finding(
+                "secrets-inherit",
+                ERROR if workflow.publishing else WARNING,
+                key_line(job, "secrets", workflow.job_line(job_id)),
+                f"job `{job_id}` hands every secret of the repository and organisation to `{uses}`, "
+                "upload tokens included, whatever that workflow needs",
+                "Pass only the secrets the called workflow needs: `secrets: {NAME: ${{ secrets.NAME }}}`.",
             )
 
 
@@ -58,4 +72,4 @@ def missing_permissions(workflow: Workflow, settings: Settings) -> Iterator[Find
     )
 
 
-RULES: tuple[Rule, ...] = (id_token_scope, write_all_permissions, missing_permissions)
+RULES: tuple[Rule, ...] = (id_token_scope, secrets_inherit, write_all_permissions, missing_permissions)

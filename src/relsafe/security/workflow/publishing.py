@@ -9,12 +9,14 @@ from relsafe.manifest import MARKER as MANIFEST_MARKER
 from relsafe.security.workflow.model import (
     PUBLISH_ACTION,
     PUBLISH_COMMAND,
+    PUBLISH_SESSION,
     Rule,
     Settings,
     Workflow,
     is_pypi,
     job_steps,
     key_line,
+    patterns,
     repository_url,
     targets_pypi,
     uses_action,
@@ -122,7 +124,7 @@ def stored_credentials(workflow: Workflow, settings: Settings) -> Iterator[Findi
             )
         run = step.get("run")
         if isinstance(run, str):
-            command = PUBLISH_COMMAND.search(run)
+            command = PUBLISH_COMMAND.search(run) or PUBLISH_SESSION.search(run)
             if command:
                 yield workflow.finding(
                     "stored-credentials",
@@ -141,6 +143,30 @@ def stored_credentials(workflow: Workflow, settings: Settings) -> Iterator[Findi
                 number,
                 f"`{variable.group(0)}` hands an upload credential to the workflow",
                 "Remove the secret and use Trusted Publishing; revoke the token on PyPI.",
+            )
+
+
+def self_hosted_runner(workflow: Workflow, settings: Settings) -> Iterator[Finding]:
+    """A self-hosted machine keeps what earlier jobs, of any workflow or fork, left on it: the publish job and
+    every job it needs must start clean on GitHub's runners."""
+    reported: set[str] = set()
+    for publisher in sorted(workflow.publish_jobs):
+        for job_id in workflow.with_needs(publisher):
+            runs_on = workflow.jobs[job_id].get("runs-on")
+            labels = patterns(runs_on.get("labels") if isinstance(runs_on, dict) else runs_on)
+            if job_id in reported or "self-hosted" not in {label.lower() for label in labels}:
+                continue
+            reported.add(job_id)
+            yield workflow.finding(
+                "self-hosted-runner",
+                ERROR,
+                key_line(workflow.jobs[job_id], "runs-on", workflow.job_line(job_id)),
+                f"publish job `{job_id}` runs on a self-hosted runner, where whatever ran there before can "
+                "change the files or read the upload token"
+                if job_id == publisher
+                else f"job `{job_id}`, which publish job `{publisher}` needs, runs on a self-hosted runner, where "
+                "whatever ran there before can change the files the release uploads",
+                "Run the publish job and the jobs it needs on GitHub-hosted runners (`runs-on: ubuntu-latest`).",
             )
 
 
@@ -175,5 +201,6 @@ RULES: tuple[Rule, ...] = (
     build_in_publish_job,
     rebuild_unverified,
     stored_credentials,
+    self_hosted_runner,
     weakened_publish,
 )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from typing import Any
 
 from relsafe.security.workflow.model import Rule, Settings, Workflow, key_line, uses_action
 from relsafe.security.workflow.report import ERROR, WARNING, Finding
@@ -32,31 +33,54 @@ def unpinned_action(workflow: Workflow, settings: Settings) -> Iterator[Finding]
         )
 
 
+# Actions that cache unless told not to, and the input that tells them.
+_CACHING_BY_DEFAULT = {"astral-sh/setup-uv": "enable-cache", "actions/setup-go": "cache"}
+# Inputs that turn a setup action's cache on: setup-python/-node/-java `cache: pip`, setup-ruby `bundler-cache`.
+_CACHE_INPUTS = ("cache", "enable-cache", "bundler-cache")
+
+
 def release_cache(workflow: Workflow, settings: Settings) -> Iterator[Finding]:
+    """Caches are shared by every workflow of the default branch: in any job of a workflow that can publish, what
+    one restores may have been written by a pull request's run (the Ultralytics chain)."""
     if not workflow.publishing:
         return
     for step in workflow.steps():
-        action = uses_action(step)
-        with_ = step.get("with") if isinstance(step.get("with"), dict) else {}
-        line = key_line(step, "uses", 1)
-        if action is None:
-            continue
-        if action == "actions/cache" or action.startswith("actions/cache/"):
-            cached = f"`{action}` restores"
-        elif action == "actions/setup-python" and with_.get("cache"):
-            cached, line = f"setup-python `cache: {with_['cache']}` restores", key_line(with_, "cache", line)
-        elif action == "astral-sh/setup-uv" and str(with_.get("enable-cache", "auto")).lower() != "false":
-            cached = "setup-uv caches by default and restores"
-            line = key_line(with_, "enable-cache", line)
-        else:
-            continue
-        yield workflow.finding(
-            "release-cache",
-            ERROR,
-            line,
-            f"{cached} files that any workflow on the default branch could have written into a release build",
-            "Remove caching from the release workflow (`enable-cache: false` for setup-uv).",
-        )
+        cache = _cache(step)
+        if cache is not None:
+            line, cached = cache
+            yield workflow.finding(
+                "release-cache",
+                ERROR,
+                line,
+                f"{cached} files that any workflow on the default branch could have written into a release build",
+                "Remove caching from the release workflow: no `cache:` input, `actions/cache` step or "
+                "`bundler-cache`; `enable-cache: false` for setup-uv, `cache: false` for setup-go.",
+            )
+
+
+def _cache(step: Any) -> tuple[int, str] | None:
+    """Where and how a step restores a cache, or None."""
+    action = uses_action(step)
+    if action is None:
+        return None
+    with_ = step.get("with") if isinstance(step.get("with"), dict) else {}
+    line = key_line(step, "uses", 1)
+    name = action.rsplit("/", 1)[-1]
+    if action == "actions/cache" or action.startswith("actions/cache/"):
+        return line, f"`{action}` restores"
+    if action in _CACHING_BY_DEFAULT:
+        key = _CACHING_BY_DEFAULT[action]
+        if key not in with_:
+            return line, f"{name} caches by default and restores"
+        return (key_line(with_, key, line), f"{name} `{key}: {with_[key]}` restores") if _on(with_[key]) else None
+    for key in _CACHE_INPUTS:
+        if key in with_ and _on(with_[key]):
+            return key_line(with_, key, line), f"{name} `{key}: {with_[key]}` restores"
+    return None
+
+
+def _on(value: Any) -> bool:
+    return str(value).strip().lower() not in {"", "false", "none", "0"}
 
 
 def checkout_credentials(workflow: Workflow, settings: Settings) -> Iterator[Finding]:
