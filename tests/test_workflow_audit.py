@@ -13,7 +13,7 @@ from relsafe.config import TESTPYPI_INDEX_URL
 from relsafe.errors import ToolFailed, UsageError
 from relsafe.runlog import RunLog
 from relsafe.security.workflow.audit import audit_workflows
-from relsafe.security.workflow.report import AuditReport, Finding
+from relsafe.security.workflow.report import SAME_CONCERN, AuditReport, Finding
 from relsafe.tools.zizmor import find_zizmor, run_zizmor
 from relsafe.trusted_publishing import render_publish_workflow
 from tests.conftest import RunRelsafe, relsafe_env
@@ -232,7 +232,7 @@ CASES: list[tuple[str, str, str]] = [
         "release-cache",
         "error",
         publishing(
-            build_job(f"\n      - uses: {SETUP_PYTHON}\n        with:\n          cache: pip {MARK}") + publish_job()
+            build_job(f"\n      - uses: {SETUP_PYTHON} {MARK}\n        with:\n          cache: pip") + publish_job()
         ),
     ),
     (
@@ -336,6 +336,7 @@ def test_each_rule_catches_its_mistake_on_the_right_line(
 LABELER = "actions/labeler@8558fd74291d67161a8a78ce36a881fa63b766a9"
 ATTEST = "actions/attest-build-provenance@e8998f949152b193b063cb0ec769d69d929409be"
 NOTIFY = f"\n      - uses: owner/notify@{SHAPE_ONLY}\n        with:\n          text: "
+COMMENT_THROUGH_ENV = '\n      - env:\n          BODY: ${{ github.event.comment.body }}\n        run: echo "$BODY"'
 SHARED_DOCS = f"org/shared/.github/workflows/docs.yml@{SHAPE_ONLY}"
 LABELER_WORKFLOW = (
     "on:\n  pull_request_target:\npermissions:\n  contents: read\n  pull-requests: write\njobs:\n"
@@ -346,10 +347,16 @@ TWINS: list[tuple[str, str, str, str]] = [
         "untrusted-trigger",
         "error",
         publishing(
-            build_job(f'\n      - run: echo "NOTE=1" >> "$GITHUB_ENV" {MARK}') + publish_job(),
+            build_job('\n      - run: echo "NOTE=1" >> "$GITHUB_ENV"') + publish_job(),
             trigger="issue_comment:\n  push:\n    tags: ['v*']",
         ).replace("issue_comment:", f"issue_comment: {MARK}"),
-        publishing(build_job() + publish_job(), trigger="issue_comment:\n  push:\n    tags: ['v*']"),
+        "on: issue_comment\npermissions: {}\njobs:" + build_job(COMMENT_THROUGH_ENV),
+    ),
+    (
+        "untrusted-trigger",
+        "error",
+        publishing(build_job() + publish_job(), trigger=f"issues: {MARK}\n  push:\n    tags: ['v*']"),
+        publishing(build_job() + publish_job()),
     ),
     (
         "untrusted-trigger",
@@ -357,12 +364,12 @@ TWINS: list[tuple[str, str, str, str]] = [
         f"on: [pull_request_review, discussion] {MARK}\npermissions: {{}}\njobs:"
         + build_job(f"{NOTIFY}${{{{ github.event.review.body }}}}"),
         "on: [pull_request_review, discussion]\npermissions: {}\njobs:"
-        + build_job(f"{NOTIFY}${{{{ github.event.review.id }}}}"),
+        + build_job(f"{NOTIFY}${{{{ github.event.review.id }}}}" + COMMENT_THROUGH_ENV),
     ),
     (
         "secrets-inherit",
         "error",
-        publishing(f"\n  build:\n    uses: ./.github/workflows/build.yml\n    secrets: inherit {MARK}" + publish_job()),
+        publishing(f"\n  build:\n    uses: ./.github/workflows/build.yml {MARK}\n    secrets: inherit" + publish_job()),
         publishing(
             "\n  build:\n    uses: ./.github/workflows/build.yml\n    secrets:\n      CODECOV: ${{ secrets.CODECOV }}"
             + publish_job()
@@ -371,7 +378,7 @@ TWINS: list[tuple[str, str, str, str]] = [
     (
         "secrets-inherit",
         "warning",
-        f"on: [push]\npermissions: {{}}\njobs:\n  docs:\n    uses: {SHARED_DOCS}\n    secrets: inherit {MARK}\n",
+        f"on: [push]\npermissions: {{}}\njobs:\n  docs:\n    uses: {SHARED_DOCS} {MARK}\n    secrets: inherit\n",
         f"on: [push]\npermissions: {{}}\njobs:\n  docs:\n    uses: {SHARED_DOCS}\n",
     ),
     (
@@ -403,11 +410,14 @@ TWINS: list[tuple[str, str, str, str]] = [
         "release-cache",
         "error",
         publishing(
-            build_job(f"\n      - uses: actions/setup-node@{SHAPE_ONLY}\n        with:\n          cache: npm {MARK}")
+            build_job(f"\n      - uses: actions/setup-node@{SHAPE_ONLY} {MARK}\n        with:\n          cache: npm")
             + publish_job()
         ),
         publishing(
-            build_job(f"\n      - uses: actions/setup-node@{SHAPE_ONLY}\n        with:\n          node-version: 22")
+            build_job(
+                f"\n      - uses: actions/setup-node@{SHAPE_ONLY}"
+                "\n        with:\n          package-manager-cache: false"
+            )
             + publish_job()
         ),
     ),
@@ -427,7 +437,7 @@ TWINS: list[tuple[str, str, str, str]] = [
             build_job()
             + publish_job()
             + "  docs:\n    runs-on: ubuntu-latest\n    steps:\n"
-            + f"      - uses: actions/setup-java@{SHAPE_ONLY}\n        with:\n          cache: maven {MARK}\n"
+            + f"      - uses: actions/setup-java@{SHAPE_ONLY} {MARK}\n        with:\n          cache: maven\n"
         ),
         f"on: [push]\npermissions: {{}}\njobs:\n  docs:\n    runs-on: ubuntu-latest\n    steps:\n"
         f"      - uses: actions/setup-java@{SHAPE_ONLY}\n        with:\n          cache: maven\n",
@@ -765,8 +775,8 @@ def test_zizmor_findings_carry_rule_line_and_source(tmp_path: Path, log: RunLog)
     step = f"\n      - uses: actions/setup-python@v5 {MARK}"
     path = write(tmp_path, f"on: [push]\npermissions: {{}}\njobs:{build_job(step)}")
     report = audit_workflows([path], log=log)
-    zizmor_findings = [(f.rule, f.line, f.severity) for f in report.findings if f.source == "zizmor"]
-    assert ("unpinned-uses", marked_line(path), "error") in zizmor_findings
+    on_line = [(f.rule, f.also, f.source, f.severity) for f in report.findings if f.line == marked_line(path)]
+    assert on_line == [("unpinned-action", "unpinned-uses", "relsafe+zizmor", "warning")], report.to_json()
     assert find_zizmor() is not None
 
 
@@ -803,13 +813,65 @@ def test_zizmor_is_found_through_its_installed_distribution() -> None:
 
 @pytest.mark.slow
 def test_zizmor_medium_findings_block_a_publishing_workflow_only(tmp_path: Path, log: RunLog) -> None:
-    """artipacked (a checkout keeping its token) is medium: an error where the workflow can publish."""
-    keeps_token = build_job().replace("        with:\n          persist-credentials: false\n", "")
+    """excessive-permissions on a job left the default token is medium, and zizmor's alone (relsafe names the
+    missing top-level `permissions:` on line 1): an error where the workflow can publish, a warning elsewhere."""
+    release = write(tmp_path, publishing(build_job() + publish_job()).replace("permissions: {}\n", ""), "release.yml")
+    ci = write(tmp_path, f"on: [push]\njobs:{build_job()}", "ci.yml")
+    report = audit_workflows([release, ci], log=log)
+    excessive = {
+        (Path(f.path).name, f.severity, f.source) for f in report.findings if f.rule == "excessive-permissions"
+    }
+    assert excessive == {("release.yml", "error", "zizmor"), ("ci.yml", "warning", "zizmor")}, report.to_json()
+
+
+@pytest.mark.slow
+def test_relsafe_and_zizmor_findings_of_one_concern_on_one_line_are_one(tmp_path: Path, log: RunLog) -> None:
+    """Each pair is shown once, under relsafe's id with zizmor's beside it, at relsafe's severity; either id
+    silences it."""
+    steps = (
+        f"\n      - uses: actions/setup-python@v5 {MARK}"
+        f"\n      - uses: actions/cache@{SHAPE_ONLY}"
+        '\n      - run: echo "${{ github.head_ref }}"'
+    )
+    keeps_token = build_job(steps).replace("        with:\n          persist-credentials: false\n", "")
     release = write(tmp_path, publishing(keeps_token + publish_job()), "release.yml")
     ci = write(tmp_path, f"on: [push]\npermissions: {{}}\njobs:{keeps_token}", "ci.yml")
     report = audit_workflows([release, ci], log=log)
-    artipacked = {(Path(f.path).name, f.severity) for f in report.findings if f.rule == "artipacked"}
-    assert artipacked == {("release.yml", "error"), ("ci.yml", "warning")}, report.to_json()
+    pairs = {(Path(f.path).name, f.rule, f.also, f.severity) for f in report.findings if f.source == "relsafe+zizmor"}
+    assert pairs == {
+        ("release.yml", "checkout-credentials", "artipacked", "error"),
+        ("release.yml", "unpinned-action", "unpinned-uses", "error"),
+        ("release.yml", "release-cache", "cache-poisoning", "error"),
+        ("release.yml", "template-injection", "template-injection", "error"),
+        ("ci.yml", "checkout-credentials", "artipacked", "warning"),
+        ("ci.yml", "unpinned-action", "unpinned-uses", "warning"),
+        ("ci.yml", "template-injection", "template-injection", "error"),
+    }, report.to_json()
+    concerns = [(f.path, f.line, SAME_CONCERN.get(f.rule, f.rule)) for f in report.findings]
+    assert len(concerns) == len(set(concerns)), report.to_json()
+    line = marked_line(ci)
+    silenced = ci.read_text(encoding="utf-8").replace(MARK, "# relsafe: ignore[unpinned-uses]")
+    ci.write_text(silenced, encoding="utf-8")
+    assert [f for f in audit_workflows([ci], log=log).findings if f.line == line] == []
+
+
+def test_one_rule_on_one_line_is_reported_once(tmp_path: Path, log: RunLog) -> None:
+    path = write(tmp_path, publishing(build_job() + publish_job(), trigger=f"[issues, issue_comment, push] {MARK}"))
+    path.write_text(path.read_text(encoding="utf-8").replace("on:\n  [", "on: ["), encoding="utf-8")
+    found = [f.line for f in audit(path, log).findings if f.rule == "untrusted-trigger"]
+    assert found == [marked_line(path)]
+
+
+@pytest.mark.slow
+def test_audit_strict_refuses_on_warnings_too(tmp_path: Path, run_relsafe: RunRelsafe) -> None:
+    write(
+        tmp_path, f"on: [push]\npermissions: {{}}\njobs:{build_job(chr(10) + '      - uses: actions/setup-python@v5')}"
+    )
+    lenient = run_relsafe("audit", "workflow.yml", cwd=tmp_path)
+    assert lenient.returncode == 0, lenient.stdout + lenient.stderr
+    assert "unpinned-action (relsafe, and zizmor as unpinned-uses)" in lenient.stdout
+    strict = run_relsafe("audit", "--strict", "workflow.yml", cwd=tmp_path)
+    assert strict.returncode == 4, strict.stdout + strict.stderr
 
 
 def test_running_a_missing_zizmor_says_so(tmp_path: Path, log: RunLog) -> None:

@@ -19,7 +19,7 @@ from relsafe.errors import ConfigError, UsageError
 from relsafe.runlog import RunLog
 from relsafe.security.workflow import injection, permissions, publishing, supply_chain, triggers
 from relsafe.security.workflow.model import Rule, Settings, Workflow, release_publishes, tag_pushes
-from relsafe.security.workflow.report import AuditReport, ignored, zizmor_findings
+from relsafe.security.workflow.report import AuditReport, ignored, merged, zizmor_findings
 from relsafe.trusted_publishing import tag_pattern
 
 WORKFLOWS_DIR = ".github/workflows"
@@ -51,7 +51,7 @@ def audit_workflows(
         status, extra = zizmor_findings(files, can_publish, log)
         findings.extend(extra)
     lines = {workflow.path: workflow.lines for workflow in workflows}
-    kept = [finding for finding in findings if not ignored(finding, lines.get(finding.path, []))]
+    kept = [finding for finding in merged(findings) if not ignored(finding, lines.get(finding.path, []))]
     kept.sort(key=lambda f: (f.path, f.line, f.source, f.rule))
     return AuditReport(findings=kept, zizmor_status=status)
 

@@ -39,7 +39,7 @@ def secrets_inherit(workflow: Workflow, settings: Settings) -> Iterator[Finding]
             yield workflow.finding(
                 "secrets-inherit",
                 ERROR if workflow.publishing else WARNING,
-                key_line(job, "secrets", workflow.job_line(job_id)),
+                key_line(job, "uses", workflow.job_line(job_id)),
                 f"job `{job_id}` hands every secret of the repository and organisation to `{uses}`, "
                 "upload tokens included, whatever that workflow needs",
                 "Pass only the secrets the called workflow needs: `secrets: {NAME: ${{ secrets.NAME }}}`.",

@@ -34,7 +34,11 @@ def unpinned_action(workflow: Workflow, settings: Settings) -> Iterator[Finding]
 
 
 # Actions that cache unless told not to, and the input that tells them.
-_CACHING_BY_DEFAULT = {"astral-sh/setup-uv": "enable-cache", "actions/setup-go": "cache"}
+_CACHING_BY_DEFAULT = {
+    "actions/setup-go": "cache",
+    "actions/setup-node": "package-manager-cache",  # v5: npm projects that name their package manager
+    "astral-sh/setup-uv": "enable-cache",
+}
 # Inputs that turn a setup action's cache on: setup-python/-node/-java `cache: pip`, setup-ruby `bundler-cache`.
 _CACHE_INPUTS = ("cache", "enable-cache", "bundler-cache")
 
@@ -54,12 +58,13 @@ def release_cache(workflow: Workflow, settings: Settings) -> Iterator[Finding]:
                 line,
                 f"{cached} files that any workflow on the default branch could have written into a release build",
                 "Remove caching from the release workflow: no `cache:` input, `actions/cache` step or "
-                "`bundler-cache`; `enable-cache: false` for setup-uv, `cache: false` for setup-go.",
+                "`bundler-cache`; `enable-cache: false` for setup-uv, `cache: false` for setup-go, "
+                "`package-manager-cache: false` for setup-node.",
             )
 
 
 def _cache(step: Any) -> tuple[int, str] | None:
-    """Where and how a step restores a cache, or None."""
+    """Where (the step's `uses:` line, where zizmor reports it too) and how a step restores a cache, or None."""
     action = uses_action(step)
     if action is None:
         return None
@@ -68,14 +73,12 @@ def _cache(step: Any) -> tuple[int, str] | None:
     name = action.rsplit("/", 1)[-1]
     if action == "actions/cache" or action.startswith("actions/cache/"):
         return line, f"`{action}` restores"
-    if action in _CACHING_BY_DEFAULT:
-        key = _CACHING_BY_DEFAULT[action]
-        if key not in with_:
-            return line, f"{name} caches by default and restores"
-        return (key_line(with_, key, line), f"{name} `{key}: {with_[key]}` restores") if _on(with_[key]) else None
     for key in _CACHE_INPUTS:
         if key in with_ and _on(with_[key]):
-            return key_line(with_, key, line), f"{name} `{key}: {with_[key]}` restores"
+            return line, f"{name} `{key}: {with_[key]}` restores"
+    opt_out = _CACHING_BY_DEFAULT.get(action)
+    if opt_out is not None and _on(with_.get(opt_out, True)):
+        return line, f"{name} caches by default (unless `{opt_out}: false`) and restores"
     return None
 
 

@@ -66,21 +66,21 @@ def dangerous_trigger(workflow: Workflow, settings: Settings) -> Iterator[Findin
 
 
 def untrusted_trigger(workflow: Workflow, settings: Settings) -> Iterator[Finding]:
-    """Issue, comment, discussion and review events carry text anyone chose; a workflow they start that expands
-    that text or writes $GITHUB_ENV/$GITHUB_PATH (which every later step loads) hands its token to them."""
+    """Issue, comment, discussion and review events carry text anyone chose, and anyone can cause them: a workflow
+    they start must not be able to publish, nor expand that text or write $GITHUB_ENV/$GITHUB_PATH (which every
+    later step loads) where it holds the repository's token."""
     events = [event for event in UNTRUSTED_TRIGGERS if event in workflow.triggers]
-    if not events:
+    use = _untrusted_use(workflow) if events else None
+    if use is None and not workflow.publishing:
         return
-    use = _untrusted_use(workflow)
-    if use is None:
-        return
-    line, what = use
+    what = "" if use is None else f", and line {use[0]} {use[1]}"
+    where = "a workflow that can publish" if workflow.publishing else "this workflow"
     for event in events:
         yield workflow.finding(
             "untrusted-trigger",
             ERROR if workflow.publishing else WARNING,
             workflow.trigger_lines[event],
-            f"`{event}` lets anyone with a GitHub account start this workflow, and line {line} {what}",
+            f"`{event}` lets anyone with a GitHub account start {where}{what}",
             "Keep issue and comment automation in its own workflow without secrets, `id-token` or writes to "
             "$GITHUB_ENV; pass event text through `env:` and quote it.",
         )
