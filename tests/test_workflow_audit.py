@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import textwrap
 from importlib import metadata
 from pathlib import Path
@@ -13,12 +14,13 @@ from relsafe.config import TESTPYPI_INDEX_URL
 from relsafe.errors import ToolFailed, UsageError
 from relsafe.runlog import RunLog
 from relsafe.security.workflow.audit import audit_workflows
-from relsafe.security.workflow.report import SAME_CONCERN, AuditReport, Finding
+from relsafe.security.workflow.report import SAME_CONCERN, UNAVAILABLE, AuditReport, Finding
 from relsafe.tools.zizmor import find_zizmor, run_zizmor
 from relsafe.trusted_publishing import render_publish_workflow
 from tests.conftest import RunRelsafe, relsafe_env
 
 REPO = Path(__file__).resolve().parent.parent
+SEVERITIES = ("error", "warning", "info")
 MARK = "# <-"  # marks the line a case expects its finding on
 
 CHECKOUT = "actions/checkout@11bd71901bbe5b1630ceea73d27597364c9af683"
@@ -888,3 +890,67 @@ def test_a_rebuild_checked_against_the_tag_manifest_and_a_build_that_publishes_n
     ci_only = write(tmp_path, f"on: [pull_request]\npermissions: {{}}\njobs:{build_job()}", "ci.yml")
     assert "rebuild-unverified" not in rules(audit(verified, log))
     assert "rebuild-unverified" not in rules(audit(ci_only, log))
+
+
+def corpus() -> dict[str, str]:
+    """Every workflow these tests audit, by name: the cases, both twins of the new rules, the generated workflow
+    with each mistake put back, the generated workflows themselves and a labeler."""
+    texts = {f"case{i:02d}-{rule}": text for i, (rule, _severity, text) in enumerate(CASES)}
+    for i, (rule, _severity, dangerous, safe) in enumerate(TWINS):
+        texts[f"twin{i:02d}-{rule}-dangerous"] = dangerous
+        texts[f"twin{i:02d}-{rule}-safe"] = safe
+    generated = render_publish_workflow(project="sample-pkg")
+    for i, (rule, old, new) in enumerate(MISTAKES):
+        texts[f"mistake{i:02d}-{rule}"] = generated.replace(old, new, 1)
+    texts["generated-rebuild-safe"] = generated
+    texts["generated-staged-safe"] = render_publish_workflow(project="sample-pkg", staging_index_url=TESTPYPI_INDEX_URL)
+    texts["labeler-safe"] = LABELER_WORKFLOW
+    return texts
+
+
+@pytest.mark.slow
+def test_corpus_counts_per_source(tmp_path: Path, log: RunLog, capsys: pytest.CaptureFixture[str]) -> None:
+    """The whole corpus through relsafe's rules and zizmor: each prints how many findings it makes (run with -s
+    to read them); every dangerous workflow is refused and no safe one is."""
+    texts = corpus()
+    for name, text in texts.items():
+        write(tmp_path, text, f"{name}.yml")
+    report = audit_workflows([tmp_path], log=log)
+    assert report.zizmor_status.startswith("zizmor "), report.zizmor_status
+    by_file: dict[str, list[Finding]] = {name: [] for name in texts}
+    for finding in report.findings:
+        by_file[Path(finding.path).stem].append(finding)
+    for name, found in by_file.items():
+        if name.startswith(("generated-", "labeler-")):
+            assert found == [], (name, found)
+        elif name.endswith("-safe"):
+            assert [f for f in found if f.severity == "error"] == [], (name, found)
+        else:
+            assert any(f.severity in {"error", "warning"} and f.source != "zizmor" for f in found), name
+    relsafe = [f for f in report.findings if f.source != "zizmor"]
+    zizmor = [f for f in report.findings if f.source != "relsafe"]
+    both = [f for f in report.findings if f.source == "relsafe+zizmor"]
+    with capsys.disabled():
+        print(f"\ncorpus: {len(texts)} workflows; {report.zizmor_status}")
+        for label, findings in (
+            ("relsafe's rules", relsafe),
+            ("zizmor", zizmor),
+            ("both (one finding)", both),
+            ("relsafe only", [f for f in relsafe if not f.also]),
+            ("zizmor only", [f for f in zizmor if f.source == "zizmor"]),
+        ):
+            counts = ", ".join(f"{sum(f.severity == level for f in findings)} {level}" for level in SEVERITIES)
+            print(f"{label:>20}: {len(findings):3} ({counts})")
+    assert both and len(relsafe) > len(both)
+
+
+def test_docs_list_every_rule() -> None:
+    """docs/commands/audit.md has a table row for each rule the code can report, and a section for each own rule."""
+    code = " ".join(path.read_text(encoding="utf-8") for path in (REPO / "src/relsafe/security/workflow").glob("*.py"))
+    ids = set(re.findall(r'finding\(\s*"([a-z-]+)"', code)) | {UNAVAILABLE}
+    docs = (REPO / "docs" / "commands" / "audit.md").read_text(encoding="utf-8")
+    table = set(re.findall(r"^\| `([a-z-]+)` \| [^|]+ \| [^|]+ \|$", docs, re.MULTILINE))
+    sections = set(re.findall(r"^### `([a-z-]+)`$", docs, re.MULTILINE))
+    assert len(ids) > 20
+    assert table == ids
+    assert sections == ids - {UNAVAILABLE}
