@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from relsafe.sample import SampleProject
-from relsafe.security.workflow_audit import RELEASE, TAG, publishing_workflows, starts
+from relsafe.security.workflow.audit import RELEASE, TAG, publishing_workflows, starts
 from relsafe.tools.localindex import LocalIndex
 from tests.conftest import RunRelsafe, git
 from tests.release_fixtures import assert_released, journal_dir, release_toml, world
