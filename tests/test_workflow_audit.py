@@ -566,8 +566,8 @@ MISTAKES: list[tuple[str, str, str]] = [
     ("dangerous-trigger", "on:\n  push:", "on:\n  pull_request_target:\n  push:"),
     (
         "template-injection",
-        "python -m pip install build\n",
-        'python -m pip install build\n          echo "${{ github.ref_name }}"\n',
+        'python3 -m venv "$BUILD_ENV"\n',
+        'python3 -m venv "$BUILD_ENV"\n          echo "${{ github.ref_name }}"\n',
     ),
     ("id-token-scope", "permissions: {}", "permissions:\n  id-token: write"),
     ("id-token-scope", "contents: read # to check out the tag", "contents: read\n      id-token: write"),

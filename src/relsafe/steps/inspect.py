@@ -11,8 +11,9 @@ With `[inspect] strict = false`, twine's warnings are shown instead of refused.
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -90,18 +91,8 @@ class Inspect(Step):
     def _rebuild_problems(self, ctx: Context, files: list[Path]) -> list[str]:
         """Build the release commit a second time, as the publish workflow will (with exactly the build's pinned
         requirements), and compare the bytes."""
-        epoch = _source_date_epoch(ctx)
         try:
-            with release_checkout(ctx) as checkout, tempfile.TemporaryDirectory(prefix="relsafe-rebuild-") as out:
-                rebuilt = builder.build_distributions(
-                    checkout / ctx.project.subdir,
-                    Path(out),
-                    source_date_epoch=epoch,
-                    pretend_version=ctx.pretend_version,
-                    isolated=ctx.config.build_isolation,
-                    pinned=recorded_requirements(ctx) or None,
-                    log=ctx.log,
-                )
+            with _release_commit_built(ctx, wheel_only=False) as rebuilt:
                 problems = rebuild_differences(files, rebuilt.files)
         except StepFailed as error:
             return [f"reproducible: a second build of the release commit failed: {error.message}"]
@@ -110,21 +101,28 @@ class Inspect(Step):
     def _sdist_problems(self, ctx: Context, wheel: Path) -> list[str]:
         """Build a wheel straight from the release commit: a file it holds that the released wheel (built
         from the sdist) lacks is a file the sdist left out."""
-        epoch = _source_date_epoch(ctx)
         try:
-            with release_checkout(ctx) as checkout, tempfile.TemporaryDirectory(prefix="relsafe-tree-wheel-") as out:
-                from_tree = builder.build_wheel_from_tree(
-                    checkout / ctx.project.subdir,
-                    Path(out),
-                    source_date_epoch=epoch,
-                    pretend_version=ctx.pretend_version,
-                    isolated=ctx.config.build_isolation,
-                    pinned=recorded_requirements(ctx) or None,
-                    log=ctx.log,
-                )
-                return compare_wheel_file_lists(wheel, from_tree)
+            with _release_commit_built(ctx, wheel_only=True) as from_tree:
+                return compare_wheel_file_lists(wheel, from_tree.files[0])
         except StepFailed as error:  # a failed build is a finding, reported with the others
             return [f"the source tree cannot build a wheel to compare with: {error.message}", *error.details[-5:]]
+
+
+@contextmanager
+def _release_commit_built(ctx: Context, *, wheel_only: bool) -> Iterator[builder.Built]:
+    """Another build of the release commit, in a fresh worktree, with the first build's time and pinned
+    requirements; its files are removed on leaving."""
+    with release_checkout(ctx) as checkout, tempfile.TemporaryDirectory(prefix="relsafe-rebuild-") as out:
+        yield builder.build_distributions(
+            checkout / ctx.project.subdir,
+            Path(out),
+            source_date_epoch=_source_date_epoch(ctx),
+            pretend_version=ctx.pretend_version,
+            isolated=ctx.config.build_isolation,
+            pinned=recorded_requirements(ctx) or None,
+            wheel_only=wheel_only,
+            log=ctx.log,
+        )
 
 
 def _source_date_epoch(ctx: Context) -> int:

@@ -141,38 +141,25 @@ def build_distributions(
     pretend_version: str | None,
     isolated: bool = True,
     pinned: Sequence[str] | None = None,
+    wheel_only: bool = False,
     log: RunLog,
 ) -> Built:
     """sdist, then the wheel built from that sdist (build's default), into outdir.
 
     Building the wheel from the sdist is what catches files missing from the
     sdist. `pinned`: build with exactly these requirements (isolated only).
+    `wheel_only`: a wheel straight from the tree, what the sdist-built one is
+    compared with.
     """
     outdir.mkdir(parents=True, exist_ok=True)
     env = build_environment(source_date_epoch, pretend_version)
-    with backend_environment(source, ["sdist", "wheel"], isolated=isolated, pinned=pinned, log=log) as used:
-        _run_build(["--outdir", str(outdir)], source, env, used, log=log, what="python -m build")
+    kinds: list[Distribution] = ["wheel"] if wheel_only else ["sdist", "wheel"]
+    with backend_environment(source, kinds, isolated=isolated, pinned=pinned, log=log) as used:
+        args = ["--wheel"] if wheel_only else []
+        what = "building a wheel from the source tree" if wheel_only else "python -m build"
+        _run_build([*args, "--outdir", str(outdir)], source, env, used, log=log, what=what)
     built = sorted(outdir.iterdir(), key=lambda p: (not p.name.endswith(".tar.gz"), p.name))
-    return Built([path for path in built if path.name.endswith((".whl", ".tar.gz"))], used.requirements)
-
-
-def build_wheel_from_tree(
-    source: Path,
-    outdir: Path,
-    *,
-    source_date_epoch: int,
-    pretend_version: str | None,
-    isolated: bool = True,
-    pinned: Sequence[str] | None = None,
-    log: RunLog,
-) -> Path:
-    """A wheel built straight from the source tree, not through the sdist: what the release's wheel (built
-    from the sdist) is compared with, so that a file the sdist leaves out shows."""
-    env = build_environment(source_date_epoch, pretend_version)
-    with backend_environment(source, ["wheel"], isolated=isolated, pinned=pinned, log=log) as used:
-        what = "building a wheel from the source tree"
-        _run_build(["--wheel", "--outdir", str(outdir)], source, env, used, log=log, what=what)
-    wheels = sorted(outdir.glob("*.whl"))
-    if not wheels:  # build exited 0 yet wrote nothing: say so, not StopIteration
-        raise ToolFailed("building a wheel from the source tree wrote no wheel")
-    return wheels[0]
+    files = [path for path in built if path.name.endswith((".whl", ".tar.gz"))]
+    if not files:  # build exited 0 yet wrote nothing: say so here, not as a missing file later
+        raise ToolFailed(f"{what} wrote no file into {outdir}")
+    return Built(files, used.requirements)
