@@ -65,6 +65,15 @@ class Build(Step):
     title = "Build sdist and wheel"
     produces = True
 
+    def __init__(self) -> None:
+        self._prepared: builder.PreparedEnvironment | None = None
+
+    def prepare(self, ctx: Context) -> None:
+        """Install the backend into a fresh build environment while bump runs (the bump leaves
+        `[build-system]` alone; if it did not, the build makes its own environment)."""
+        if ctx.config.build_isolation:
+            self._prepared = builder.prepare_environment(ctx.project.root, ctx.log)
+
     def fingerprint(self, ctx: Context) -> dict[str, Any]:
         return {"commit": ctx.bump_commit, "version": ctx.release.version}
 
@@ -109,6 +118,7 @@ class Build(Step):
                     source_date_epoch=epoch,
                     pretend_version=ctx.pretend_version,
                     isolated=ctx.config.build_isolation,
+                    prepared=self._prepared,
                     log=ctx.log,
                 )
         except BaseException:  # failed or interrupted: half a build is nothing to keep

@@ -12,20 +12,25 @@ workflow will.
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from relsafe import build_requirements
-from relsafe.errors import ToolFailed
+from relsafe.errors import RelsafeError, ToolFailed
 from relsafe.runlog import RunLog
 from relsafe.tools import process
 from relsafe.tools import venv as venvs
+
+if TYPE_CHECKING:
+    from build import ProjectBuilder
 
 Distribution = Literal["sdist", "wheel"]
 
@@ -81,46 +86,115 @@ def backend_failure(source: Path, doing: str, error: Exception, log: RunLog) -> 
     )
 
 
+@dataclass(frozen=True)
+class PreparedEnvironment:
+    """A fresh venv being filled in the background with a project's `[build-system] requires` and build,
+    so that the build step finds its backend installed; used only for a source that requires the same."""
+
+    requires: tuple[str, ...]
+    venv: Future[venvs.Venv]
+    folder: Path
+
+
+def prepare_environment(source: Path, log: RunLog) -> PreparedEnvironment | None:
+    """Start filling a build environment for `source`'s static requirements; None when they cannot be read
+    (the build reports why). The folder is in the run's temp folder, removed with it if the build never
+    comes."""
+    import build
+
+    try:
+        requires = tuple(sorted(build.ProjectBuilder(source).build_system_requires))
+    except build.BuildException:
+        return None
+    folder = Path(tempfile.mkdtemp(prefix="relsafe-build-env-"))
+    executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="build-env")
+    venv = executor.submit(_fresh_environment, folder, requires, source.name, log)
+    executor.shutdown(wait=False)
+    return PreparedEnvironment(requires, venv, folder)
+
+
+def _fresh_environment(folder: Path, requires: Sequence[str], project: str, log: RunLog) -> venvs.Venv:
+    env = venvs.create(folder / "env", sys.executable, log)
+    what = f"installing the build backend of {project}"
+    venvs.install(env, [*requires, build_requirements.frontend()], log, what=what)
+    return env
+
+
+def _prepared_venv(prepared: PreparedEnvironment | None, requires: Sequence[str]) -> tuple[venvs.Venv, Path] | None:
+    """The prepared venv and its folder when it was made for these requirements and made without error;
+    otherwise its folder goes once it is done."""
+    if prepared is None:
+        return None
+    if prepared.requires == tuple(sorted(requires)):
+        try:
+            return prepared.venv.result(), prepared.folder
+        except RelsafeError:  # made again by the caller, which reports the failure itself
+            pass
+    prepared.venv.add_done_callback(lambda _: shutil.rmtree(prepared.folder, ignore_errors=True))
+    return None
+
+
 @contextmanager
 def backend_environment(
-    source: Path, distributions: Sequence[Distribution], *, isolated: bool, pinned: Sequence[str] | None, log: RunLog
+    source: Path,
+    distributions: Sequence[Distribution],
+    *,
+    isolated: bool,
+    pinned: Sequence[str] | None,
+    log: RunLog,
+    prepared: PreparedEnvironment | None = None,
 ) -> Iterator[BuildEnvironment]:
     """Where the backend's hooks run: relsafe's own environment, or a fresh venv removed afterwards.
 
     The fresh venv gets exactly `pinned` when given (no resolution, no
     dependencies added), else what the project's `[build-system]` and the
-    backend's get_requires hooks ask for, plus the build relsafe itself uses.
-    It is made and filled through tools.process, not by build's own
-    isolation, which would run pip and uv where Ctrl-C, SIGTERM and the next
-    run could not end them.
+    backend's get_requires hooks ask for, plus the build relsafe itself uses
+    (taking over `prepared` when it holds the same `[build-system]`). It is
+    made and filled through tools.process, not by build's own isolation, which
+    would run pip and uv where Ctrl-C, SIGTERM and the next run could not end
+    them.
     """
     import build
 
+    try:
+        static = sorted(build.ProjectBuilder(source, runner=hook_runner(log)).build_system_requires)
+    except build.BuildException as error:
+        raise backend_failure(source, "read its build requirements", error, log) from None
     if not isolated:
-        try:
-            static = build.ProjectBuilder(source, runner=hook_runner(log)).build_system_requires
-        except build.BuildException as error:
-            raise backend_failure(source, "read its build requirements", error, log) from None
         yield BuildEnvironment(sys.executable, None, build_requirements.closure([*static, build_requirements.FRONTEND]))
         return
-    with tempfile.TemporaryDirectory(prefix="relsafe-build-env-") as folder:
-        env = venvs.create(Path(folder) / "env", sys.executable, log)
-        path = env.environment(dict(os.environ))["PATH"]
+    taken = _prepared_venv(prepared, static) if pinned is None else None
+    folder = taken[1] if taken else Path(tempfile.mkdtemp(prefix="relsafe-build-env-"))
+    try:
         what = f"installing the build backend of {source.name}"
-        if pinned is not None:
-            venvs.install(env, build_requirements.checked(pinned), log, what=what, dependencies=False)
+        if taken:
+            env = taken[0]
         else:
-            try:
-                project = build.ProjectBuilder(source, python_executable=str(env.python), runner=hook_runner(log, path))
-                venvs.install(
-                    env, [*sorted(project.build_system_requires), build_requirements.frontend()], log, what=what
-                )
-                dynamic = set().union(*(project.get_requires_for_build(kind) for kind in distributions))
-            except (build.BuildException, build.BuildBackendException, subprocess.CalledProcessError) as error:
-                raise backend_failure(source, "report its build requirements", error, log) from None
-            venvs.install(env, sorted(dynamic), log, what=what)
-        requirements = build_requirements.installed(venvs.site_packages(env, log))
-        yield BuildEnvironment(str(env.python), path, requirements)
+            env = venvs.create(folder / "env", sys.executable, log)
+            requirements = build_requirements.checked(pinned) if pinned is not None else [*static]
+            if pinned is None:
+                requirements.append(build_requirements.frontend())
+            venvs.install(env, requirements, log, what=what, dependencies=pinned is None)
+        path = env.environment(dict(os.environ))["PATH"]
+        if pinned is None:
+            project = build.ProjectBuilder(source, python_executable=str(env.python), runner=hook_runner(log, path))
+            venvs.install(env, sorted(_dynamic_requirements(project, distributions, source, log)), log, what=what)
+        yield BuildEnvironment(str(env.python), path, build_requirements.installed(venvs.site_packages(env, log)))
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _dynamic_requirements(
+    project: ProjectBuilder, distributions: Sequence[Distribution], source: Path, log: RunLog
+) -> set[str]:
+    """What the backend's get_requires hooks add, asked for each kind side by side (one process each)."""
+    import build
+
+    try:
+        with ThreadPoolExecutor(max_workers=len(distributions), thread_name_prefix="build-hooks") as pool:
+            return set().union(*pool.map(project.get_requires_for_build, distributions))
+    except (build.BuildException, build.BuildBackendException, subprocess.CalledProcessError) as error:
+        raise backend_failure(source, "report its build requirements", error, log) from None
 
 
 def _run_build(
@@ -142,6 +216,7 @@ def build_distributions(
     isolated: bool = True,
     pinned: Sequence[str] | None = None,
     wheel_only: bool = False,
+    prepared: PreparedEnvironment | None = None,
     log: RunLog,
 ) -> Built:
     """sdist, then the wheel built from that sdist (build's default), into outdir.
@@ -154,7 +229,7 @@ def build_distributions(
     outdir.mkdir(parents=True, exist_ok=True)
     env = build_environment(source_date_epoch, pretend_version)
     kinds: list[Distribution] = ["wheel"] if wheel_only else ["sdist", "wheel"]
-    with backend_environment(source, kinds, isolated=isolated, pinned=pinned, log=log) as used:
+    with backend_environment(source, kinds, isolated=isolated, pinned=pinned, log=log, prepared=prepared) as used:
         args = ["--wheel"] if wheel_only else []
         what = "building a wheel from the source tree" if wheel_only else "python -m build"
         _run_build([*args, "--outdir", str(outdir)], source, env, used, log=log, what=what)
