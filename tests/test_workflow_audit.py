@@ -543,6 +543,17 @@ def test_a_publish_job_only_tags_reach_is_not_branch_push_publish(tmp_path: Path
     assert "branch-push-publish" in rules(audit(path, log))
 
 
+def test_a_publish_job_only_a_release_reaches_is_not_branch_push_publish(tmp_path: Path, log: RunLog) -> None:
+    """black's: `on: release` and `push: branches` together, the publish job guarded by the event's name."""
+    guarded = publish_job().replace("    needs: build\n", "    needs: build\n    if: github.event_name == 'release'\n")
+    trigger = "release:\n    types: [published]\n  push:\n    branches: [main]"
+    path = write(tmp_path, publishing(build_job() + guarded, trigger=trigger))
+    assert "branch-push-publish" not in rules(audit(path, log))
+    widened = guarded.replace("== 'release'", "!= 'pull_request'")
+    path = write(tmp_path, publishing(build_job() + widened, trigger=trigger))
+    assert "branch-push-publish" in rules(audit(path, log))
+
+
 def test_generated_workflow_has_no_findings(tmp_path: Path, log: RunLog) -> None:
     path = write(tmp_path, render_publish_workflow(project="sample-pkg"), "publish.yml")
     report = audit(path, log)

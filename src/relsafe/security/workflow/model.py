@@ -24,9 +24,11 @@ PUBLISH_ACTION = "pypa/gh-action-pypi-publish"
 # The `release` activities that publishing a GitHub Release sends.
 RELEASE_TYPES = frozenset({"published", "created", "released"})
 PUBLISH_COMMAND = re.compile(r"\b(?:twine\s+upload|uv\s+publish|hatch\s+publish|poetry\s+publish|flit\s+publish)\b")
-# A tox environment or nox session named for releasing: `tox -e release`, `tox run -e py,publish`, `nox -s publish`.
+# A tox environment or nox session named for releasing: `tox -e release`, `tox run -e py,publish`, `nox -s publish`,
+# `tox -e pypi-upload`; not one that merely mentions it (`tox -e prepare-release-pr` opens a pull request).
 PUBLISH_SESSION = re.compile(
-    r"\b(?:tox|nox)\b[^\n;&|]*?\s(?:-e|-s|--sessions?)(?:\s+|=)['\"]?[\w.,-]*(?:release|publish)",
+    r"\b(?:tox|nox)\b[^\n;&|]*?\s(?:-e|-s|--sessions?)(?:\s+|=)['\"]?(?:[\w.-]+,)*"
+    r"(?:(?:test)?pypi[-_])?(?:release|publish|upload|deploy)(?:[-_](?:(?:test)?pypi|test))?(?![\w.-])",
     re.IGNORECASE,
 )
 
