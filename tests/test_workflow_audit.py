@@ -965,3 +965,27 @@ def test_docs_list_every_rule() -> None:
     assert len(ids) > 20
     assert table == ids
     assert sections == ids - {UNAVAILABLE}
+
+
+def test_a_job_given_an_upload_credential_publishes_whatever_script_it_runs(tmp_path: Path, log: RunLog) -> None:
+    """httpx's shape: `run: scripts/publish` with TWINE_PASSWORD; its hygiene mistakes are then errors."""
+    text = f"""
+        on:
+          push:
+            tags: ['*']
+        jobs:
+          publish:
+            runs-on: ubuntu-latest
+            steps:
+              - uses: actions/checkout@v4 {MARK}
+              - run: scripts/publish
+                env:
+                  TWINE_USERNAME: __token__
+                  TWINE_PASSWORD: ${{{{ secrets.PYPI_TOKEN }}}}
+        """
+    path = write(tmp_path, text)
+    found = {(f.rule, f.severity) for f in audit(path, log).findings if f.line == marked_line(path)}
+    assert ("unpinned-action", "error") in found
+    quiet = write(tmp_path, text.replace("TWINE_PASSWORD", "COVERAGE_TOKEN"), "ci.yml")
+    found = {(f.rule, f.severity) for f in audit(quiet, log).findings if f.line == marked_line(quiet)}
+    assert ("unpinned-action", "warning") in found, "no credential, no upload: hygiene only"

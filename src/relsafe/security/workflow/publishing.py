@@ -10,6 +10,7 @@ from relsafe.security.workflow.model import (
     PUBLISH_ACTION,
     PUBLISH_COMMAND,
     PUBLISH_SESSION,
+    UPLOAD_CREDENTIALS,
     Rule,
     Settings,
     Workflow,
@@ -27,9 +28,7 @@ _BUILD_COMMAND = re.compile(
     r"(?:-m\s+build\b|\bpyproject-build\b|\buv\s+build\b|\bhatch\s+build\b|\bpoetry\s+build\b"
     r"|\bflit\s+build\b|\bpip3?\s+wheel\b|-m\s+pip\s+wheel\b|\bsetup\.py\s+(?:sdist|bdist))"
 )
-_CREDENTIAL_VARIABLES = re.compile(
-    r"\b(?:TWINE_PASSWORD|UV_PUBLISH_TOKEN|UV_PUBLISH_PASSWORD|POETRY_PYPI_TOKEN_\w+|HATCH_INDEX_AUTH|FLIT_PASSWORD)\b"
-)
+_CREDENTIAL_VARIABLES = re.compile(rf"\b(?:{UPLOAD_CREDENTIALS.pattern})\b")
 
 
 def publish_environment(workflow: Workflow, settings: Settings) -> Iterator[Finding]:
