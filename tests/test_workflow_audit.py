@@ -989,3 +989,16 @@ def test_a_job_given_an_upload_credential_publishes_whatever_script_it_runs(tmp_
     quiet = write(tmp_path, text.replace("TWINE_PASSWORD", "COVERAGE_TOKEN"), "ci.yml")
     found = {(f.rule, f.severity) for f in audit(quiet, log).findings if f.line == marked_line(quiet)}
     assert ("unpinned-action", "warning") in found, "no credential, no upload: hygiene only"
+
+
+def test_the_rebuild_workflow_without_its_check_step_is_unverified_though_it_reads_the_pins(
+    tmp_path: Path, log: RunLog
+) -> None:
+    """The rebuild step reads the manifest too, for its build-requires pins; only the hash check verifies."""
+    text = render_publish_workflow(project="sample-pkg")
+    start = text.index("      - name: Check the rebuilt files")
+    end = text.index("      - uses: actions/upload-artifact")
+    assert "relsafe-manifest: 1" in text[:start], "the pins step reads the manifest"
+    unchecked = write(tmp_path, text[:start] + text[end:], "publish.yml")
+    assert "rebuild-unverified" in rules(audit(unchecked, log))
+    assert "rebuild-unverified" not in rules(audit(write(tmp_path, text, "whole.yml"), log))

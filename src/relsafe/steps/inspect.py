@@ -24,7 +24,7 @@ from relsafe.file_inspection import upload_findings
 from relsafe.reproducible_build import rebuild_differences
 from relsafe.security.artifact_scan import scan_distribution
 from relsafe.steps.base import Step
-from relsafe.steps.build import recorded_artifacts, recorded_requirements, release_checkout
+from relsafe.steps.build import recorded_artifacts, recorded_requirements, release_checkout, remove_stale_checkouts
 from relsafe.tools import builder
 from relsafe.tools.twine_check import metadata_check
 
@@ -57,6 +57,7 @@ class Inspect(Step):
         }
         if "stage" not in ctx.release.order:  # the workflow can only rebuild: the build must be reproducible
             checks["reproducible"] = lambda: self._rebuild_problems(ctx, files)
+        remove_stale_checkouts(ctx)  # before the two builds below make theirs side by side
         # The wheel built from the tree dominates; the other checks run beside it.
         with ThreadPoolExecutor(max_workers=len(checks) + 1, thread_name_prefix="inspect") as pool:
             rendering = pool.submit(metadata_check, files, ctx.log, strict=ctx.config.inspect_strict)
@@ -110,16 +111,23 @@ class Inspect(Step):
 
 @contextmanager
 def _release_commit_built(ctx: Context, *, wheel_only: bool) -> Iterator[builder.Built]:
-    """Another build of the release commit, in a fresh worktree, with the first build's time and pinned
-    requirements; its files are removed on leaving."""
+    """Another build of the release commit, in a fresh worktree, with the first build's time; its files are
+    removed on leaving.
+
+    The reproducibility rebuild is the publish workflow's: a fresh venv holding exactly the pinned
+    requirements, even with `[build] isolation = false` (pins missing something, or relsafe's own
+    environment adding a plugin, shows here rather than in the workflow). The wheel from the tree is
+    built as the release was."""
+    pins = recorded_requirements(ctx) or None
+    isolated = ctx.config.build_isolation or (not wheel_only and pins is not None)
     with release_checkout(ctx) as checkout, tempfile.TemporaryDirectory(prefix="relsafe-rebuild-") as out:
         yield builder.build_distributions(
             checkout / ctx.project.subdir,
             Path(out),
             source_date_epoch=_source_date_epoch(ctx),
             pretend_version=ctx.pretend_version,
-            isolated=ctx.config.build_isolation,
-            pinned=recorded_requirements(ctx) or None,
+            isolated=isolated,
+            pinned=pins if isolated else None,
             wheel_only=wheel_only,
             log=ctx.log,
         )

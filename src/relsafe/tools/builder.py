@@ -32,13 +32,13 @@ from relsafe.tools import venv as venvs
 if TYPE_CHECKING:
     from build import ProjectBuilder
 
-Distribution = Literal["sdist", "wheel"]
+DistributionKind = Literal["sdist", "wheel"]
 
 
 @dataclass(frozen=True)
 class Built:
     files: list[Path]
-    """sdist first, then the wheel built from it."""
+    """sdist first, then the wheel built from it (the wheel alone for a wheel from the tree)."""
     requirements: list[str]
     """`name==version` of build, the backend and their dependencies, as the build ran with them."""
 
@@ -46,9 +46,11 @@ class Built:
 @dataclass(frozen=True)
 class BuildEnvironment:
     python: str
-    path: str | None
-    """PATH with the environment's scripts first; None for relsafe's own environment."""
+    env: dict[str, str]
+    """What the hooks and build run with: the build's variables, and a fresh venv's PATH (no PYTHONPATH)."""
     requirements: list[str]
+    resolved: bool
+    """relsafe installed what the hooks asked for itself, so build need not ask them again."""
 
 
 def build_environment(source_date_epoch: int, pretend_version: str | None) -> dict[str, str]:
@@ -62,11 +64,12 @@ def build_environment(source_date_epoch: int, pretend_version: str | None) -> di
     return env
 
 
-def hook_runner(log: RunLog, path: str | None = None) -> Callable[..., None]:
-    """build's subprocess runner for backend hooks: logged, ended with relsafe, raising as build expects."""
+def hook_runner(log: RunLog, base: Mapping[str, str]) -> Callable[..., None]:
+    """build's subprocess runner for backend hooks, in the build's environment `base`: logged, ended with
+    relsafe, raising as build expects."""
 
     def run(cmd: Sequence[str], cwd: str | None = None, extra_environ: Mapping[str, str] | None = None) -> None:
-        env = {**os.environ, **(extra_environ or {})} | ({"PATH": path} if path else {})
+        env = {**base, **(extra_environ or {})}
         done = process.run(cmd, log=log, cwd=Path(cwd) if cwd else None, env=env, check=False, what="build backend")
         if done.returncode != 0:
             raise subprocess.CalledProcessError(done.returncode, list(cmd), output=done.output)
@@ -137,11 +140,12 @@ def _prepared_venv(prepared: PreparedEnvironment | None, requires: Sequence[str]
 @contextmanager
 def backend_environment(
     source: Path,
-    distributions: Sequence[Distribution],
+    kinds: Sequence[DistributionKind],
     *,
     isolated: bool,
     pinned: Sequence[str] | None,
     log: RunLog,
+    base: Mapping[str, str] | None = None,
     prepared: PreparedEnvironment | None = None,
 ) -> Iterator[BuildEnvironment]:
     """Where the backend's hooks run: relsafe's own environment, or a fresh venv removed afterwards.
@@ -152,59 +156,58 @@ def backend_environment(
     (taking over `prepared` when it holds the same `[build-system]`). It is
     made and filled through tools.process, not by build's own isolation, which
     would run pip and uv where Ctrl-C, SIGTERM and the next run could not end
-    them.
+    them. `base`: the build's variables (SOURCE_DATE_EPOCH…), which the hooks
+    see too.
     """
     import build
 
+    base = dict(os.environ if base is None else base)
     try:
-        static = sorted(build.ProjectBuilder(source, runner=hook_runner(log)).build_system_requires)
+        static = sorted(build.ProjectBuilder(source, runner=hook_runner(log, base)).build_system_requires)
     except build.BuildException as error:
         raise backend_failure(source, "read its build requirements", error, log) from None
     if not isolated:
-        yield BuildEnvironment(sys.executable, None, build_requirements.closure([*static, build_requirements.FRONTEND]))
+        dynamic = _dynamic_requirements(build.ProjectBuilder(source, runner=hook_runner(log, base)), kinds, log)
+        pins = build_requirements.closure([*static, *sorted(dynamic), build_requirements.FRONTEND])
+        yield BuildEnvironment(sys.executable, base, pins, resolved=False)
         return
     taken = _prepared_venv(prepared, static) if pinned is None else None
     folder = taken[1] if taken else Path(tempfile.mkdtemp(prefix="relsafe-build-env-"))
     try:
         what = f"installing the build backend of {source.name}"
         if taken:
-            env = taken[0]
+            venv = taken[0]
+        elif pinned is not None:
+            venv = venvs.create(folder / "env", sys.executable, log)
+            venvs.install(venv, build_requirements.checked(pinned), log, what=what, dependencies=False)
         else:
-            env = venvs.create(folder / "env", sys.executable, log)
-            requirements = build_requirements.checked(pinned) if pinned is not None else [*static]
-            if pinned is None:
-                requirements.append(build_requirements.frontend())
-            venvs.install(env, requirements, log, what=what, dependencies=pinned is None)
-        path = env.environment(dict(os.environ))["PATH"]
+            venv = venvs.create(folder / "env", sys.executable, log)
+            venvs.install(venv, [*static, build_requirements.frontend()], log, what=what)
+        env = venv.environment(base)
         if pinned is None:
-            project = build.ProjectBuilder(source, python_executable=str(env.python), runner=hook_runner(log, path))
-            venvs.install(env, sorted(_dynamic_requirements(project, distributions, source, log)), log, what=what)
-        yield BuildEnvironment(str(env.python), path, build_requirements.installed(venvs.site_packages(env, log)))
+            project = build.ProjectBuilder(source, python_executable=str(venv.python), runner=hook_runner(log, env))
+            venvs.install(venv, sorted(_dynamic_requirements(project, kinds, log)), log, what=what)
+        pins = build_requirements.installed(venvs.site_packages(venv, log))
+        yield BuildEnvironment(str(venv.python), env, pins, resolved=pinned is None)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def _dynamic_requirements(
-    project: ProjectBuilder, distributions: Sequence[Distribution], source: Path, log: RunLog
-) -> set[str]:
-    """What the backend's get_requires hooks add, asked for each kind side by side (one process each)."""
+def _dynamic_requirements(project: ProjectBuilder, kinds: Sequence[DistributionKind], log: RunLog) -> set[str]:
+    """What the backend's get_requires hooks add, one kind after the other: setuptools' hooks write egg-info
+    into the source, where two at once could collide."""
     import build
 
     try:
-        with ThreadPoolExecutor(max_workers=len(distributions), thread_name_prefix="build-hooks") as pool:
-            return set().union(*pool.map(project.get_requires_for_build, distributions))
+        return set().union(*(project.get_requires_for_build(kind) for kind in kinds))
     except (build.BuildException, build.BuildBackendException, subprocess.CalledProcessError) as error:
-        raise backend_failure(source, "report its build requirements", error, log) from None
+        raise backend_failure(Path(project.source_dir), "report its build requirements", error, log) from None
 
 
-def _run_build(
-    args: list[str], target: Path, env: dict[str, str], used: BuildEnvironment, *, log: RunLog, what: str
-) -> None:
-    environment = env | ({"PATH": used.path} if used.path else {})
-    # relsafe filled a fresh environment with what the hooks asked for: build need not ask them again
-    checked = ["--skip-dependency-check"] if used.path else []
+def _run_build(args: list[str], target: Path, used: BuildEnvironment, *, log: RunLog, what: str) -> None:
+    checked = ["--skip-dependency-check"] if used.resolved else []  # pins are checked, as the workflow will
     command = [used.python, "-m", "build", "--no-isolation", *checked, *args, str(target)]
-    process.run(command, log=log, cwd=target, env=environment, what=what)
+    process.run(command, log=log, cwd=target, env=used.env, what=what)
 
 
 def build_distributions(
@@ -222,17 +225,20 @@ def build_distributions(
     """sdist, then the wheel built from that sdist (build's default), into outdir.
 
     Building the wheel from the sdist is what catches files missing from the
-    sdist. `pinned`: build with exactly these requirements (isolated only).
+    sdist. `pinned`: build in a fresh venv with exactly these requirements
+    (isolated only).
     `wheel_only`: a wheel straight from the tree, what the sdist-built one is
     compared with.
     """
     outdir.mkdir(parents=True, exist_ok=True)
-    env = build_environment(source_date_epoch, pretend_version)
-    kinds: list[Distribution] = ["wheel"] if wheel_only else ["sdist", "wheel"]
-    with backend_environment(source, kinds, isolated=isolated, pinned=pinned, log=log, prepared=prepared) as used:
+    base = build_environment(source_date_epoch, pretend_version)
+    kinds: list[DistributionKind] = ["wheel"] if wheel_only else ["sdist", "wheel"]
+    with backend_environment(
+        source, kinds, isolated=isolated, pinned=pinned, log=log, base=base, prepared=prepared
+    ) as used:
         args = ["--wheel"] if wheel_only else []
         what = "building a wheel from the source tree" if wheel_only else "python -m build"
-        _run_build([*args, "--outdir", str(outdir)], source, env, used, log=log, what=what)
+        _run_build([*args, "--outdir", str(outdir)], source, used, log=log, what=what)
     built = sorted(outdir.iterdir(), key=lambda p: (not p.name.endswith(".tar.gz"), p.name))
     files = [path for path in built if path.name.endswith((".whl", ".tar.gz"))]
     if not files:  # build exited 0 yet wrote nothing: say so here, not as a missing file later

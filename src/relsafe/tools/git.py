@@ -278,6 +278,10 @@ class Git:
                 continue  # locked, or not a worktree any more: force harder, then delete it below
         if path.exists():
             shutil.rmtree(path, ignore_errors=True)
+        self.prune_worktrees()
+
+    def prune_worktrees(self) -> None:
+        """Forget worktrees whose folders are gone (a killed run's, removed by hand)."""
         self._run("worktree", "prune")
 
     def clone(self, source: str, destination: Path, *, bare: bool = False) -> None:

@@ -90,11 +90,12 @@ def build_in_publish_job(workflow: Workflow, settings: Settings) -> Iterator[Fin
 
 def rebuild_unverified(workflow: Workflow, settings: Settings) -> Iterator[Finding]:
     """Files built on the runner and published unchecked were never tested: the Ultralytics compromise
-    changed exactly that build. A step that reads the release tag's manifest is the check."""
+    changed exactly that build. A step that reads the release tag's manifest and compares sha256 hashes is the
+    check (reading the manifest only for its build-requires pins is not)."""
     if not workflow.publishing:
         return
     runs = [(step, step.get("run")) for step in workflow.steps()]
-    if any(isinstance(run, str) and MANIFEST_MARKER in run for _step, run in runs):
+    if any(isinstance(run, str) and MANIFEST_MARKER in run and "sha256" in run for _step, run in runs):
         return
     for step, run in runs:
         if isinstance(run, str) and _BUILD_COMMAND.search(run):
