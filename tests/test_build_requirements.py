@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.metadata
+import tempfile
 import time
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import pytest
 
 from relsafe import build_requirements
 from relsafe.distribution import sha256_file
+from relsafe.errors import ToolFailed
 from relsafe.runlog import RunLog
 from relsafe.tools.builder import build_distributions, prepare_environment
 from tests.shapes import write_from_sample
@@ -77,3 +79,25 @@ def test_a_prepared_environment_is_taken_over_only_for_the_same_build_system(tmp
         time.sleep(0.05)
     assert not stale.folder.exists(), "not taken, and removed once made"
     assert "flit_core" in log.path.read_text(encoding="utf-8")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("isolated", [False, True])
+def test_a_backend_that_cannot_run_is_one_error_and_leaves_no_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, isolated: bool
+) -> None:
+    scratch = tmp_path / "system-tmp"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    source = tmp_path / "broken"
+    source.mkdir()
+    (source / "pyproject.toml").write_text(
+        '[build-system]\nrequires = []\nbuild-backend = "no_such_backend_relsafe"\n', encoding="utf-8"
+    )
+    log = RunLog(tmp_path / "run.log")
+    with pytest.raises(ToolFailed) as caught:
+        build_distributions(
+            source, tmp_path / "out", source_date_epoch=EPOCH, pretend_version=None, isolated=isolated, log=log
+        )
+    assert "\n" not in caught.value.message
+    assert list(scratch.iterdir()) == [], "the fresh environment and every scratch folder are gone"
