@@ -132,12 +132,16 @@ def critical_path(releases: list[Release]) -> list[str]:
     wall = statistics.median(release.wall for release in releases)
     summed = statistics.median(sum(release.seconds.values()) for release in releases)
     in_steps = statistics.median(_union(list(release.spans.values())) for release in releases)
-    first = statistics.median(min(span[0] for span in release.spans.values()) for release in releases)
-    last = statistics.median(release.wall - max(span[1] for span in release.spans.values()) for release in releases)
+    before = [min(span[0] for span in release.spans.values()) for release in releases]
+    after = [release.wall - max(span[1] for span in release.spans.values()) for release in releases]
+    between = [
+        release.wall - _union(list(release.spans.values())) - first - last
+        for release, first, last in zip(releases, before, after, strict=True)
+    ]
     lines += [
         f"  wall {wall:.2f} s; sum of step times {summed:.2f} s; some step running {in_steps:.2f} s",
-        f"  outside any step {wall - in_steps:.2f} s: before the first {first:.2f} s, after the last {last:.2f} s, "
-        f"between steps {wall - in_steps - first - last:.2f} s",
+        f"  outside any step {wall - in_steps:.2f} s: before the first {statistics.median(before):.2f} s, "
+        f"after the last {statistics.median(after):.2f} s, between steps {statistics.median(between):.2f} s",
     ]
     return lines
 
