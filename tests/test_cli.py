@@ -63,6 +63,45 @@ def test_a_plain_status_parses_without_typer_and_finds_the_journal_without_gitpy
     assert not modules & (HEAVY | PARSING), sorted(modules & (HEAVY | PARSING))
 
 
+@pytest.mark.parametrize(
+    ("args", "code", "says"),
+    [
+        (("release", "minor", "--plan"), 0, "version      0.1.0 → 0.2.0"),
+        (("release", "--plan", "--path=.", "minor"), 0, "version      0.1.0 → 0.2.0"),
+        (("resume", "--yes", "--confirm", "checklist"), 2, "error: no release is in progress; nothing to resume"),
+    ],
+)
+def test_plain_release_and_resume_command_lines_skip_the_parser(
+    args: tuple[str, ...], code: int, says: str, release_sample: SampleProject
+) -> None:
+    """The plain command lines of release and resume reach their command without typer or pydantic."""
+    proc, modules = imported_modules(*args, cwd=release_sample.root)
+
+    assert proc.returncode == code, proc.stdout + proc.stderr[-2000:]
+    assert says in proc.stdout + proc.stderr
+    assert "relsafe" in modules and "rich" in modules, "the import log was read"
+    assert not modules & PARSING, sorted(modules & PARSING)
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (("release", "minor", "--bogus"), "No such option: --bogus"),
+        (("release", "--plan"), "Missing argument 'PART|VERSION'"),
+        (("release", "minor", "--plan", "--confirm"), "Option '--confirm' requires an argument"),
+        (("status", "--json", "--json", "--bogus"), "No such option: --bogus"),
+    ],
+)
+def test_any_other_command_line_goes_through_typer(
+    args: tuple[str, ...], says: str, release_sample: SampleProject
+) -> None:
+    proc, modules = imported_modules(*args, cwd=release_sample.root)
+
+    assert proc.returncode == 2, proc.stdout + proc.stderr[-2000:]
+    assert says in proc.stderr
+    assert "typer" in modules
+
+
 def test_help_lists_the_commands(run_relsafe: RunRelsafe, tmp_path: Path) -> None:
     proc = run_relsafe("--help", cwd=tmp_path)
 

@@ -2,11 +2,11 @@
 
 Heavy modules (git, build, twine, bump-my-version) are imported inside the
 commands so that `relsafe --help` and `--version` stay fast. typer itself
-(and the pydantic it validates every typed parameter with) is imported only
-when the command line needs parsing: a plain `relsafe status [--json]
-[--path DIR]`, the command run most often, is recognised without it
-(`main`), and anything else about it (`--help`, a bad option, an unreadable
-folder) goes through typer as before.
+(and the pydantic it validates every typed parameter with, about 0.15 s) is
+imported only when the command line needs parsing: the plain command lines
+of `status`, `release` and `resume` are recognised without it (`_plain_call`)
+and call the same functions with the same values; anything else (`--help`, a
+bad option, a missing argument) goes through typer as before.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeVar
@@ -383,38 +384,86 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-def _plain_status(arguments: list[str]) -> tuple[bool, Path] | None:
-    """(--json, --path) when `arguments` are `status` with at most `--json` and one `--path DIR`, `--path=DIR`
-    or `-C DIR` naming a readable folder: what typer would make of them, known without it. None for
-    anything else, which typer parses and reports as always."""
-    if arguments[:1] != ["status"]:
+@dataclass(frozen=True)
+class _Plain:
+    """What a command accepts on the plain way: its flags, its options with one value (the parameter each
+    sets) and how many positional arguments it takes, which become its first parameters."""
+
+    command: Callable[..., None]
+    flags: dict[str, str]
+    options: dict[str, str]
+    positional: tuple[str, ...] = ()
+    repeated: dict[str, str] = field(default_factory=dict)
+
+
+PATH_OPTIONS = {"--path": "path", "-C": "path"}
+PLAIN = {
+    "status": _Plain(status, {"--json": "as_json"}, PATH_OPTIONS),
+    "release": _Plain(
+        release,
+        {"--dry-run": "dry_run", "--plan": "plan", "--yes": "yes"},
+        PATH_OPTIONS,
+        ("part",),
+        {"--confirm": "confirm"},
+    ),
+    "resume": _Plain(resume, {"--yes": "yes"}, PATH_OPTIONS, repeated={"--confirm": "confirm"}),
+}
+
+
+def _plain_call(arguments: list[str]) -> tuple[Callable[..., None], dict[str, Any]] | None:
+    """The command and its parameters for the command lines people type most (`status`, `release minor`,
+    `resume`), known without typer: each flag at most once, each option's value as a separate argument
+    or after `=`, never one that looks like an option, the positional arguments not starting with `-`,
+    --path a readable folder. None for anything else (help, a bad or unknown option, a missing argument,
+    a path typer would refuse), which typer parses and reports as always."""
+    plain = PLAIN.get(arguments[0]) if arguments else None
+    if plain is None:
         return None
-    as_json, folder, rest = False, None, arguments[1:]
+    parameters: dict[str, Any] = {}
+    positional: list[str] = []
+    rest = arguments[1:]
     while rest:
         token = rest.pop(0)
-        if token == "--json" and not as_json:
-            as_json = True
-        elif token in ("--path", "-C") and folder is None and rest:
-            folder = rest.pop(0)
-        elif token.startswith("--path=") and folder is None:
-            folder = token.removeprefix("--path=")
+        name, equals, value = token.partition("=") if token.startswith("--") else (token, "", "")
+        if name in plain.flags and not equals and plain.flags[name] not in parameters:
+            parameters[plain.flags[name]] = True
+        elif name in plain.options or name in plain.repeated:
+            if not equals:
+                if not rest:
+                    return None
+                value = rest.pop(0)
+            if not value or value.startswith("-"):
+                return None
+            if name in plain.repeated:
+                parameters.setdefault(plain.repeated[name], []).append(value)
+            elif plain.options[name] in parameters:
+                return None
+            else:
+                parameters[plain.options[name]] = value
+        elif token and not token.startswith("-"):
+            positional.append(token)
         else:
             return None
-    if folder is not None and (not folder or folder.startswith("-")):
+    if len(positional) != len(plain.positional):
         return None
-    path = Path() if folder is None else Path(folder)
+    parameters.update(zip(plain.positional, positional, strict=True))
+    path = Path(parameters.get("path", "."))
     if not (path.is_dir() and os.access(path, os.R_OK)):
         return None
-    return as_json, path
+    if "path" in parameters:
+        parameters["path"] = path
+    return plain.command, parameters
 
 
 def main() -> None:
     try:
-        plain = _plain_status(sys.argv[1:])
+        plain = _plain_call(sys.argv[1:])
         if plain is None:
             _app()()
         else:
-            with _reported():
-                _show_status(*plain)
+            command, parameters = plain
+            command(**parameters)
+    except KeyboardInterrupt:  # before a command's own handling began: as typer ends it
+        sys.exit(130)
     except SystemExit as exit_:
         sys.exit(exit_.code)
