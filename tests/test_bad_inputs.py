@@ -13,7 +13,7 @@ import pytest
 
 from relsafe.sample import SampleProject, create_sample
 from relsafe.tools.localindex import LocalIndex
-from tests.conftest import RunRelsafe, git
+from tests.conftest import RunRelsafe, git, relsafe_env
 
 Mutation = Callable[[Path], None]
 
@@ -470,3 +470,20 @@ def test_preflight_lists_every_reason_with_an_unreachable_index(sample: SamplePr
     assert "not clean" in refused.stderr and "index unreachable at http://127.0.0.1:9/" in refused.stderr
     assert "Traceback" not in refused.stderr
     assert snapshot(sample) == before
+
+
+@pytest.mark.slow
+def test_a_release_is_refused_when_zizmor_cannot_audit_the_publish_workflow(
+    quiet_sample: SampleProject, run_relsafe: RunRelsafe
+) -> None:
+    """The audit fails closed: no zizmor, no release, and nothing changed."""
+    before = snapshot(quiet_sample)
+    missing = relsafe_env(RELSAFE_ZIZMOR=str(quiet_sample.root.parent / "no-such-zizmor"))
+
+    refused = run_relsafe("release", "minor", cwd=quiet_sample.root, env=missing)
+
+    output = refused.stdout + refused.stderr
+    assert refused.returncode == 4, output
+    assert ".github/workflows/publish.yml:1: zizmor-unavailable: zizmor did not audit this workflow" in output, output
+    assert "Traceback" not in output
+    assert snapshot(quiet_sample) == before

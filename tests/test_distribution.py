@@ -111,16 +111,17 @@ def test_facts_and_checks_of_a_real_build(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_a_file_left_out_of_the_sdist_shows_in_the_wheel_rebuilt_from_it(tmp_path: Path) -> None:
+def test_a_file_left_out_of_the_sdist_shows_against_a_wheel_built_from_the_tree(tmp_path: Path) -> None:
     left_out = "src/sample/data/table.json"
     (from_tree,) = build_project(tmp_path / "tree", "--wheel", sdist_exclude=left_out)
-    from_sdist, _ = build_project(tmp_path / "sdist", sdist_exclude=left_out)
+    from_sdist, _ = build_project(tmp_path / "sdist", sdist_exclude=left_out)  # build's default: through the sdist
     complete, _ = build_project(tmp_path / "complete")
 
-    assert compare_wheel_file_lists(from_tree, from_sdist) == [
-        f"sample/data/table.json is in {from_tree.name} but not in the wheel rebuilt from the sdist"
+    assert compare_wheel_file_lists(from_sdist, from_tree) == [
+        f"sample/data/table.json is in a wheel built from the source tree but not in {from_sdist.name}: "
+        "the sdist lacks it"
     ]
-    assert compare_wheel_file_lists(from_tree, complete) == []
+    assert compare_wheel_file_lists(complete, from_tree) == []
 
 
 def test_file_lists_ignore_what_legitimately_varies(tmp_path: Path) -> None:
@@ -151,11 +152,13 @@ def test_file_lists_report_files_on_either_side(tmp_path: Path) -> None:
             "pkg-1.0.dist-info/licenses/LICENSE": b"",
         },
     )
-    rebuilt = write_wheel(tmp_path / "b" / WHEEL, {"pkg/__init__.py": b"", "pkg/_build_stamp.txt": b"", **dist_info()})
-    assert compare_wheel_file_lists(released, rebuilt) == [
-        f"pkg-1.0.dist-info/licenses/LICENSE is in {WHEEL} but not in the wheel rebuilt from the sdist",
-        f"pkg/py.typed is in {WHEEL} but not in the wheel rebuilt from the sdist",
-        f"pkg/_build_stamp.txt is only in the wheel rebuilt from the sdist, not in {WHEEL}",
+    from_tree = write_wheel(
+        tmp_path / "b" / WHEEL, {"pkg/__init__.py": b"", "pkg/_build_stamp.txt": b"", **dist_info()}
+    )
+    assert compare_wheel_file_lists(released, from_tree) == [
+        f"pkg/_build_stamp.txt is in a wheel built from the source tree but not in {WHEEL}: the sdist lacks it",
+        f"pkg-1.0.dist-info/licenses/LICENSE is only in {WHEEL}, not in a wheel built from the source tree",
+        f"pkg/py.typed is only in {WHEEL}, not in a wheel built from the source tree",
     ]
 
 

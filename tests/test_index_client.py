@@ -230,9 +230,19 @@ def test_download_checks_the_hash_and_leaves_nothing_half_written(
 # --- uploading -------------------------------------------------------------------------------
 
 
+@pytest.fixture(params=["uv publish", "twine upload"])
+def uploader(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Every upload test runs with uv publish (uv installed with relsafe) and with twine (RELSAFE_NO_UV)."""
+    if request.param == "twine upload":
+        monkeypatch.setenv("RELSAFE_NO_UV", "1")
+    else:
+        monkeypatch.delenv("RELSAFE_NO_UV", raising=False)
+    return str(request.param)
+
+
 @pytest.mark.slow
 def test_a_second_upload_of_the_same_file_name_is_file_exists(
-    local_index: LocalIndex, tiny_dists: TinyDists, run_log: RunLog
+    local_index: LocalIndex, tiny_dists: TinyDists, run_log: RunLog, uploader: str
 ) -> None:
     upload(
         tiny_dists.sdist,
@@ -248,12 +258,14 @@ def test_a_second_upload_of_the_same_file_name_is_file_exists(
             log=run_log,
         )
     assert tiny_dists.sdist.name in caught.value.message
-    assert "\x1b[" not in run_log.path.read_text()  # type: ignore[union-attr]
+    logged = run_log.path.read_text()  # type: ignore[union-attr]
+    assert "\x1b[" not in logged
+    assert "exit 0 after" in logged and f": {uploader}" in logged, "the upload ran with this uploader"
 
 
 @pytest.mark.slow
 def test_a_wrong_password_is_a_403_with_a_hint_and_the_password_is_never_shown(
-    tiny_dists: TinyDists, run_log: RunLog
+    tiny_dists: TinyDists, run_log: RunLog, uploader: str
 ) -> None:
     secret = "wrong-Pa55word-never-shown"
     with LocalIndex(username="alice", password="the-right-password") as index:
@@ -277,7 +289,7 @@ def test_a_wrong_password_is_a_403_with_a_hint_and_the_password_is_never_shown(
 
 @pytest.mark.slow
 def test_a_stopped_index_is_unreachable_after_bounded_retries(
-    local_index: LocalIndex, tiny_dists: TinyDists, run_log: RunLog
+    local_index: LocalIndex, tiny_dists: TinyDists, run_log: RunLog, uploader: str
 ) -> None:
     url = local_index.upload_url
     local_index.stop()
@@ -295,7 +307,7 @@ def test_a_stopped_index_is_unreachable_after_bounded_retries(
 
 @pytest.mark.slow
 def test_5xx_is_retried_until_it_passes(
-    flaky_index: tuple[str, type[FlakyIndex]], tiny_dists: TinyDists, run_log: RunLog
+    flaky_index: tuple[str, type[FlakyIndex]], tiny_dists: TinyDists, run_log: RunLog, uploader: str
 ) -> None:
     url, server = flaky_index
     server.statuses = [503, 502, 200]
@@ -305,13 +317,13 @@ def test_5xx_is_retried_until_it_passes(
 
 
 @pytest.mark.slow
-def test_other_4xx_fail_at_once_with_twines_last_lines(
-    flaky_index: tuple[str, type[FlakyIndex]], tiny_dists: TinyDists, run_log: RunLog
+def test_other_4xx_fail_at_once_with_the_uploaders_last_lines(
+    flaky_index: tuple[str, type[FlakyIndex]], tiny_dists: TinyDists, run_log: RunLog, uploader: str
 ) -> None:
     url, server = flaky_index
     server.statuses = [400]
     credentials = Credentials("user", "flaky-password", "test")
-    with pytest.raises(ToolFailed, match="twine upload") as caught:
+    with pytest.raises(ToolFailed, match=uploader) as caught:
         upload(tiny_dists.wheel, repository_url=url, credentials=credentials, log=run_log, backoff=0.01)
     assert not isinstance(caught.value, FileExists)
     assert server.posts == 1

@@ -21,10 +21,21 @@ def test_a_manifest_reads_back_from_its_tag_message_with_a_signature_after_it() 
     assert manifest.parse(message) == written
 
 
+def test_a_rebuild_manifest_pins_the_build_requirements_after_the_files() -> None:
+    pins = ("build==1.2.2", "hatchling==1.27.0", "packaging==24.2")
+    written = manifest.Manifest({SDIST: "b" * 64, WHEEL: "a" * 64}, None, pins)
+    lines = written.tag_message("1.2.0").splitlines()
+    assert lines[-3:] == [f"build-requires: {pin}" for pin in pins]
+    assert not any(line.startswith("staging-index") for line in lines)
+    assert manifest.parse(written.tag_message("1.2.0")) == written
+
+
 @pytest.mark.parametrize(
     ("message", "error"),
     [
         ("Release 1\n\nrelsafe-manifest: 1\n", "names no file"),
+        (f"Release 1\n\nrelsafe-manifest: 1\n{'a' * 64}  {WHEEL}\nbuild-requires: --index-url=x\n", "name==version"),
+        (f"Release 1\n\nrelsafe-manifest: 1\n{'a' * 64}  {WHEEL}\nbuild-requires: hatchling>=1\n", "name==version"),
         (f"Release 1\n\nrelsafe-manifest: 1\n{'a' * 64}  {WHEEL}\n{'b' * 64}  {WHEEL}\n", "twice"),
     ],
 )

@@ -8,6 +8,7 @@ commit, the runner's temp folder and literals, so nothing here imitates GitHub b
 from __future__ import annotations
 
 import hashlib
+import importlib.metadata
 import os
 import re
 import shutil
@@ -23,6 +24,7 @@ from relsafe.sample import SampleProject, create_sample
 from relsafe.tools.localindex import LocalIndex
 from relsafe.trusted_publishing import render_publish_workflow
 from tests.conftest import RunRelsafe, git
+from tests.wheelhouse import wheelhouse
 
 pytestmark = pytest.mark.slow
 
@@ -38,12 +40,10 @@ def run_preparing_job(
     workspace: Path,
     runner_temp: Path,
     workflow_text: str | None = None,
-    instead_of_building: Path | None = None,
+    extra_env: dict[str, str] | None = None,
 ) -> subprocess.CompletedProcess[str]:
-    """Check out the tag as actions/checkout leaves it (a lightweight tag), then run each `run:` step.
-
-    A rebuild's `python -m build` needs the network for its isolated environment, which tests do not
-    reach: with `instead_of_building`, that step copies those files into DIST instead."""
+    """Check out the tag as actions/checkout leaves it (a lightweight tag), then run each `run:` step,
+    with `extra_env` on top of the environment (pip's offline settings, for a rebuild)."""
     shutil.rmtree(workspace, ignore_errors=True)
     shutil.rmtree(runner_temp, ignore_errors=True)
     runner_temp.mkdir(parents=True)
@@ -65,15 +65,20 @@ def run_preparing_job(
             continue
         assert "${{" not in step["run"], "a run step must read only its environment"
         env = {**os.environ, **job_env, **{key: expand(value) for key, value in step.get("env", {}).items()}}
-        if instead_of_building is not None and "python -m build" in step["run"]:
-            shutil.copytree(instead_of_building, env["DIST"])
-            continue
+        env |= extra_env or {}
         done = subprocess.run(
             ["bash", "-e", "-c", step["run"]], cwd=workspace, env=env, capture_output=True, text=True, check=False
         )
         if done.returncode != 0:
             return done
     return done
+
+
+def retag(sample: SampleProject, message: str) -> None:
+    """Replace the remote's release tag by another annotated tag on the same commit, with this message."""
+    commit = git(sample.remote, "rev-parse", f"refs/tags/{TAG}^{{commit}}")
+    identity = ["-c", "user.name=x", "-c", "user.email=x@x.invalid"]
+    git(sample.remote, *identity, "tag", "-f", "-a", TAG, "-m", message, commit)
 
 
 @pytest.fixture
@@ -127,21 +132,7 @@ def test_the_preparing_job_promotes_exactly_the_staged_files_and_refuses_any_oth
 
     edited = carried.lines()
     edited[1] = "0" * 64 + edited[1][64:]  # an annotated tag whose manifest names other bytes
-    message = "\n".join(["Release 0.2.0", "", *edited]) + "\n"
-    git(
-        released.remote,
-        "-c",
-        "user.name=x",
-        "-c",
-        "user.email=x@x.invalid",
-        "tag",
-        "-f",
-        "-a",
-        TAG,
-        "-m",
-        message,
-        commit,
-    )
+    retag(released, "\n".join(["Release 0.2.0", "", *edited]) + "\n")
     done = run_preparing_job(released, workspace, runner_temp)
     assert done.returncode != 0 and "is not the tested file" in done.stdout
 
@@ -184,6 +175,8 @@ def test_a_release_that_builds_nothing_tags_without_a_manifest(
 def test_without_staging_the_workflow_publishes_a_rebuild_only_when_it_is_the_tested_bytes(
     tmp_path: Path, local_index: LocalIndex, run_relsafe: RunRelsafe
 ) -> None:
+    """The rebuild step runs as written: a venv, the manifest's pins installed with pip (from wheels of what
+    the tests run with, since PyPI is out of reach), `python -m build --no-isolation`; then the check."""
     sample = create_sample(tmp_path, index=(local_index.upload_url, local_index.index_url), offline=True)
     config = sample.root / "release.toml"
     steps = '["preflight", "bump", "build", "inspect", "smoke", "tag", "push"]'
@@ -192,17 +185,29 @@ def test_without_staging_the_workflow_publishes_a_rebuild_only_when_it_is_the_te
     git(sample.root, "push", "-q", "origin", "main")
     done = run_relsafe("release", "minor", cwd=sample.root)
     assert done.returncode == 0, done.stdout + done.stderr
-    tested = next((sample.root / ".git" / "relsafe" / "releases").glob("*/dist"))
+    carried = manifest.parse(git(sample.root, "for-each-ref", "--format=%(contents)", f"refs/tags/{TAG}"))
+    assert carried is not None and carried.staging_index is None
+    pins = list(carried.build_requires)
+    assert {pin.partition("==")[0] for pin in pins} >= {"build", "hatchling", "packaging", "pyproject-hooks"}
+    assert f"hatchling=={importlib.metadata.version('hatchling')}" in pins, "the versions the build ran with"
+    offline = {"PIP_NO_INDEX": "1", "PIP_FIND_LINKS": str(wheelhouse(pins, tmp_path / "wheelhouse"))}
     workflow = render_publish_workflow(project=sample.name)
     workspace, runner_temp = tmp_path / "workspace", tmp_path / "runner-temp"
+    tested = {
+        path.name: sha256(path) for path in next((sample.root / ".git/relsafe/releases").glob("*/dist")).iterdir()
+    }
 
-    rebuilt = run_preparing_job(sample, workspace, runner_temp, workflow, instead_of_building=tested)
+    rebuilt = run_preparing_job(sample, workspace, runner_temp, workflow, extra_env=offline)
     assert rebuilt.returncode == 0, rebuilt.stdout + rebuilt.stderr
     assert "exactly the tested ones" in rebuilt.stdout
+    assert {path.name: sha256(path) for path in (runner_temp / "dist").iterdir()} == tested
 
-    other = tmp_path / "other-build"
-    shutil.copytree(tested, other)
-    wheel = next(other.glob("*.whl"))
-    wheel.write_bytes(wheel.read_bytes() + b"\0")  # a rebuild that came out different
-    refused = run_preparing_job(sample, workspace, runner_temp, workflow, instead_of_building=other)
-    assert refused.returncode != 0 and f"the rebuilt {wheel.name} is not the tested file" in refused.stdout
+    wheel = next(name for name in tested if name.endswith(".whl"))
+    other = manifest.Manifest({**carried.files, wheel: "0" * 64}, None, carried.build_requires)
+    retag(sample, other.tag_message("0.2.0"))  # the tag names bytes this commit does not rebuild to
+    refused = run_preparing_job(sample, workspace, runner_temp, workflow, extra_env=offline)
+    assert refused.returncode != 0 and f"the rebuilt {wheel} is not the tested file" in refused.stdout
+
+    retag(sample, manifest.Manifest(carried.files).tag_message("0.2.0"))  # no pins: no rebuild to trust
+    refused = run_preparing_job(sample, workspace, runner_temp, workflow, extra_env=offline)
+    assert refused.returncode != 0 and "pins no build requirements" in refused.stdout

@@ -265,7 +265,7 @@ def test_credentials_reach_only_the_upload_and_the_journal_is_private(
     assert sorted(path.name for path in index.storage.iterdir()) == [
         "relsafe_sample-0.2.0-py3-none-any.whl",
         "relsafe_sample-0.2.0.tar.gz",
-    ], "twine got the login: the index took both files"
+    ], "the upload got the login: the index took both files"
     seen = {path.stem.split("-")[0]: json.loads(path.read_text(encoding="utf-8")) for path in dumps.iterdir()}
     assert {"backend", "tests", "pre", "reference"} <= set(seen), sorted(seen)
     for environment in seen.values():

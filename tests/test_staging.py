@@ -716,7 +716,7 @@ def test_an_upload_token_never_appears_in_output_logs_or_anywhere_under_git(
     logs = sorted((journal_dir(sample) / "logs").iterdir())
     assert len(logs) >= 2, "each run kept its log"
     log_text = "\n".join(path.read_text(encoding="utf-8") for path in logs)
-    assert "twine" in log_text and "403 Forbidden" in log_text, "the logs hold twine's own output, redacted"
+    assert "uv publish" in log_text and "403 Forbidden" in log_text, "the logs hold the uploader's own output, redacted"
     holding, read = files_holding(sample.root / ".git", [n.encode() for n in needles])
     assert holding == []
     assert read > 50, "the whole git directory was read: objects, journal, logs, artifacts"

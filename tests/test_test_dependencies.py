@@ -394,7 +394,7 @@ def test_uv_is_found_through_its_package_without_path() -> None:
     """The README's `pip install .` brings uv; relsafe uses it even when the venv's bin folder is not on PATH."""
     import uv
 
-    probe = "from relsafe.tools.builder import uv_executable; print(uv_executable())"
+    probe = "from relsafe.tools.uv import uv_executable; print(uv_executable())"
     env = {key: value for key, value in os.environ.items() if key != "RELSAFE_NO_UV"} | {"PATH": ""}
     found = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True)
     assert found.stdout.strip() == str(uv.find_uv_bin())

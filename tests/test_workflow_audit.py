@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import re
 import textwrap
+from importlib import metadata
 from pathlib import Path
 
 import pytest
@@ -11,11 +13,14 @@ import pytest
 from relsafe.config import TESTPYPI_INDEX_URL
 from relsafe.errors import ToolFailed, UsageError
 from relsafe.runlog import RunLog
-from relsafe.security.workflow_audit import AuditReport, Finding, audit_workflows
+from relsafe.security.workflow.audit import audit_workflows
+from relsafe.security.workflow.report import SAME_CONCERN, UNAVAILABLE, AuditReport, Finding
 from relsafe.tools.zizmor import find_zizmor, run_zizmor
 from relsafe.trusted_publishing import render_publish_workflow
+from tests.conftest import RunRelsafe, relsafe_env
 
 REPO = Path(__file__).resolve().parent.parent
+SEVERITIES = ("error", "warning", "info")
 MARK = "# <-"  # marks the line a case expects its finding on
 
 CHECKOUT = "actions/checkout@11bd71901bbe5b1630ceea73d27597364c9af683"
@@ -89,8 +94,12 @@ CASES: list[tuple[str, str, str]] = [
     ),
     (
         "dangerous-trigger",
-        "warning",
-        f"on:\n  workflow_run: {MARK}\n    workflows: [ci]\npermissions: {{}}\njobs:{build_job()}",
+        "error",
+        f"on:\n  workflow_run: {MARK}\n    workflows: [ci]\npermissions: {{}}\njobs:"
+        + build_job().replace(
+            "persist-credentials: false",
+            "persist-credentials: false\n          ref: ${{ github.event.workflow_run.head_sha }}",
+        ),
     ),
     (
         "template-injection",
@@ -225,7 +234,7 @@ CASES: list[tuple[str, str, str]] = [
         "release-cache",
         "error",
         publishing(
-            build_job(f"\n      - uses: {SETUP_PYTHON}\n        with:\n          cache: pip {MARK}") + publish_job()
+            build_job(f"\n      - uses: {SETUP_PYTHON} {MARK}\n        with:\n          cache: pip") + publish_job()
         ),
     ),
     (
@@ -325,6 +334,226 @@ def test_each_rule_catches_its_mistake_on_the_right_line(
     assert (expected.rule, expected.severity, expected.path, expected.line) in found, report.to_json()
 
 
+# The new rules as twins: (rule, severity, the dangerous workflow with its line marked, the safe one beside it).
+LABELER = "actions/labeler@8558fd74291d67161a8a78ce36a881fa63b766a9"
+ATTEST = "actions/attest-build-provenance@e8998f949152b193b063cb0ec769d69d929409be"
+NOTIFY = f"\n      - uses: owner/notify@{SHAPE_ONLY}\n        with:\n          text: "
+COMMENT_THROUGH_ENV = '\n      - env:\n          BODY: ${{ github.event.comment.body }}\n        run: echo "$BODY"'
+SHARED_DOCS = f"org/shared/.github/workflows/docs.yml@{SHAPE_ONLY}"
+LABELER_WORKFLOW = (
+    "on:\n  pull_request_target:\npermissions:\n  contents: read\n  pull-requests: write\njobs:\n"
+    f"  label:\n    runs-on: ubuntu-latest\n    steps:\n      - uses: {LABELER} # v5.0.0\n"
+)
+TWINS: list[tuple[str, str, str, str]] = [
+    (
+        "untrusted-trigger",
+        "error",
+        publishing(
+            build_job('\n      - run: echo "NOTE=1" >> "$GITHUB_ENV"') + publish_job(),
+            trigger="issue_comment:\n  push:\n    tags: ['v*']",
+        ).replace("issue_comment:", f"issue_comment: {MARK}"),
+        "on: issue_comment\npermissions: {}\njobs:" + build_job(COMMENT_THROUGH_ENV),
+    ),
+    (
+        "untrusted-trigger",
+        "error",
+        publishing(build_job() + publish_job(), trigger=f"issues: {MARK}\n  push:\n    tags: ['v*']"),
+        publishing(build_job() + publish_job()),
+    ),
+    (
+        "untrusted-trigger",
+        "warning",
+        f"on: [pull_request_review, discussion] {MARK}\npermissions: {{}}\njobs:"
+        + build_job(f"{NOTIFY}${{{{ github.event.review.body }}}}"),
+        "on: [pull_request_review, discussion]\npermissions: {}\njobs:"
+        + build_job(f"{NOTIFY}${{{{ github.event.review.id }}}}" + COMMENT_THROUGH_ENV),
+    ),
+    (
+        "secrets-inherit",
+        "error",
+        publishing(f"\n  build:\n    uses: ./.github/workflows/build.yml {MARK}\n    secrets: inherit" + publish_job()),
+        publishing(
+            "\n  build:\n    uses: ./.github/workflows/build.yml\n    secrets:\n      CODECOV: ${{ secrets.CODECOV }}"
+            + publish_job()
+        ),
+    ),
+    (
+        "secrets-inherit",
+        "warning",
+        f"on: [push]\npermissions: {{}}\njobs:\n  docs:\n    uses: {SHARED_DOCS} {MARK}\n    secrets: inherit\n",
+        f"on: [push]\npermissions: {{}}\njobs:\n  docs:\n    uses: {SHARED_DOCS}\n",
+    ),
+    (
+        "self-hosted-runner",
+        "error",
+        publishing(
+            build_job() + publish_job().replace("runs-on: ubuntu-latest", f"runs-on: [self-hosted, x64] {MARK}")
+        ),
+        publishing(build_job() + publish_job()),
+    ),
+    (
+        "self-hosted-runner",
+        "error",
+        publishing(
+            "\n  lint:\n    runs-on: {labels: [self-hosted]} "
+            + MARK
+            + "\n    steps:\n      - run: ruff check"
+            + build_job().replace("  build:\n", "  build:\n    needs: lint\n")
+            + publish_job()
+        ),
+        publishing(
+            "\n  lint:\n    runs-on: {group: linters}\n    steps:\n      - run: ruff check"
+            + build_job().replace("  build:\n", "  build:\n    needs: lint\n")
+            + publish_job()
+            + "  other:\n    runs-on: self-hosted\n    steps:\n      - run: echo unrelated\n"
+        ),
+    ),
+    (
+        "release-cache",
+        "error",
+        publishing(
+            build_job(f"\n      - uses: actions/setup-node@{SHAPE_ONLY} {MARK}\n        with:\n          cache: npm")
+            + publish_job()
+        ),
+        publishing(
+            build_job(
+                f"\n      - uses: actions/setup-node@{SHAPE_ONLY}"
+                "\n        with:\n          package-manager-cache: false"
+            )
+            + publish_job()
+        ),
+    ),
+    (
+        "release-cache",
+        "error",
+        publishing(build_job(f"\n      - uses: actions/setup-go@{SHAPE_ONLY} {MARK}") + publish_job()),
+        publishing(
+            build_job(f"\n      - uses: actions/setup-go@{SHAPE_ONLY}\n        with:\n          cache: false")
+            + publish_job()
+        ),
+    ),
+    (
+        "release-cache",
+        "error",
+        publishing(
+            build_job()
+            + publish_job()
+            + "  docs:\n    runs-on: ubuntu-latest\n    steps:\n"
+            + f"      - uses: actions/setup-java@{SHAPE_ONLY} {MARK}\n        with:\n          cache: maven\n"
+        ),
+        f"on: [push]\npermissions: {{}}\njobs:\n  docs:\n    runs-on: ubuntu-latest\n    steps:\n"
+        f"      - uses: actions/setup-java@{SHAPE_ONLY}\n        with:\n          cache: maven\n",
+    ),
+    (
+        "stored-credentials",
+        "error",
+        publishing(build_job() + publish_job(f"\n      - run: python -m tox -e release {MARK}")),
+        publishing(build_job() + publish_job("\n      - run: python -m tox -e py312")),
+    ),
+    (
+        "dangerous-trigger",
+        "error",
+        f"on:\n  pull_request_target: {MARK}\npermissions: {{}}\njobs:"
+        + build_job().replace(
+            "persist-credentials: false",
+            "persist-credentials: false\n          ref: ${{ github.event.pull_request.head.sha }}",
+        ),
+        LABELER_WORKFLOW,
+    ),
+    (
+        "dangerous-trigger",
+        "error",
+        f"on:\n  workflow_run: {MARK}\n    workflows: [ci]\npermissions: {{}}\njobs:"
+        + build_job('\n      - run: gh pr checkout "$PR"'),
+        f"on:\n  workflow_run:\n    workflows: [ci]\npermissions: {{}}\njobs:{build_job()}",
+    ),
+    (
+        "id-token-scope",
+        "error",
+        publishing(
+            build_job().replace(
+                "runs-on: ubuntu-latest", f"runs-on: ubuntu-latest\n    permissions:\n      id-token: write {MARK}"
+            )
+            + publish_job()
+        ),
+        publishing(
+            build_job(f"\n      - uses: {ATTEST} # v2.4.0\n        with:\n          subject-path: dist/*").replace(
+                "runs-on: ubuntu-latest",
+                "runs-on: ubuntu-latest\n    permissions:\n      id-token: write\n      attestations: write",
+            )
+            + publish_job()
+        ),
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("rule", "severity", "dangerous", "safe"), TWINS, ids=[f"{c[0]}-{c[1]}-{i}" for i, c in enumerate(TWINS)]
+)
+def test_each_new_rule_catches_the_dangerous_twin_and_passes_the_safe_one(
+    tmp_path: Path, log: RunLog, rule: str, severity: str, dangerous: str, safe: str
+) -> None:
+    bad = write(tmp_path, dangerous, "dangerous.yml")
+    found = [(f.rule, f.severity, f.line) for f in audit(bad, log).findings]
+    assert (rule, severity, marked_line(bad)) in found, audit(bad, log).to_json()
+    good = write(tmp_path, safe, "safe.yml")
+    assert rule not in rules(audit(good, log)), audit(good, log).to_json()
+
+
+def test_a_labeler_on_pull_request_target_gets_no_finding(tmp_path: Path, log: RunLog) -> None:
+    path = write(tmp_path, LABELER_WORKFLOW, "labeler.yml")
+    assert audit(path, log).findings == []
+
+
+def test_an_attesting_ci_workflow_is_not_a_publishing_one(tmp_path: Path, log: RunLog) -> None:
+    """id-token: write to sign attestations makes neither a scope error nor the strict rules of publishing."""
+    job = build_job(f"\n      - uses: {ATTEST} # v2.4.0\n        with:\n          subject-path: dist/*").replace(
+        "runs-on: ubuntu-latest",
+        "runs-on: ubuntu-latest\n    permissions:\n      id-token: write\n      attestations: write",
+    )
+    path = write(tmp_path, f"# CI {MARK}\non: [push]\njobs:{job}", "ci.yml")
+    assert [(f.rule, f.severity, f.line) for f in audit(path, log).findings] == [
+        ("missing-permissions", "warning", marked_line(path))
+    ]
+
+
+def test_a_branch_push_that_calls_a_reusable_publish_workflow_publishes(tmp_path: Path, log: RunLog) -> None:
+    write(tmp_path, publishing(build_job() + publish_job(), trigger="workflow_call:"), "publish.yml")
+    caller = write(
+        tmp_path,
+        f"on:\n  push:\n    branches: [main] {MARK}\npermissions: {{}}\njobs:\n"
+        "  release:\n    uses: ./.github/workflows/publish.yml\n",
+        "caller.yml",
+    )
+    found = [(f.rule, f.severity, f.line) for f in audit(caller, log).findings]
+    assert ("branch-push-publish", "error", marked_line(caller)) in found
+    (tmp_path / "publish.yml").write_text(f"on: [workflow_call]\npermissions: {{}}\njobs:{build_job()}")
+    assert "branch-push-publish" not in rules(audit(caller, log))
+
+
+def test_a_publish_job_only_tags_reach_is_not_branch_push_publish(tmp_path: Path, log: RunLog) -> None:
+    """PyPA's guide: `on: push` with the publish job guarded by `if: startsWith(github.ref, 'refs/tags/')`."""
+    guarded = publish_job().replace(
+        "    needs: build\n", "    needs: build\n    if: startsWith(github.ref, 'refs/tags/')\n"
+    )
+    path = write(tmp_path, publishing(build_job() + guarded, trigger="push:\n    branches: [main]"))
+    assert "branch-push-publish" not in rules(audit(path, log))
+    widened = guarded.replace("refs/tags/')", "refs/tags/') || github.ref == 'refs/heads/main'")
+    path = write(tmp_path, publishing(build_job() + widened, trigger="push:\n    branches: [main]"))
+    assert "branch-push-publish" in rules(audit(path, log))
+
+
+def test_a_publish_job_only_a_release_reaches_is_not_branch_push_publish(tmp_path: Path, log: RunLog) -> None:
+    """black's: `on: release` and `push: branches` together, the publish job guarded by the event's name."""
+    guarded = publish_job().replace("    needs: build\n", "    needs: build\n    if: github.event_name == 'release'\n")
+    trigger = "release:\n    types: [published]\n  push:\n    branches: [main]"
+    path = write(tmp_path, publishing(build_job() + guarded, trigger=trigger))
+    assert "branch-push-publish" not in rules(audit(path, log))
+    widened = guarded.replace("== 'release'", "!= 'pull_request'")
+    path = write(tmp_path, publishing(build_job() + widened, trigger=trigger))
+    assert "branch-push-publish" in rules(audit(path, log))
+
+
 def test_generated_workflow_has_no_findings(tmp_path: Path, log: RunLog) -> None:
     path = write(tmp_path, render_publish_workflow(project="sample-pkg"), "publish.yml")
     report = audit(path, log)
@@ -348,8 +577,8 @@ MISTAKES: list[tuple[str, str, str]] = [
     ("dangerous-trigger", "on:\n  push:", "on:\n  pull_request_target:\n  push:"),
     (
         "template-injection",
-        "python -m pip install build\n",
-        'python -m pip install build\n          echo "${{ github.ref_name }}"\n',
+        'python3 -m venv "$BUILD_ENV"\n',
+        'python3 -m venv "$BUILD_ENV"\n          echo "${{ github.ref_name }}"\n',
     ),
     ("id-token-scope", "permissions: {}", "permissions:\n  id-token: write"),
     ("id-token-scope", "contents: read # to check out the tag", "contents: read\n      id-token: write"),
@@ -559,9 +788,103 @@ def test_zizmor_findings_carry_rule_line_and_source(tmp_path: Path, log: RunLog)
     step = f"\n      - uses: actions/setup-python@v5 {MARK}"
     path = write(tmp_path, f"on: [push]\npermissions: {{}}\njobs:{build_job(step)}")
     report = audit_workflows([path], log=log)
-    zizmor_findings = [(f.rule, f.line, f.severity) for f in report.findings if f.source == "zizmor"]
-    assert ("unpinned-uses", marked_line(path), "error") in zizmor_findings
+    on_line = [(f.rule, f.also, f.source, f.severity) for f in report.findings if f.line == marked_line(path)]
+    assert on_line == [("unpinned-action", "unpinned-uses", "relsafe+zizmor", "warning")], report.to_json()
     assert find_zizmor() is not None
+
+
+def test_a_missing_zizmor_fails_the_audit_closed(tmp_path: Path, log: RunLog, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A workflow zizmor could not check gets an error that no ignore comment silences."""
+    text = render_publish_workflow(project="sample-pkg")
+    path = write(tmp_path, "# relsafe: ignore[zizmor-unavailable]\n" + text, "publish.yml")
+    monkeypatch.setenv("RELSAFE_ZIZMOR", str(tmp_path / "no-such-zizmor"))
+    assert find_zizmor() is None
+    report = audit_workflows([path], log=log)
+    assert [(f.rule, f.severity, f.line) for f in report.findings] == [("zizmor-unavailable", "error", 1)]
+    assert "not found" in report.zizmor_status and "refuses" in report.zizmor_status
+    monkeypatch.delenv("RELSAFE_ZIZMOR")
+    assert not audit_workflows([path], log=log).has_errors
+
+
+def test_audit_command_refuses_with_exit_4_when_zizmor_cannot_run(tmp_path: Path, run_relsafe: RunRelsafe) -> None:
+    write(tmp_path, render_publish_workflow(project="sample-pkg"), "publish.yml")
+    missing = relsafe_env(RELSAFE_ZIZMOR=str(tmp_path / "no-such-zizmor"))
+    refused = run_relsafe("audit", "publish.yml", cwd=tmp_path, env=missing)
+    assert refused.returncode == 4, refused.stdout + refused.stderr
+    assert "zizmor-unavailable" in refused.stdout and "zizmor did not audit this workflow" in refused.stdout
+    assert "Traceback" not in refused.stdout + refused.stderr
+    passed = run_relsafe("audit", "publish.yml", cwd=tmp_path)
+    assert passed.returncode == 0, passed.stdout + passed.stderr
+
+
+def test_zizmor_is_found_through_its_installed_distribution() -> None:
+    found = find_zizmor()
+    assert found is not None
+    listed = [file for file in metadata.distribution("zizmor").files or [] if file.name == found.name]
+    assert [Path(str(file.locate())).resolve() for file in listed] == [found]
+
+
+@pytest.mark.slow
+def test_zizmor_medium_findings_block_a_publishing_workflow_only(tmp_path: Path, log: RunLog) -> None:
+    """excessive-permissions on a job left the default token is medium, and zizmor's alone (relsafe names the
+    missing top-level `permissions:` on line 1): an error where the workflow can publish, a warning elsewhere."""
+    release = write(tmp_path, publishing(build_job() + publish_job()).replace("permissions: {}\n", ""), "release.yml")
+    ci = write(tmp_path, f"on: [push]\njobs:{build_job()}", "ci.yml")
+    report = audit_workflows([release, ci], log=log)
+    excessive = {
+        (Path(f.path).name, f.severity, f.source) for f in report.findings if f.rule == "excessive-permissions"
+    }
+    assert excessive == {("release.yml", "error", "zizmor"), ("ci.yml", "warning", "zizmor")}, report.to_json()
+
+
+@pytest.mark.slow
+def test_relsafe_and_zizmor_findings_of_one_concern_on_one_line_are_one(tmp_path: Path, log: RunLog) -> None:
+    """Each pair is shown once, under relsafe's id with zizmor's beside it, at relsafe's severity; either id
+    silences it."""
+    steps = (
+        f"\n      - uses: actions/setup-python@v5 {MARK}"
+        f"\n      - uses: actions/cache@{SHAPE_ONLY}"
+        '\n      - run: echo "${{ github.head_ref }}"'
+    )
+    keeps_token = build_job(steps).replace("        with:\n          persist-credentials: false\n", "")
+    release = write(tmp_path, publishing(keeps_token + publish_job()), "release.yml")
+    ci = write(tmp_path, f"on: [push]\npermissions: {{}}\njobs:{keeps_token}", "ci.yml")
+    report = audit_workflows([release, ci], log=log)
+    pairs = {(Path(f.path).name, f.rule, f.also, f.severity) for f in report.findings if f.source == "relsafe+zizmor"}
+    assert pairs == {
+        ("release.yml", "checkout-credentials", "artipacked", "error"),
+        ("release.yml", "unpinned-action", "unpinned-uses", "error"),
+        ("release.yml", "release-cache", "cache-poisoning", "error"),
+        ("release.yml", "template-injection", "template-injection", "error"),
+        ("ci.yml", "checkout-credentials", "artipacked", "warning"),
+        ("ci.yml", "unpinned-action", "unpinned-uses", "warning"),
+        ("ci.yml", "template-injection", "template-injection", "error"),
+    }, report.to_json()
+    concerns = [(f.path, f.line, SAME_CONCERN.get(f.rule, f.rule)) for f in report.findings]
+    assert len(concerns) == len(set(concerns)), report.to_json()
+    line = marked_line(ci)
+    silenced = ci.read_text(encoding="utf-8").replace(MARK, "# relsafe: ignore[unpinned-uses]")
+    ci.write_text(silenced, encoding="utf-8")
+    assert [f for f in audit_workflows([ci], log=log).findings if f.line == line] == []
+
+
+def test_one_rule_on_one_line_is_reported_once(tmp_path: Path, log: RunLog) -> None:
+    path = write(tmp_path, publishing(build_job() + publish_job(), trigger=f"[issues, issue_comment, push] {MARK}"))
+    path.write_text(path.read_text(encoding="utf-8").replace("on:\n  [", "on: ["), encoding="utf-8")
+    found = [f.line for f in audit(path, log).findings if f.rule == "untrusted-trigger"]
+    assert found == [marked_line(path)]
+
+
+@pytest.mark.slow
+def test_audit_strict_refuses_on_warnings_too(tmp_path: Path, run_relsafe: RunRelsafe) -> None:
+    write(
+        tmp_path, f"on: [push]\npermissions: {{}}\njobs:{build_job(chr(10) + '      - uses: actions/setup-python@v5')}"
+    )
+    lenient = run_relsafe("audit", "workflow.yml", cwd=tmp_path)
+    assert lenient.returncode == 0, lenient.stdout + lenient.stderr
+    assert "unpinned-action (relsafe, and zizmor as unpinned-uses)" in lenient.stdout
+    strict = run_relsafe("audit", "--strict", "workflow.yml", cwd=tmp_path)
+    assert strict.returncode == 4, strict.stdout + strict.stderr
 
 
 def test_running_a_missing_zizmor_says_so(tmp_path: Path, log: RunLog) -> None:
@@ -578,3 +901,91 @@ def test_a_rebuild_checked_against_the_tag_manifest_and_a_build_that_publishes_n
     ci_only = write(tmp_path, f"on: [pull_request]\npermissions: {{}}\njobs:{build_job()}", "ci.yml")
     assert "rebuild-unverified" not in rules(audit(verified, log))
     assert "rebuild-unverified" not in rules(audit(ci_only, log))
+
+
+def corpus() -> dict[str, str]:
+    """Every workflow these tests audit, by name: the cases, both twins of the new rules, the generated workflow
+    with each mistake put back, the generated workflows themselves and a labeler."""
+    texts = {f"case{i:02d}-{rule}": text for i, (rule, _severity, text) in enumerate(CASES)}
+    for i, (rule, _severity, dangerous, safe) in enumerate(TWINS):
+        texts[f"twin{i:02d}-{rule}-dangerous"] = dangerous
+        texts[f"twin{i:02d}-{rule}-safe"] = safe
+    generated = render_publish_workflow(project="sample-pkg")
+    for i, (rule, old, new) in enumerate(MISTAKES):
+        texts[f"mistake{i:02d}-{rule}"] = generated.replace(old, new, 1)
+    texts["generated-rebuild-safe"] = generated
+    texts["generated-staged-safe"] = render_publish_workflow(project="sample-pkg", staging_index_url=TESTPYPI_INDEX_URL)
+    texts["labeler-safe"] = LABELER_WORKFLOW
+    return texts
+
+
+@pytest.mark.slow
+def test_corpus_counts_per_source(tmp_path: Path, log: RunLog, capsys: pytest.CaptureFixture[str]) -> None:
+    """The whole corpus through relsafe's rules and zizmor: each prints how many findings it makes (run with -s
+    to read them); every dangerous workflow is refused and no safe one is."""
+    texts = corpus()
+    for name, text in texts.items():
+        write(tmp_path, text, f"{name}.yml")
+    report = audit_workflows([tmp_path], log=log)
+    assert report.zizmor_status.startswith("zizmor "), report.zizmor_status
+    by_file: dict[str, list[Finding]] = {name: [] for name in texts}
+    for finding in report.findings:
+        by_file[Path(finding.path).stem].append(finding)
+    for name, found in by_file.items():
+        if name.startswith(("generated-", "labeler-")):
+            assert found == [], (name, found)
+        elif name.endswith("-safe"):
+            assert [f for f in found if f.severity == "error"] == [], (name, found)
+        else:
+            assert any(f.severity in {"error", "warning"} and f.source != "zizmor" for f in found), name
+    relsafe = [f for f in report.findings if f.source != "zizmor"]
+    zizmor = [f for f in report.findings if f.source != "relsafe"]
+    both = [f for f in report.findings if f.source == "relsafe+zizmor"]
+    with capsys.disabled():
+        print(f"\ncorpus: {len(texts)} workflows; {report.zizmor_status}")
+        for label, findings in (
+            ("relsafe's rules", relsafe),
+            ("zizmor", zizmor),
+            ("both (one finding)", both),
+            ("relsafe only", [f for f in relsafe if not f.also]),
+            ("zizmor only", [f for f in zizmor if f.source == "zizmor"]),
+        ):
+            counts = ", ".join(f"{sum(f.severity == level for f in findings)} {level}" for level in SEVERITIES)
+            print(f"{label:>20}: {len(findings):3} ({counts})")
+    assert both and len(relsafe) > len(both)
+
+
+def test_docs_list_every_rule() -> None:
+    """docs/commands/audit.md has a table row for each rule the code can report, and a section for each own rule."""
+    code = " ".join(path.read_text(encoding="utf-8") for path in (REPO / "src/relsafe/security/workflow").glob("*.py"))
+    ids = set(re.findall(r'finding\(\s*"([a-z-]+)"', code)) | {UNAVAILABLE}
+    docs = (REPO / "docs" / "commands" / "audit.md").read_text(encoding="utf-8")
+    table = set(re.findall(r"^\| `([a-z-]+)` \| [^|]+ \| [^|]+ \|$", docs, re.MULTILINE))
+    sections = set(re.findall(r"^### `([a-z-]+)`$", docs, re.MULTILINE))
+    assert len(ids) > 20
+    assert table == ids
+    assert sections == ids - {UNAVAILABLE}
+
+
+def test_a_job_given_an_upload_credential_publishes_whatever_script_it_runs(tmp_path: Path, log: RunLog) -> None:
+    """httpx's shape: `run: scripts/publish` with TWINE_PASSWORD; its hygiene mistakes are then errors."""
+    text = f"""
+        on:
+          push:
+            tags: ['*']
+        jobs:
+          publish:
+            runs-on: ubuntu-latest
+            steps:
+              - uses: actions/checkout@v4 {MARK}
+              - run: scripts/publish
+                env:
+                  TWINE_USERNAME: __token__
+                  TWINE_PASSWORD: ${{{{ secrets.PYPI_TOKEN }}}}
+        """
+    path = write(tmp_path, text)
+    found = {(f.rule, f.severity) for f in audit(path, log).findings if f.line == marked_line(path)}
+    assert ("unpinned-action", "error") in found
+    quiet = write(tmp_path, text.replace("TWINE_PASSWORD", "COVERAGE_TOKEN"), "ci.yml")
+    found = {(f.rule, f.severity) for f in audit(quiet, log).findings if f.line == marked_line(quiet)}
+    assert ("unpinned-action", "warning") in found, "no credential, no upload: hygiene only"

@@ -295,6 +295,7 @@ def init(
 def audit(
     paths: Annotated[list[Path] | None, typer.Argument(help="Workflow files or folders.")] = None,
     output_format: Annotated[str, typer.Option("--format", help="text or json.")] = "text",
+    strict: Annotated[bool, typer.Option("--strict", help="Warnings refuse too (exit 4), not only errors.")] = False,
     path: Annotated[Path, typer.Option("--path", "-C", help="The repository (default: the current folder).")] = Path(),
 ) -> None:
     """Audit GitHub workflows for publishing mistakes (default: .github/workflows/)."""
@@ -310,7 +311,7 @@ def audit(
             print(report.to_json())
         else:
             make_console().print(audit_report(report))
-        _exit(4 if report.has_errors else 0)
+        _exit(4 if report.refuses(strict) else 0)
 
 
 def inspect(

@@ -98,7 +98,7 @@ class Config:
     inspect_allow: tuple[str, ...] = ()
     inspect_strict: bool = True
     gates: tuple[GateConfig, ...] = ()
-    publish_workflow: str | None = None  # None: the one workflow that publishes (see workflow_audit)
+    publish_workflow: str | None = None  # None: the one workflow that publishes (see security/workflow/audit.py)
     publish_environment: str = "pypi"
     publish_trigger: str = "tag"
     watch_timeout: float = 1800.0

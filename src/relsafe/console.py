@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 
     from relsafe.errors import RelsafeError
     from relsafe.pipeline import Blocker
-    from relsafe.security.workflow_audit import AuditReport
+    from relsafe.security.workflow.report import AuditReport, Finding
     from relsafe.state import Release
     from relsafe.trusted_publishing import InitWrite, PublisherSetup
 
@@ -279,7 +279,7 @@ def audit_report(report: AuditReport) -> Group:
                 (f"{finding.path}:{finding.line}", "bold"),
                 "  ",
                 (finding.severity, SEVERITY_STYLES.get(finding.severity, "")),
-                f"  {finding.rule}" + (" (zizmor)" if finding.source == "zizmor" else ""),
+                f"  {finding.rule}" + _source(finding),
             )
         )
         parts.append(Text(f"    {finding.message}"))
@@ -289,6 +289,13 @@ def audit_report(report: AuditReport) -> Group:
     style = "bold red" if report.has_errors else "bold green"
     parts.append(Text(f"{summary}; {report.zizmor_status}", style=style))
     return Group(*parts)
+
+
+def _source(finding: Finding) -> str:
+    """Who reports the finding, when not relsafe alone: zizmor, or both under their two ids."""
+    if finding.source == "zizmor":
+        return " (zizmor)"
+    return f" (relsafe, and zizmor as {finding.also})" if finding.also else ""
 
 
 def publisher_setup(done: InitWrite, setup: PublisherSetup) -> Group:

@@ -243,23 +243,24 @@ def version_problems(path: Path, release_version: str) -> list[str]:
     return problems
 
 
-def compare_wheel_file_lists(released: Path, rebuilt: Path) -> list[str]:
-    """The files only one of two wheels holds: the released one and one rebuilt from the sdist.
+def compare_wheel_file_lists(released: Path, from_tree: Path) -> list[str]:
+    """The files only one of two wheels holds: the released one (built from the sdist) and one built straight
+    from the source tree.
 
-    A file only in the released wheel was missing from the sdist. The names of
-    the .dist-info and .data folders are compared without their spelling (the
-    name's normalisation may differ between backends' versions) and RECORD
-    signatures are ignored; what every file holds (RECORD hashes, the WHEEL
-    generator, timestamps) legitimately varies and is not compared.
+    A file only in the wheel from the tree is one the sdist left out. The
+    names of the .dist-info and .data folders are compared without their
+    spelling (the name's normalisation may differ between backends' versions)
+    and RECORD signatures are ignored; what every file holds (RECORD hashes,
+    the WHEEL generator, timestamps) legitimately varies and is not compared.
     """
     ours = _comparable(wheel_members(released))
-    theirs = _comparable(wheel_members(rebuilt))
+    theirs = _comparable(wheel_members(from_tree))
     return [
-        f"{ours[key]} is in {released.name} but not in the wheel rebuilt from the sdist"
-        for key in sorted(ours.keys() - theirs.keys())
-    ] + [
-        f"{theirs[key]} is only in the wheel rebuilt from the sdist, not in {released.name}"
+        f"{theirs[key]} is in a wheel built from the source tree but not in {released.name}: the sdist lacks it"
         for key in sorted(theirs.keys() - ours.keys())
+    ] + [
+        f"{ours[key]} is only in {released.name}, not in a wheel built from the source tree"
+        for key in sorted(ours.keys() - theirs.keys())
     ]
 
 

@@ -12,20 +12,26 @@ sha256sum's format, so `sha256sum -c` checks them as they are:
     <64 hex>  pkg-1.2.0.tar.gz
     staging-index: https://test.pypi.org/simple/
 
-`staging-index` names the index the files were verified on (absent without
-staging, where the workflow rebuilds the files and checks them against the
-hashes instead).
+`staging-index` names the index the files were verified on. Without staging
+the workflow rebuilds the files and checks them against the hashes instead;
+the manifest then has no `staging-index` but one `build-requires:
+name==version` line per package the build ran with (build, the backend, their
+dependencies; relsafe.build_requirements), which the rebuild installs
+exactly.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+
+from relsafe import build_requirements
 
 MARKER = "relsafe-manifest: 1"
 _FILE_LINE = re.compile(r"(?P<sha256>[0-9a-f]{64})  (?P<name>[^\s/\\]+)")
 _STAGING = "staging-index: "
+_BUILD_REQUIRES = "build-requires: "
 
 
 @dataclass(frozen=True)
@@ -33,21 +39,26 @@ class Manifest:
     files: Mapping[str, str]
     """file name → sha256 (hex)."""
     staging_index: str | None = None
+    build_requires: tuple[str, ...] = ()
+    """`name==version` pins for a rebuild (without staging only)."""
 
     def lines(self) -> list[str]:
         lines = [MARKER, *(f"{self.files[name]}  {name}" for name in sorted(self.files))]
         if self.staging_index:
             lines.append(_STAGING + self.staging_index)
+        lines += [_BUILD_REQUIRES + pin for pin in self.build_requires]
         return lines
 
     def tag_message(self, version: str) -> str:
         return "\n".join([f"Release {version}", "", *self.lines()]) + "\n"
 
 
-def of_artifacts(artifacts: Iterable[Mapping[str, object]], staging_index: str | None) -> Manifest:
+def of_artifacts(
+    artifacts: Iterable[Mapping[str, object]], staging_index: str | None, build_requires: Sequence[str] = ()
+) -> Manifest:
     """The manifest of the build step's recorded artifacts (each with its name and sha256)."""
     files = {str(artifact["name"]): str(artifact["sha256"]) for artifact in artifacts}
-    return Manifest(files, staging_index)
+    return Manifest(files, staging_index, tuple(build_requirements.checked(build_requires)))
 
 
 def parse(message: str) -> Manifest | None:
@@ -63,6 +74,7 @@ def parse(message: str) -> Manifest | None:
         return None
     files: dict[str, str] = {}
     staging: str | None = None
+    pins: list[str] = []
     for line in lines[lines.index(MARKER) + 1 :]:
         file_line = _FILE_LINE.fullmatch(line)
         if file_line:
@@ -71,8 +83,10 @@ def parse(message: str) -> Manifest | None:
             files[file_line["name"]] = file_line["sha256"]
         elif line.startswith(_STAGING):
             staging = line.removeprefix(_STAGING)
+        elif line.startswith(_BUILD_REQUIRES):
+            pins.append(line.removeprefix(_BUILD_REQUIRES))
         else:
             break
     if not files:
         raise ValueError("the manifest names no file")
-    return Manifest(files, staging)
+    return Manifest(files, staging, tuple(build_requirements.checked(pins)))

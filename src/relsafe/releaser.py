@@ -34,7 +34,7 @@ from relsafe.tools import leftovers, versioning
 from relsafe.tools.git import Git, tagged_commit
 
 if TYPE_CHECKING:
-    from relsafe.security.workflow_audit import AuditReport
+    from relsafe.security.workflow.report import AuditReport
     from relsafe.trusted_publishing import InitWrite, PublisherSetup
 
 ABORTED, REFUSED, FAILED_RELEASE = "aborted", "refused", "failed"
@@ -393,7 +393,7 @@ def initialise(path: Path, *, force: bool) -> tuple[InitWrite, PublisherSetup]:
     publisher may name that file, else to the default publish.yml; any other
     workflow that uploads is named, since each is a way around the checks.
     """
-    from relsafe.security.workflow_audit import publishing_workflows
+    from relsafe.security.workflow.audit import publishing_workflows
     from relsafe.trusted_publishing import DEFAULT_WORKFLOW, index_site, plan_init, write_init
 
     repo = Repository.open(path, keep_log=False)
@@ -446,7 +446,7 @@ def _known_on_production(index_url: str, project: str) -> bool | None:
 def audit_paths(path: Path, paths: list[Path]) -> AuditReport:
     """`relsafe audit`: the repository's configured environment and tag format when run inside one."""
     from relsafe.errors import UsageError as NotARepository
-    from relsafe.security.workflow_audit import audit_workflows
+    from relsafe.security.workflow.audit import audit_workflows
 
     try:
         repo = Repository.open(path, keep_log=False)

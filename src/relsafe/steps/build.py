@@ -20,6 +20,16 @@ from relsafe.tools import builder
 BUILD_CHECKOUT_PREFIX = "source-"  # the build's worktree under the release folder
 
 
+def _requirements_file(ctx: Context) -> Path:
+    """The build's pins, written before its files move into place, so a build found finished has them too."""
+    return ctx.artifacts_dir.with_name("build-requirements.txt")
+
+
+def recorded_requirements(ctx: Context) -> list[str]:
+    """The `name==version` pins the build ran with (see relsafe.build_requirements)."""
+    return [str(pin) for pin in ctx.release.output("build", "build_requires") or []]
+
+
 def recorded_artifacts(ctx: Context) -> list[dict[str, Any]]:
     artifacts = ctx.release.output("build", "artifacts")
     return list(artifacts) if artifacts else []
@@ -55,13 +65,23 @@ class Build(Step):
     title = "Build sdist and wheel"
     produces = True
 
+    def __init__(self) -> None:
+        self._prepared: builder.PreparedEnvironment | None = None
+
+    def prepare(self, ctx: Context) -> None:
+        """Install the backend into a fresh build environment while bump runs (the bump leaves
+        `[build-system]` alone; if it did not, the build makes its own environment)."""
+        if ctx.config.build_isolation:
+            self._prepared = builder.prepare_environment(ctx.project.root, ctx.log)
+
     def fingerprint(self, ctx: Context) -> dict[str, Any]:
         return {"commit": ctx.bump_commit, "version": ctx.release.version}
 
     def check(self, ctx: Context) -> Check:
         found = self._describe(ctx)
         if found is not None:
-            return Check.done(artifacts=found)
+            requirements = _requirements_file(ctx).read_text(encoding="utf-8").split()
+            return Check.done(artifacts=found, build_requires=requirements)
         if ctx.git.head() != ctx.bump_commit:
             return Check.blocked(
                 f"HEAD is not the bump commit {ctx.bump_commit[:12]}; the build must be of the release commit"
@@ -74,7 +94,7 @@ class Build(Step):
     def _describe(self, ctx: Context) -> list[dict[str, Any]] | None:
         """The finished build in the release folder, if a previous run completed it."""
         folder = ctx.artifacts_dir
-        if not folder.is_dir():
+        if not folder.is_dir() or not _requirements_file(ctx).is_file():
             return None
         files = sorted(folder.iterdir())
         kinds = {Distribution.read(path).kind for path in files}
@@ -92,22 +112,24 @@ class Build(Step):
         epoch = ctx.git.commit_time(ctx.bump_commit)
         try:
             with release_checkout(ctx) as checkout:
-                files = builder.build_distributions(
+                built = builder.build_distributions(
                     checkout / ctx.project.subdir,
                     partial,
                     source_date_epoch=epoch,
                     pretend_version=ctx.pretend_version,
                     isolated=ctx.config.build_isolation,
+                    prepared=self._prepared,
                     log=ctx.log,
                 )
         except BaseException:  # failed or interrupted: half a build is nothing to keep
             shutil.rmtree(partial, ignore_errors=True)
             raise
+        _requirements_file(ctx).write_text("".join(f"{pin}\n" for pin in built.requirements), encoding="utf-8")
         shutil.rmtree(ctx.artifacts_dir, ignore_errors=True)
         partial.rename(ctx.artifacts_dir)
-        artifacts = [self._entry(Distribution.read(ctx.artifacts_dir / path.name)) for path in files]
+        artifacts = [self._entry(Distribution.read(ctx.artifacts_dir / path.name)) for path in built.files]
         ctx.note(", ".join(f"{a['name']} ({a['size'] / 1024:.0f} KiB)" for a in artifacts))
-        return {"artifacts": artifacts, "source_date_epoch": epoch}
+        return {"artifacts": artifacts, "source_date_epoch": epoch, "build_requires": built.requirements}
 
     def verify(self, ctx: Context) -> None:
         artifacts = recorded_artifacts(ctx)

@@ -1,7 +1,7 @@
 """inspect: read every built file before anything leaves the machine.
 
 Metadata that will not render, a wheel with the wrong layout, a version left
-behind inside a file, an sdist that cannot rebuild the wheel, a secret
+behind inside a file, an sdist that leaves out a file the tree builds into the wheel, a secret
 shipped by accident, anything PyPI would refuse at upload (a confusing ZIP,
 a RECORD that does not match, a file name not normalised, a Metadata-Version
 twine cannot send): each is found here, with no side effect, and refused.
@@ -11,8 +11,9 @@ With `[inspect] strict = false`, twine's warnings are shown instead of refused.
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +24,7 @@ from relsafe.file_inspection import upload_findings
 from relsafe.reproducible_build import rebuild_differences
 from relsafe.security.artifact_scan import scan_distribution
 from relsafe.steps.base import Step
-from relsafe.steps.build import recorded_artifacts, release_checkout
+from relsafe.steps.build import recorded_artifacts, recorded_requirements, release_checkout
 from relsafe.tools import builder
 from relsafe.tools.twine_check import metadata_check
 
@@ -45,11 +46,10 @@ class Inspect(Step):
     def run(self, ctx: Context) -> dict[str, Any]:
         files = [ctx.artifacts_dir / a["name"] for a in recorded_artifacts(ctx)]
         wheel = next(path for path in files if path.name.endswith(".whl"))
-        sdist = next(path for path in files if path.name.endswith(".tar.gz"))
         checks: dict[str, Callable[[], list[str]]] = {
             "layout": lambda: layout_problems(wheel),
             "version": lambda: [p for path in files for p in version_problems(path, ctx.release.version)],
-            "sdist": lambda: self._sdist_problems(ctx, sdist, wheel),
+            "sdist": lambda: self._sdist_problems(ctx, wheel),
             "upload": lambda: [str(finding) for path in files for finding in upload_findings(path)],
             "secrets": lambda: [
                 f"secret: {finding}" for path in files for finding in scan_distribution(path, ctx.config.inspect_allow)
@@ -57,7 +57,7 @@ class Inspect(Step):
         }
         if "stage" not in ctx.release.order:  # the workflow can only rebuild: the build must be reproducible
             checks["reproducible"] = lambda: self._rebuild_problems(ctx, files)
-        # The sdist rebuild dominates; the other checks run beside it.
+        # The wheel built from the tree dominates; the other checks run beside it.
         with ThreadPoolExecutor(max_workers=len(checks) + 1, thread_name_prefix="inspect") as pool:
             rendering = pool.submit(metadata_check, files, ctx.log, strict=ctx.config.inspect_strict)
             futures = {name: pool.submit(check) for name, check in checks.items()}
@@ -78,7 +78,10 @@ class Inspect(Step):
                 hint=hint,
                 details=problems,
             )
-        ctx.note("metadata renders, layout sound, versions agree, PyPI takes the files, sdist rebuilds it, no secrets")
+        ctx.note(
+            "metadata renders, layout sound, versions agree, PyPI takes the files, "
+            "the sdist holds what the tree builds, no secrets"
+        )
         for warning in metadata.warnings:
             ctx.note(f"{warning} (not refused: [inspect] strict = false)")
         warned = f"; twine warned about {len(metadata.warnings)} file(s), not refused" if metadata.warnings else ""
@@ -86,41 +89,40 @@ class Inspect(Step):
         return {"checks": sorted(results), "summary": summary}
 
     def _rebuild_problems(self, ctx: Context, files: list[Path]) -> list[str]:
-        """Build the release commit a second time, as the publish workflow will, and compare the bytes."""
-        epoch = _source_date_epoch(ctx)
+        """Build the release commit a second time, as the publish workflow will (with exactly the build's pinned
+        requirements), and compare the bytes."""
         try:
-            with release_checkout(ctx) as checkout, tempfile.TemporaryDirectory(prefix="relsafe-rebuild-") as out:
-                rebuilt = builder.build_distributions(
-                    checkout / ctx.project.subdir,
-                    Path(out),
-                    source_date_epoch=epoch,
-                    pretend_version=ctx.pretend_version,
-                    isolated=ctx.config.build_isolation,
-                    log=ctx.log,
-                )
-                problems = rebuild_differences(files, rebuilt)
+            with _release_commit_built(ctx, wheel_only=False) as rebuilt:
+                problems = rebuild_differences(files, rebuilt.files)
         except StepFailed as error:
             return [f"reproducible: a second build of the release commit failed: {error.message}"]
         return [f"reproducible: {problem}" for problem in problems]
 
-    def _sdist_problems(self, ctx: Context, sdist: Path, wheel: Path) -> list[str]:
-        """Build a wheel from the sdist alone: a file missing from the sdist shows up as a difference.
-
-        The builder unpacks and rebuilds in a temp folder outside any repository
-        (not the release folder under `.git/`), and removes it afterwards.
-        """
-        epoch = _source_date_epoch(ctx)
+    def _sdist_problems(self, ctx: Context, wheel: Path) -> list[str]:
+        """Build a wheel straight from the release commit: a file it holds that the released wheel (built
+        from the sdist) lacks is a file the sdist left out."""
         try:
-            with builder.build_wheel_from_sdist(
-                sdist,
-                source_date_epoch=epoch,
-                pretend_version=ctx.pretend_version,
-                isolated=ctx.config.build_isolation,
-                log=ctx.log,
-            ) as rebuilt:
-                return compare_wheel_file_lists(wheel, rebuilt)
-        except StepFailed as error:  # a failed rebuild is a finding, reported with the others
-            return [f"the sdist alone cannot build a wheel: {error.message}", *error.details[-5:]]
+            with _release_commit_built(ctx, wheel_only=True) as from_tree:
+                return compare_wheel_file_lists(wheel, from_tree.files[0])
+        except StepFailed as error:  # a failed build is a finding, reported with the others
+            return [f"the source tree cannot build a wheel to compare with: {error.message}", *error.details[-5:]]
+
+
+@contextmanager
+def _release_commit_built(ctx: Context, *, wheel_only: bool) -> Iterator[builder.Built]:
+    """Another build of the release commit, in a fresh worktree, with the first build's time and pinned
+    requirements; its files are removed on leaving."""
+    with release_checkout(ctx) as checkout, tempfile.TemporaryDirectory(prefix="relsafe-rebuild-") as out:
+        yield builder.build_distributions(
+            checkout / ctx.project.subdir,
+            Path(out),
+            source_date_epoch=_source_date_epoch(ctx),
+            pretend_version=ctx.pretend_version,
+            isolated=ctx.config.build_isolation,
+            pinned=recorded_requirements(ctx) or None,
+            wheel_only=wheel_only,
+            log=ctx.log,
+        )
 
 
 def _source_date_epoch(ctx: Context) -> int:

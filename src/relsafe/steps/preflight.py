@@ -97,7 +97,7 @@ class Preflight(Step):
         another one that uploads on a branch push would publish relsafe's own
         push of the release branch.
         """
-        from relsafe.security.workflow_audit import (
+        from relsafe.security.workflow.audit import (
             WORKFLOWS_DIR,
             audit_workflows,
             discover_publish_workflow,
@@ -131,7 +131,7 @@ class Preflight(Step):
     def _trigger_reasons(ctx: Context, workflow: str, reported: set[str]) -> list[str]:
         """What ends the release must start the workflow: the pushed tag, or with [publish] trigger = "release"
         the GitHub Release a maintainer publishes. Otherwise the release publishes nothing, or publishes twice."""
-        from relsafe.security.workflow_audit import RELEASE, TAG, starts
+        from relsafe.security.workflow.audit import RELEASE, TAG, starts
         from relsafe.trusted_publishing import tag_pattern
 
         found, tag = starts(ctx.git.root / workflow, ctx.project.tag_format), ctx.release.tag

@@ -12,17 +12,19 @@ from relsafe import failpoint, manifest
 from relsafe.context import Context
 from relsafe.errors import StepFailed
 from relsafe.steps.base import Check, Step
-from relsafe.steps.build import recorded_artifacts
+from relsafe.steps.build import recorded_artifacts, recorded_requirements
 
 
 def release_manifest(ctx: Context) -> manifest.Manifest | None:
-    """The tested files, and the index they were verified on when the release stages them; None when the
-    release builds nothing (its tag then names no files, and the publish workflow refuses it)."""
+    """The tested files, and the index they were verified on when the release stages them, else the build's
+    pinned requirements the workflow's rebuild needs; None when the release builds nothing (its tag then
+    names no files, and the publish workflow refuses it)."""
     artifacts = recorded_artifacts(ctx)
     if not artifacts:
         return None
-    staged = "stage" in ctx.release.order
-    return manifest.of_artifacts(artifacts, ctx.staging.index_url if staged else None)
+    if "stage" in ctx.release.order:
+        return manifest.of_artifacts(artifacts, ctx.staging.index_url)
+    return manifest.of_artifacts(artifacts, None, build_requires=recorded_requirements(ctx))
 
 
 def _lines(carried: manifest.Manifest | None) -> list[str]:

@@ -52,7 +52,7 @@ def manifest(tag: str, commit: str) -> tuple[dict[str, str], str]:
             files[file_line[2]] = file_line[1]
         elif line.startswith("staging-index: "):
             staging = line.removeprefix("staging-index: ")
-        else:
+        elif not line.startswith("build-requires: "):  # the rebuild's pins, read by the step before
             break
     if not files:
         fail("the manifest names no file")

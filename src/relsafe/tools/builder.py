@@ -1,38 +1,54 @@
-"""Building the sdist and the wheel with pypa/build, reproducibly and into a folder relsafe owns."""
+"""Building the sdist and the wheel with pypa/build, reproducibly, into a folder relsafe owns.
+
+Every build runs `python -m build --no-isolation` in an environment relsafe
+made and can name: relsafe's own (`[build] isolation = false`), or a fresh
+venv holding the backend's requirements and build itself. The versions that
+environment held are returned with the files: without staging, the release
+tag pins them so the publish workflow's rebuild runs with the same ones, and
+inspect's reproducibility rebuild installs exactly those pins, as the
+workflow will.
+"""
 
 from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Literal
 
-from relsafe.errors import ToolFailed
+from relsafe import build_requirements
+from relsafe.errors import RelsafeError, ToolFailed
 from relsafe.runlog import RunLog
 from relsafe.tools import process
+from relsafe.tools import venv as venvs
+
+if TYPE_CHECKING:
+    from build import ProjectBuilder
+
+Distribution = Literal["sdist", "wheel"]
 
 
-def uv_executable() -> str | None:
-    """uv makes isolated builds and venvs several times faster: relsafe depends on it and finds its binary
-    through the `uv` package, then beside the interpreter, then on PATH.
+@dataclass(frozen=True)
+class Built:
+    files: list[Path]
+    """sdist first, then the wheel built from it."""
+    requirements: list[str]
+    """`name==version` of build, the backend and their dependencies, as the build ran with them."""
 
-    RELSAFE_NO_UV=1 forces the pure-pip path, as on a platform without a uv wheel (the tests cover both).
-    """
-    if os.environ.get("RELSAFE_NO_UV"):
-        return None
-    try:
-        from uv import find_uv_bin
 
-        return str(find_uv_bin())
-    except (ImportError, FileNotFoundError):
-        pass
-    sibling = Path(sys.executable).with_name("uv")
-    if sibling.exists():
-        return str(sibling)
-    return shutil.which("uv")
+@dataclass(frozen=True)
+class BuildEnvironment:
+    python: str
+    path: str | None
+    """PATH with the environment's scripts first; None for relsafe's own environment."""
+    requirements: list[str]
 
 
 def build_environment(source_date_epoch: int, pretend_version: str | None) -> dict[str, str]:
@@ -46,16 +62,149 @@ def build_environment(source_date_epoch: int, pretend_version: str | None) -> di
     return env
 
 
-def _run_build(args: list[str], target: Path, env: dict[str, str], *, isolated: bool, log: RunLog, what: str) -> None:
-    """Isolated builds install the backend each time; unisolated ones use the one beside relsafe (offline)."""
-    command = [sys.executable, "-m", "build", *args]
-    uv = uv_executable()
+def hook_runner(log: RunLog, path: str | None = None) -> Callable[..., None]:
+    """build's subprocess runner for backend hooks: logged, ended with relsafe, raising as build expects."""
+
+    def run(cmd: Sequence[str], cwd: str | None = None, extra_environ: Mapping[str, str] | None = None) -> None:
+        env = {**os.environ, **(extra_environ or {})} | ({"PATH": path} if path else {})
+        done = process.run(cmd, log=log, cwd=Path(cwd) if cwd else None, env=env, check=False, what="build backend")
+        if done.returncode != 0:
+            raise subprocess.CalledProcessError(done.returncode, list(cmd), output=done.output)
+
+    return run
+
+
+def backend_failure(source: Path, doing: str, error: Exception, log: RunLog) -> ToolFailed:
+    """A failed backend hook as one error, the hook's telling output lines as its details."""
+    import build
+
+    cause = error.exception if isinstance(error, build.BuildBackendException) else error
+    tail = getattr(cause, "output", None) or ""
+    return ToolFailed(
+        f"{source.name}: the build backend could not {doing}: {error}",
+        details=[log.redact(line) for line in str(tail).splitlines()[-process.TAIL_LINES :]],
+    )
+
+
+@dataclass(frozen=True)
+class PreparedEnvironment:
+    """A fresh venv being filled in the background with a project's `[build-system] requires` and build,
+    so that the build step finds its backend installed; used only for a source that requires the same."""
+
+    requires: tuple[str, ...]
+    venv: Future[venvs.Venv]
+    folder: Path
+
+
+def prepare_environment(source: Path, log: RunLog) -> PreparedEnvironment | None:
+    """Start filling a build environment for `source`'s static requirements; None when they cannot be read
+    (the build reports why). The folder is in the run's temp folder, removed with it if the build never
+    comes."""
+    import build
+
+    try:
+        requires = tuple(sorted(build.ProjectBuilder(source).build_system_requires))
+    except build.BuildException:
+        return None
+    folder = Path(tempfile.mkdtemp(prefix="relsafe-build-env-"))
+    executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="build-env")
+    venv = executor.submit(_fresh_environment, folder, requires, source.name, log)
+    executor.shutdown(wait=False)
+    return PreparedEnvironment(requires, venv, folder)
+
+
+def _fresh_environment(folder: Path, requires: Sequence[str], project: str, log: RunLog) -> venvs.Venv:
+    env = venvs.create(folder / "env", sys.executable, log)
+    what = f"installing the build backend of {project}"
+    venvs.install(env, [*requires, build_requirements.frontend()], log, what=what)
+    return env
+
+
+def _prepared_venv(prepared: PreparedEnvironment | None, requires: Sequence[str]) -> tuple[venvs.Venv, Path] | None:
+    """The prepared venv and its folder when it was made for these requirements and made without error;
+    otherwise its folder goes once it is done."""
+    if prepared is None:
+        return None
+    if prepared.requires == tuple(sorted(requires)):
+        try:
+            return prepared.venv.result(), prepared.folder
+        except RelsafeError:  # made again by the caller, which reports the failure itself
+            pass
+    prepared.venv.add_done_callback(lambda _: shutil.rmtree(prepared.folder, ignore_errors=True))
+    return None
+
+
+@contextmanager
+def backend_environment(
+    source: Path,
+    distributions: Sequence[Distribution],
+    *,
+    isolated: bool,
+    pinned: Sequence[str] | None,
+    log: RunLog,
+    prepared: PreparedEnvironment | None = None,
+) -> Iterator[BuildEnvironment]:
+    """Where the backend's hooks run: relsafe's own environment, or a fresh venv removed afterwards.
+
+    The fresh venv gets exactly `pinned` when given (no resolution, no
+    dependencies added), else what the project's `[build-system]` and the
+    backend's get_requires hooks ask for, plus the build relsafe itself uses
+    (taking over `prepared` when it holds the same `[build-system]`). It is
+    made and filled through tools.process, not by build's own isolation, which
+    would run pip and uv where Ctrl-C, SIGTERM and the next run could not end
+    them.
+    """
+    import build
+
+    try:
+        static = sorted(build.ProjectBuilder(source, runner=hook_runner(log)).build_system_requires)
+    except build.BuildException as error:
+        raise backend_failure(source, "read its build requirements", error, log) from None
     if not isolated:
-        command.append("--no-isolation")
-    elif uv is not None:
-        command += ["--installer", "uv"]
-        env = {**env, "PATH": str(Path(uv).parent) + os.pathsep + env.get("PATH", "")}
-    process.run([*command, str(target)], log=log, cwd=target, env=env, what=what)
+        yield BuildEnvironment(sys.executable, None, build_requirements.closure([*static, build_requirements.FRONTEND]))
+        return
+    taken = _prepared_venv(prepared, static) if pinned is None else None
+    folder = taken[1] if taken else Path(tempfile.mkdtemp(prefix="relsafe-build-env-"))
+    try:
+        what = f"installing the build backend of {source.name}"
+        if taken:
+            env = taken[0]
+        else:
+            env = venvs.create(folder / "env", sys.executable, log)
+            requirements = build_requirements.checked(pinned) if pinned is not None else [*static]
+            if pinned is None:
+                requirements.append(build_requirements.frontend())
+            venvs.install(env, requirements, log, what=what, dependencies=pinned is None)
+        path = env.environment(dict(os.environ))["PATH"]
+        if pinned is None:
+            project = build.ProjectBuilder(source, python_executable=str(env.python), runner=hook_runner(log, path))
+            venvs.install(env, sorted(_dynamic_requirements(project, distributions, source, log)), log, what=what)
+        yield BuildEnvironment(str(env.python), path, build_requirements.installed(venvs.site_packages(env, log)))
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _dynamic_requirements(
+    project: ProjectBuilder, distributions: Sequence[Distribution], source: Path, log: RunLog
+) -> set[str]:
+    """What the backend's get_requires hooks add, asked for each kind side by side (one process each)."""
+    import build
+
+    try:
+        with ThreadPoolExecutor(max_workers=len(distributions), thread_name_prefix="build-hooks") as pool:
+            return set().union(*pool.map(project.get_requires_for_build, distributions))
+    except (build.BuildException, build.BuildBackendException, subprocess.CalledProcessError) as error:
+        raise backend_failure(source, "report its build requirements", error, log) from None
+
+
+def _run_build(
+    args: list[str], target: Path, env: dict[str, str], used: BuildEnvironment, *, log: RunLog, what: str
+) -> None:
+    environment = env | ({"PATH": used.path} if used.path else {})
+    # relsafe filled a fresh environment with what the hooks asked for: build need not ask them again
+    checked = ["--skip-dependency-check"] if used.path else []
+    command = [used.python, "-m", "build", "--no-isolation", *checked, *args, str(target)]
+    process.run(command, log=log, cwd=target, env=environment, what=what)
 
 
 def build_distributions(
@@ -65,60 +214,27 @@ def build_distributions(
     source_date_epoch: int,
     pretend_version: str | None,
     isolated: bool = True,
+    pinned: Sequence[str] | None = None,
+    wheel_only: bool = False,
+    prepared: PreparedEnvironment | None = None,
     log: RunLog,
-) -> list[Path]:
+) -> Built:
     """sdist, then the wheel built from that sdist (build's default), into outdir.
 
     Building the wheel from the sdist is what catches files missing from the
-    sdist. Returns the files written, sdist first.
+    sdist. `pinned`: build with exactly these requirements (isolated only).
+    `wheel_only`: a wheel straight from the tree, what the sdist-built one is
+    compared with.
     """
     outdir.mkdir(parents=True, exist_ok=True)
     env = build_environment(source_date_epoch, pretend_version)
-    _run_build(["--outdir", str(outdir)], source, env, isolated=isolated, log=log, what="python -m build")
+    kinds: list[Distribution] = ["wheel"] if wheel_only else ["sdist", "wheel"]
+    with backend_environment(source, kinds, isolated=isolated, pinned=pinned, log=log, prepared=prepared) as used:
+        args = ["--wheel"] if wheel_only else []
+        what = "building a wheel from the source tree" if wheel_only else "python -m build"
+        _run_build([*args, "--outdir", str(outdir)], source, env, used, log=log, what=what)
     built = sorted(outdir.iterdir(), key=lambda p: (not p.name.endswith(".tar.gz"), p.name))
-    return [path for path in built if path.name.endswith((".whl", ".tar.gz"))]
-
-
-@contextmanager
-def build_wheel_from_sdist(
-    sdist: Path,
-    *,
-    source_date_epoch: int,
-    pretend_version: str | None,
-    isolated: bool = True,
-    log: RunLog,
-) -> Iterator[Path]:
-    """Unpack an sdist alone and build a wheel from it: proof the sdist is complete. Yields the wheel.
-
-    Everything happens in a fresh folder of the system's temp dir, removed on
-    leaving whatever happened: backends look around the source they build
-    (poetry-core runs `git ls-files`, which exits 128 under a `.git/` folder),
-    so the unpacked sdist must sit outside any repository, the release's own
-    folder in `.git/relsafe/` included.
-    """
-    import tarfile
-
-    scratch = Path(tempfile.mkdtemp(prefix="relsafe-sdist-"))
-    try:
-        unpack = scratch / "unpacked"
-        unpack.mkdir()
-        with tarfile.open(sdist) as archive:
-            archive.extractall(unpack, filter="data")
-        roots = [child for child in unpack.iterdir() if child.is_dir()]
-        wheel_dir = scratch / "wheel"
-        env = build_environment(source_date_epoch, pretend_version)
-        target = roots[0] if len(roots) == 1 else unpack
-        _run_build(
-            ["--wheel", "--outdir", str(wheel_dir)],
-            target,
-            env,
-            isolated=isolated,
-            log=log,
-            what="building a wheel from the sdist",
-        )
-        wheels = sorted(wheel_dir.glob("*.whl"))
-        if not wheels:  # build exited 0 yet wrote nothing: say so, not StopIteration
-            raise ToolFailed("building a wheel from the sdist wrote no wheel")
-        yield wheels[0]
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
+    files = [path for path in built if path.name.endswith((".whl", ".tar.gz"))]
+    if not files:  # build exited 0 yet wrote nothing: say so here, not as a missing file later
+        raise ToolFailed(f"{what} wrote no file into {outdir}")
+    return Built(files, used.requirements)

@@ -41,6 +41,7 @@ from relsafe.runlog import RunLog
 from relsafe.security.environment import scrubbed
 from relsafe.security.redaction import DEFAULT_REDACTOR
 from relsafe.tools.process import Completed, run
+from relsafe.tools.uv import uv_executable
 
 JSON_TYPE = "application/vnd.pypi.simple.v1+json"
 ACCEPT = f"{JSON_TYPE}, text/html;q=0.1"
@@ -67,9 +68,10 @@ TWINE_DEFAULT_REPOSITORIES = {
 }
 TOKEN_HINT = "use a TestPyPI API token with username __token__"
 
-_HTTP_ERROR = re.compile(r"HTTPError: (\d{3}) ")
+_HTTP_ERROR = re.compile(r"HTTPError: (\d{3}) |[Ss]tatus code (\d{3})\b")  # twine's, uv's
 _CONNECTION_ERROR = re.compile(
     r"ConnectionError|ConnectTimeout|ReadTimeout|Connection refused|Connection aborted|RemoteDisconnected"
+    r"|Connection reset|tcp connect error|error sending request|operation timed out"
 )
 
 
@@ -311,8 +313,12 @@ def upload(
     attempts: int = 4,
     backoff: float = 1.0,
 ) -> None:
-    """Upload one file with twine, retrying what may pass later (no connection, 5xx).
+    """Upload one file, retrying what may pass later (no connection, 5xx).
 
+    With uv (installed with relsafe) `uv publish` sends it: a native binary
+    that starts in milliseconds where twine's Python start-up costs most of
+    half a second a file; without uv (RELSAFE_NO_UV), `twine upload`. Either
+    gets the login through its environment, the only process that does.
     A 4xx is final: a second try would get the same answer. The caller asks the
     index first (files_for); FileExists here means the file appeared meanwhile,
     possibly from an earlier attempt whose answer was lost, so compare hashes.
@@ -323,39 +329,51 @@ def upload(
             hint="the tag's Trusted Publishing workflow does the production upload",
         )
     log.redact.add_login(credentials.username, credentials.password)
-    command = [
-        sys.executable,
-        "-m",
-        "twine",
-        "--no-color",
-        "upload",
-        "--verbose",
-        "--non-interactive",
-        "--disable-progress-bar",
-        "--repository-url",
-        repository_url,
-        str(path),
-    ]
-    env = _twine_env(repository_url)
-    login = {"TWINE_USERNAME": credentials.username, "TWINE_PASSWORD": credentials.password}
+    uploader = _uploader(repository_url, path, credentials)
     for attempt in range(1, attempts + 1):
         done = run(
-            command,
+            uploader.command,
             log=log,
-            env=env,
-            credentials=login,
+            env=uploader.env,
+            credentials=uploader.login,
             timeout=_timeout(UPLOAD_TIMEOUT),
             check=False,
-            what="twine upload",
+            what=uploader.what,
         )
         if done.returncode == 0:
             return
-        error = _upload_error(done, path, repository_url)
+        error = _upload_error(done, path, repository_url, uploader.what)
         if not isinstance(error, IndexUnavailable) or attempt == attempts:
             raise error
         delay = min(backoff * 2 ** (attempt - 1), 30.0)
         log.write(f"! {error.message}; retrying in {delay:.1f} s (attempt {attempt + 1} of {attempts})")
         time.sleep(delay)
+
+
+@dataclass(frozen=True)
+class _Uploader:
+    command: list[str]
+    env: dict[str, str]
+    login: dict[str, str]
+    what: str
+
+
+def _uploader(repository_url: str, path: Path, credentials: Credentials) -> _Uploader:
+    """uv publish when uv is there, else twine upload; neither reads a configuration of the shell's."""
+    env = _upload_env(repository_url)
+    uv = uv_executable()
+    if uv is not None:
+        # UV_OFFLINE (kept for installs) would refuse the upload itself, which names its index explicitly
+        for name in [name for name in env if name.startswith("UV_PUBLISH_") or name == "UV_OFFLINE"]:
+            del env[name]
+        env |= {"UV_HTTP_RETRIES": "0", "UV_NO_PROGRESS": "1"}  # retries are relsafe's own, above
+        command = [uv, "publish", "--no-config", "--trusted-publishing", "never", "--publish-url", repository_url]
+        login = {"UV_PUBLISH_USERNAME": credentials.username, "UV_PUBLISH_PASSWORD": credentials.password}
+        return _Uploader([*command, str(path)], env, login, "uv publish")
+    command = [sys.executable, "-m", "twine", "--no-color", "upload", "--verbose", "--non-interactive"]
+    command += ["--disable-progress-bar", "--repository-url", repository_url, str(path)]
+    login = {"TWINE_USERNAME": credentials.username, "TWINE_PASSWORD": credentials.password}
+    return _Uploader(command, env, login, "twine upload")
 
 
 def resolve_credentials(
@@ -470,8 +488,9 @@ def _open(request: urllib.request.Request) -> http.client.HTTPResponse:
     return response
 
 
-def _twine_env(repository_url: str) -> dict[str, str]:
-    """twine's environment but the login (which `run` adds): no TWINE_* of the shell's, lines not wrapped mid-error."""
+def _upload_env(repository_url: str) -> dict[str, str]:
+    """The uploader's environment but the login (which `run` adds): no login of the shell's, lines not wrapped
+    mid-error, the proxy bypassed for a loopback index."""
     env = scrubbed()
     env["COLUMNS"] = "160"
     if is_loopback(repository_url):
@@ -481,12 +500,12 @@ def _twine_env(repository_url: str) -> dict[str, str]:
     return env
 
 
-def _upload_error(done: Completed, path: Path, repository_url: str) -> StepFailed:
-    """Turn twine's output into the error a maintainer can act on."""
+def _upload_error(done: Completed, path: Path, repository_url: str, what: str) -> StepFailed:
+    """Turn the uploader's output (twine's or uv's) into the error a maintainer can act on."""
     output = done.output
     details = done.tail()
     status_match = _HTTP_ERROR.search(output)
-    status = int(status_match.group(1)) if status_match else None
+    status = int(status_match.group(1) or status_match.group(2)) if status_match else None
     if status == 409 or (status == 400 and "already exist" in output):
         return FileExists(f"{path.name} already exists on {repository_url}", details=details)
     if status in (401, 403):
@@ -497,7 +516,7 @@ def _upload_error(done: Completed, path: Path, repository_url: str) -> StepFaile
         )
     if (status is not None and status >= 500) or (status is None and _CONNECTION_ERROR.search(output)):
         return IndexUnavailable(f"index unreachable at {repository_url} while uploading {path.name}", details=details)
-    return ToolFailed(f"twine upload of {path.name} to {repository_url} failed", details=details)
+    return ToolFailed(f"{what} of {path.name} to {repository_url} failed", details=details)
 
 
 def _read_pypirc(path: Path) -> configparser.RawConfigParser:

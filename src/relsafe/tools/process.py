@@ -277,7 +277,7 @@ def run(
         raise
     seconds = time.monotonic() - started
     log.write(output)
-    log.write(f"= exit {proc.returncode} after {seconds:.2f} s")
+    log.write(f"= exit {proc.returncode} after {seconds:.2f} s: {what}")
     if _stopped.is_set():
         raise ToolFailed(f"{what}: stopped, the run was interrupted")
     done = Completed(argv, proc.returncode, log.redact(output), seconds)

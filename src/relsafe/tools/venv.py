@@ -19,7 +19,7 @@ from pathlib import Path
 from relsafe.errors import StepFailed
 from relsafe.runlog import RunLog
 from relsafe.tools import process
-from relsafe.tools.builder import uv_executable
+from relsafe.tools.uv import uv_executable
 
 BIN = "Scripts" if os.name == "nt" else "bin"
 
@@ -75,11 +75,13 @@ def install(
     *,
     index_url: str | None = None,
     what: str = "installing into a fresh venv",
+    dependencies: bool = True,
 ) -> float:
     """pip-install files or requirement strings; returns seconds taken.
 
     With index_url, dependencies resolve from that index only: machine-wide
-    extra indexes and find-links are switched off.
+    extra indexes and find-links are switched off. dependencies=False installs
+    exactly what is named (a set of pins that is complete already).
     """
     if not requirements:
         return 0.0
@@ -93,6 +95,8 @@ def install(
         command = [str(venv.python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
         if index_url:
             command += ["--index-url", index_url]
+    if not dependencies:
+        command.append("--no-deps")
     done = process.run([*command, *items], log=log, env=env, what=what)
     return done.seconds
 

@@ -1,17 +1,20 @@
-"""zizmor, the GitHub Actions static analyser, run offline as a second opinion on workflows.
+"""zizmor, the GitHub Actions static analyser, run offline beside relsafe's own workflow rules.
 
-zizmor is optional: relsafe's own workflow rules always run, and zizmor adds its
-broader checks where it is installed. It is looked for next to the running
-interpreter first, so the copy in relsafe's own virtualenv wins over another on PATH.
+zizmor is installed with relsafe (its wheel holds only the binary), and the
+audit fails closed without it: a workflow nobody checked must not publish. It
+is found through its installed distribution's file list, so the copy installed
+with relsafe wins over another on PATH; RELSAFE_ZIZMOR names another binary.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +22,8 @@ from relsafe.errors import ToolFailed
 from relsafe.runlog import RunLog
 from relsafe.tools.process import Completed, run
 
-NOT_INSTALLED = "zizmor not installed (`pip install zizmor` adds its checks)"
+NOT_INSTALLED = "zizmor not found (it installs with relsafe: `pip install --force-reinstall zizmor`)"
+OVERRIDE = "RELSAFE_ZIZMOR"  # the zizmor binary to run instead of the installed one
 
 # zizmor's exit codes: 0 no findings, 11-14 the highest finding is informational/low/medium/high.
 _FINDING_EXITS = {0, 11, 12, 13, 14}
@@ -58,12 +62,25 @@ class ZizmorReport:
 
 
 def find_zizmor() -> Path | None:
-    """The zizmor executable beside sys.executable, else the first on PATH, else None."""
+    """The zizmor binary: RELSAFE_ZIZMOR when set (even a missing path: that is a test of failing closed), else
+    the one the installed zizmor distribution lists, else one beside sys.executable or on PATH, else None."""
+    override = os.environ.get(OVERRIDE)
+    if override:
+        return Path(override) if Path(override).is_file() else None
     name = "zizmor.exe" if sys.platform == "win32" else "zizmor"
+    try:
+        files = metadata.distribution("zizmor").files or []
+    except metadata.PackageNotFoundError:
+        files = []
+    for file in files:
+        if file.name == name:
+            located = Path(str(file.locate())).resolve()
+            if located.is_file():
+                return located
     beside = Path(sys.executable).parent / name
     if beside.is_file():
         return beside
-    found = shutil.which("zizmor")
+    found = shutil.which(name)
     return Path(found) if found else None
 
 

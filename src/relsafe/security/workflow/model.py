@@ -1,0 +1,323 @@
+"""The parsed workflow: the facts every rule needs, and where in the file each one is.
+
+A workflow is read once (ruamel.yaml round-trip, which keeps line numbers) and
+its triggers, jobs and publish jobs computed here, so that each rule is a short
+function over this model. GitHub's trigger filters are evaluated here too, since
+`starts` (which run a release starts) and the trigger rules must agree.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ruamel.yaml import YAML
+from ruamel.yaml.error import MarkedYAMLError, YAMLError
+
+from relsafe.errors import UsageError
+from relsafe.security.workflow.report import Finding
+
+PUBLISH_ACTION = "pypa/gh-action-pypi-publish"
+# The `release` activities that publishing a GitHub Release sends.
+RELEASE_TYPES = frozenset({"published", "created", "released"})
+# What an upload tool reads its login from: a job or step given one of these uploads.
+UPLOAD_CREDENTIALS = re.compile(
+    r"TWINE_PASSWORD|UV_PUBLISH_TOKEN|UV_PUBLISH_PASSWORD|POETRY_PYPI_TOKEN_\w+|HATCH_INDEX_AUTH|FLIT_PASSWORD"
+)
+PUBLISH_COMMAND = re.compile(r"\b(?:twine\s+upload|uv\s+publish|hatch\s+publish|poetry\s+publish|flit\s+publish)\b")
+# A tox environment or nox session named for releasing: `tox -e release`, `tox run -e py,publish`, `nox -s publish`,
+# `tox -e pypi-upload`; not one that merely mentions it (`tox -e prepare-release-pr` opens a pull request).
+PUBLISH_SESSION = re.compile(
+    r"\b(?:tox|nox)\b[^\n;&|]*?\s(?:-e|-s|--sessions?)(?:\s+|=)['\"]?(?:[\w.-]+,)*"
+    r"(?:(?:test)?pypi[-_])?(?:release|publish|upload|deploy)(?:[-_](?:(?:test)?pypi|test))?(?![\w.-])",
+    re.IGNORECASE,
+)
+
+
+@dataclass(frozen=True)
+class Settings:
+    environment: str
+    tag_format: str
+
+
+@dataclass
+class Workflow:
+    """One parsed workflow with the facts every rule needs."""
+
+    path: str
+    lines: list[str]
+    doc: Any
+    on_line: int
+    triggers: dict[str, Any]
+    trigger_lines: dict[str, int]
+    jobs: dict[str, Any]
+    publish_jobs: set[str]
+    calls_publish: set[str]  # jobs that call a local reusable workflow which publishes
+
+    @classmethod
+    def load(cls, path: Path, _seen: frozenset[Path] = frozenset()) -> Workflow:
+        name = str(path)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as error:
+            raise UsageError(f"{name}: cannot read: {error}") from error
+        try:
+            doc = YAML(typ="rt").load(text)
+        except MarkedYAMLError as error:
+            mark = error.problem_mark or error.context_mark
+            where = f"{name}:{mark.line + 1}" if mark is not None else name
+            raise UsageError(f"{where}: not valid YAML: {error.problem or error.context}") from error
+        except YAMLError as error:
+            raise UsageError(f"{name}: not valid YAML: {error}") from error
+        on_key = "on" if isinstance(doc, dict) and "on" in doc else True
+        if not isinstance(doc, dict) or on_key not in doc or not isinstance(doc.get("jobs"), dict):
+            raise UsageError(f"{name}: not a GitHub workflow (it needs `on:` and `jobs:`)")
+        raw = doc[on_key]
+        on_line = key_line(doc, on_key, 1)
+        triggers: dict[str, Any] = {}
+        trigger_lines: dict[str, int] = {}
+        if isinstance(raw, str):
+            triggers[raw] = None
+            trigger_lines[raw] = on_line
+        elif isinstance(raw, list):
+            for index, event in enumerate(raw):
+                triggers[str(event)] = None
+                trigger_lines[str(event)] = item_line(raw, index, on_line)
+        elif isinstance(raw, dict):
+            for event, config in raw.items():
+                triggers[str(event)] = config
+                trigger_lines[str(event)] = key_line(raw, event, on_line)
+        jobs = {str(job_id): job for job_id, job in doc["jobs"].items() if isinstance(job, dict)}
+        publish_jobs = {
+            job_id
+            for job_id, job in jobs.items()
+            if any(publishes(step) for step in job_steps(job)) or _holds_upload_credential(job.get("env"))
+        }
+        seen = _seen | {path.resolve()}
+        calls_publish = {job_id for job_id, job in jobs.items() if _calls_publish(path, job, seen)}
+        return cls(name, text.splitlines(), doc, on_line, triggers, trigger_lines, jobs, publish_jobs, calls_publish)
+
+    @property
+    def publishing(self) -> bool:
+        """Can this workflow upload to an index, or mint the OIDC token that can?"""
+        return (
+            bool(self.publish_jobs or self.calls_publish)
+            or grants_id_token(self.doc)
+            or any(grants_id_token(job) and not attests(job) for job in self.jobs.values())
+        )
+
+    def job_line(self, job_id: str) -> int:
+        return key_line(self.doc["jobs"], job_id, 1)
+
+    def with_needs(self, job_id: str) -> list[str]:
+        """The job and every job it needs, directly or not, in the order found: what feeds its upload."""
+        found: list[str] = []
+        pending = [job_id]
+        while pending:
+            current = pending.pop(0)
+            if current in found or current not in self.jobs:
+                continue
+            found.append(current)
+            pending.extend(patterns(self.jobs[current].get("needs")))
+        return found
+
+    def steps(self) -> Iterator[Any]:
+        for job in self.jobs.values():
+            yield from job_steps(job)
+
+    def finding(self, rule: str, severity: str, line: int, message: str, fix: str) -> Finding:
+        return Finding(rule=rule, severity=severity, path=self.path, line=line, message=message, fix=fix)
+
+    def text_line(self, start: int, needle: str) -> int:
+        """The first line at or after start (1-based) whose text contains needle, else start."""
+        for number in range(start, len(self.lines) + 1):
+            if needle in self.lines[number - 1]:
+                return number
+        return start
+
+
+Rule = Callable[[Workflow, Settings], Iterator[Finding]]
+
+
+def key_line(mapping: Any, key: Any, default: int) -> int:
+    try:
+        return int(mapping.lc.key(key)[0]) + 1
+    except (AttributeError, KeyError, TypeError):
+        return default
+
+
+def value_line(mapping: Any, key: Any, default: int) -> int:
+    try:
+        return int(mapping.lc.value(key)[0]) + 1
+    except (AttributeError, KeyError, TypeError):
+        return default
+
+
+def item_line(sequence: Any, index: int, default: int) -> int:
+    try:
+        return int(sequence.lc.item(index)[0]) + 1
+    except (AttributeError, KeyError, IndexError, TypeError):
+        return default
+
+
+def job_steps(job: Any) -> list[Any]:
+    steps = job.get("steps")
+    return [step for step in steps if isinstance(step, dict)] if isinstance(steps, list) else []
+
+
+def uses_action(step: Any) -> str | None:
+    """The lower-cased owner/name(/path) a step uses, without the ref."""
+    uses = step.get("uses")
+    return uses.partition("@")[0].lower() if isinstance(uses, str) else None
+
+
+def publishes(step: Any) -> bool:
+    """Does this step upload a distribution? What makes a job a publish job and a workflow one that publishes.
+
+    A step given an upload credential counts too, whatever it runs (httpx's `run: scripts/publish` with
+    `TWINE_PASSWORD` in its env)."""
+    run = step.get("run")
+    return (
+        uses_action(step) == PUBLISH_ACTION
+        or (isinstance(run, str) and bool(PUBLISH_COMMAND.search(run) or PUBLISH_SESSION.search(run)))
+        or _holds_upload_credential(step.get("env"))
+    )
+
+
+def _holds_upload_credential(env: Any) -> bool:
+    return isinstance(env, dict) and any(UPLOAD_CREDENTIALS.fullmatch(str(name)) for name in env)
+
+
+def attests(job: Any) -> bool:
+    """Does the job make GitHub artifact attestations (actions/attest*), which need `id-token: write` to sign?"""
+    return any((uses_action(step) or "").startswith("actions/attest") for step in job_steps(job))
+
+
+def _calls_publish(caller: Path, job: Any, seen: frozenset[Path]) -> bool:
+    """Does the job call a reusable workflow of this repository (`uses: ./.github/workflows/x.yml`) that publishes?
+
+    The path is taken from the repository root when the caller lies in
+    .github/workflows/, else beside the caller; a missing or unreadable file,
+    or a cycle of calls, counts as not publishing (the audit of that file says why).
+    """
+    uses = job.get("uses")
+    if not isinstance(uses, str) or not uses.startswith("./"):
+        return False
+    folder = caller.parent
+    inside = folder.name == "workflows" and folder.parent.name == ".github"
+    target = folder.parent.parent / uses if inside else folder / Path(uses).name
+    if not target.is_file() or target.resolve() in seen:
+        return False
+    try:
+        called = Workflow.load(target, seen)
+    except UsageError:
+        return False
+    return bool(called.publish_jobs or called.calls_publish)
+
+
+def grants_id_token(holder: Any) -> bool:
+    permissions = holder.get("permissions")
+    if isinstance(permissions, dict):
+        return str(permissions.get("id-token", "")).lower() == "write"
+    return str(permissions).lower() == "write-all"
+
+
+def repository_url(with_: Any) -> str:
+    return str(with_.get("repository-url") or with_.get("repository_url") or "")
+
+
+def is_pypi(url: str) -> bool:
+    return not url or "upload.pypi.org" in url or url.rstrip("/") in {"https://pypi.org", "https://pypi.org/legacy"}
+
+
+def targets_pypi(job: Any) -> bool:
+    """Does this publish job upload to PyPI itself rather than to TestPyPI or another index?"""
+    for step in job_steps(job):
+        with_ = step.get("with")
+        if uses_action(step) == PUBLISH_ACTION:
+            return is_pypi(repository_url(with_) if isinstance(with_, dict) else "")
+        run = step.get("run")
+        if isinstance(run, str) and PUBLISH_COMMAND.search(run):
+            return "test.pypi.org" not in run and "testpypi" not in run.lower()
+    return True
+
+
+def patterns(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    return [str(item) for item in value] if isinstance(value, list) else []
+
+
+def branch_pushes(triggers: dict[str, Any]) -> bool:
+    """Does pushing a branch start the workflow? Only a `push:` filtered on tags alone leaves branches out."""
+    if "push" not in triggers:
+        return False
+    push = triggers["push"]
+    if not isinstance(push, dict):
+        return True
+    return bool({"branches", "branches-ignore"} & set(push)) or not ({"tags", "tags-ignore"} & set(push))
+
+
+def tag_pushes(triggers: dict[str, Any], tag: str) -> bool:
+    """Does pushing this tag start the workflow? A `push:` filtered on branches alone leaves tags out."""
+    if "push" not in triggers:
+        return False
+    push = triggers["push"]
+    if not isinstance(push, dict):
+        return True
+    if not ({"tags", "tags-ignore"} & set(push)):
+        return not ({"branches", "branches-ignore"} & set(push))
+    return filter_matches(tag, patterns(push.get("tags", ["**"])), patterns(push.get("tags-ignore", [])))
+
+
+def release_publishes(triggers: dict[str, Any]) -> bool:
+    """Does publishing a GitHub Release start the workflow? `release:` without `types:` takes every activity."""
+    if "release" not in triggers:
+        return False
+    config = triggers["release"]
+    types = config.get("types") if isinstance(config, dict) else None
+    return types is None or bool(RELEASE_TYPES & set(patterns(types)))
+
+
+def filter_matches(tag: str, include: list[str], exclude: list[str]) -> bool:
+    """GitHub's filter semantics: the last matching pattern decides; `!pattern` excludes."""
+    matched = False
+    for pattern in include:
+        negated = pattern.startswith("!")
+        if _glob(pattern[1:] if negated else pattern).fullmatch(tag):
+            matched = not negated
+    return matched and not any(_glob(pattern).fullmatch(tag) for pattern in exclude)
+
+
+def _glob(pattern: str) -> re.Pattern[str]:
+    """A GitHub filter pattern as a regex: `*` stays within a path segment, `**` crosses `/`,
+    `?` and `+` repeat the previous character, `[...]` is a class, `\\` escapes."""
+    out: list[str] = []
+    index = 0
+    while index < len(pattern):
+        char = pattern[index]
+        if pattern.startswith("**", index):
+            out.append(".*")
+            index += 2
+            continue
+        if char == "*":
+            out.append("[^/]*")
+        elif char in "?+":
+            out.append(char)
+        elif char == "[":
+            end = pattern.find("]", index + 1)
+            if end == -1:
+                out.append(re.escape(char))
+            else:
+                out.append("[" + pattern[index + 1 : end].replace("\\", "\\\\") + "]")
+                index = end
+        elif char == "\\" and index + 1 < len(pattern):
+            index += 1
+            out.append(re.escape(pattern[index]))
+        else:
+            out.append(re.escape(char))
+        index += 1
+    return re.compile("".join(out))

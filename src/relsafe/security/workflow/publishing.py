@@ -1,0 +1,205 @@
+"""Rules on the publish job itself: where it runs, what it uploads, and with which credential."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+from relsafe.manifest import MARKER as MANIFEST_MARKER
+from relsafe.security.workflow.model import (
+    PUBLISH_ACTION,
+    PUBLISH_COMMAND,
+    PUBLISH_SESSION,
+    UPLOAD_CREDENTIALS,
+    Rule,
+    Settings,
+    Workflow,
+    is_pypi,
+    job_steps,
+    key_line,
+    patterns,
+    repository_url,
+    targets_pypi,
+    uses_action,
+)
+from relsafe.security.workflow.report import ERROR, WARNING, Finding
+
+_BUILD_COMMAND = re.compile(
+    r"(?:-m\s+build\b|\bpyproject-build\b|\buv\s+build\b|\bhatch\s+build\b|\bpoetry\s+build\b"
+    r"|\bflit\s+build\b|\bpip3?\s+wheel\b|-m\s+pip\s+wheel\b|\bsetup\.py\s+(?:sdist|bdist))"
+)
+_CREDENTIAL_VARIABLES = re.compile(rf"\b(?:{UPLOAD_CREDENTIALS.pattern})\b")
+
+
+def publish_environment(workflow: Workflow, settings: Settings) -> Iterator[Finding]:
+    for job_id in sorted(workflow.publish_jobs):
+        job = workflow.jobs[job_id]
+        environment = job.get("environment")
+        name = environment.get("name") if isinstance(environment, dict) else environment
+        to_pypi = targets_pypi(job)
+        if name is None:
+            yield workflow.finding(
+                "publish-environment",
+                ERROR,
+                workflow.job_line(job_id),
+                f"publish job `{job_id}` runs outside a GitHub environment, so no reviewer or "
+                "tag rule stands between a push and the upload",
+                f"Add `environment: {settings.environment if to_pypi else 'testpypi'}` to the job "
+                "and protect that environment on GitHub.",
+            )
+        elif to_pypi and str(name) != settings.environment:
+            yield workflow.finding(
+                "publish-environment",
+                ERROR,
+                key_line(job, "environment", workflow.job_line(job_id)),
+                f"publish job `{job_id}` uses environment `{name}`, but the PyPI publisher is "
+                f"configured for `{settings.environment}`",
+                f"Use `environment: {settings.environment}`, or change [publish] environment in "
+                "release.toml and on PyPI together.",
+            )
+
+
+def publish_needs(workflow: Workflow, settings: Settings) -> Iterator[Finding]:
+    for job_id in sorted(workflow.publish_jobs):
+        if not workflow.jobs[job_id].get("needs"):
+            yield workflow.finding(
+                "publish-needs",
+                ERROR,
+                workflow.job_line(job_id),
+                f"publish job `{job_id}` has no `needs:`: it does not upload what a separate, "
+                "unprivileged build job made",
+                "Build in its own job and add `needs: build` to the publish job.",
+            )
+
+
+def build_in_publish_job(workflow: Workflow, settings: Settings) -> Iterator[Finding]:
+    for job_id in sorted(workflow.publish_jobs):
+        for step in job_steps(workflow.jobs[job_id]):
+            run = step.get("run")
+            if isinstance(run, str) and _BUILD_COMMAND.search(run):
+                yield workflow.finding(
+                    "build-in-publish-job",
+                    ERROR,
+                    key_line(step, "run", 1),
+                    f"publish job `{job_id}` builds the package, so the build backend and every "
+                    "build dependency run holding the upload token",
+                    "Build in a job without `id-token`, upload the files as an artifact, and only "
+                    "download them in the publish job.",
+                )
+
+
+def rebuild_unverified(workflow: Workflow, settings: Settings) -> Iterator[Finding]:
+    """Files built on the runner and published unchecked were never tested: the Ultralytics compromise
+    changed exactly that build. A step that reads the release tag's manifest is the check."""
+    if not workflow.publishing:
+        return
+    runs = [(step, step.get("run")) for step in workflow.steps()]
+    if any(isinstance(run, str) and MANIFEST_MARKER in run for _step, run in runs):
+        return
+    for step, run in runs:
+        if isinstance(run, str) and _BUILD_COMMAND.search(run):
+            yield workflow.finding(
+                "rebuild-unverified",
+                WARNING,
+                key_line(step, "run", 1),
+                "the workflow publishes files it builds on the runner and checks none of them against the "
+                "release tag's manifest: what PyPI gets was never tested",
+                "Let `relsafe init` write the workflow: with staging it promotes the staged files the tag "
+                "names, without it checks the rebuilt files against the tag's manifest.",
+            )
+            return  # one finding per workflow: the concern is the workflow's, not each build's
+
+
+def stored_credentials(workflow: Workflow, settings: Settings) -> Iterator[Finding]:
+    for step in workflow.steps():
+        with_ = step.get("with")
+        if uses_action(step) == PUBLISH_ACTION and isinstance(with_, dict) and "password" in with_:
+            yield workflow.finding(
+                "stored-credentials",
+                ERROR,
+                key_line(with_, "password", 1),
+                "the publish action is given a stored API token; a leaked token uploads from anywhere",
+                "Remove `password:`, register the workflow as a Trusted Publisher on PyPI and delete the token.",
+            )
+        run = step.get("run")
+        if isinstance(run, str):
+            command = PUBLISH_COMMAND.search(run) or PUBLISH_SESSION.search(run)
+            if command:
+                yield workflow.finding(
+                    "stored-credentials",
+                    ERROR,
+                    workflow.text_line(key_line(step, "run", 1), command.group(0).split()[0]),
+                    f"`{command.group(0)}` in a script uploads with a stored token and makes no attestations",
+                    "Upload with pypa/gh-action-pypi-publish and Trusted Publishing instead.",
+                )
+    for number, line in enumerate(workflow.lines, start=1):
+        code = "" if line.lstrip().startswith("#") else line.split(" #")[0]
+        variable = _CREDENTIAL_VARIABLES.search(code)
+        if variable:
+            yield workflow.finding(
+                "stored-credentials",
+                ERROR,
+                number,
+                f"`{variable.group(0)}` hands an upload credential to the workflow",
+                "Remove the secret and use Trusted Publishing; revoke the token on PyPI.",
+            )
+
+
+def self_hosted_runner(workflow: Workflow, settings: Settings) -> Iterator[Finding]:
+    """A self-hosted machine keeps what earlier jobs, of any workflow or fork, left on it: the publish job and
+    every job it needs must start clean on GitHub's runners."""
+    reported: set[str] = set()
+    for publisher in sorted(workflow.publish_jobs):
+        for job_id in workflow.with_needs(publisher):
+            runs_on = workflow.jobs[job_id].get("runs-on")
+            labels = patterns(runs_on.get("labels") if isinstance(runs_on, dict) else runs_on)
+            if job_id in reported or "self-hosted" not in {label.lower() for label in labels}:
+                continue
+            reported.add(job_id)
+            yield workflow.finding(
+                "self-hosted-runner",
+                ERROR,
+                key_line(workflow.jobs[job_id], "runs-on", workflow.job_line(job_id)),
+                f"publish job `{job_id}` runs on a self-hosted runner, where whatever ran there before can "
+                "change the files or read the upload token"
+                if job_id == publisher
+                else f"job `{job_id}`, which publish job `{publisher}` needs, runs on a self-hosted runner, where "
+                "whatever ran there before can change the files the release uploads",
+                "Run the publish job and the jobs it needs on GitHub-hosted runners (`runs-on: ubuntu-latest`).",
+            )
+
+
+_WEAKENINGS = {
+    "attestations": "turns off the PEP 740 attestations that tie each file to this workflow",
+    "verify-metadata": "uploads files whose metadata was never checked",
+    "skip-existing": "hides a second upload of a version, which should fail loudly",
+}
+
+
+def weakened_publish(workflow: Workflow, settings: Settings) -> Iterator[Finding]:
+    for step in workflow.steps():
+        with_ = step.get("with")
+        if uses_action(step) != PUBLISH_ACTION or not isinstance(with_, dict):
+            continue
+        weakened = [key for key in ("attestations", "verify-metadata") if str(with_.get(key, "")).lower() == "false"]
+        if str(with_.get("skip-existing", "")).lower() == "true" and is_pypi(repository_url(with_)):
+            weakened.append("skip-existing")
+        for key in weakened:
+            yield workflow.finding(
+                "weakened-publish",
+                ERROR,
+                key_line(with_, key, 1),
+                f"`{key}: {with_[key]}` {_WEAKENINGS[key]}",
+                f"Remove `{key}:` from the publish step; its default is the safe setting.",
+            )
+
+
+RULES: tuple[Rule, ...] = (
+    publish_environment,
+    publish_needs,
+    build_in_publish_job,
+    rebuild_unverified,
+    stored_credentials,
+    self_hosted_runner,
+    weakened_publish,
+)

@@ -1,0 +1,49 @@
+"""Wheels of distributions installed beside the tests, so that a rebuild can install pinned build requirements
+offline (`pip install --no-index --find-links`), as the publish workflow installs them from PyPI."""
+
+from __future__ import annotations
+
+import base64
+import csv
+import hashlib
+import importlib.metadata
+import io
+import zipfile
+from pathlib import Path
+
+from packaging.utils import canonicalize_name
+
+
+def _record_hash(data: bytes) -> str:
+    return "sha256=" + base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+
+
+def repack(pin: str, folder: Path) -> Path:
+    """A py3-none-any wheel of the installed distribution `name==version` (pure Python only), made from its files."""
+    name, _, version = pin.partition("==")
+    found = importlib.metadata.distribution(name)
+    assert found.version == version, f"{name} {found.version} is installed, not {version}"
+    root = Path(str(found.locate_file("")))
+    dist_info = next(str(file).split("/")[0] for file in found.files or [] if str(file).endswith(".dist-info/METADATA"))
+    wheel = folder / f"{canonicalize_name(name).replace('-', '_')}-{version}-py3-none-any.whl"
+    rows: list[tuple[str, str, str]] = []
+    with zipfile.ZipFile(wheel, "w") as archive:
+        for file in found.files or []:
+            member = str(file)
+            skipped = ("INSTALLER", "REQUESTED", "RECORD", "direct_url.json")
+            if member.startswith("..") or "__pycache__" in member or member.rsplit("/", 1)[-1] in skipped:
+                continue
+            data = (root / member).read_bytes()
+            archive.writestr(member, data)
+            rows.append((member, _record_hash(data), str(len(data))))
+        record = io.StringIO()
+        csv.writer(record, lineterminator="\n").writerows([*rows, (f"{dist_info}/RECORD", "", "")])
+        archive.writestr(f"{dist_info}/RECORD", record.getvalue())
+    return wheel
+
+
+def wheelhouse(pins: list[str], folder: Path) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    for pin in pins:
+        repack(pin, folder)
+    return folder
