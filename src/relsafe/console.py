@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO, cast
 
 from rich.console import Console, Group
-from rich.spinner import Spinner
 from rich.table import Table
 from rich.text import Text
 
@@ -101,6 +100,8 @@ class StepView:
             self.live = None
 
     def _render(self) -> Table:
+        from rich.spinner import Spinner  # only the live table spins: not worth its import to `relsafe status`
+
         table = Table(show_header=True, header_style="bold", box=None, pad_edge=False)
         table.add_column("", width=2)
         table.add_column("step")
