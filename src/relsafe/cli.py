@@ -134,15 +134,8 @@ def _logged_traceback(error: Exception) -> Path | None:
 
 def _drive(action: Callable[[StepView, Options], T], confirm: list[str] | None = None, yes: bool = False) -> T:
     """Run a pipeline action under the live step view; gates ask through it on a terminal."""
-    import sysconfig
-
     from relsafe.console import StepView, is_interactive, make_console
     from relsafe.releaser import Options
-
-    # The first get_config_vars() is not thread-safe (3.11 publishes an empty dict, then fills it), and the
-    # pipeline's threads find uv through sysconfig (uv.find_uv_bin): fill it here, before they start.
-    # typer's import used to do it by chance; the plain command lines no longer import typer.
-    sysconfig.get_config_vars()
 
     with StepView(make_console()) as view:
         options = Options(
