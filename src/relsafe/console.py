@@ -193,7 +193,7 @@ def finished(release: Release) -> Text:
 
 def release_table(release: Release) -> Group:
     """`relsafe status`: each step with its state, attempts, times and key outputs, then any manual step left."""
-    from relsafe.steps.push import MANUAL_STEP
+    from relsafe.state import MANUAL_STEP
 
     kind = "rehearsal" if release.rehearsal else "release"
     header = Text.assemble(
@@ -223,7 +223,7 @@ def release_table(release: Release) -> Group:
 
 def manual_step(release: Release) -> str | None:
     """What a person must still do for the upload to happen (a GitHub Release to publish), once pushed."""
-    from relsafe.steps.push import MANUAL_STEP
+    from relsafe.state import MANUAL_STEP
 
     value = release.output("push", MANUAL_STEP)
     return str(value) if value else None
