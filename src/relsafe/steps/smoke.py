@@ -12,6 +12,7 @@ import re
 import shutil
 import sys
 from concurrent.futures import Future, ThreadPoolExecutor
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,7 @@ from relsafe.smoke_folder import smoke_folder
 from relsafe.steps.base import Step
 from relsafe.steps.build import recorded_artifacts
 from relsafe.test_dependencies import group_requirements, wheel_requirement
+from relsafe.tools import process
 from relsafe.tools import venv as venvs
 
 TALLY_LINE = re.compile(r"\b\d+ (passed|failed|skipped|errors?)\b|^OK\b|^Ran \d+ tests?|no tests ran")
@@ -99,10 +101,9 @@ def verify_installed(
     return {"modules": modules, "version": version}
 
 
-def run_tests(ctx: Context, venv: venvs.Venv, modules: list[str]) -> dict[str, Any]:
-    """Run [test] command from a folder outside the repository and prove the wheel's modules came from the venv."""
-    site_packages = venvs.site_packages(venv, ctx.log)
-    install_recorder(site_packages[0])
+def run_tests(ctx: Context, venv: venvs.Venv, modules: list[str], site_packages: list[Path]) -> dict[str, Any]:
+    """Run [test] command from a folder outside the repository and prove the wheel's modules came from the venv
+    (the import recorder must be installed in `site_packages` already)."""
     with smoke_folder(ctx.project.root, ctx.config.test_paths) as folder:
         record = folder.path / ".relsafe-imports.jsonl"
         done = venvs.run_command(
@@ -206,9 +207,14 @@ class Smoke(Step):
         for index, python in enumerate(self.pythons(ctx)):
             venv = self._venv(ctx, index, python)
             install_seconds = self.install_wheel(ctx, venv, wheel)
-            venvs.pip_check(venv, ctx.log)
-            verify_installed(venv, wheel, ctx.project.name, ctx.release.version, ctx.log, venv.path)
-            tests = run_tests(ctx, venv, top_level_modules(wheel))
+            site_packages = venvs.site_packages(venv, ctx.log)
+            install_recorder(site_packages[0])  # before any interpreter starts in the venv: it reads the .pth
+            # Three read-only looks at one venv, side by side; their errors in this order, as when they ran in turn.
+            *_, tests = process.side_by_side(
+                partial(venvs.pip_check, venv, ctx.log),
+                partial(verify_installed, venv, wheel, ctx.project.name, ctx.release.version, ctx.log, venv.path),
+                partial(run_tests, ctx, venv, top_level_modules(wheel), site_packages),
+            )
             ctx.note(
                 f"{Path(python).name}: venv {venv.seconds:.1f}s, install {install_seconds:.1f}s, "
                 f"tests {tests['seconds']:.1f}s — {tests['summary']}"

@@ -8,11 +8,12 @@ import signal
 import subprocess
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor, wait
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from relsafe.errors import ToolFailed
 from relsafe.runlog import RunLog
@@ -112,6 +113,20 @@ def stop_all() -> None:
         _stopped.set()
         running = list(_running)
     _end(running)
+
+
+def side_by_side(*calls: Callable[[], Any]) -> list[Any]:
+    """Run calls in threads of their own; their results in order, or the first error in that order once all
+    have ended. Ctrl-C or SIGTERM while waiting ends every command they started, so nothing keeps the
+    interrupted run waiting for a test suite to finish."""
+    with ThreadPoolExecutor(max_workers=len(calls), thread_name_prefix="side-by-side") as pool:
+        futures = [pool.submit(call) for call in calls]
+        try:
+            wait(futures)
+        except KeyboardInterrupt:
+            stop_all()
+            raise
+        return [future.result() for future in futures]
 
 
 def interrupted() -> bool:
