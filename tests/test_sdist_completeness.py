@@ -3,6 +3,7 @@ comparing it with a wheel built straight from the release commit's tree."""
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -35,6 +36,12 @@ def test_a_file_the_sdist_leaves_out_is_refused_before_anything_leaves_the_machi
     assert "the sdist lacks it" in output
     assert list(local_index.storage.iterdir()) == [], "refused before the upload"
     assert git(sample.remote, "tag", "--list") == ""
+
+    [tree_wheels] = (sample.root / ".git" / "relsafe" / "releases").glob("*/tree-wheel")
+    shutil.rmtree(tree_wheels)  # the build's wheel from the tree is gone: inspect makes its own
+    again = run_relsafe("resume", cwd=sample.root)
+    assert again.returncode == 4, again.stdout + again.stderr
+    assert f"{sample.module}/table.json is in a wheel built from the source tree" in again.stdout + again.stderr
 
     pyproject.write_text(pyproject.read_text(encoding="utf-8").replace(exclusion, ""), encoding="utf-8")
     git(sample.root, "commit", "-qam", "The sdist ships the data file")

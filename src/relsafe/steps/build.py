@@ -13,12 +13,18 @@ from packaging.version import Version
 
 from relsafe import build_requirements
 from relsafe.context import Context
-from relsafe.distribution import Distribution
+from relsafe.distribution import Distribution, sha256_file
 from relsafe.errors import StepFailed
 from relsafe.steps.base import Check, Step
 from relsafe.tools import builder
 
 BUILD_CHECKOUT_PREFIX = "source-"  # the build's worktree under the release folder
+
+
+def tree_wheel_folder(ctx: Context) -> Path:
+    """Where the build puts the wheel it makes straight from the tree, beside the release's own build: what
+    inspect compares the sdist-built wheel with."""
+    return ctx.work_dir / "tree-wheel"
 
 
 def _requirements_file(ctx: Context) -> Path:
@@ -130,8 +136,10 @@ class Build(Step):
         shutil.rmtree(partial, ignore_errors=True)
         epoch = ctx.git.commit_time(ctx.bump_commit)
         remove_stale_checkouts(ctx)
+        from_tree = tree_wheel_folder(ctx)
+        shutil.rmtree(from_tree, ignore_errors=True)
         try:
-            with release_checkout(ctx) as checkout:
+            with release_checkout(ctx) as checkout, release_checkout(ctx) as second:
                 built = builder.build_distributions(
                     checkout / ctx.project.subdir,
                     partial,
@@ -139,17 +147,22 @@ class Build(Step):
                     pretend_version=ctx.pretend_version,
                     isolated=ctx.config.build_isolation,
                     prepared=self._prepared,
+                    tree_wheel=(second / ctx.project.subdir, from_tree),
                     log=ctx.log,
                 )
         except BaseException:  # failed or interrupted: half a build is nothing to keep
             shutil.rmtree(partial, ignore_errors=True)
+            shutil.rmtree(from_tree, ignore_errors=True)
             raise
         _requirements_file(ctx).write_text("".join(f"{pin}\n" for pin in built.requirements), encoding="utf-8")
         shutil.rmtree(ctx.artifacts_dir, ignore_errors=True)
         partial.rename(ctx.artifacts_dir)
         artifacts = [self._entry(Distribution.read(ctx.artifacts_dir / path.name)) for path in built.files]
         ctx.note(", ".join(f"{a['name']} ({a['size'] / 1024:.0f} KiB)" for a in artifacts))
-        return {"artifacts": artifacts, "source_date_epoch": epoch, "build_requires": built.requirements}
+        outputs: dict[str, Any] = {"artifacts": artifacts, "source_date_epoch": epoch}
+        if built.tree_wheel is not None:  # for inspect's sdist check, which builds it itself when it is gone
+            outputs["tree_wheel"] = {"name": built.tree_wheel.name, "sha256": sha256_file(built.tree_wheel)}
+        return outputs | {"build_requires": built.requirements}
 
     def verify(self, ctx: Context) -> None:
         artifacts = recorded_artifacts(ctx)

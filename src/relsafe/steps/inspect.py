@@ -18,13 +18,19 @@ from pathlib import Path
 from typing import Any
 
 from relsafe.context import Context
-from relsafe.distribution import compare_wheel_file_lists, layout_problems, version_problems
+from relsafe.distribution import compare_wheel_file_lists, layout_problems, sha256_file, version_problems
 from relsafe.errors import Refused, StepFailed
 from relsafe.file_inspection import upload_findings
 from relsafe.reproducible_build import rebuild_differences
 from relsafe.security.artifact_scan import scan_distribution
 from relsafe.steps.base import Step
-from relsafe.steps.build import recorded_artifacts, recorded_requirements, release_checkout, remove_stale_checkouts
+from relsafe.steps.build import (
+    recorded_artifacts,
+    recorded_requirements,
+    release_checkout,
+    remove_stale_checkouts,
+    tree_wheel_folder,
+)
 from relsafe.tools import builder
 from relsafe.tools.twine_check import metadata_check
 
@@ -100,8 +106,14 @@ class Inspect(Step):
         return [f"reproducible: {problem}" for problem in problems]
 
     def _sdist_problems(self, ctx: Context, wheel: Path) -> list[str]:
-        """Build a wheel straight from the release commit: a file it holds that the released wheel (built
-        from the sdist) lacks is a file the sdist left out."""
+        """A wheel straight from the release commit (the build made one beside the release's; made here when
+        it is gone or changed): a file it holds that the released wheel (built from the sdist) lacks is a
+        file the sdist left out."""
+        recorded = ctx.release.output("build", "tree_wheel")
+        if recorded:
+            made = tree_wheel_folder(ctx) / str(recorded["name"])
+            if made.is_file() and sha256_file(made) == recorded["sha256"]:
+                return compare_wheel_file_lists(wheel, made)
         try:
             with _release_commit_built(ctx, wheel_only=True) as from_tree:
                 return compare_wheel_file_lists(wheel, from_tree.files[0])

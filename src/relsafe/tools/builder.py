@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
@@ -33,6 +34,7 @@ if TYPE_CHECKING:
     from build import ProjectBuilder
 
 DistributionKind = Literal["sdist", "wheel"]
+FROM_TREE = "building a wheel from the source tree"
 
 
 @dataclass(frozen=True)
@@ -41,6 +43,8 @@ class Built:
     """sdist first, then the wheel built from it (the wheel alone for a wheel from the tree)."""
     requirements: list[str]
     """`name==version` of build, the backend and their dependencies, as the build ran with them."""
+    tree_wheel: Path | None = None
+    """The wheel built straight from a second copy of the tree, when asked for."""
 
 
 @dataclass(frozen=True)
@@ -220,27 +224,35 @@ def build_distributions(
     pinned: Sequence[str] | None = None,
     wheel_only: bool = False,
     prepared: PreparedEnvironment | None = None,
+    tree_wheel: tuple[Path, Path] | None = None,
     log: RunLog,
 ) -> Built:
     """sdist, then the wheel built from that sdist (build's default), into outdir.
 
     Building the wheel from the sdist is what catches files missing from the
     sdist. `pinned`: build in a fresh venv with exactly these requirements
-    (isolated only).
-    `wheel_only`: a wheel straight from the tree, what the sdist-built one is
-    compared with.
+    (isolated only). `wheel_only`: a wheel straight from the tree, what the
+    sdist-built one is compared with. `tree_wheel` (a second copy of the
+    source, a folder): that wheel too, side by side in the same environment.
     """
     outdir.mkdir(parents=True, exist_ok=True)
     base = build_environment(source_date_epoch, pretend_version)
     kinds: list[DistributionKind] = ["wheel"] if wheel_only else ["sdist", "wheel"]
+    what = FROM_TREE if wheel_only else "python -m build"
     with backend_environment(
         source, kinds, isolated=isolated, pinned=pinned, log=log, base=base, prepared=prepared
     ) as used:
-        args = ["--wheel"] if wheel_only else []
-        what = "building a wheel from the source tree" if wheel_only else "python -m build"
-        _run_build([*args, "--outdir", str(outdir)], source, used, log=log, what=what)
+        args = ["--wheel", "--outdir", str(outdir)] if wheel_only else ["--outdir", str(outdir)]
+        builds = [partial(_run_build, args, source, used, log=log, what=what)]
+        if tree_wheel is not None:
+            tree_args = ["--wheel", "--outdir", str(tree_wheel[1])]
+            builds.append(partial(_run_build, tree_args, tree_wheel[0], used, log=log, what=FROM_TREE))
+        process.side_by_side(*builds)
     built = sorted(outdir.iterdir(), key=lambda p: (not p.name.endswith(".tar.gz"), p.name))
     files = [path for path in built if path.name.endswith((".whl", ".tar.gz"))]
     if not files:  # build exited 0 yet wrote nothing: say so here, not as a missing file later
         raise ToolFailed(f"{what} wrote no file into {outdir}")
-    return Built(files, used.requirements)
+    from_tree = sorted(tree_wheel[1].glob("*.whl")) if tree_wheel is not None else []
+    if tree_wheel is not None and not from_tree:
+        raise ToolFailed(f"building a wheel from the source tree wrote no wheel into {tree_wheel[1]}")
+    return Built(files, used.requirements, from_tree[0] if from_tree else None)
