@@ -92,12 +92,13 @@ class Pipeline:
             raise
 
     def _run_steps(self) -> list[Blocker]:
+        self._prepare_later_steps(with_preflight=True)
         for batch in self._batches():
             stop = False
             for step, error in self._run_batch(batch):
                 if error is None:
                     if step.name == "preflight":
-                        self._prepare_later_steps()
+                        self._prepare_later_steps(with_preflight=False)
                     continue
                 if not self.ctx.rehearsal:
                     raise error
@@ -137,10 +138,11 @@ class Pipeline:
                 process.stop_all()  # leaving the pool waits for its steps: their commands must end now
                 raise
 
-    def _prepare_later_steps(self) -> None:
-        """Once preflight has passed, let pending steps start their groundwork in the background."""
+    def _prepare_later_steps(self, *, with_preflight: bool) -> None:
+        """Let pending steps start their groundwork in the background: beside preflight what touches nothing
+        of the repository or the release's folder, the rest once preflight has passed."""
         for step in self.steps:
-            if self.ctx.release.step(step.name).status != DONE:
+            if step.prepares_with_preflight is with_preflight and self.ctx.release.step(step.name).status != DONE:
                 step.prepare(self.ctx)
 
     def _run_step(self, step: Step) -> None:

@@ -61,6 +61,10 @@ class Step:
     def prepare(self, ctx: Context) -> None:
         """Start side-effect-free groundwork early (venvs while the build runs); may be skipped."""
 
+    prepares_with_preflight: ClassVar[bool] = False
+    """Its groundwork touches neither the repository nor the release's folder (a build environment in the
+    run's temp folder, an import), so it may start beside preflight rather than after it."""
+
     def check(self, ctx: Context) -> Check:
         return Check.ready()
 

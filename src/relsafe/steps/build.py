@@ -88,13 +88,14 @@ class Build(Step):
     name = "build"
     title = "Build sdist and wheel"
     produces = True
+    prepares_with_preflight = True
 
     def __init__(self) -> None:
         self._prepared: builder.PreparedEnvironment | None = None
 
     def prepare(self, ctx: Context) -> None:
-        """Install the backend into a fresh build environment while bump runs (the bump leaves
-        `[build-system]` alone; if it did not, the build makes its own environment)."""
+        """Install the backend into a fresh build environment (in the run's temp folder) while preflight and
+        bump run (the bump leaves `[build-system]` alone; if it did not, the build makes its own)."""
         if ctx.config.build_isolation:
             self._prepared = builder.prepare_environment(ctx.project.root, ctx.log)
 

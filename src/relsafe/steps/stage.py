@@ -54,9 +54,10 @@ class Stage(Step):
     name = "stage"
     title = "Upload to the staging index"
     changes_world = True
+    prepares_with_preflight = True
 
     def prepare(self, ctx: Context) -> None:
-        """Load keyring, where the upload's credentials may be, while the build runs."""
+        """Load keyring, where the upload's credentials may be, while earlier steps run."""
         loading = ThreadPoolExecutor(max_workers=1, thread_name_prefix="keyring")
         loading.submit(index.load_keyring)
         loading.shutdown(wait=False)
