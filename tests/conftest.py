@@ -82,8 +82,9 @@ def loopback_only(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalInd
 def sample(tmp_path: Path, local_index: LocalIndex) -> SampleProject:
     """A healthy hatchling package at 0.1.0 on main, pushed to a bare remote.
 
-    Its release.toml points staging and production at a real local index, so
-    a release never leaves the machine.
+    Its release.toml points staging and production at a real local index, and
+    its isolated build and test venvs install from the session's loopback index
+    (loopback_only), so a release never leaves the machine.
     """
     return create_sample(tmp_path, index=(local_index.upload_url, local_index.index_url))
 
