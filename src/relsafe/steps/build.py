@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import shutil
 import tempfile
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -19,8 +18,6 @@ from relsafe.steps.base import Check, Step
 from relsafe.tools import builder
 
 BUILD_CHECKOUT_PREFIX = "source-"  # the build's worktree under the release folder
-_checkouts_lock = threading.Lock()
-_checkouts_in_use: set[Path] = set()  # inspect's two rebuilds check out at once: neither is another's leftover
 
 
 def _requirements_file(ctx: Context) -> Path:
@@ -51,23 +48,16 @@ def release_checkout(ctx: Context) -> Iterator[Path]:
     recorded revisions, so the sdist holds what the project ships.
     """
     ctx.work_dir.mkdir(parents=True, exist_ok=True)
-    with _checkouts_lock:
-        for leftover in ctx.work_dir.glob(f"{BUILD_CHECKOUT_PREFIX}*"):  # a killed build's checkout; pruned below
-            if leftover not in _checkouts_in_use:
-                shutil.rmtree(leftover, ignore_errors=True)
-        source = Path(tempfile.mkdtemp(prefix=BUILD_CHECKOUT_PREFIX, dir=ctx.work_dir))
-        _checkouts_in_use.add(source)
+    for leftover in ctx.work_dir.glob(f"{BUILD_CHECKOUT_PREFIX}*"):  # a killed build's checkout; pruned below
+        shutil.rmtree(leftover, ignore_errors=True)
+    source = Path(tempfile.mkdtemp(prefix=BUILD_CHECKOUT_PREFIX, dir=ctx.work_dir))
+    ctx.git.add_worktree(source, ctx.bump_commit)
     try:
-        ctx.git.add_worktree(source, ctx.bump_commit)
         if (source / ".gitmodules").is_file():  # vendored code the sdist must ship, at the recorded revisions
             ctx.git.init_submodules(source)
         yield source
     finally:
-        try:
-            ctx.git.remove_worktree(source)
-        finally:
-            with _checkouts_lock:
-                _checkouts_in_use.discard(source)
+        ctx.git.remove_worktree(source)
 
 
 class Build(Step):
