@@ -15,12 +15,14 @@ from tests.conftest import RunRelsafe, relsafe_env
 from tests.release_fixtures import status_json, world
 
 HEAVY = {"twine", "build", "bumpversion", "git", "virtualenv", "pypiserver"}
+PARSING = {"typer", "click", "pydantic"}  # a plain `relsafe status` needs none of them
 
 
-def imported_modules(*args: str) -> tuple[subprocess.CompletedProcess[str], set[str]]:
+def imported_modules(*args: str, cwd: Path | None = None) -> tuple[subprocess.CompletedProcess[str], set[str]]:
     """Run `python -X importtime -m relsafe ARGS` and return the top-level modules it imported."""
     proc = subprocess.run(
         [sys.executable, "-X", "importtime", "-m", "relsafe", *args],
+        cwd=cwd,
         env=relsafe_env(),
         capture_output=True,
         text=True,
@@ -35,13 +37,69 @@ def imported_modules(*args: str) -> tuple[subprocess.CompletedProcess[str], set[
     return proc, modules
 
 
-@pytest.mark.parametrize("args", [("--help",), ("--version",), ("release", "--help")])
+@pytest.mark.parametrize("args", [("--help",), ("--version",), ("release", "--help"), ("status", "--help")])
 def test_help_and_version_import_no_heavy_module(args: tuple[str, ...]) -> None:
     proc, modules = imported_modules(*args)
 
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "relsafe" in modules and "typer" in modules, "the import log was read"
     assert not modules & HEAVY, sorted(modules & HEAVY)
+
+
+@pytest.mark.parametrize(
+    ("args", "shown"),
+    [(("status",), "no release yet"), (("status", "--json"), "null"), (("status", "-C", ".", "--json"), "null")],
+)
+def test_a_plain_status_parses_without_typer_and_finds_the_journal_without_gitpython(
+    args: tuple[str, ...], shown: str, release_sample: SampleProject
+) -> None:
+    """`relsafe status` stays fast: no command-line framework, no GitPython (one git command finds the
+    journal). Everything else about status (--help, a bad option, a bad folder) still goes through typer."""
+    proc, modules = imported_modules(*args, cwd=release_sample.root)
+
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.strip() == shown
+    assert "relsafe" in modules and "rich" in modules, "the import log was read"
+    assert not modules & (HEAVY | PARSING), sorted(modules & (HEAVY | PARSING))
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "says"),
+    [
+        (("release", "minor", "--plan"), 0, "version      0.1.0 → 0.2.0"),
+        (("release", "--plan", "--path=.", "minor"), 0, "version      0.1.0 → 0.2.0"),
+        (("resume", "--yes", "--confirm", "checklist"), 2, "error: no release is in progress; nothing to resume"),
+    ],
+)
+def test_plain_release_and_resume_command_lines_skip_the_parser(
+    args: tuple[str, ...], code: int, says: str, release_sample: SampleProject
+) -> None:
+    """The plain command lines of release and resume reach their command without typer or pydantic."""
+    proc, modules = imported_modules(*args, cwd=release_sample.root)
+
+    assert proc.returncode == code, proc.stdout + proc.stderr[-2000:]
+    assert says in proc.stdout + proc.stderr
+    assert "relsafe" in modules and "rich" in modules, "the import log was read"
+    assert not modules & PARSING, sorted(modules & PARSING)
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (("release", "minor", "--bogus"), "No such option: --bogus"),
+        (("release", "--plan"), "Missing argument 'PART|VERSION'"),
+        (("release", "minor", "--plan", "--confirm"), "Option '--confirm' requires an argument"),
+        (("status", "--json", "--json", "--bogus"), "No such option: --bogus"),
+    ],
+)
+def test_any_other_command_line_goes_through_typer(
+    args: tuple[str, ...], says: str, release_sample: SampleProject
+) -> None:
+    proc, modules = imported_modules(*args, cwd=release_sample.root)
+
+    assert proc.returncode == 2, proc.stdout + proc.stderr[-2000:]
+    assert says in proc.stderr
+    assert "typer" in modules
 
 
 def test_help_lists_the_commands(run_relsafe: RunRelsafe, tmp_path: Path) -> None:

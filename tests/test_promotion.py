@@ -211,3 +211,8 @@ def test_without_staging_the_workflow_publishes_a_rebuild_only_when_it_is_the_te
     retag(sample, manifest.Manifest(carried.files).tag_message("0.2.0"))  # no pins: no rebuild to trust
     refused = run_preparing_job(sample, workspace, runner_temp, workflow, extra_env=offline)
     assert refused.returncode != 0 and "pins no build requirements" in refused.stdout
+
+    smuggled = [*carried.lines(), "build-requires: --index-url=http://127.0.0.1:9/simple/"]
+    retag(sample, "\n".join(["Release 0.2.0", "", *smuggled]) + "\n")  # a pip option where a pin belongs
+    refused = run_preparing_job(sample, workspace, runner_temp, workflow, extra_env=offline)
+    assert refused.returncode != 0 and "pins something that is not name==version" in refused.stdout

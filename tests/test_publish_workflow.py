@@ -221,6 +221,9 @@ def test_no_publishing_workflow_is_refused_with_the_way_to_write_one(
         ("tox -e py312", False),
         ("nox -s tests", False),
         ("echo release notes && tox -e lint", False),
+        ("tox -e prepare-release-pr -- main", False),  # pytest's: opens the release pull request
+        ("nox -s release-notes", False),
+        ("tox -e pypi-upload", True),
     ],
 )
 def test_a_release_session_of_tox_or_nox_counts_as_publishing(tmp_path: Path, command: str, publishes: bool) -> None:

@@ -543,6 +543,17 @@ def test_a_publish_job_only_tags_reach_is_not_branch_push_publish(tmp_path: Path
     assert "branch-push-publish" in rules(audit(path, log))
 
 
+def test_a_publish_job_only_a_release_reaches_is_not_branch_push_publish(tmp_path: Path, log: RunLog) -> None:
+    """black's: `on: release` and `push: branches` together, the publish job guarded by the event's name."""
+    guarded = publish_job().replace("    needs: build\n", "    needs: build\n    if: github.event_name == 'release'\n")
+    trigger = "release:\n    types: [published]\n  push:\n    branches: [main]"
+    path = write(tmp_path, publishing(build_job() + guarded, trigger=trigger))
+    assert "branch-push-publish" not in rules(audit(path, log))
+    widened = guarded.replace("== 'release'", "!= 'pull_request'")
+    path = write(tmp_path, publishing(build_job() + widened, trigger=trigger))
+    assert "branch-push-publish" in rules(audit(path, log))
+
+
 def test_generated_workflow_has_no_findings(tmp_path: Path, log: RunLog) -> None:
     path = write(tmp_path, render_publish_workflow(project="sample-pkg"), "publish.yml")
     report = audit(path, log)
@@ -566,8 +577,8 @@ MISTAKES: list[tuple[str, str, str]] = [
     ("dangerous-trigger", "on:\n  push:", "on:\n  pull_request_target:\n  push:"),
     (
         "template-injection",
-        "python -m pip install build\n",
-        'python -m pip install build\n          echo "${{ github.ref_name }}"\n',
+        'python3 -m venv "$BUILD_ENV"\n',
+        'python3 -m venv "$BUILD_ENV"\n          echo "${{ github.ref_name }}"\n',
     ),
     ("id-token-scope", "permissions: {}", "permissions:\n  id-token: write"),
     ("id-token-scope", "contents: read # to check out the tag", "contents: read\n      id-token: write"),
@@ -954,3 +965,40 @@ def test_docs_list_every_rule() -> None:
     assert len(ids) > 20
     assert table == ids
     assert sections == ids - {UNAVAILABLE}
+
+
+def test_a_job_given_an_upload_credential_publishes_whatever_script_it_runs(tmp_path: Path, log: RunLog) -> None:
+    """httpx's shape: `run: scripts/publish` with TWINE_PASSWORD; its hygiene mistakes are then errors."""
+    text = f"""
+        on:
+          push:
+            tags: ['*']
+        jobs:
+          publish:
+            runs-on: ubuntu-latest
+            steps:
+              - uses: actions/checkout@v4 {MARK}
+              - run: scripts/publish
+                env:
+                  TWINE_USERNAME: __token__
+                  TWINE_PASSWORD: ${{{{ secrets.PYPI_TOKEN }}}}
+        """
+    path = write(tmp_path, text)
+    found = {(f.rule, f.severity) for f in audit(path, log).findings if f.line == marked_line(path)}
+    assert ("unpinned-action", "error") in found
+    quiet = write(tmp_path, text.replace("TWINE_PASSWORD", "COVERAGE_TOKEN"), "ci.yml")
+    found = {(f.rule, f.severity) for f in audit(quiet, log).findings if f.line == marked_line(quiet)}
+    assert ("unpinned-action", "warning") in found, "no credential, no upload: hygiene only"
+
+
+def test_the_rebuild_workflow_without_its_check_step_is_unverified_though_it_reads_the_pins(
+    tmp_path: Path, log: RunLog
+) -> None:
+    """The rebuild step reads the manifest too, for its build-requires pins; only the hash check verifies."""
+    text = render_publish_workflow(project="sample-pkg")
+    start = text.index("      - name: Check the rebuilt files")
+    end = text.index("      - uses: actions/upload-artifact")
+    assert "relsafe-manifest: 1" in text[:start], "the pins step reads the manifest"
+    unchecked = write(tmp_path, text[:start] + text[end:], "publish.yml")
+    assert "rebuild-unverified" in rules(audit(unchecked, log))
+    assert "rebuild-unverified" not in rules(audit(write(tmp_path, text, "whole.yml"), log))

@@ -27,7 +27,8 @@ def pin(distribution: importlib.metadata.Distribution) -> str:
 
 def installed(site_packages: Sequence[Path]) -> list[str]:
     """A pin for every distribution of a build environment, sorted."""
-    pins = {pin(found) for found in importlib.metadata.distributions(path=[str(path) for path in site_packages])}
+    found = importlib.metadata.distributions(path=[str(path) for path in site_packages])
+    pins = {pin(distribution) for distribution in found if distribution.metadata["Name"]}  # else no distribution
     return sorted(entry for entry in pins if entry.partition("==")[0] not in _NOT_BUILD_TOOLS)
 
 

@@ -1,42 +1,37 @@
 """The command line: parse, call the library, map errors to exit codes. No release logic lives here.
 
 Heavy modules (git, build, twine, bump-my-version) are imported inside the
-commands so that `relsafe --help` and `--version` stay fast.
+commands so that `relsafe --help` and `--version` stay fast. typer itself
+(and the pydantic it validates every typed parameter with, about 0.15 s) is
+imported only when the command line needs parsing: the plain command lines
+of `status`, `release` and `resume` are recognised without it (`_plain_call`)
+and call the same functions with the same values; anything else (`--help`, a
+bad option, a missing argument) goes through typer as before.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, NoReturn, TypeVar
-
-import typer
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeVar
 
 from relsafe import __version__
 
 if TYPE_CHECKING:
+    import typer
+
     from relsafe.console import StepView
     from relsafe.releaser import Options
-
-app = typer.Typer(
-    name="relsafe",
-    help="Release a Python package safely: bump, build, test the wheel, stage, gate, tag and push — resumably.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-    rich_markup_mode=None,
-)
+    from relsafe.state import Release
 
 T = TypeVar("T")
-ConfirmOption = Annotated[
-    list[str] | None,
-    typer.Option("--confirm", metavar="GATE", help="Confirm every item of this gate without a prompt (repeatable)."),
-]
-YesOption = Annotated[bool, typer.Option("--yes", help="Confirm every gate without a prompt.")]
+CONFIRM_HELP = "Confirm every item of this gate without a prompt (repeatable)."
+YES_HELP = "Confirm every gate without a prompt."
 
 
 def _version_callback(value: bool) -> None:
@@ -45,7 +40,6 @@ def _version_callback(value: bool) -> None:
         raise typer.Exit()
 
 
-@app.callback()
 def _main(
     version: Annotated[
         bool,
@@ -56,7 +50,7 @@ def _main(
 
 
 def _exit(code: int) -> NoReturn:
-    raise typer.Exit(code)
+    raise SystemExit(code)  # typer passes it on as it is; the fast `status` has no typer to raise its Exit
 
 
 RESUMABLE = "{interrupted}; run `relsafe resume` to go on, or `relsafe abort`"
@@ -72,8 +66,6 @@ def _reported(interrupted: str = RESUMABLE) -> Iterator[None]:
     temp folder is removed; if relsafe is killed outright, the next run does
     both (tools.leftovers).
     """
-    import click
-
     from relsafe import interruption
     from relsafe.console import make_console, show_error
     from relsafe.errors import ExitCode, RelsafeError
@@ -88,9 +80,9 @@ def _reported(interrupted: str = RESUMABLE) -> Iterator[None]:
         except KeyboardInterrupt:
             make_console(stderr=True).print(interrupted.format(interrupted=interruption.described()), markup=False)
             _exit(interruption.exit_code())
-        except (typer.Exit, typer.Abort, click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
-            raise  # a command's own exit code, or click's usage error
         except Exception as error:  # the last resort: no traceback on the screen, ever
+            if _passes_through(error):
+                raise  # a command's own exit code, or click's usage error
             log = _logged_traceback(error)
             from relsafe.security.redaction import DEFAULT_REDACTOR
 
@@ -103,6 +95,18 @@ def _reported(interrupted: str = RESUMABLE) -> Iterator[None]:
         finally:
             with suppress(KeyboardInterrupt), interruption.deferred():
                 process.stop_all()  # nothing a step started (background groundwork too) outlives the command
+
+
+def _passes_through(error: Exception) -> bool:
+    """typer's and click's exits, aborts and usage errors are theirs to report. Only a module already
+    imported can have raised one, so none is imported to ask."""
+    kinds: list[type[BaseException]] = []
+    if "typer" in sys.modules:
+        kinds += [sys.modules["typer"].Exit, sys.modules["typer"].Abort]
+    if "click" in sys.modules:
+        click = sys.modules["click"]
+        kinds += [click.exceptions.Exit, click.exceptions.Abort, click.ClickException]
+    return isinstance(error, tuple(kinds))
 
 
 def _logged_traceback(error: Exception) -> Path | None:
@@ -142,7 +146,6 @@ def _drive(action: Callable[[StepView, Options], T], confirm: list[str] | None =
         return action(view, options)
 
 
-@app.command()
 def release(
     part: Annotated[
         str,
@@ -155,8 +158,8 @@ def release(
         bool, typer.Option("--dry-run", help="Rehearse every step for real in a sandbox; leave no trace.")
     ] = False,
     plan: Annotated[bool, typer.Option("--plan", help="Only print what a release would do.")] = False,
-    confirm: ConfirmOption = None,
-    yes: YesOption = False,
+    confirm: Annotated[list[str] | None, typer.Option("--confirm", metavar="GATE", help=CONFIRM_HELP)] = None,
+    yes: Annotated[bool, typer.Option("--yes", help=YES_HELP)] = False,
     path: Annotated[Path, typer.Option("--path", "-C", help="The repository (default: the current folder).")] = Path(),
 ) -> None:
     """Start a release: preflight, bump, build, verify, stage, gates, tag and push."""
@@ -198,10 +201,9 @@ def _rehearse(path: Path, part: str) -> None:
     _exit(int(outcome.exit_code))
 
 
-@app.command()
 def resume(
-    confirm: ConfirmOption = None,
-    yes: YesOption = False,
+    confirm: Annotated[list[str] | None, typer.Option("--confirm", metavar="GATE", help=CONFIRM_HELP)] = None,
+    yes: Annotated[bool, typer.Option("--yes", help=YES_HELP)] = False,
     path: Annotated[Path, typer.Option("--path", "-C", help="The repository (default: the current folder).")] = Path(),
 ) -> None:
     """Continue the release in progress from its first unfinished step."""
@@ -213,30 +215,48 @@ def resume(
         make_console().print(finished(outcome.release))
 
 
-@app.command()
 def status(
     as_json: Annotated[bool, typer.Option("--json", help="Print the journal record as JSON.")] = False,
     path: Annotated[Path, typer.Option("--path", "-C", help="The repository (default: the current folder).")] = Path(),
 ) -> None:
     """Show the release in progress, or the last one."""
-    from relsafe import releaser
+    with _reported():
+        _show_status(as_json, path)
+
+
+def _show_status(as_json: bool, path: Path) -> None:
     from relsafe.console import make_console, manifest_lines, release_table
 
-    with _reported():
-        found = releaser.last_release(path)
-        if as_json:
-            print(json.dumps(found.to_dict() if found else None, indent=2, sort_keys=True))
-            return
-        if found is None:
-            make_console().print("no release yet")
-            return
-        console = make_console()
-        console.print(release_table(found))
-        for line in manifest_lines(found):
-            console.print(line)
+    found = _last_release(path)
+    if as_json:
+        import json
+
+        print(json.dumps(found.to_dict() if found else None, indent=2, sort_keys=True))
+        return
+    if found is None:
+        make_console().print("no release yet")
+        return
+    console = make_console()
+    console.print(release_table(found))
+    for line in manifest_lines(found):
+        console.print(line)
 
 
-@app.command()
+def _last_release(path: Path) -> Release | None:
+    """The journal's last release. A work tree with commits is found with one git command; anything else
+    (no repository, a bare one, no commits) takes the full way, which says what is wrong."""
+    from relsafe.tools.git import plain_common_dir
+
+    common_dir = plain_common_dir(path)
+    if common_dir is None:
+        from relsafe import releaser
+
+        return releaser.last_release(path)
+    from relsafe.state import Journal
+
+    return Journal(common_dir).last()
+
+
 def abort(
     path: Annotated[Path, typer.Option("--path", "-C", help="The repository (default: the current folder).")] = Path(),
 ) -> None:
@@ -252,7 +272,6 @@ def abort(
             console.print(f"- {note}", markup=False)
 
 
-@app.command()
 def init(
     force: Annotated[bool, typer.Option("--force", help="Replace existing files that differ.")] = False,
     path: Annotated[Path, typer.Option("--path", "-C", help="The repository (default: the current folder).")] = Path(),
@@ -266,7 +285,6 @@ def init(
         make_console().print(publisher_setup(done, setup))
 
 
-@app.command()
 def audit(
     paths: Annotated[list[Path] | None, typer.Argument(help="Workflow files or folders.")] = None,
     output_format: Annotated[str, typer.Option("--format", help="text or json.")] = "text",
@@ -289,7 +307,6 @@ def audit(
         _exit(4 if report.refuses(strict) else 0)
 
 
-@app.command()
 def inspect(
     files: Annotated[list[Path] | None, typer.Argument(help="Wheels (.whl) and sdists (.tar.gz) to check.")] = None,
     allow: Annotated[
@@ -310,6 +327,8 @@ def inspect(
         paths = checked_arguments(files or [])
         findings = inspect_files(paths, allow=allow or [], strict=strict)
         if output_format == "json":
+            import json
+
             checked = [path.name for path in paths]
             report = {"files": checked, "clean": not findings, "findings": [f.to_dict() for f in findings]}
             print(json.dumps(report, indent=2))
@@ -322,7 +341,6 @@ def inspect(
         _exit(4 if findings else 0)
 
 
-@app.command()
 def demo(
     keep: Annotated[bool, typer.Option("--keep", help="Keep the sample project and print where it is.")] = False,
 ) -> None:
@@ -337,8 +355,116 @@ def demo(
             console.print(line, markup=False)
 
 
+COMMANDS = (release, resume, status, abort, init, audit, inspect, demo)
+
+
+@cache
+def _app() -> typer.Typer:
+    """The typer application, built on first use: importing typer is most of `relsafe --help`'s time."""
+    global typer  # the commands' annotations name it: typer reads them once the module holds it
+    import typer
+
+    app = typer.Typer(
+        name="relsafe",
+        help="Release a Python package safely: bump, build, test the wheel, stage, gate, tag and push — resumably.",
+        no_args_is_help=True,
+        add_completion=False,
+        pretty_exceptions_enable=False,
+        rich_markup_mode=None,
+    )
+    app.callback()(_main)
+    for command in COMMANDS:
+        app.command()(command)
+    return app
+
+
+def __getattr__(name: str) -> Any:
+    """`relsafe.cli.app`, built when first asked for."""
+    if name == "app":
+        return _app()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+@dataclass(frozen=True)
+class _Plain:
+    """What a command accepts on the plain way: its flags, its options with one value (the parameter each
+    sets) and how many positional arguments it takes, which become its first parameters."""
+
+    command: Callable[..., None]
+    flags: dict[str, str]
+    options: dict[str, str]
+    positional: tuple[str, ...] = ()
+    repeated: dict[str, str] = field(default_factory=dict)
+
+
+PATH_OPTIONS = {"--path": "path", "-C": "path"}
+PLAIN = {
+    "status": _Plain(status, {"--json": "as_json"}, PATH_OPTIONS),
+    "release": _Plain(
+        release,
+        {"--dry-run": "dry_run", "--plan": "plan", "--yes": "yes"},
+        PATH_OPTIONS,
+        ("part",),
+        {"--confirm": "confirm"},
+    ),
+    "resume": _Plain(resume, {"--yes": "yes"}, PATH_OPTIONS, repeated={"--confirm": "confirm"}),
+}
+
+
+def _plain_call(arguments: list[str]) -> tuple[Callable[..., None], dict[str, Any]] | None:
+    """The command and its parameters for the command lines people type most (`status`, `release minor`,
+    `resume`), known without typer: each flag at most once, each option's value as a separate argument
+    or after `=`, never one that looks like an option, the positional arguments not starting with `-`,
+    --path a readable folder. None for anything else (help, a bad or unknown option, a missing argument,
+    a path typer would refuse), which typer parses and reports as always."""
+    plain = PLAIN.get(arguments[0]) if arguments else None
+    if plain is None:
+        return None
+    parameters: dict[str, Any] = {}
+    positional: list[str] = []
+    rest = arguments[1:]
+    while rest:
+        token = rest.pop(0)
+        name, equals, value = token.partition("=") if token.startswith("--") else (token, "", "")
+        if name in plain.flags and not equals and plain.flags[name] not in parameters:
+            parameters[plain.flags[name]] = True
+        elif name in plain.options or name in plain.repeated:
+            if not equals:
+                if not rest:
+                    return None
+                value = rest.pop(0)
+            if not value or value.startswith("-"):
+                return None
+            if name in plain.repeated:
+                parameters.setdefault(plain.repeated[name], []).append(value)
+            elif plain.options[name] in parameters:
+                return None
+            else:
+                parameters[plain.options[name]] = value
+        elif token and not token.startswith("-"):
+            positional.append(token)
+        else:
+            return None
+    if len(positional) != len(plain.positional):
+        return None
+    parameters.update(zip(plain.positional, positional, strict=True))
+    path = Path(parameters.get("path", "."))
+    if not (path.is_dir() and os.access(path, os.R_OK)):
+        return None
+    if "path" in parameters:
+        parameters["path"] = path
+    return plain.command, parameters
+
+
 def main() -> None:
     try:
-        app()
+        plain = _plain_call(sys.argv[1:])
+        if plain is None:
+            _app()()
+        else:
+            command, parameters = plain
+            command(**parameters)
+    except KeyboardInterrupt:  # before a command's own handling began: as typer ends it
+        sys.exit(130)
     except SystemExit as exit_:
         sys.exit(exit_.code)

@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO, cast
 
 from rich.console import Console, Group
-from rich.spinner import Spinner
 from rich.table import Table
 from rich.text import Text
 
@@ -101,6 +100,8 @@ class StepView:
             self.live = None
 
     def _render(self) -> Table:
+        from rich.spinner import Spinner  # only the live table spins: not worth its import to `relsafe status`
+
         table = Table(show_header=True, header_style="bold", box=None, pad_edge=False)
         table.add_column("", width=2)
         table.add_column("step")
@@ -192,7 +193,7 @@ def finished(release: Release) -> Text:
 
 def release_table(release: Release) -> Group:
     """`relsafe status`: each step with its state, attempts, times and key outputs, then any manual step left."""
-    from relsafe.steps.push import MANUAL_STEP
+    from relsafe.state import MANUAL_STEP
 
     kind = "rehearsal" if release.rehearsal else "release"
     header = Text.assemble(
@@ -222,7 +223,7 @@ def release_table(release: Release) -> Group:
 
 def manual_step(release: Release) -> str | None:
     """What a person must still do for the upload to happen (a GitHub Release to publish), once pushed."""
-    from relsafe.steps.push import MANUAL_STEP
+    from relsafe.state import MANUAL_STEP
 
     value = release.output("push", MANUAL_STEP)
     return str(value) if value else None

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import configparser
-import email.message
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
@@ -25,7 +24,10 @@ PROJECT_MARKERS = ("pyproject.toml", "setup.py", "setup.cfg")
 PACKAGE_VERSION_FILES = ("__init__.py", "__about__.py", "_version.py", "version.py")
 LEGACY_BACKEND = "setuptools.build_meta:__legacy__"
 
-BackendMetadata = Callable[[], email.message.Message]
+if TYPE_CHECKING:  # `relsafe status` reaches this module and has no use for the email package
+    import email.message
+
+    BackendMetadata = Callable[[], email.message.Message]
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,8 @@ from relsafe.errors import DamagedJournal, JournalError, JournalWriteFailed, Ref
 from relsafe.security.redaction import DEFAULT_REDACTOR
 
 SCHEMA_VERSION = 1
+MANUAL_STEP = "manual_step"
+"""The push step's output naming what a person must still do for the upload to happen (status shows it)."""
 SET_ASIDE = (
     "run `relsafe abort` to set it aside (kept under damaged/), then check `git status`, `git tag` and "
     "`git log` for what the release had done; or restore the file"

@@ -70,9 +70,24 @@ class Redactor:
             self.add(_base64(f"{username}:{password}"))
 
     def __call__(self, text: str) -> str:
-        for value in secret_values():  # the environment can change (tests, a credential helper), so look again
+        self._learn_environment()
+        return self._redact(text)
+
+    def data(self, value: Any) -> Any:
+        """A JSON-like structure with every string in it redacted, keys included: what the journal stores.
+
+        The environment is read once for the whole structure, not once per string (a journal holds
+        thousands)."""
+        self._learn_environment()
+        return self._redact_data(value)
+
+    def _learn_environment(self) -> None:
+        """The environment can change (tests, a credential helper), so each redaction looks at it again."""
+        for value in secret_values():
             if value not in self._secrets:
                 self.add(value)
+
+    def _redact(self, text: str) -> str:
         pattern = self._known()
         if pattern is not None:
             text = pattern.sub(MASK, text)
@@ -80,14 +95,13 @@ class Redactor:
             text = token.sub(_masked, text)
         return text
 
-    def data(self, value: Any) -> Any:
-        """A JSON-like structure with every string in it redacted, keys included: what the journal stores."""
+    def _redact_data(self, value: Any) -> Any:
         if isinstance(value, str):
-            return self(value)
+            return self._redact(value)
         if isinstance(value, dict):
-            return {self.data(key): self.data(item) for key, item in value.items()}
+            return {self._redact_data(key): self._redact_data(item) for key, item in value.items()}
         if isinstance(value, (list, tuple)):
-            return [self.data(item) for item in value]
+            return [self._redact_data(item) for item in value]
         return value
 
     def _known(self) -> re.Pattern[str] | None:

@@ -11,6 +11,7 @@ from typing import Any
 
 from packaging.version import Version
 
+from relsafe import build_requirements
 from relsafe.context import Context
 from relsafe.distribution import Distribution
 from relsafe.errors import StepFailed
@@ -27,12 +28,31 @@ def _requirements_file(ctx: Context) -> Path:
 
 def recorded_requirements(ctx: Context) -> list[str]:
     """The `name==version` pins the build ran with (see relsafe.build_requirements)."""
-    return [str(pin) for pin in ctx.release.output("build", "build_requires") or []]
+    return _valid_pins([str(pin) for pin in ctx.release.output("build", "build_requires") or []], "the journal")
+
+
+def _valid_pins(pins: list[str], where: str) -> list[str]:
+    try:
+        return build_requirements.checked(pins)
+    except ValueError as error:
+        raise StepFailed(
+            f"the build's requirements recorded in {where} are damaged: {error}",
+            hint="run `relsafe abort` and release again",
+        ) from None
 
 
 def recorded_artifacts(ctx: Context) -> list[dict[str, Any]]:
     artifacts = ctx.release.output("build", "artifacts")
     return list(artifacts) if artifacts else []
+
+
+def remove_stale_checkouts(ctx: Context) -> None:
+    """A killed run's build checkouts; called once before a step makes its own, never while a checkout of
+    this run may exist (inspect makes two side by side)."""
+    for leftover in ctx.work_dir.glob(f"{BUILD_CHECKOUT_PREFIX}*"):
+        shutil.rmtree(leftover, ignore_errors=True)
+    if ctx.work_dir.is_dir():
+        ctx.git.prune_worktrees()
 
 
 @contextmanager
@@ -48,8 +68,6 @@ def release_checkout(ctx: Context) -> Iterator[Path]:
     recorded revisions, so the sdist holds what the project ships.
     """
     ctx.work_dir.mkdir(parents=True, exist_ok=True)
-    for leftover in ctx.work_dir.glob(f"{BUILD_CHECKOUT_PREFIX}*"):  # a killed build's checkout; pruned below
-        shutil.rmtree(leftover, ignore_errors=True)
     source = Path(tempfile.mkdtemp(prefix=BUILD_CHECKOUT_PREFIX, dir=ctx.work_dir))
     ctx.git.add_worktree(source, ctx.bump_commit)
     try:
@@ -65,13 +83,23 @@ class Build(Step):
     title = "Build sdist and wheel"
     produces = True
 
+    def __init__(self) -> None:
+        self._prepared: builder.PreparedEnvironment | None = None
+
+    def prepare(self, ctx: Context) -> None:
+        """Install the backend into a fresh build environment while bump runs (the bump leaves
+        `[build-system]` alone; if it did not, the build makes its own environment)."""
+        if ctx.config.build_isolation:
+            self._prepared = builder.prepare_environment(ctx.project.root, ctx.log)
+
     def fingerprint(self, ctx: Context) -> dict[str, Any]:
         return {"commit": ctx.bump_commit, "version": ctx.release.version}
 
     def check(self, ctx: Context) -> Check:
         found = self._describe(ctx)
         if found is not None:
-            requirements = _requirements_file(ctx).read_text(encoding="utf-8").split()
+            recorded = _requirements_file(ctx)
+            requirements = _valid_pins(recorded.read_text(encoding="utf-8").split(), str(recorded))
             return Check.done(artifacts=found, build_requires=requirements)
         if ctx.git.head() != ctx.bump_commit:
             return Check.blocked(
@@ -101,6 +129,7 @@ class Build(Step):
         partial = ctx.artifacts_dir.with_name("dist.partial")
         shutil.rmtree(partial, ignore_errors=True)
         epoch = ctx.git.commit_time(ctx.bump_commit)
+        remove_stale_checkouts(ctx)
         try:
             with release_checkout(ctx) as checkout:
                 built = builder.build_distributions(
@@ -109,6 +138,7 @@ class Build(Step):
                     source_date_epoch=epoch,
                     pretend_version=ctx.pretend_version,
                     isolated=ctx.config.build_isolation,
+                    prepared=self._prepared,
                     log=ctx.log,
                 )
         except BaseException:  # failed or interrupted: half a build is nothing to keep

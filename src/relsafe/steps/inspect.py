@@ -11,8 +11,9 @@ With `[inspect] strict = false`, twine's warnings are shown instead of refused.
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +24,7 @@ from relsafe.file_inspection import upload_findings
 from relsafe.reproducible_build import rebuild_differences
 from relsafe.security.artifact_scan import scan_distribution
 from relsafe.steps.base import Step
-from relsafe.steps.build import recorded_artifacts, recorded_requirements, release_checkout
+from relsafe.steps.build import recorded_artifacts, recorded_requirements, release_checkout, remove_stale_checkouts
 from relsafe.tools import builder
 from relsafe.tools.twine_check import metadata_check
 
@@ -56,6 +57,7 @@ class Inspect(Step):
         }
         if "stage" not in ctx.release.order:  # the workflow can only rebuild: the build must be reproducible
             checks["reproducible"] = lambda: self._rebuild_problems(ctx, files)
+        remove_stale_checkouts(ctx)  # before the two builds below make theirs side by side
         # The wheel built from the tree dominates; the other checks run beside it.
         with ThreadPoolExecutor(max_workers=len(checks) + 1, thread_name_prefix="inspect") as pool:
             rendering = pool.submit(metadata_check, files, ctx.log, strict=ctx.config.inspect_strict)
@@ -90,18 +92,8 @@ class Inspect(Step):
     def _rebuild_problems(self, ctx: Context, files: list[Path]) -> list[str]:
         """Build the release commit a second time, as the publish workflow will (with exactly the build's pinned
         requirements), and compare the bytes."""
-        epoch = _source_date_epoch(ctx)
         try:
-            with release_checkout(ctx) as checkout, tempfile.TemporaryDirectory(prefix="relsafe-rebuild-") as out:
-                rebuilt = builder.build_distributions(
-                    checkout / ctx.project.subdir,
-                    Path(out),
-                    source_date_epoch=epoch,
-                    pretend_version=ctx.pretend_version,
-                    isolated=ctx.config.build_isolation,
-                    pinned=recorded_requirements(ctx) or None,
-                    log=ctx.log,
-                )
+            with _release_commit_built(ctx, wheel_only=False) as rebuilt:
                 problems = rebuild_differences(files, rebuilt.files)
         except StepFailed as error:
             return [f"reproducible: a second build of the release commit failed: {error.message}"]
@@ -110,21 +102,35 @@ class Inspect(Step):
     def _sdist_problems(self, ctx: Context, wheel: Path) -> list[str]:
         """Build a wheel straight from the release commit: a file it holds that the released wheel (built
         from the sdist) lacks is a file the sdist left out."""
-        epoch = _source_date_epoch(ctx)
         try:
-            with release_checkout(ctx) as checkout, tempfile.TemporaryDirectory(prefix="relsafe-tree-wheel-") as out:
-                from_tree = builder.build_wheel_from_tree(
-                    checkout / ctx.project.subdir,
-                    Path(out),
-                    source_date_epoch=epoch,
-                    pretend_version=ctx.pretend_version,
-                    isolated=ctx.config.build_isolation,
-                    pinned=recorded_requirements(ctx) or None,
-                    log=ctx.log,
-                )
-                return compare_wheel_file_lists(wheel, from_tree)
+            with _release_commit_built(ctx, wheel_only=True) as from_tree:
+                return compare_wheel_file_lists(wheel, from_tree.files[0])
         except StepFailed as error:  # a failed build is a finding, reported with the others
             return [f"the source tree cannot build a wheel to compare with: {error.message}", *error.details[-5:]]
+
+
+@contextmanager
+def _release_commit_built(ctx: Context, *, wheel_only: bool) -> Iterator[builder.Built]:
+    """Another build of the release commit, in a fresh worktree, with the first build's time; its files are
+    removed on leaving.
+
+    The reproducibility rebuild is the publish workflow's: a fresh venv holding exactly the pinned
+    requirements, even with `[build] isolation = false` (pins missing something, or relsafe's own
+    environment adding a plugin, shows here rather than in the workflow). The wheel from the tree is
+    built as the release was."""
+    pins = recorded_requirements(ctx) or None
+    isolated = ctx.config.build_isolation or (not wheel_only and pins is not None)
+    with release_checkout(ctx) as checkout, tempfile.TemporaryDirectory(prefix="relsafe-rebuild-") as out:
+        yield builder.build_distributions(
+            checkout / ctx.project.subdir,
+            Path(out),
+            source_date_epoch=_source_date_epoch(ctx),
+            pretend_version=ctx.pretend_version,
+            isolated=isolated,
+            pinned=pins if isolated else None,
+            wheel_only=wheel_only,
+            log=ctx.log,
+        )
 
 
 def _source_date_epoch(ctx: Context) -> int:

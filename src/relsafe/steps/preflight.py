@@ -60,7 +60,7 @@ class Preflight(Step):
         probes: dict[str, Probe] = {"the remote": remote_reasons, "the production index": production_reasons}
         if "stage" in ctx.release.order:
             probes["the staging index"] = staging_reasons
-        found = ask_world(ctx, probes, local=lambda: self._tree_reasons(ctx) + self._workflow_reasons(ctx))
+        found = ask_world(ctx, probes, lambda: self._tree_reasons(ctx), lambda: self._workflow_reasons(ctx))
         found.raise_any("preflight", hint="fix it and release again; nothing was changed")
         return {"warnings": found.warnings, "summary": "; ".join(found.warnings) or "all clear"}
 
@@ -193,8 +193,9 @@ class Findings:
             )
 
 
-def ask_world(ctx: Context, probes: dict[str, Probe], local: Callable[[], list[str]]) -> Findings:
-    """Ask the remote and the indexes all at once, beside the local checks: they answer over the network.
+def ask_world(ctx: Context, probes: dict[str, Probe], *local: Callable[[], list[str]]) -> Findings:
+    """Ask the remote and the indexes all at once, beside the local checks (the tree, the workflow audit),
+    which run side by side too: the first answer over the network, the audit runs zizmor.
 
     A rehearsal goes on without what it cannot reach (a warning); a real
     release says so with every other reason.
@@ -212,9 +213,10 @@ def ask_world(ctx: Context, probes: dict[str, Probe], local: Callable[[], list[s
             ctx.note(found.warnings[-1])
             return []
 
-    with ThreadPoolExecutor(max_workers=len(probes), thread_name_prefix="preflight") as pool:
+    with ThreadPoolExecutor(max_workers=len(probes) + len(local), thread_name_prefix="preflight") as pool:
+        checked = [pool.submit(check) for check in local]
         asked = [pool.submit(reachable, what, probe) for what, probe in probes.items()]
-        found.reasons = local()
+        found.reasons = [reason for future in checked for reason in future.result()]
         found.reasons += [reason for future in asked for reason in future.result()]
     return found
 
@@ -233,7 +235,7 @@ def recheck_world(ctx: Context, before: str) -> None:
         "the remote": partial(remote_reasons, resuming=True),
         "the production index": partial(production_reasons, resuming=True),
     }
-    found = ask_world(ctx, probes, local=lambda: foreign_tag(release.tag, git.local_tag(release.tag), "locally", ours))
+    found = ask_world(ctx, probes, lambda: foreign_tag(release.tag, git.local_tag(release.tag), "locally", ours))
     found.raise_any(
         f"{before} not started, the world changed since preflight",
         hint="nothing more was uploaded or pushed; fix it and run `relsafe resume`, or `relsafe abort`",

@@ -11,11 +11,10 @@ from typing import Any
 
 from relsafe.context import Context
 from relsafe.errors import StepFailed
+from relsafe.state import MANUAL_STEP
 from relsafe.steps.base import Check, Step
 from relsafe.tools import promotion
 from relsafe.tools.git import tagged_commit
-
-MANUAL_STEP = "manual_step"  # the output naming what a person must still do for the upload to happen
 
 
 class Push(Step):

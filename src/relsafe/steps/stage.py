@@ -9,6 +9,7 @@ resumes by sending only the missing one.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +54,12 @@ class Stage(Step):
     name = "stage"
     title = "Upload to the staging index"
     changes_world = True
+
+    def prepare(self, ctx: Context) -> None:
+        """Load keyring, where the upload's credentials may be, while the build runs."""
+        loading = ThreadPoolExecutor(max_workers=1, thread_name_prefix="keyring")
+        loading.submit(index.load_keyring)
+        loading.shutdown(wait=False)
 
     def fingerprint(self, ctx: Context) -> dict[str, Any]:
         return {

@@ -24,7 +24,13 @@ def release_manifest(ctx: Context) -> manifest.Manifest | None:
         return None
     if "stage" in ctx.release.order:
         return manifest.of_artifacts(artifacts, ctx.staging.index_url)
-    return manifest.of_artifacts(artifacts, None, build_requires=recorded_requirements(ctx))
+    pins = recorded_requirements(ctx)
+    if not pins:  # a build recorded by a relsafe that kept none: the workflow's rebuild would refuse the tag
+        raise StepFailed(
+            "the build recorded no build requirements, which the publish workflow's rebuild needs from the tag",
+            hint="run `relsafe abort` and release again (or add stage to [release] steps)",
+        )
+    return manifest.of_artifacts(artifacts, None, build_requires=pins)
 
 
 def _lines(carried: manifest.Manifest | None) -> list[str]:

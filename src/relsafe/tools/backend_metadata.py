@@ -30,7 +30,7 @@ def read_backend_metadata(source: Path, *, isolated: bool, log: RunLog) -> email
         warnings.simplefilter("always")  # the backend's warnings belong in the run log, not on the screen
         try:
             with backend_environment(source, ["wheel"], isolated=isolated, pinned=None, log=log) as used:
-                runner = hook_runner(log, used.path)
+                runner = hook_runner(log, used.env)
                 project = build.ProjectBuilder(source, python_executable=used.python, runner=runner)
                 dist_info = Path(project.metadata_path(output))
         except (build.BuildException, build.BuildBackendException, subprocess.CalledProcessError) as error:

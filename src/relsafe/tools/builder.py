@@ -12,28 +12,33 @@ workflow will.
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from relsafe import build_requirements
-from relsafe.errors import ToolFailed
+from relsafe.errors import RelsafeError, ToolFailed
 from relsafe.runlog import RunLog
 from relsafe.tools import process
 from relsafe.tools import venv as venvs
 
-Distribution = Literal["sdist", "wheel"]
+if TYPE_CHECKING:
+    from build import ProjectBuilder
+
+DistributionKind = Literal["sdist", "wheel"]
 
 
 @dataclass(frozen=True)
 class Built:
     files: list[Path]
-    """sdist first, then the wheel built from it."""
+    """sdist first, then the wheel built from it (the wheel alone for a wheel from the tree)."""
     requirements: list[str]
     """`name==version` of build, the backend and their dependencies, as the build ran with them."""
 
@@ -41,9 +46,11 @@ class Built:
 @dataclass(frozen=True)
 class BuildEnvironment:
     python: str
-    path: str | None
-    """PATH with the environment's scripts first; None for relsafe's own environment."""
+    env: dict[str, str]
+    """What the hooks and build run with: the build's variables, and a fresh venv's PATH (no PYTHONPATH)."""
     requirements: list[str]
+    resolved: bool
+    """relsafe installed what the hooks asked for itself, so build need not ask them again."""
 
 
 def build_environment(source_date_epoch: int, pretend_version: str | None) -> dict[str, str]:
@@ -57,11 +64,12 @@ def build_environment(source_date_epoch: int, pretend_version: str | None) -> di
     return env
 
 
-def hook_runner(log: RunLog, path: str | None = None) -> Callable[..., None]:
-    """build's subprocess runner for backend hooks: logged, ended with relsafe, raising as build expects."""
+def hook_runner(log: RunLog, base: Mapping[str, str]) -> Callable[..., None]:
+    """build's subprocess runner for backend hooks, in the build's environment `base`: logged, ended with
+    relsafe, raising as build expects."""
 
     def run(cmd: Sequence[str], cwd: str | None = None, extra_environ: Mapping[str, str] | None = None) -> None:
-        env = {**os.environ, **(extra_environ or {})} | ({"PATH": path} if path else {})
+        env = {**base, **(extra_environ or {})}
         done = process.run(cmd, log=log, cwd=Path(cwd) if cwd else None, env=env, check=False, what="build backend")
         if done.returncode != 0:
             raise subprocess.CalledProcessError(done.returncode, list(cmd), output=done.output)
@@ -81,56 +89,125 @@ def backend_failure(source: Path, doing: str, error: Exception, log: RunLog) -> 
     )
 
 
+@dataclass(frozen=True)
+class PreparedEnvironment:
+    """A fresh venv being filled in the background with a project's `[build-system] requires` and build,
+    so that the build step finds its backend installed; used only for a source that requires the same."""
+
+    requires: tuple[str, ...]
+    venv: Future[venvs.Venv]
+    folder: Path
+
+
+def prepare_environment(source: Path, log: RunLog) -> PreparedEnvironment | None:
+    """Start filling a build environment for `source`'s static requirements; None when they cannot be read
+    (the build reports why). The folder is in the run's temp folder, removed with it if the build never
+    comes."""
+    import build
+
+    try:
+        requires = tuple(sorted(build.ProjectBuilder(source).build_system_requires))
+    except build.BuildException:
+        return None
+    folder = Path(tempfile.mkdtemp(prefix="relsafe-build-env-"))
+    executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="build-env")
+    venv = executor.submit(_fresh_environment, folder, requires, source.name, log)
+    executor.shutdown(wait=False)
+    return PreparedEnvironment(requires, venv, folder)
+
+
+def _fresh_environment(folder: Path, requires: Sequence[str], project: str, log: RunLog) -> venvs.Venv:
+    env = venvs.create(folder / "env", sys.executable, log)
+    what = f"installing the build backend of {project}"
+    venvs.install(env, [*requires, build_requirements.frontend()], log, what=what)
+    return env
+
+
+def _prepared_venv(prepared: PreparedEnvironment | None, requires: Sequence[str]) -> tuple[venvs.Venv, Path] | None:
+    """The prepared venv and its folder when it was made for these requirements and made without error;
+    otherwise its folder goes once it is done."""
+    if prepared is None:
+        return None
+    if prepared.requires == tuple(sorted(requires)):
+        try:
+            return prepared.venv.result(), prepared.folder
+        except RelsafeError:  # made again by the caller, which reports the failure itself
+            pass
+    prepared.venv.add_done_callback(lambda _: shutil.rmtree(prepared.folder, ignore_errors=True))
+    return None
+
+
 @contextmanager
 def backend_environment(
-    source: Path, distributions: Sequence[Distribution], *, isolated: bool, pinned: Sequence[str] | None, log: RunLog
+    source: Path,
+    kinds: Sequence[DistributionKind],
+    *,
+    isolated: bool,
+    pinned: Sequence[str] | None,
+    log: RunLog,
+    base: Mapping[str, str] | None = None,
+    prepared: PreparedEnvironment | None = None,
 ) -> Iterator[BuildEnvironment]:
     """Where the backend's hooks run: relsafe's own environment, or a fresh venv removed afterwards.
 
     The fresh venv gets exactly `pinned` when given (no resolution, no
     dependencies added), else what the project's `[build-system]` and the
-    backend's get_requires hooks ask for, plus the build relsafe itself uses.
-    It is made and filled through tools.process, not by build's own
-    isolation, which would run pip and uv where Ctrl-C, SIGTERM and the next
-    run could not end them.
+    backend's get_requires hooks ask for, plus the build relsafe itself uses
+    (taking over `prepared` when it holds the same `[build-system]`). It is
+    made and filled through tools.process, not by build's own isolation, which
+    would run pip and uv where Ctrl-C, SIGTERM and the next run could not end
+    them. `base`: the build's variables (SOURCE_DATE_EPOCH…), which the hooks
+    see too.
     """
     import build
 
+    base = dict(os.environ if base is None else base)
+    try:
+        static = sorted(build.ProjectBuilder(source, runner=hook_runner(log, base)).build_system_requires)
+    except build.BuildException as error:
+        raise backend_failure(source, "read its build requirements", error, log) from None
     if not isolated:
-        try:
-            static = build.ProjectBuilder(source, runner=hook_runner(log)).build_system_requires
-        except build.BuildException as error:
-            raise backend_failure(source, "read its build requirements", error, log) from None
-        yield BuildEnvironment(sys.executable, None, build_requirements.closure([*static, build_requirements.FRONTEND]))
+        dynamic = _dynamic_requirements(build.ProjectBuilder(source, runner=hook_runner(log, base)), kinds, log)
+        pins = build_requirements.closure([*static, *sorted(dynamic), build_requirements.FRONTEND])
+        yield BuildEnvironment(sys.executable, base, pins, resolved=False)
         return
-    with tempfile.TemporaryDirectory(prefix="relsafe-build-env-") as folder:
-        env = venvs.create(Path(folder) / "env", sys.executable, log)
-        path = env.environment(dict(os.environ))["PATH"]
+    taken = _prepared_venv(prepared, static) if pinned is None else None
+    folder = taken[1] if taken else Path(tempfile.mkdtemp(prefix="relsafe-build-env-"))
+    try:
         what = f"installing the build backend of {source.name}"
-        if pinned is not None:
-            venvs.install(env, build_requirements.checked(pinned), log, what=what, dependencies=False)
+        if taken:
+            venv = taken[0]
+        elif pinned is not None:
+            venv = venvs.create(folder / "env", sys.executable, log)
+            venvs.install(venv, build_requirements.checked(pinned), log, what=what, dependencies=False)
         else:
-            try:
-                project = build.ProjectBuilder(source, python_executable=str(env.python), runner=hook_runner(log, path))
-                venvs.install(
-                    env, [*sorted(project.build_system_requires), build_requirements.frontend()], log, what=what
-                )
-                dynamic = set().union(*(project.get_requires_for_build(kind) for kind in distributions))
-            except (build.BuildException, build.BuildBackendException, subprocess.CalledProcessError) as error:
-                raise backend_failure(source, "report its build requirements", error, log) from None
-            venvs.install(env, sorted(dynamic), log, what=what)
-        requirements = build_requirements.installed(venvs.site_packages(env, log))
-        yield BuildEnvironment(str(env.python), path, requirements)
+            venv = venvs.create(folder / "env", sys.executable, log)
+            venvs.install(venv, [*static, build_requirements.frontend()], log, what=what)
+        env = venv.environment(base)
+        if pinned is None:
+            project = build.ProjectBuilder(source, python_executable=str(venv.python), runner=hook_runner(log, env))
+            venvs.install(venv, sorted(_dynamic_requirements(project, kinds, log)), log, what=what)
+        pins = build_requirements.installed(venvs.site_packages(venv, log))
+        yield BuildEnvironment(str(venv.python), env, pins, resolved=pinned is None)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
-def _run_build(
-    args: list[str], target: Path, env: dict[str, str], used: BuildEnvironment, *, log: RunLog, what: str
-) -> None:
-    environment = env | ({"PATH": used.path} if used.path else {})
-    # relsafe filled a fresh environment with what the hooks asked for: build need not ask them again
-    checked = ["--skip-dependency-check"] if used.path else []
+def _dynamic_requirements(project: ProjectBuilder, kinds: Sequence[DistributionKind], log: RunLog) -> set[str]:
+    """What the backend's get_requires hooks add, one kind after the other: setuptools' hooks write egg-info
+    into the source, where two at once could collide."""
+    import build
+
+    try:
+        return set().union(*(project.get_requires_for_build(kind) for kind in kinds))
+    except (build.BuildException, build.BuildBackendException, subprocess.CalledProcessError) as error:
+        raise backend_failure(Path(project.source_dir), "report its build requirements", error, log) from None
+
+
+def _run_build(args: list[str], target: Path, used: BuildEnvironment, *, log: RunLog, what: str) -> None:
+    checked = ["--skip-dependency-check"] if used.resolved else []  # pins are checked, as the workflow will
     command = [used.python, "-m", "build", "--no-isolation", *checked, *args, str(target)]
-    process.run(command, log=log, cwd=target, env=environment, what=what)
+    process.run(command, log=log, cwd=target, env=used.env, what=what)
 
 
 def build_distributions(
@@ -141,38 +218,29 @@ def build_distributions(
     pretend_version: str | None,
     isolated: bool = True,
     pinned: Sequence[str] | None = None,
+    wheel_only: bool = False,
+    prepared: PreparedEnvironment | None = None,
     log: RunLog,
 ) -> Built:
     """sdist, then the wheel built from that sdist (build's default), into outdir.
 
     Building the wheel from the sdist is what catches files missing from the
-    sdist. `pinned`: build with exactly these requirements (isolated only).
+    sdist. `pinned`: build in a fresh venv with exactly these requirements
+    (isolated only).
+    `wheel_only`: a wheel straight from the tree, what the sdist-built one is
+    compared with.
     """
     outdir.mkdir(parents=True, exist_ok=True)
-    env = build_environment(source_date_epoch, pretend_version)
-    with backend_environment(source, ["sdist", "wheel"], isolated=isolated, pinned=pinned, log=log) as used:
-        _run_build(["--outdir", str(outdir)], source, env, used, log=log, what="python -m build")
+    base = build_environment(source_date_epoch, pretend_version)
+    kinds: list[DistributionKind] = ["wheel"] if wheel_only else ["sdist", "wheel"]
+    with backend_environment(
+        source, kinds, isolated=isolated, pinned=pinned, log=log, base=base, prepared=prepared
+    ) as used:
+        args = ["--wheel"] if wheel_only else []
+        what = "building a wheel from the source tree" if wheel_only else "python -m build"
+        _run_build([*args, "--outdir", str(outdir)], source, used, log=log, what=what)
     built = sorted(outdir.iterdir(), key=lambda p: (not p.name.endswith(".tar.gz"), p.name))
-    return Built([path for path in built if path.name.endswith((".whl", ".tar.gz"))], used.requirements)
-
-
-def build_wheel_from_tree(
-    source: Path,
-    outdir: Path,
-    *,
-    source_date_epoch: int,
-    pretend_version: str | None,
-    isolated: bool = True,
-    pinned: Sequence[str] | None = None,
-    log: RunLog,
-) -> Path:
-    """A wheel built straight from the source tree, not through the sdist: what the release's wheel (built
-    from the sdist) is compared with, so that a file the sdist leaves out shows."""
-    env = build_environment(source_date_epoch, pretend_version)
-    with backend_environment(source, ["wheel"], isolated=isolated, pinned=pinned, log=log) as used:
-        what = "building a wheel from the source tree"
-        _run_build(["--wheel", "--outdir", str(outdir)], source, env, used, log=log, what=what)
-    wheels = sorted(outdir.glob("*.whl"))
-    if not wheels:  # build exited 0 yet wrote nothing: say so, not StopIteration
-        raise ToolFailed("building a wheel from the source tree wrote no wheel")
-    return wheels[0]
+    files = [path for path in built if path.name.endswith((".whl", ".tar.gz"))]
+    if not files:  # build exited 0 yet wrote nothing: say so here, not as a missing file later
+        raise ToolFailed(f"{what} wrote no file into {outdir}")
+    return Built(files, used.requirements)

@@ -278,6 +278,10 @@ class Git:
                 continue  # locked, or not a worktree any more: force harder, then delete it below
         if path.exists():
             shutil.rmtree(path, ignore_errors=True)
+        self.prune_worktrees()
+
+    def prune_worktrees(self) -> None:
+        """Forget worktrees whose folders are gone (a killed run's, removed by hand)."""
         self._run("worktree", "prune")
 
     def clone(self, source: str, destination: Path, *, bare: bool = False) -> None:
@@ -315,6 +319,30 @@ class Git:
 
     def push(self, remote: str, *refspecs: str) -> None:
         self._run("push", "--quiet", remote, *refspecs, what=f"git push {remote}")
+
+
+HEAD_COMMIT = ("--verify", "--quiet", "HEAD^{commit}")
+
+
+def plain_common_dir(path: Path) -> Path | None:
+    """The git common folder (where the journal lives) of the work tree holding `path`, with one git command
+    and without GitPython, whose import costs more than a `relsafe status` may take; None unless `path` is
+    in a work tree whose HEAD is a commit (Git says what is wrong otherwise)."""
+    if not path.is_dir():
+        return None
+    try:
+        found = process.run(
+            ["git", "rev-parse", "--is-inside-work-tree", "--path-format=absolute", "--git-common-dir", *HEAD_COMMIT],
+            log=RunLog(None),
+            cwd=path,
+            check=False,
+        )
+    except ToolFailed:  # git cannot start: the full way says so
+        return None
+    lines = found.output.splitlines()
+    if found.returncode != 0 or len(lines) != 3 or lines[0] != "true":
+        return None
+    return Path(lines[1])
 
 
 def tagged_commit(refs: dict[str, str], tag: str) -> str | None:

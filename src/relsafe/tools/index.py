@@ -571,6 +571,18 @@ def _normalise_url(url: str) -> str:
     return f"{parts.scheme.lower()}://{parts.netloc.lower()}{parts.path.rstrip('/')}"
 
 
+def load_keyring() -> None:
+    """Import keyring and choose its backend (a quarter of a second: it probes the system's libraries), so that
+    the upload's credential lookup, later, asks at once. Asks for no credential; a broken keyring is the
+    lookup's to ignore."""
+    try:
+        import keyring
+
+        keyring.get_keyring()
+    except Exception:  # ImportError, or a backend's own error: the lookup meets it again and finds nothing
+        return
+
+
 def _keyring_login(repository_url: str, username: str | None) -> tuple[str | None, str | None]:
     """twine's keyring lookup (by URL, and username when known); a broken or absent keyring finds nothing."""
     try:

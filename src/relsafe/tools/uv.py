@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import shutil
 import sys
+import threading
+from functools import cache
 from pathlib import Path
 
 
@@ -15,6 +17,17 @@ def uv_executable() -> str | None:
     """
     if os.environ.get("RELSAFE_NO_UV"):
         return None
+    with _LOOKUP:
+        return _located()
+
+
+_LOOKUP = threading.Lock()
+"""Steps' threads ask at once; `uv.find_uv_bin()` reads sysconfig, whose first use is not thread-safe
+(Python 3.11 publishes its variables before filling them)."""
+
+
+@cache
+def _located() -> str | None:
     try:
         from uv import find_uv_bin
 

@@ -121,7 +121,15 @@ def run_python(venv: Venv, code: str, log: RunLog, *, cwd: Path) -> process.Comp
 
 
 def site_packages(venv: Venv, log: RunLog) -> list[Path]:
-    """Where the venv installs packages (purelib and platlib, one folder on most systems)."""
+    """Where the venv installs packages (purelib and platlib, one folder on most systems).
+
+    A fresh venv's layout says it without starting its interpreter: exactly one
+    `lib/python*/site-packages` (`Lib/site-packages` on Windows); anything else asks the interpreter.
+    """
+    found = sorted(venv.path.glob("lib/python*/site-packages")) or sorted(venv.path.glob("Lib/site-packages"))
+    lib64 = venv.path / "lib64"  # uv and virtualenv link it to lib; a folder of its own may hold platlib
+    if len(found) == 1 and (lib64.is_symlink() or not lib64.exists()):
+        return found
     code = "import sysconfig; print(sysconfig.get_path('purelib')); print(sysconfig.get_path('platlib'))"
     done = process.run([str(venv.python), "-I", "-c", code], log=log, what="reading the venv's site-packages")
     return sorted({Path(line.strip()) for line in done.output.splitlines() if line.strip()})

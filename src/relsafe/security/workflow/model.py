@@ -23,10 +23,16 @@ from relsafe.security.workflow.report import Finding
 PUBLISH_ACTION = "pypa/gh-action-pypi-publish"
 # The `release` activities that publishing a GitHub Release sends.
 RELEASE_TYPES = frozenset({"published", "created", "released"})
+# What an upload tool reads its login from: a job or step given one of these uploads.
+UPLOAD_CREDENTIALS = re.compile(
+    r"TWINE_PASSWORD|UV_PUBLISH_TOKEN|UV_PUBLISH_PASSWORD|POETRY_PYPI_TOKEN_\w+|HATCH_INDEX_AUTH|FLIT_PASSWORD"
+)
 PUBLISH_COMMAND = re.compile(r"\b(?:twine\s+upload|uv\s+publish|hatch\s+publish|poetry\s+publish|flit\s+publish)\b")
-# A tox environment or nox session named for releasing: `tox -e release`, `tox run -e py,publish`, `nox -s publish`.
+# A tox environment or nox session named for releasing: `tox -e release`, `tox run -e py,publish`, `nox -s publish`,
+# `tox -e pypi-upload`; not one that merely mentions it (`tox -e prepare-release-pr` opens a pull request).
 PUBLISH_SESSION = re.compile(
-    r"\b(?:tox|nox)\b[^\n;&|]*?\s(?:-e|-s|--sessions?)(?:\s+|=)['\"]?[\w.,-]*(?:release|publish)",
+    r"\b(?:tox|nox)\b[^\n;&|]*?\s(?:-e|-s|--sessions?)(?:\s+|=)['\"]?(?:[\w.-]+,)*"
+    r"(?:(?:test)?pypi[-_])?(?:release|publish|upload|deploy)(?:[-_](?:(?:test)?pypi|test))?(?![\w.-])",
     re.IGNORECASE,
 )
 
@@ -85,7 +91,11 @@ class Workflow:
                 triggers[str(event)] = config
                 trigger_lines[str(event)] = key_line(raw, event, on_line)
         jobs = {str(job_id): job for job_id, job in doc["jobs"].items() if isinstance(job, dict)}
-        publish_jobs = {job_id for job_id, job in jobs.items() if any(publishes(step) for step in job_steps(job))}
+        publish_jobs = {
+            job_id
+            for job_id, job in jobs.items()
+            if any(publishes(step) for step in job_steps(job)) or _holds_upload_credential(job.get("env"))
+        }
         seen = _seen | {path.resolve()}
         calls_publish = {job_id for job_id, job in jobs.items() if _calls_publish(path, job, seen)}
         return cls(name, text.splitlines(), doc, on_line, triggers, trigger_lines, jobs, publish_jobs, calls_publish)
@@ -165,11 +175,20 @@ def uses_action(step: Any) -> str | None:
 
 
 def publishes(step: Any) -> bool:
-    """Does this step upload a distribution? What makes a job a publish job and a workflow one that publishes."""
+    """Does this step upload a distribution? What makes a job a publish job and a workflow one that publishes.
+
+    A step given an upload credential counts too, whatever it runs (httpx's `run: scripts/publish` with
+    `TWINE_PASSWORD` in its env)."""
     run = step.get("run")
-    return uses_action(step) == PUBLISH_ACTION or (
-        isinstance(run, str) and bool(PUBLISH_COMMAND.search(run) or PUBLISH_SESSION.search(run))
+    return (
+        uses_action(step) == PUBLISH_ACTION
+        or (isinstance(run, str) and bool(PUBLISH_COMMAND.search(run) or PUBLISH_SESSION.search(run)))
+        or _holds_upload_credential(step.get("env"))
     )
+
+
+def _holds_upload_credential(env: Any) -> bool:
+    return isinstance(env, dict) and any(UPLOAD_CREDENTIALS.fullmatch(str(name)) for name in env)
 
 
 def attests(job: Any) -> bool:

@@ -10,6 +10,7 @@ from relsafe.security.workflow.model import (
     PUBLISH_ACTION,
     PUBLISH_COMMAND,
     PUBLISH_SESSION,
+    UPLOAD_CREDENTIALS,
     Rule,
     Settings,
     Workflow,
@@ -27,9 +28,7 @@ _BUILD_COMMAND = re.compile(
     r"(?:-m\s+build\b|\bpyproject-build\b|\buv\s+build\b|\bhatch\s+build\b|\bpoetry\s+build\b"
     r"|\bflit\s+build\b|\bpip3?\s+wheel\b|-m\s+pip\s+wheel\b|\bsetup\.py\s+(?:sdist|bdist))"
 )
-_CREDENTIAL_VARIABLES = re.compile(
-    r"\b(?:TWINE_PASSWORD|UV_PUBLISH_TOKEN|UV_PUBLISH_PASSWORD|POETRY_PYPI_TOKEN_\w+|HATCH_INDEX_AUTH|FLIT_PASSWORD)\b"
-)
+_CREDENTIAL_VARIABLES = re.compile(rf"\b(?:{UPLOAD_CREDENTIALS.pattern})\b")
 
 
 def publish_environment(workflow: Workflow, settings: Settings) -> Iterator[Finding]:
@@ -91,11 +90,12 @@ def build_in_publish_job(workflow: Workflow, settings: Settings) -> Iterator[Fin
 
 def rebuild_unverified(workflow: Workflow, settings: Settings) -> Iterator[Finding]:
     """Files built on the runner and published unchecked were never tested: the Ultralytics compromise
-    changed exactly that build. A step that reads the release tag's manifest is the check."""
+    changed exactly that build. A step that reads the release tag's manifest and compares sha256 hashes is the
+    check (reading the manifest only for its build-requires pins is not)."""
     if not workflow.publishing:
         return
     runs = [(step, step.get("run")) for step in workflow.steps()]
-    if any(isinstance(run, str) and MANIFEST_MARKER in run for _step, run in runs):
+    if any(isinstance(run, str) and MANIFEST_MARKER in run and "sha256" in run for _step, run in runs):
         return
     for step, run in runs:
         if isinstance(run, str) and _BUILD_COMMAND.search(run):

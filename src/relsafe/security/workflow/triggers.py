@@ -37,8 +37,12 @@ _UNTRUSTED_REF = re.compile(
     re.IGNORECASE,
 )
 _ENV_FILE_WRITE = re.compile(r"\bGITHUB_(?:ENV|PATH)\b|\bgithub\.(?:env|path)\b")
-# A job condition that only holds for a tag ref, and nothing (`||`, `!`, `always()`) that widens it.
-_TAG_ONLY = re.compile(r"startsWith\(\s*github\.ref\s*,\s*'refs/tags/|github\.ref_type\s*==\s*'tag'", re.IGNORECASE)
+# A job condition that only holds for a tag ref or a published release (black's `github.event_name == 'release'`),
+# and nothing (`||`, `!`, `always()`) that widens it.
+_TAG_ONLY = re.compile(
+    r"startsWith\(\s*github\.ref\s*,\s*'refs/tags/|github\.ref_type\s*==\s*'tag'|github\.event_name\s*==\s*'release'",
+    re.IGNORECASE,
+)
 _WIDENING = re.compile(r"\|\||!\s*(?:startsWith|\()|always\(\)|failure\(\)|cancelled\(\)", re.IGNORECASE)
 
 
