@@ -1,29 +1,90 @@
-"""Shared fixtures: real sample projects in real git repositories with a bare remote."""
+"""Shared fixtures: real sample projects in real git repositories with a bare remote, and a test session that
+reaches no network but loopback."""
 
 from __future__ import annotations
 
 import os
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from relsafe.sample import SampleProject, create_sample
 from relsafe.tools.localindex import LocalIndex
+from tests.wheelhouse import closure_wheelhouse
 
 pytest_plugins = ["tests.index_fixtures", "tests.release_fixtures"]
 
 RunRelsafe = Callable[..., subprocess.CompletedProcess[str]]
+
+DEAD_PROXY = "http://127.0.0.1:9"  # the discard port: nothing listens, so a request sent through it fails at once
+LOOPBACK_HOSTS = "127.0.0.1,localhost"
+PROXY_VARIABLES = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy")
+# What the tests' builds (every backend the project shapes use, build itself) and test venvs ([test] requires'
+# default pytest) install; the session's index serves these and everything they depend on, as installed here.
+LOOPBACK_PACKAGES = (
+    "build",
+    "hatchling",
+    "setuptools",
+    "wheel",
+    "flit-core",
+    "poetry-core",
+    "setuptools-scm",
+    "hatch-vcs",
+    "pytest",
+)
+# Indexes and package sources configured on the machine or in the shell, which would make a test's result depend
+# on them: the session's index replaces them all. (The shell's pip.conf goes with PIP_CONFIG_FILE.)
+MACHINE_INDEX_VARIABLES = (
+    "PIP_EXTRA_INDEX_URL",
+    "PIP_FIND_LINKS",
+    "PIP_CONSTRAINT",
+    "PIP_NO_INDEX",
+    "UV_INDEX",
+    "UV_EXTRA_INDEX_URL",
+    "UV_FIND_LINKS",
+    "UV_CONSTRAINT",
+    "UV_OFFLINE",
+)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def loopback_only(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalIndex]:
+    """The whole session reaches no network but loopback, and says so by failing loudly otherwise.
+
+    A session-wide embedded index (one per xdist worker) serves wheels of the
+    build backends and test tools, repacked from this virtualenv without
+    network; pip and uv, in this process and in every subprocess relsafe
+    starts, install from it. Every proxy variable points at a dead loopback
+    port, so an HTTP(S) request to anything but 127.0.0.1 or localhost (PyPI
+    included) fails instead of passing on a machine that happens to reach it.
+    """
+    with pytest.MonkeyPatch.context() as env:
+        for name in PROXY_VARIABLES:
+            env.setenv(name, DEAD_PROXY)
+        env.setenv("NO_PROXY", LOOPBACK_HOSTS)
+        env.setenv("no_proxy", LOOPBACK_HOSTS)
+        for name in MACHINE_INDEX_VARIABLES:
+            env.delenv(name, raising=False)
+        env.setenv("PIP_CONFIG_FILE", os.devnull)
+        env.setenv("VIRTUALENV_NO_PERIODIC_UPDATE", "1")  # virtualenv would fetch newer seed wheels from PyPI
+        folder = tmp_path_factory.mktemp("loopback-index")
+        closure_wheelhouse(LOOPBACK_PACKAGES, folder)
+        with LocalIndex(folder) as index:
+            for name in ("PIP_INDEX_URL", "UV_INDEX_URL", "UV_DEFAULT_INDEX"):
+                env.setenv(name, index.index_url)
+            yield index
 
 
 @pytest.fixture
 def sample(tmp_path: Path, local_index: LocalIndex) -> SampleProject:
     """A healthy hatchling package at 0.1.0 on main, pushed to a bare remote.
 
-    Its release.toml points staging and production at a real local index, so
-    a release never leaves the machine.
+    Its release.toml points staging and production at a real local index, and
+    its isolated build and test venvs install from the session's loopback index
+    (loopback_only), so a release never leaves the machine.
     """
     return create_sample(tmp_path, index=(local_index.upload_url, local_index.index_url))
 

@@ -1,10 +1,11 @@
 """Sample projects in every shape relsafe must release, each in a real git repository with a bare remote.
 
-Each shape is a real package its own build backend builds (fetched from the
-package registry by the isolated build), with a data file or a second module
-where the shape makes one easy to lose, and tests that fail if it is lost.
-The release.toml points staging and production at a local index and tests
-with unittest, so nothing but the build backend comes from the network.
+Each shape is a real package its own build backend builds (installed by the
+isolated build from the session's loopback index, see conftest.py), with a
+data file or a second module where the shape makes one easy to lose, and
+tests that fail if it is lost. The release.toml points staging and production
+at a local index and tests with unittest, so only the build backend comes from
+the session's index.
 
 SCM-versioned shapes (hatch-vcs, setuptools-scm) are tagged v0.1.0 and then
 get one more commit, so that a build that were not told the release version

@@ -253,7 +253,7 @@ def test_signatures_of_record_may_be_left_out_of_it(clean: dict[str, Path], tmp_
 
 
 def setuptools_project(root: Path) -> list[Path]:
-    """A real setuptools build (isolated: the backend comes from the machine's wheel store, not the network)."""
+    """A real setuptools build (isolated: the backend comes from the session's loopback index, see conftest.py)."""
     files = {
         "pyproject.toml": (
             '[build-system]\nrequires = ["setuptools>=64"]\nbuild-backend = "setuptools.build_meta"\n'

@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import textwrap
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ from relsafe.test_dependencies import check_test_dependencies, group_requirement
 from relsafe.tools.localindex import LocalIndex
 from tests.conftest import RunRelsafe, git, relsafe_env
 from tests.release_fixtures import journal_dir, status_json, world
+from tests.wheelhouse import repack
 
 NAME = "My_Pkg"
 
@@ -323,7 +325,7 @@ EXTRA_AND_GROUP = """
 
     [dependency-groups]
     test = [{include-group = "checks"}]
-    checks = ["six"]
+    checks = ["pluggy"]
 """
 
 IMPORTS_TEST = '''
@@ -333,30 +335,20 @@ IMPORTS_TEST = '''
     import unittest
 
     import iniconfig
-    import six
+    import pluggy
 
 
     class InstalledTest(unittest.TestCase):
         def test_the_extra_and_the_group_are_in_the_test_venv(self):
-            for module in (iniconfig, six):
+            for module in (iniconfig, pluggy):
                 self.assertTrue(module.__file__.startswith(sys.prefix), module.__file__)
 '''
-
-
-def download_wheel(requirement: str, folder: Path) -> Path:
-    """A wheel from the machine's configured index, with plain pip."""
-    subprocess.run(
-        [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--only-binary=:all:", "-d", str(folder),
-         requirement],
-        check=True, capture_output=True, timeout=300,
-    )  # fmt: skip
-    return next(folder.glob("*.whl"))
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("installer", ["uv", "pip"])
 def test_a_release_tests_the_wheel_with_its_extra_and_a_dependency_group(
-    sample: SampleProject, run_relsafe: RunRelsafe, local_index: LocalIndex, tmp_path: Path, installer: str
+    sample: SampleProject, run_relsafe: RunRelsafe, local_index: LocalIndex, installer: str
 ) -> None:
     append(sample, "pyproject.toml", EXTRA_AND_GROUP)
     commit(sample, "tests/test_installed.py", textwrap.dedent(IMPORTS_TEST).lstrip())
@@ -371,9 +363,9 @@ def test_a_release_tests_the_wheel_with_its_extra_and_a_dependency_group(
         groups = ["test"]
         """,
     )
-    # verify-stage installs the wheel's dependencies from the production index only: here the local index
-    wheel = download_wheel("iniconfig", tmp_path / "downloads")
-    (local_index.storage / wheel.name).write_bytes(wheel.read_bytes())
+    # verify-stage installs the wheel's dependencies from the production index only: here the local index, not
+    # the session's loopback index that serves iniconfig to everything else
+    repack(f"iniconfig=={metadata.version('iniconfig')}", local_index.storage)
     env = relsafe_env(**({"RELSAFE_NO_UV": "1"} if installer == "pip" else {}))
     proc = run_relsafe("release", "minor", cwd=sample.root, env=env, timeout=900)
     assert proc.returncode == 0, proc.stdout + proc.stderr
@@ -385,7 +377,7 @@ def test_a_release_tests_the_wheel_with_its_extra_and_a_dependency_group(
     with_extra = [line for line in installs if "relsafe-sample[test] @ file:///" in line]
     assert len(with_extra) == 2, installs  # smoke, then verify-stage from the production index only
     assert f"--index-url {local_index.index_url}" in with_extra[1]
-    assert len([line for line in installs if line.endswith(" six")]) == 2, installs
+    assert len([line for line in installs if line.endswith(" pluggy")]) == 2, installs
     assert log.count("InstalledTest.test_the_extra_and_the_group_are_in_the_test_venv) ... ok") == 2, log
     assert "iniconfig" in local_index.log_path.read_text(encoding="utf-8"), "verify-stage got it from production"
 

@@ -1,5 +1,6 @@
-"""Wheels of distributions installed beside the tests, so that a rebuild can install pinned build requirements
-offline (`pip install --no-index --find-links`), as the publish workflow installs them from PyPI."""
+"""Wheels of distributions installed beside the tests, made without network: for a rebuild that installs pinned
+build requirements offline (`pip install --no-index --find-links`), as the publish workflow installs them from PyPI,
+and for the session's loopback package index (tests/conftest.py), from which every build and test venv installs."""
 
 from __future__ import annotations
 
@@ -9,9 +10,12 @@ import hashlib
 import importlib.metadata
 import io
 import zipfile
+from collections.abc import Iterable
 from pathlib import Path
 
 from packaging.utils import canonicalize_name
+
+from relsafe.build_requirements import closure
 
 
 def _record_hash(data: bytes) -> str:
@@ -23,6 +27,7 @@ def repack(pin: str, folder: Path) -> Path:
     name, _, version = pin.partition("==")
     found = importlib.metadata.distribution(name)
     assert found.version == version, f"{name} {found.version} is installed, not {version}"
+    assert "Root-Is-Purelib: true" in (found.read_text("WHEEL") or ""), f"{name} is not pure Python: cannot repack"
     root = Path(str(found.locate_file("")))
     dist_info = next(str(file).split("/")[0] for file in found.files or [] if str(file).endswith(".dist-info/METADATA"))
     wheel = folder / f"{canonicalize_name(name).replace('-', '_')}-{version}-py3-none-any.whl"
@@ -47,3 +52,17 @@ def wheelhouse(pins: list[str], folder: Path) -> Path:
     for pin in pins:
         repack(pin, folder)
     return folder
+
+
+def closure_wheelhouse(requirements: Iterable[str], folder: Path) -> list[str]:
+    """Wheels of the requirements and of everything they depend on, as installed here; returns their pins.
+
+    A requirement not installed here is an error, not a silent gap: the `test` extras must bring it.
+    """
+    wanted = list(requirements)
+    pins = closure(wanted)
+    have = {pin.partition("==")[0] for pin in pins}
+    missing = sorted(name for name in wanted if canonicalize_name(name) not in have)
+    assert not missing, f"not installed beside the tests: {', '.join(missing)} (pip install -e '.[test]')"
+    wheelhouse(pins, folder)
+    return pins

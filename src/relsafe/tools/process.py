@@ -81,15 +81,21 @@ def _indent(line: str) -> int:
     return len(line) - len(line.lstrip())
 
 
+_PIP_SOURCES = ("PIP_FIND_LINKS", "PIP_EXTRA_INDEX_URL", "PIP_INDEX_URL", "PIP_CONSTRAINT")
+_UV_SOURCES = ("UV_INDEX", "UV_DEFAULT_INDEX", "UV_INDEX_URL", "UV_EXTRA_INDEX_URL", "UV_FIND_LINKS", "UV_CONSTRAINT")
+
+
 def strict_pip_env(base: Mapping[str, str] | None = None) -> dict[str, str]:
-    """An environment in which pip sees only the indexes relsafe names.
+    """An environment in which pip and uv see only the indexes relsafe names.
 
     Machine-wide pip configuration can add extra indexes and find-links even
-    when --index-url is given; a release must not resolve from them.
+    when --index-url is given; a release must not resolve from them. uv's
+    --no-config leaves its environment variables in force, and UV_DEFAULT_INDEX
+    even wins over --index-url.
     """
     env = dict(base if base is not None else os.environ)
     env["PIP_CONFIG_FILE"] = os.devnull
-    for name in ("PIP_FIND_LINKS", "PIP_EXTRA_INDEX_URL", "PIP_INDEX_URL", "PIP_CONSTRAINT"):
+    for name in (*_PIP_SOURCES, *_UV_SOURCES):
         env.pop(name, None)
     env["PIP_DISABLE_PIP_VERSION_CHECK"] = "1"
     env["PYTHONDONTWRITEBYTECODE"] = "1"
