@@ -65,6 +65,12 @@ def tag_and_push(root: Path) -> None:
     sh(["git", "push", "--atomic", "origin", "main", "v0.2.0"], root)
 
 
+def tests_in_venv(root: Path, scratch: Path, n: str) -> None:
+    """Run the sample's tests with venv v{n}'s interpreter, from a copy outside the source tree (t{n})."""
+    shutil.copytree(root / "tests", scratch / f"t{n}" / "tests")
+    sh([str(scratch / f"v{n}/bin/python"), "-m", "pytest", "-q"], scratch / f"t{n}")
+
+
 def by_hand(root: Path, index: LocalIndex, module: str) -> None:
     """What a careful maintainer types, in order, without relsafe."""
     bump_and_commit(root, module)
@@ -74,8 +80,7 @@ def by_hand(root: Path, index: LocalIndex, module: str) -> None:
         sh([sys.executable, "-m", "venv", str(scratch / "v1")], root)
         wheel = next((root / "dist").glob("*.whl"))
         sh([str(scratch / "v1/bin/pip"), "install", "-q", str(wheel), "pytest"], root)
-        shutil.copytree(root / "tests", scratch / "t1" / "tests")
-        sh([str(scratch / "v1/bin/python"), "-m", "pytest", "-q"], scratch / "t1")
+        tests_in_venv(root, scratch, "1")
         env = {**os.environ, "TWINE_USERNAME": "relsafe", "TWINE_PASSWORD": "open-index"}
         files = [str(path) for path in (root / "dist").iterdir()]
         sh([sys.executable, "-m", "twine", "upload", "--repository-url", index.upload_url, *files], root, env)
@@ -92,8 +97,7 @@ def by_hand(root: Path, index: LocalIndex, module: str) -> None:
             ],
             root,
         )
-        shutil.copytree(root / "tests", scratch / "t2" / "tests")
-        sh([str(scratch / "v2/bin/python"), "-m", "pytest", "-q"], scratch / "t2")
+        tests_in_venv(root, scratch, "2")
         tag_and_push(root)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
@@ -108,8 +112,7 @@ def uv_script(root: Path, index: LocalIndex, module: str) -> None:
         wheel = next((root / "dist").glob("*.whl"))
         sh([UV, "venv", "-q", str(scratch / "v1")], root)
         sh([UV, "pip", "install", "-q", "--python", str(scratch / "v1/bin/python"), str(wheel), "pytest"], root)
-        shutil.copytree(root / "tests", scratch / "t1" / "tests")
-        sh([str(scratch / "v1/bin/python"), "-m", "pytest", "-q"], scratch / "t1")
+        tests_in_venv(root, scratch, "1")
         username, password = OPEN_INDEX_LOGIN
         env = {**os.environ, "UV_PUBLISH_USERNAME": username, "UV_PUBLISH_PASSWORD": password}
         sh([UV, "publish", "-q", "--publish-url", index.upload_url], root, env)
@@ -129,8 +132,7 @@ def uv_script(root: Path, index: LocalIndex, module: str) -> None:
             ],
             root,
         )
-        shutil.copytree(root / "tests", scratch / "t2" / "tests")
-        sh([str(scratch / "v2/bin/python"), "-m", "pytest", "-q"], scratch / "t2")
+        tests_in_venv(root, scratch, "2")
         tag_and_push(root)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)

@@ -160,10 +160,14 @@ class Build(Step):
         partial.rename(ctx.artifacts_dir)
         artifacts = [self._entry(Distribution.read(ctx.artifacts_dir / path.name)) for path in built.files]
         ctx.note(", ".join(f"{a['name']} ({a['size'] / 1024:.0f} KiB)" for a in artifacts))
-        outputs: dict[str, Any] = {"artifacts": artifacts, "source_date_epoch": epoch}
+        outputs: dict[str, Any] = {
+            "artifacts": artifacts,
+            "source_date_epoch": epoch,
+            "build_requires": built.requirements,
+        }
         if built.tree_wheel is not None:  # for inspect's sdist check, which builds it itself when it is gone
             outputs["tree_wheel"] = {"name": built.tree_wheel.name, "sha256": sha256_file(built.tree_wheel)}
-        return outputs | {"build_requires": built.requirements}
+        return outputs
 
     def verify(self, ctx: Context) -> None:
         artifacts = recorded_artifacts(ctx)

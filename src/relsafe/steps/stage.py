@@ -9,7 +9,6 @@ resumes by sending only the missing one.
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +17,7 @@ from relsafe.context import Context
 from relsafe.errors import Refused, StepFailed
 from relsafe.steps.base import Check, Step
 from relsafe.steps.build import recorded_artifacts
-from relsafe.tools import index
+from relsafe.tools import index, process
 
 OPEN_LOCAL_LOGIN = ("relsafe", "open-index")
 
@@ -58,9 +57,7 @@ class Stage(Step):
 
     def prepare(self, ctx: Context) -> None:
         """Load keyring, where the upload's credentials may be, while earlier steps run."""
-        loading = ThreadPoolExecutor(max_workers=1, thread_name_prefix="keyring")
-        loading.submit(index.load_keyring)
-        loading.shutdown(wait=False)
+        process.in_background(index.load_keyring, "keyring")
 
     def fingerprint(self, ctx: Context) -> dict[str, Any]:
         return {

@@ -17,7 +17,7 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import partial
@@ -114,9 +114,7 @@ def prepare_environment(source: Path, log: RunLog) -> PreparedEnvironment | None
     except build.BuildException:
         return None
     folder = Path(tempfile.mkdtemp(prefix="relsafe-build-env-"))
-    executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="build-env")
-    venv = executor.submit(_fresh_environment, folder, requires, source.name, log)
-    executor.shutdown(wait=False)
+    venv = process.in_background(partial(_fresh_environment, folder, requires, source.name, log), "build-env")
     return PreparedEnvironment(requires, venv, folder)
 
 
@@ -167,11 +165,12 @@ def backend_environment(
 
     base = dict(os.environ if base is None else base)
     try:
-        static = sorted(build.ProjectBuilder(source, runner=hook_runner(log, base)).build_system_requires)
+        own = build.ProjectBuilder(source, runner=hook_runner(log, base))  # hooks in relsafe's own environment
     except build.BuildException as error:
         raise backend_failure(source, "read its build requirements", error, log) from None
+    static = sorted(own.build_system_requires)
     if not isolated:
-        dynamic = _dynamic_requirements(build.ProjectBuilder(source, runner=hook_runner(log, base)), kinds, log)
+        dynamic = _dynamic_requirements(own, kinds, log)
         pins = build_requirements.closure([*static, *sorted(dynamic), build_requirements.FRONTEND])
         yield BuildEnvironment(sys.executable, base, pins, resolved=False)
         return
@@ -185,8 +184,7 @@ def backend_environment(
             venv = venvs.create(folder / "env", sys.executable, log)
             venvs.install(venv, build_requirements.checked(pinned), log, what=what, dependencies=False)
         else:
-            venv = venvs.create(folder / "env", sys.executable, log)
-            venvs.install(venv, [*static, build_requirements.frontend()], log, what=what)
+            venv = _fresh_environment(folder, static, source.name, log)
         env = venv.environment(base)
         if pinned is None:
             project = build.ProjectBuilder(source, python_executable=str(venv.python), runner=hook_runner(log, env))

@@ -9,17 +9,18 @@ import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, TypeVar
 
 from relsafe.errors import ToolFailed
 from relsafe.runlog import RunLog
 from relsafe.security.environment import scrubbed
 from relsafe.tools import leftovers
 
+T = TypeVar("T")
 TAIL_LINES = 15
 TRACEBACK = "Traceback (most recent call last):"
 STOP_GRACE = 5.0  # seconds an interrupted command has after SIGINT, before SIGKILL
@@ -119,6 +120,15 @@ def stop_all() -> None:
         _stopped.set()
         running = list(_running)
     _end(running)
+
+
+def in_background(call: Callable[[], T], name: str) -> Future[T]:
+    """Start groundwork in a thread of its own and return at once; the commands it starts end with the run
+    (stop_all), and the interpreter waits for the thread at exit."""
+    executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=name)
+    future = executor.submit(call)
+    executor.shutdown(wait=False)
+    return future
 
 
 def side_by_side(*calls: Callable[[], Any]) -> list[Any]:
