@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from relsafe.core.redaction import Redactor
 from relsafe.runlog import RunLog
-from relsafe.security.redaction import Redactor
 from relsafe.tools.localindex import LocalIndex
 from relsafe.tools.process import run
 

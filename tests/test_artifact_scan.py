@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from relsafe.errors import StepFailed
+from relsafe.core.errors import StepFailed
 from relsafe.security.artifact_scan import CHUNK_SIZE, OVERLAP, PUBLIC_LIMIT, SecretFinding, scan_distribution
 
 ALNUM = string.ascii_letters + string.digits

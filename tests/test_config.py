@@ -213,7 +213,7 @@ def test_tool_relsafe_in_pyproject_takes_effect(
 
 def test_release_toml_and_tool_relsafe_together_are_refused(tmp_path: Path) -> None:
     from relsafe.config import load_config
-    from relsafe.errors import ConfigError
+    from relsafe.core.errors import ConfigError
 
     (tmp_path / "release.toml").write_text("[release]\nbranch = 'main'\n", encoding="utf-8")
     (tmp_path / "pyproject.toml").write_text("[tool.relsafe.release]\nbranch = 'trunk'\n", encoding="utf-8")

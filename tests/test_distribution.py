@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from relsafe.core.errors import StepFailed
 from relsafe.distribution import (
     Distribution,
     compare_wheel_file_lists,
@@ -22,7 +23,6 @@ from relsafe.distribution import (
     version_problems,
     wheel_members,
 )
-from relsafe.errors import StepFailed
 
 WHEEL = "pkg-1.0-py3-none-any.whl"
 SDIST = "pkg-1.0.tar.gz"

@@ -19,7 +19,7 @@ import keyring
 import pytest
 from keyring.backend import KeyringBackend
 
-from relsafe.errors import StepFailed, ToolFailed
+from relsafe.core.errors import StepFailed, ToolFailed
 from relsafe.runlog import RunLog
 from relsafe.tools.index import (
     Credentials,

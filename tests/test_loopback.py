@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from relsafe.errors import ToolFailed
+from relsafe.core.errors import ToolFailed
 from relsafe.runlog import RunLog
 from relsafe.tools import venv as venvs
 from relsafe.tools.localindex import LocalIndex

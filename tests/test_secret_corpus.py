@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from relsafe.core.redaction import DEFAULT_REDACTOR
 from relsafe.security.artifact_scan import SecretFinding, scan_distribution
-from relsafe.security.redaction import DEFAULT_REDACTOR
 from tests.secret_corpus import CLEAN, PLANTED, Variant
 from tests.test_artifact_scan import write_distribution
 

@@ -287,7 +287,7 @@ def test_credentials_reach_only_the_upload_and_the_journal_is_private(
 
 
 def test_a_known_secret_is_masked_in_every_form_a_tool_sends_it_in() -> None:
-    from relsafe.security.redaction import MASK, Redactor
+    from relsafe.core.redaction import MASK, Redactor
 
     secret = "s3cret/with+chars=" + "".join(random.choices(string.ascii_letters, k=40))
     redact = Redactor()
@@ -306,7 +306,7 @@ def test_a_known_secret_is_masked_in_every_form_a_tool_sends_it_in() -> None:
 
 
 def test_token_shapes_are_masked_but_prose_and_usernames_stay_readable(monkeypatch: pytest.MonkeyPatch) -> None:
-    from relsafe.security.redaction import Redactor
+    from relsafe.core.redaction import Redactor
 
     monkeypatch.setenv("TWINE_USERNAME", "__token__")
     redact = Redactor()
@@ -319,7 +319,7 @@ def test_token_shapes_are_masked_but_prose_and_usernames_stay_readable(monkeypat
 
 
 def test_a_variable_named_as_a_credential_is_masked_even_when_set_after_start(monkeypatch: pytest.MonkeyPatch) -> None:
-    from relsafe.security.redaction import Redactor
+    from relsafe.core.redaction import Redactor
 
     redact = Redactor()
     value = "".join(random.choices(string.ascii_letters, k=24))
@@ -328,7 +328,7 @@ def test_a_variable_named_as_a_credential_is_masked_even_when_set_after_start(mo
 
 
 def test_errors_are_redacted_where_they_are_made() -> None:
-    from relsafe.errors import StepFailed
+    from relsafe.core.errors import StepFailed
 
     planted = token()
     error = StepFailed(f"upload failed for {planted}", hint=f"try {planted}", details=[f"body: {planted}"])

@@ -10,7 +10,7 @@ import pytest
 from ruamel.yaml import YAML
 
 from relsafe.config import PIPELINE_ORDER, SCHEMA, Config, load_config
-from relsafe.errors import ConfigError, UsageError
+from relsafe.core.errors import ConfigError, UsageError
 from relsafe.runlog import RunLog
 from relsafe.security.workflow.audit import audit_workflows
 from relsafe.tag_convention import DEFAULT_FORMAT

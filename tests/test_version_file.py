@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from relsafe.config import Config
-from relsafe.errors import ExitCode, RelsafeError, UsageError
+from relsafe.core.errors import ExitCode, RelsafeError, UsageError
 from relsafe.project import Project, detect_project, find_project_root
 from relsafe.version_file import read_versions, replace_version
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from relsafe.config import Config
-from relsafe.errors import ConfigError, ExitCode, Refused, UsageError
+from relsafe.core.errors import ConfigError, ExitCode, Refused, UsageError
 from relsafe.project import detect_project
 from relsafe.runlog import RunLog
 from relsafe.sample import create_sample

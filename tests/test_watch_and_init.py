@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from relsafe.core.redaction import Redactor
 from relsafe.runlog import RunLog
 from relsafe.sample import SampleProject
-from relsafe.security.redaction import Redactor
 from relsafe.steps.watch import record_differences
 from relsafe.tools.index import upload
 from relsafe.tools.localindex import LocalIndex

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from relsafe.config import TESTPYPI_INDEX_URL
-from relsafe.errors import ToolFailed, UsageError
+from relsafe.core.errors import ToolFailed, UsageError
 from relsafe.runlog import RunLog
 from relsafe.security.workflow.audit import audit_workflows
 from relsafe.security.workflow.report import SAME_CONCERN, UNAVAILABLE, AuditReport, Finding

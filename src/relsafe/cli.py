@@ -66,9 +66,9 @@ def _reported(interrupted: str = RESUMABLE) -> Iterator[None]:
     temp folder is removed; if relsafe is killed outright, the next run does
     both (tools.leftovers).
     """
-    from relsafe import interruption
     from relsafe.console import make_console, show_error
-    from relsafe.errors import ExitCode, RelsafeError
+    from relsafe.core import interruption
+    from relsafe.core.errors import ExitCode, RelsafeError
     from relsafe.tools import leftovers, process
 
     with leftovers.recorded(), interruption.handled():
@@ -84,7 +84,7 @@ def _reported(interrupted: str = RESUMABLE) -> Iterator[None]:
             if _passes_through(error):
                 raise  # a command's own exit code, or click's usage error
             log = _logged_traceback(error)
-            from relsafe.security.redaction import DEFAULT_REDACTOR
+            from relsafe.core.redaction import DEFAULT_REDACTOR
 
             message = DEFAULT_REDACTOR(" ".join(str(error).split()))
             where = f" (log: {log})" if log is not None else ""
@@ -115,7 +115,7 @@ def _logged_traceback(error: Exception) -> Path | None:
     import tempfile
     import traceback
 
-    from relsafe.errors import RelsafeError
+    from relsafe.core.errors import RelsafeError
     from relsafe.runlog import RunLog, latest_path
 
     text = "internal error:\n" + "".join(traceback.format_exception(error))
@@ -293,7 +293,7 @@ def audit(
 ) -> None:
     """Audit GitHub workflows for publishing mistakes (default: .github/workflows/)."""
     from relsafe.console import audit_report, make_console
-    from relsafe.errors import UsageError
+    from relsafe.core.errors import UsageError
     from relsafe.releaser import audit_paths
 
     with _reported():
@@ -318,7 +318,7 @@ def inspect(
 ) -> None:
     """Check built files for secrets, broken layout or metadata, what PyPI refuses (exit 4 on findings)."""
     from relsafe.console import make_console
-    from relsafe.errors import UsageError
+    from relsafe.core.errors import UsageError
     from relsafe.file_inspection import checked_arguments, inspect_files
 
     with _reported():

@@ -22,7 +22,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from relsafe.errors import ConfigError
+from relsafe.core.errors import ConfigError
 from relsafe.index_url import is_production_pypi, url_problem
 
 if sys.version_info >= (3, 11):

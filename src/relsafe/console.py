@@ -21,14 +21,14 @@ from rich.console import Console, Group
 from rich.table import Table
 from rich.text import Text
 
-from relsafe.security.redaction import DEFAULT_REDACTOR
+from relsafe.core.redaction import DEFAULT_REDACTOR
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
     from rich.live import Live
 
-    from relsafe.errors import RelsafeError
+    from relsafe.core.errors import RelsafeError
     from relsafe.pipeline import Blocker
     from relsafe.security.workflow.report import AuditReport, Finding
     from relsafe.state import Release

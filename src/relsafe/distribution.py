@@ -28,7 +28,7 @@ from packaging.utils import (
 )
 from packaging.version import InvalidVersion, Version
 
-from relsafe.errors import StepFailed
+from relsafe.core.errors import StepFailed
 
 DistributionKind = Literal["wheel", "sdist"]
 

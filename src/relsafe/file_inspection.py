@@ -16,6 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from relsafe.core.errors import StepFailed, UsageError
 from relsafe.distribution import (
     Distribution,
     filename_problems,
@@ -23,7 +24,6 @@ from relsafe.distribution import (
     metadata_version_problems,
     version_problems,
 )
-from relsafe.errors import StepFailed, UsageError
 from relsafe.runlog import RunLog
 from relsafe.security.artifact_scan import scan_distribution
 from relsafe.tools.twine_check import metadata_check

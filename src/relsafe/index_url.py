@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from urllib.parse import unquote, urlsplit
 
-from relsafe.security.redaction import DEFAULT_REDACTOR
+from relsafe.core.redaction import DEFAULT_REDACTOR
 
 PRODUCTION_HOSTS = frozenset(
     {

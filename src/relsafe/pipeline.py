@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 from relsafe.context import Context
-from relsafe.errors import ExitCode, Refused, RelsafeError, StepFailed, WaitingAtGate
+from relsafe.core.errors import ExitCode, Refused, RelsafeError, StepFailed, WaitingAtGate
 from relsafe.state import BLOCKED, DONE, FAILED, INTERRUPTED, RUNNING, WAITING, now
 from relsafe.steps import load
 from relsafe.steps.base import DONE as CHECK_DONE

@@ -14,7 +14,7 @@ from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
 from relsafe.config import Config, present, read_toml
-from relsafe.errors import ConfigError, UsageError
+from relsafe.core.errors import ConfigError, UsageError
 from relsafe.tag_convention import TagConvention, read_convention
 from relsafe.version_file import read_versions
 

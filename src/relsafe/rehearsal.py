@@ -21,9 +21,9 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from relsafe import interruption
 from relsafe.context import StagingTarget
-from relsafe.errors import ExitCode, Interrupted, RelsafeError
+from relsafe.core import interruption
+from relsafe.core.errors import ExitCode, Interrupted, RelsafeError
 from relsafe.pipeline import Blocker, Observer, Pipeline
 from relsafe.releaser import Options, Repository, context_for, in_progress, new_release
 from relsafe.runlog import RunLog

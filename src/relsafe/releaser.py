@@ -17,10 +17,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from relsafe import interruption
 from relsafe.config import Config, load_config
 from relsafe.context import Context, StagingTarget
-from relsafe.errors import DamagedJournal, Refused, RelsafeError, UsageError, WaitingAtGate
+from relsafe.core import interruption
+from relsafe.core.errors import DamagedJournal, Refused, RelsafeError, UsageError, WaitingAtGate
 from relsafe.pipeline import Observer, Pipeline
 from relsafe.project import Project, detect_project, find_project_root
 from relsafe.runlog import RunLog
@@ -445,7 +445,7 @@ def _known_on_production(index_url: str, project: str) -> bool | None:
 
 def audit_paths(path: Path, paths: list[Path]) -> AuditReport:
     """`relsafe audit`: the repository's configured environment and tag format when run inside one."""
-    from relsafe.errors import UsageError as NotARepository
+    from relsafe.core.errors import UsageError as NotARepository
     from relsafe.security.workflow.audit import audit_workflows
 
     try:

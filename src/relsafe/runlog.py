@@ -7,8 +7,8 @@ import threading
 import time
 from pathlib import Path
 
-from relsafe.errors import JournalWriteFailed
-from relsafe.security.redaction import DEFAULT_REDACTOR, Redactor
+from relsafe.core.errors import JournalWriteFailed
+from relsafe.core.redaction import DEFAULT_REDACTOR, Redactor
 
 APPEND = os.O_WRONLY | os.O_APPEND | os.O_CREAT
 """How the log is opened: a new log is made with mode 0600, whatever the umask."""

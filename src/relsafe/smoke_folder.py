@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from relsafe.config import read_toml
-from relsafe.errors import StepFailed
+from relsafe.core.errors import StepFailed
 
 # pytest's own order: pytest.ini wins even when empty, then pyproject.toml, then these when they have the section.
 _INI_FILES = (("pytest.ini", "pytest"), (".pytest.ini", "pytest"))

@@ -21,10 +21,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from relsafe import failpoint
 from relsafe.config import PIPELINE_ORDER
-from relsafe.errors import DamagedJournal, JournalError, JournalWriteFailed, Refused
-from relsafe.security.redaction import DEFAULT_REDACTOR
+from relsafe.core import failpoint
+from relsafe.core.errors import DamagedJournal, JournalError, JournalWriteFailed, Refused
+from relsafe.core.redaction import DEFAULT_REDACTOR
 
 SCHEMA_VERSION = 1
 MANUAL_STEP = "manual_step"

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
-from relsafe.errors import ConfigError
+from relsafe.core.errors import ConfigError
 
 DEFAULT_FORMAT = "v{version}"
 CONFIGURED, DEFAULT, DETECTED = "configured", "default", "detected"

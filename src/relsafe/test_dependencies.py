@@ -27,8 +27,8 @@ from packaging.utils import (
 )
 
 from relsafe.config import Config, read_toml
+from relsafe.core.errors import ConfigError
 from relsafe.dependency_groups import VALID_NAME, DependencyGroups
-from relsafe.errors import ConfigError
 
 EDITABLE_OPTIONS = ("--editable", "-e")
 TRAILING_EXTRAS = re.compile(r"\[([^\]]*)\]\s*$")

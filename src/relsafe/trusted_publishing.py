@@ -20,8 +20,8 @@ from urllib.parse import urlsplit
 import tomlkit
 from packaging.utils import canonicalize_name
 
-from relsafe.errors import ConfigError, UsageError
-from relsafe.security.redaction import DEFAULT_REDACTOR
+from relsafe.core.errors import ConfigError, UsageError
+from relsafe.core.redaction import DEFAULT_REDACTOR
 
 DEFAULT_WORKFLOW = ".github/workflows/publish.yml"
 DEFAULT_ENVIRONMENT = "pypi"

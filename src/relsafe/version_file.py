@@ -15,7 +15,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from relsafe.errors import UsageError
+from relsafe.core.errors import UsageError
 
 VERSION_ASSIGNMENT = re.compile(r"""^__version__\s*(?::\s*str\s*)?=\s*(["'])(?P<version>[^"'\n]+)\1""", re.MULTILINE)
 SETUP_PY_VERSION = re.compile(r"""\bversion\s*=\s*(["'])(?P<version>[^"'\n]+)\1""")

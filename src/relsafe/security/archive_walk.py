@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import IO, Protocol, cast
 
-from relsafe.errors import StepFailed
+from relsafe.core.errors import StepFailed
 
 MAX_DEPTH = 4
 """Archives inside archives inside the distribution, at most."""

@@ -22,8 +22,8 @@ from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import TypeAlias
 
+from relsafe.core.redaction import DEFAULT_REDACTOR
 from relsafe.security.archive_walk import READ_ERRORS, OverBudget, reading_problem, walk
-from relsafe.security.redaction import DEFAULT_REDACTOR
 from relsafe.security.secret_rules import MAX_LOOKBEHIND, MAX_MATCH, PUBLIC_CONTENT, content_kinds, name_kinds
 
 CHUNK_SIZE = 1 << 20

@@ -13,8 +13,8 @@ from packaging.version import Version
 
 from relsafe import build_requirements
 from relsafe.context import Context
+from relsafe.core.errors import StepFailed
 from relsafe.distribution import Distribution, sha256_file
-from relsafe.errors import StepFailed
 from relsafe.steps.base import Check, Step
 from relsafe.tools import builder
 

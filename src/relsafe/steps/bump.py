@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from relsafe import failpoint
 from relsafe.context import Context
-from relsafe.errors import StepFailed
+from relsafe.core import failpoint
+from relsafe.core.errors import StepFailed
 from relsafe.state import Release
 from relsafe.steps.base import Check, Step
 from relsafe.tools import versioning

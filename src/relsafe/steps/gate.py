@@ -6,7 +6,7 @@ from typing import Any
 
 from relsafe.config import GateConfig
 from relsafe.context import Context
-from relsafe.errors import WaitingAtGate
+from relsafe.core.errors import WaitingAtGate
 from relsafe.state import now
 from relsafe.steps.base import Step
 

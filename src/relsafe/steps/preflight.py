@@ -21,7 +21,7 @@ from typing import Any
 from packaging.version import Version
 
 from relsafe.context import Context
-from relsafe.errors import Refused, StepFailed
+from relsafe.core.errors import Refused, StepFailed
 from relsafe.steps.base import Step
 from relsafe.tag_convention import DETECTED
 from relsafe.tools.git import Git, tagged_commit

@@ -10,7 +10,7 @@ import shutil
 from typing import Any
 
 from relsafe.context import Context
-from relsafe.errors import StepFailed
+from relsafe.core.errors import StepFailed
 from relsafe.state import MANUAL_STEP
 from relsafe.steps.base import Check, Step
 from relsafe.tools import promotion

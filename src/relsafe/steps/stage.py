@@ -12,9 +12,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from relsafe import failpoint
 from relsafe.context import Context
-from relsafe.errors import Refused, StepFailed
+from relsafe.core import failpoint
+from relsafe.core.errors import Refused, StepFailed
 from relsafe.steps.base import Check, Step
 from relsafe.steps.build import recorded_artifacts
 from relsafe.tools import index, process

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from relsafe import failpoint, manifest
+from relsafe import manifest
 from relsafe.context import Context
-from relsafe.errors import StepFailed
+from relsafe.core import failpoint
+from relsafe.core.errors import StepFailed
 from relsafe.steps.base import Check, Step
 from relsafe.steps.build import recorded_artifacts, recorded_requirements
 

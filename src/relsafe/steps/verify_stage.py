@@ -13,9 +13,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from relsafe import failpoint
 from relsafe.context import Context
-from relsafe.errors import StepFailed
+from relsafe.core import failpoint
+from relsafe.core.errors import StepFailed
 from relsafe.steps.build import recorded_artifacts
 from relsafe.steps.smoke import Smoke
 from relsafe.test_dependencies import wheel_requirement

@@ -17,8 +17,8 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from relsafe.context import Context
+from relsafe.core.errors import Refused, RelsafeError, StepFailed
 from relsafe.distribution import sha256_file
-from relsafe.errors import Refused, RelsafeError, StepFailed
 from relsafe.steps.base import Check, Step
 from relsafe.steps.tag import release_manifest
 from relsafe.tools import index

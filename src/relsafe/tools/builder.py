@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from relsafe import build_requirements
-from relsafe.errors import RelsafeError, ToolFailed
+from relsafe.core.errors import RelsafeError, ToolFailed
 from relsafe.runlog import RunLog
 from relsafe.tools import process
 from relsafe.tools import venv as venvs

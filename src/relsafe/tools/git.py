@@ -5,9 +5,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from relsafe.errors import ToolFailed, UsageError
+from relsafe.core.environment import is_secret_name
+from relsafe.core.errors import ToolFailed, UsageError
 from relsafe.runlog import RunLog
-from relsafe.security.environment import is_secret_name
 from relsafe.tools import leftovers, process
 from relsafe.tools.process import error_tail
 

@@ -35,11 +35,11 @@ from packaging.utils import (
 from packaging.version import InvalidVersion, Version
 
 from relsafe import __version__
-from relsafe.errors import Refused, StepFailed, ToolFailed
+from relsafe.core.environment import scrubbed
+from relsafe.core.errors import Refused, StepFailed, ToolFailed
+from relsafe.core.redaction import DEFAULT_REDACTOR
 from relsafe.index_url import host_of, is_production_pypi
 from relsafe.runlog import RunLog
-from relsafe.security.environment import scrubbed
-from relsafe.security.redaction import DEFAULT_REDACTOR
 from relsafe.tools.process import Completed, run
 from relsafe.tools.uv import uv_executable
 

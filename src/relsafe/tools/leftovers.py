@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from relsafe.errors import JournalWriteFailed
+from relsafe.core.errors import JournalWriteFailed
 
 MARKER = "RELSAFE_RUN"  # the environment variable naming the run a process belongs to
 TEMP_PREFIX = "relsafe-run-"

@@ -23,8 +23,8 @@ from typing import IO
 
 from passlib.apache import HtpasswdFile  # passlib ships no types
 
-from relsafe.errors import StepFailed
-from relsafe.security.environment import scrubbed
+from relsafe.core.environment import scrubbed
+from relsafe.core.errors import StepFailed
 from relsafe.tools import process
 from relsafe.tools.index import Credentials
 

@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, TypeVar
 
-from relsafe.errors import ToolFailed
+from relsafe.core.environment import scrubbed
+from relsafe.core.errors import ToolFailed
 from relsafe.runlog import RunLog
-from relsafe.security.environment import scrubbed
 from relsafe.tools import leftovers
 
 T = TypeVar("T")

@@ -13,7 +13,7 @@ import sys
 from importlib import resources
 from pathlib import Path
 
-from relsafe.errors import StepFailed, ToolFailed
+from relsafe.core.errors import StepFailed, ToolFailed
 from relsafe.runlog import RunLog
 from relsafe.tools import process
 

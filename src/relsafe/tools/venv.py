@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from relsafe.errors import StepFailed
+from relsafe.core.errors import StepFailed
 from relsafe.runlog import RunLog
 from relsafe.tools import process
 from relsafe.tools.uv import uv_executable

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from packaging.version import InvalidVersion, Version
 
-from relsafe.errors import Refused, UsageError
+from relsafe.core.errors import Refused, UsageError
 from relsafe.project import Project
 from relsafe.runlog import RunLog
 from relsafe.tools import process

@@ -18,7 +18,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from relsafe.errors import ToolFailed
+from relsafe.core.errors import ToolFailed
 from relsafe.runlog import RunLog
 from relsafe.tools.process import Completed, run
 

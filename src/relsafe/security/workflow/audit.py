@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from relsafe.errors import ConfigError, UsageError
+from relsafe.core.errors import ConfigError, UsageError
 from relsafe.runlog import RunLog
 from relsafe.security.workflow import injection, permissions, publishing, supply_chain, triggers
 from relsafe.security.workflow.model import Rule, Settings, Workflow, release_publishes, tag_pushes

@@ -17,7 +17,7 @@ from typing import Any
 from ruamel.yaml import YAML
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
-from relsafe.errors import UsageError
+from relsafe.core.errors import UsageError
 from relsafe.security.workflow.report import Finding
 
 PUBLISH_ACTION = "pypa/gh-action-pypi-publish"

@@ -7,7 +7,7 @@ import re
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
-from relsafe.errors import ToolFailed
+from relsafe.core.errors import ToolFailed
 from relsafe.runlog import RunLog
 from relsafe.tools import zizmor
 

@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from typing import Any
 from urllib.parse import quote, quote_plus
 
-from relsafe.security.environment import secret_values
+from relsafe.core.environment import secret_values
 
 MASK = "********"
 

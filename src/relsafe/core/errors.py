@@ -14,8 +14,8 @@ import errno
 from enum import IntEnum
 from pathlib import Path
 
-from relsafe import interruption
-from relsafe.security.redaction import DEFAULT_REDACTOR
+from relsafe.core import interruption
+from relsafe.core.redaction import DEFAULT_REDACTOR
 
 
 class ExitCode(IntEnum):

@@ -1,0 +1,1 @@
+"""What every layer uses: the error types and exit codes, secret redaction, the interruption flag, failpoints."""
