@@ -381,7 +381,7 @@ def create_shape(base: Path, shape: Shape, upload_url: str, index_url: str) -> S
         _write(top / "pyproject.toml", '[project]\nname = "root-app"\nversion = "9.0.0"\n')
     workflow = top / ".github" / "workflows" / "publish.yml"
     if not workflow.is_file():
-        from relsafe.trusted_publishing import render_publish_workflow
+        from relsafe.model.publish_workflow import render_publish_workflow
 
         _write(workflow, render_publish_workflow(project=NAME, tag_format=shape.tag_format))
     write_index_config(root, upload_url, index_url)

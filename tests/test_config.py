@@ -212,8 +212,8 @@ def test_tool_relsafe_in_pyproject_takes_effect(
 
 
 def test_release_toml_and_tool_relsafe_together_are_refused(tmp_path: Path) -> None:
-    from relsafe.config import load_config
     from relsafe.core.errors import ConfigError
+    from relsafe.model.config import load_config
 
     (tmp_path / "release.toml").write_text("[release]\nbranch = 'main'\n", encoding="utf-8")
     (tmp_path / "pyproject.toml").write_text("[tool.relsafe.release]\nbranch = 'trunk'\n", encoding="utf-8")
@@ -222,7 +222,7 @@ def test_release_toml_and_tool_relsafe_together_are_refused(tmp_path: Path) -> N
 
 
 def test_the_fingerprint_ignores_defaults_so_new_keys_do_not_look_like_edits() -> None:
-    from relsafe.config import Config
+    from relsafe.model.config import Config
 
     assert Config(branch="main").fingerprint() == Config().fingerprint()
     assert Config(branch="trunk").fingerprint() != Config().fingerprint()

@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from relsafe.config import GATE_KEYS, SCHEMA, Config, GateConfig
-from relsafe.tag_convention import DEFAULT_FORMAT
-from relsafe.trusted_publishing import DEFAULT_WORKFLOW
+from relsafe.model.config import GATE_KEYS, SCHEMA, Config, GateConfig
+from relsafe.model.publish_workflow import DEFAULT_WORKFLOW
+from relsafe.model.tag_convention import DEFAULT_FORMAT
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -79,7 +79,9 @@ def effective_default(attribute: str) -> Any:
 
 def test_configuration_reference_lists_exactly_the_schema() -> None:
     documented = reference_tables()
-    assert set(documented) == {*SCHEMA, "gate"}, "one table per TOML table of relsafe.config.SCHEMA, plus [[gate]]"
+    assert set(documented) == {*SCHEMA, "gate"}, (
+        "one table per TOML table of relsafe.model.config.SCHEMA, plus [[gate]]"
+    )
     for table, keys in SCHEMA.items():
         assert set(documented[table]) == set(keys), f"[{table}]"
         for key, spec in keys.items():

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from relsafe import manifest
+from relsafe.model import manifest
 from tests.conftest import git
 
 WHEEL, SDIST = "pkg-1.2.0-py3-none-any.whl", "pkg-1.2.0.tar.gz"

@@ -13,9 +13,9 @@ from typing import Any
 
 import pytest
 
-from relsafe.config import Config
 from relsafe.core.errors import ConfigError
 from relsafe.dependency_groups import DependencyGroups
+from relsafe.model.config import Config
 from relsafe.sample import SampleProject
 from relsafe.test_dependencies import check_test_dependencies, group_requirements, wheel_requirement
 from relsafe.tools.localindex import LocalIndex

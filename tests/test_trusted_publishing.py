@@ -9,12 +9,9 @@ from pathlib import Path, PurePosixPath
 import pytest
 from ruamel.yaml import YAML
 
-from relsafe.config import PIPELINE_ORDER, SCHEMA, Config, load_config
 from relsafe.core.errors import ConfigError, UsageError
-from relsafe.runlog import RunLog
-from relsafe.security.workflow.audit import audit_workflows
-from relsafe.tag_convention import DEFAULT_FORMAT
-from relsafe.trusted_publishing import (
+from relsafe.model.config import PIPELINE_ORDER, SCHEMA, Config, load_config
+from relsafe.model.publish_workflow import (
     DEFAULT_WORKFLOW,
     GitHubRepository,
     InitWrite,
@@ -25,6 +22,9 @@ from relsafe.trusted_publishing import (
     tag_pattern,
     write_init,
 )
+from relsafe.model.tag_convention import DEFAULT_FORMAT
+from relsafe.runlog import RunLog
+from relsafe.security.workflow.audit import audit_workflows
 
 if sys.version_info >= (3, 11):
     import tomllib

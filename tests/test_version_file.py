@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from relsafe.config import Config
 from relsafe.core.errors import ExitCode, RelsafeError, UsageError
-from relsafe.project import Project, detect_project, find_project_root
-from relsafe.version_file import read_versions, replace_version
+from relsafe.model.config import Config
+from relsafe.model.project import Project, detect_project, find_project_root
+from relsafe.model.version_file import read_versions, replace_version
 
 
 def write(root: Path, relative: str, text: str) -> None:

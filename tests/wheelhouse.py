@@ -15,7 +15,7 @@ from pathlib import Path
 
 from packaging.utils import canonicalize_name
 
-from relsafe.build_requirements import closure
+from relsafe.model.build_requirements import closure
 
 
 def _record_hash(data: bytes) -> str:

@@ -29,10 +29,10 @@ if TYPE_CHECKING:
     from rich.live import Live
 
     from relsafe.core.errors import RelsafeError
+    from relsafe.model.publish_workflow import InitWrite, PublisherSetup
     from relsafe.pipeline import Blocker
     from relsafe.security.workflow.report import AuditReport, Finding
     from relsafe.state import Release
-    from relsafe.trusted_publishing import InitWrite, PublisherSetup
 
 ICONS = {
     "done": ("✓", "green"),

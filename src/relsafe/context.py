@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from relsafe.config import Config
-from relsafe.project import Project
+from relsafe.model.config import Config
+from relsafe.model.project import Project
 from relsafe.runlog import RunLog
 from relsafe.state import Journal, Release
 from relsafe.tools.git import Git

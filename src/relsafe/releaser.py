@@ -17,25 +17,25 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from relsafe.config import Config, load_config
 from relsafe.context import Context, StagingTarget
 from relsafe.core import interruption
 from relsafe.core.errors import DamagedJournal, Refused, RelsafeError, UsageError, WaitingAtGate
+from relsafe.model.config import Config, load_config
+from relsafe.model.project import Project, detect_project, find_project_root
+from relsafe.model.tag_convention import DEFAULT_FORMAT
 from relsafe.pipeline import Observer, Pipeline
-from relsafe.project import Project, detect_project, find_project_root
 from relsafe.runlog import RunLog
 from relsafe.state import DONE, WAITING, Journal, Release
 from relsafe.steps import default_steps, known_steps
 from relsafe.steps.build import BUILD_CHECKOUT_PREFIX
 from relsafe.steps.bump import found_bump_commit, is_pure_bump
 from relsafe.steps.gate import expand_order
-from relsafe.tag_convention import DEFAULT_FORMAT
 from relsafe.tools import leftovers, versioning
 from relsafe.tools.git import Git, tagged_commit
 
 if TYPE_CHECKING:
+    from relsafe.model.publish_workflow import InitWrite, PublisherSetup
     from relsafe.security.workflow.report import AuditReport
-    from relsafe.trusted_publishing import InitWrite, PublisherSetup
 
 ABORTED, REFUSED, FAILED_RELEASE = "aborted", "refused", "failed"
 SIDE_EFFECT_FREE = ("preflight",)
@@ -393,8 +393,8 @@ def initialise(path: Path, *, force: bool) -> tuple[InitWrite, PublisherSetup]:
     publisher may name that file, else to the default publish.yml; any other
     workflow that uploads is named, since each is a way around the checks.
     """
+    from relsafe.model.publish_workflow import DEFAULT_WORKFLOW, index_site, plan_init, write_init
     from relsafe.security.workflow.audit import publishing_workflows
-    from relsafe.trusted_publishing import DEFAULT_WORKFLOW, index_site, plan_init, write_init
 
     repo = Repository.open(path, keep_log=False)
     config, git = repo.config, repo.git

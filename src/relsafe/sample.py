@@ -10,10 +10,10 @@ import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 
-from relsafe.config import TESTPYPI_INDEX_URL
+from relsafe.model.config import TESTPYPI_INDEX_URL
+from relsafe.model.publish_workflow import render_publish_workflow
 from relsafe.runlog import RunLog
 from relsafe.tools.git import Git, init_bare, init_repository
-from relsafe.trusted_publishing import render_publish_workflow
 
 IDENTITY = ("relsafe demo", "demo@relsafe.invalid")
 

@@ -21,8 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from relsafe.config import read_toml
 from relsafe.core.errors import StepFailed
+from relsafe.model.config import read_toml
 
 # pytest's own order: pytest.ini wins even when empty, then pyproject.toml, then these when they have the section.
 _INI_FILES = (("pytest.ini", "pytest"), (".pytest.ini", "pytest"))

@@ -21,10 +21,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from relsafe.config import PIPELINE_ORDER
 from relsafe.core import failpoint
 from relsafe.core.errors import DamagedJournal, JournalError, JournalWriteFailed, Refused
 from relsafe.core.redaction import DEFAULT_REDACTOR
+from relsafe.model.config import PIPELINE_ORDER
 
 SCHEMA_VERSION = 1
 MANUAL_STEP = "manual_step"

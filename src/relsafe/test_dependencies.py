@@ -26,9 +26,9 @@ from packaging.utils import (
     parse_wheel_filename,
 )
 
-from relsafe.config import Config, read_toml
 from relsafe.core.errors import ConfigError
 from relsafe.dependency_groups import VALID_NAME, DependencyGroups
+from relsafe.model.config import Config, read_toml
 
 EDITABLE_OPTIONS = ("--editable", "-e")
 TRAILING_EXTRAS = re.compile(r"\[([^\]]*)\]\s*$")

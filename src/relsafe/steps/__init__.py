@@ -9,10 +9,10 @@ from __future__ import annotations
 from importlib import import_module
 from typing import TYPE_CHECKING
 
-from relsafe.config import DEFAULT_STEPS_EXCLUDED, PIPELINE_ORDER
+from relsafe.model.config import DEFAULT_STEPS_EXCLUDED, PIPELINE_ORDER
 
 if TYPE_CHECKING:
-    from relsafe.config import Config
+    from relsafe.model.config import Config
     from relsafe.steps.base import Step
 
 IMPLEMENTED: dict[str, str] = {

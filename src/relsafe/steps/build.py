@@ -11,10 +11,10 @@ from typing import Any
 
 from packaging.version import Version
 
-from relsafe import build_requirements
 from relsafe.context import Context
 from relsafe.core.errors import StepFailed
 from relsafe.distribution import Distribution, sha256_file
+from relsafe.model import build_requirements
 from relsafe.steps.base import Check, Step
 from relsafe.tools import builder
 
@@ -33,7 +33,7 @@ def _requirements_file(ctx: Context) -> Path:
 
 
 def recorded_requirements(ctx: Context) -> list[str]:
-    """The `name==version` pins the build ran with (see relsafe.build_requirements)."""
+    """The `name==version` pins the build ran with (see relsafe.model.build_requirements)."""
     return _valid_pins([str(pin) for pin in ctx.release.output("build", "build_requires") or []], "the journal")
 
 

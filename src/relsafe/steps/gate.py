@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from relsafe.config import GateConfig
 from relsafe.context import Context
 from relsafe.core.errors import WaitingAtGate
+from relsafe.model.config import GateConfig
 from relsafe.state import now
 from relsafe.steps.base import Step
 

@@ -22,8 +22,8 @@ from packaging.version import Version
 
 from relsafe.context import Context
 from relsafe.core.errors import Refused, StepFailed
+from relsafe.model.tag_convention import DETECTED
 from relsafe.steps.base import Step
-from relsafe.tag_convention import DETECTED
 from relsafe.tools.git import Git, tagged_commit
 
 MAX_LISTED_PATHS = 5
@@ -131,8 +131,8 @@ class Preflight(Step):
     def _trigger_reasons(ctx: Context, workflow: str, reported: set[str]) -> list[str]:
         """What ends the release must start the workflow: the pushed tag, or with [publish] trigger = "release"
         the GitHub Release a maintainer publishes. Otherwise the release publishes nothing, or publishes twice."""
+        from relsafe.model.publish_workflow import tag_pattern
         from relsafe.security.workflow.audit import RELEASE, TAG, starts
-        from relsafe.trusted_publishing import tag_pattern
 
         found, tag = starts(ctx.git.root / workflow, ctx.project.tag_format), ctx.release.tag
         on_tags = f"`on: push: tags: ['{tag_pattern(ctx.project.tag_format)}']`"

@@ -1,6 +1,6 @@
 """tag: an annotated (or signed) tag on the bump commit, its message ending with the manifest.
 
-The manifest (relsafe.manifest) is the sha256 of every tested file: the publish
+The manifest (relsafe.model.manifest) is the sha256 of every tested file: the publish
 workflow promotes exactly those bytes and refuses anything else.
 """
 
@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from relsafe import manifest
 from relsafe.context import Context
 from relsafe.core import failpoint
 from relsafe.core.errors import StepFailed
+from relsafe.model import manifest
 from relsafe.steps.base import Check, Step
 from relsafe.steps.build import recorded_artifacts, recorded_requirements
 

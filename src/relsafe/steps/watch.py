@@ -19,10 +19,10 @@ from typing import Any
 from relsafe.context import Context
 from relsafe.core.errors import Refused, RelsafeError, StepFailed
 from relsafe.distribution import sha256_file
+from relsafe.model.publish_workflow import DEFAULT_WORKFLOW, parse_github_remote
 from relsafe.steps.base import Check, Step
 from relsafe.steps.tag import release_manifest
 from relsafe.tools import index
-from relsafe.trusted_publishing import DEFAULT_WORKFLOW, parse_github_remote
 
 # Files whose content names the tool that wrote them, not what gets installed.
 UNCOMPARED = ("RECORD", "WHEEL")

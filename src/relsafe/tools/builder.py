@@ -24,8 +24,8 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from relsafe import build_requirements
 from relsafe.core.errors import RelsafeError, ToolFailed
+from relsafe.model import build_requirements
 from relsafe.runlog import RunLog
 from relsafe.tools import process
 from relsafe.tools import venv as venvs

@@ -15,10 +15,10 @@ from pathlib import Path
 from packaging.version import InvalidVersion, Version
 
 from relsafe.core.errors import Refused, UsageError
-from relsafe.project import Project
+from relsafe.model.project import Project
+from relsafe.model.version_file import replace_version
 from relsafe.runlog import RunLog
 from relsafe.tools import process
-from relsafe.version_file import replace_version
 
 PARTS = ("major", "minor", "patch")
 PRE_RELEASE_PARTS = {"alpha": "a", "beta": "b", "rc": "rc"}

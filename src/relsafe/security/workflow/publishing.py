@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from relsafe.manifest import MARKER as MANIFEST_MARKER
+from relsafe.model.manifest import MARKER as MANIFEST_MARKER
 from relsafe.security.workflow.model import (
     PUBLISH_ACTION,
     PUBLISH_COMMAND,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
+from relsafe.model.publish_workflow import tag_pattern
 from relsafe.security.workflow.injection import untrusted_expansions
 from relsafe.security.workflow.model import (
     Rule,
@@ -17,7 +18,6 @@ from relsafe.security.workflow.model import (
     uses_action,
 )
 from relsafe.security.workflow.report import ERROR, WARNING, Finding
-from relsafe.trusted_publishing import tag_pattern
 
 # Events that run with the base repository's token, secrets and caches, and whose runs outsiders start.
 DANGEROUS_TRIGGERS = ("pull_request_target", "workflow_run")

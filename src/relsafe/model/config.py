@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from relsafe.core.errors import ConfigError
-from relsafe.index_url import is_production_pypi, url_problem
+from relsafe.model.index_url import is_production_pypi, url_problem
 
 if sys.version_info >= (3, 11):
     import tomllib

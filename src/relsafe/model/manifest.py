@@ -16,7 +16,7 @@ sha256sum's format, so `sha256sum -c` checks them as they are:
 the workflow rebuilds the files and checks them against the hashes instead;
 the manifest then has no `staging-index` but one `build-requires:
 name==version` line per package the build ran with (build, the backend, their
-dependencies; relsafe.build_requirements), which the rebuild installs
+dependencies; relsafe.model.build_requirements), which the rebuild installs
 exactly.
 """
 
@@ -26,7 +26,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from relsafe import build_requirements
+from relsafe.model import build_requirements
 
 MARKER = "relsafe-manifest: 1"
 _FILE_LINE = re.compile(r"(?P<sha256>[0-9a-f]{64})  (?P<name>[^\s/\\]+)")

@@ -13,10 +13,10 @@ from typing import TYPE_CHECKING, Any
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
-from relsafe.config import Config, present, read_toml
 from relsafe.core.errors import ConfigError, UsageError
-from relsafe.tag_convention import TagConvention, read_convention
-from relsafe.version_file import read_versions
+from relsafe.model.config import Config, present, read_toml
+from relsafe.model.tag_convention import TagConvention, read_convention
+from relsafe.model.version_file import read_versions
 
 BUMPVERSION_FILES = (".bumpversion.toml", ".bumpversion.cfg")
 SCM_BACKEND_MARKERS = ("hatch-vcs", "hatch_vcs", "setuptools-scm", "setuptools_scm")
