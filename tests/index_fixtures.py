@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from relsafe.core.redaction import Redactor
-from relsafe.runlog import RunLog
+from relsafe.journal.runlog import RunLog
 from relsafe.tools.localindex import LocalIndex
 from relsafe.tools.process import run
 

@@ -10,7 +10,7 @@ from types import SimpleNamespace
 from typing import Any, cast
 
 from relsafe.context import Context
-from relsafe.runlog import RunLog
+from relsafe.journal.runlog import RunLog
 from relsafe.steps.build import BUILD_CHECKOUT_PREFIX, release_checkout, remove_stale_checkouts
 from relsafe.tools.git import Git
 from tests.conftest import git

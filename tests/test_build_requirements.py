@@ -11,8 +11,8 @@ import pytest
 
 from relsafe.core.errors import ToolFailed
 from relsafe.distribution import sha256_file
+from relsafe.journal.runlog import RunLog
 from relsafe.model import build_requirements
-from relsafe.runlog import RunLog
 from relsafe.tools.builder import build_distributions, prepare_environment
 from tests.shapes import write_from_sample
 

@@ -20,7 +20,7 @@ import pytest
 from keyring.backend import KeyringBackend
 
 from relsafe.core.errors import StepFailed, ToolFailed
-from relsafe.runlog import RunLog
+from relsafe.journal.runlog import RunLog
 from relsafe.tools.index import (
     Credentials,
     FileExists,

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from relsafe.core.errors import StepFailed
-from relsafe.runlog import RunLog
+from relsafe.journal.runlog import RunLog
 from relsafe.tools.index import IndexUnavailable, files_for, upload
 from relsafe.tools.localindex import LocalIndex
 

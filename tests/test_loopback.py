@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from relsafe.core.errors import ToolFailed
-from relsafe.runlog import RunLog
+from relsafe.journal.runlog import RunLog
 from relsafe.tools import venv as venvs
 from relsafe.tools.localindex import LocalIndex
 from relsafe.tools.process import strict_pip_env

@@ -339,7 +339,7 @@ HASH = "__import__('hashlib').sha256(v.encode()).hexdigest()"
 
 
 def test_the_commands_relsafe_starts_inherit_no_credential(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from relsafe.runlog import RunLog
+    from relsafe.journal.runlog import RunLog
     from relsafe.tools.process import run
 
     planted = {"TWINE_PASSWORD": token(), "PYPI_API_TOKEN": token(), "GH_TOKEN": token(), "KEYRING_PROPERTY_X": "x"}

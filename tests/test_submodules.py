@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from relsafe.runlog import RunLog
+from relsafe.journal.runlog import RunLog
 from relsafe.sample import SampleProject, create_sample
 from relsafe.tools.git import Git
 from relsafe.tools.localindex import LocalIndex

@@ -10,6 +10,7 @@ import pytest
 from ruamel.yaml import YAML
 
 from relsafe.core.errors import ConfigError, UsageError
+from relsafe.journal.runlog import RunLog
 from relsafe.model.config import PIPELINE_ORDER, SCHEMA, Config, load_config
 from relsafe.model.publish_workflow import (
     DEFAULT_WORKFLOW,
@@ -23,7 +24,6 @@ from relsafe.model.publish_workflow import (
     write_init,
 )
 from relsafe.model.tag_convention import DEFAULT_FORMAT
-from relsafe.runlog import RunLog
 from relsafe.security.workflow.audit import audit_workflows
 
 if sys.version_info >= (3, 11):

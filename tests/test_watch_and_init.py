@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from relsafe.core.redaction import Redactor
-from relsafe.runlog import RunLog
+from relsafe.journal.runlog import RunLog
 from relsafe.sample import SampleProject
 from relsafe.steps.watch import record_differences
 from relsafe.tools.index import upload

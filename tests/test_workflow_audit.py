@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from relsafe.core.errors import ToolFailed, UsageError
+from relsafe.journal.runlog import RunLog
 from relsafe.model.config import TESTPYPI_INDEX_URL
 from relsafe.model.publish_workflow import render_publish_workflow
-from relsafe.runlog import RunLog
 from relsafe.security.workflow.audit import audit_workflows
 from relsafe.security.workflow.report import SAME_CONCERN, UNAVAILABLE, AuditReport, Finding
 from relsafe.tools.zizmor import find_zizmor, run_zizmor

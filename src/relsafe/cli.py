@@ -26,8 +26,8 @@ if TYPE_CHECKING:
     import typer
 
     from relsafe.console import StepView
+    from relsafe.journal.store import Release
     from relsafe.releaser import Options
-    from relsafe.state import Release
 
 T = TypeVar("T")
 CONFIRM_HELP = "Confirm every item of this gate without a prompt (repeatable)."
@@ -116,7 +116,7 @@ def _logged_traceback(error: Exception) -> Path | None:
     import traceback
 
     from relsafe.core.errors import RelsafeError
-    from relsafe.runlog import RunLog, latest_path
+    from relsafe.journal.runlog import RunLog, latest_path
 
     text = "internal error:\n" + "".join(traceback.format_exception(error))
     with suppress(OSError, RelsafeError):  # a full disk or a broken journal folder: try the temp folder
@@ -252,7 +252,7 @@ def _last_release(path: Path) -> Release | None:
         from relsafe import releaser
 
         return releaser.last_release(path)
-    from relsafe.state import Journal
+    from relsafe.journal.store import Journal
 
     return Journal(common_dir).last()
 

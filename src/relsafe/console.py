@@ -29,10 +29,10 @@ if TYPE_CHECKING:
     from rich.live import Live
 
     from relsafe.core.errors import RelsafeError
+    from relsafe.journal.store import Release
     from relsafe.model.publish_workflow import InitWrite, PublisherSetup
     from relsafe.pipeline import Blocker
     from relsafe.security.workflow.report import AuditReport, Finding
-    from relsafe.state import Release
 
 ICONS = {
     "done": ("✓", "green"),
@@ -193,7 +193,7 @@ def finished(release: Release) -> Text:
 
 def release_table(release: Release) -> Group:
     """`relsafe status`: each step with its state, attempts, times and key outputs, then any manual step left."""
-    from relsafe.state import MANUAL_STEP
+    from relsafe.journal.store import MANUAL_STEP
 
     kind = "rehearsal" if release.rehearsal else "release"
     header = Text.assemble(
@@ -223,7 +223,7 @@ def release_table(release: Release) -> Group:
 
 def manual_step(release: Release) -> str | None:
     """What a person must still do for the upload to happen (a GitHub Release to publish), once pushed."""
-    from relsafe.state import MANUAL_STEP
+    from relsafe.journal.store import MANUAL_STEP
 
     value = release.output("push", MANUAL_STEP)
     return str(value) if value else None

@@ -12,10 +12,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from relsafe.journal.runlog import RunLog
+from relsafe.journal.store import Journal, Release
 from relsafe.model.config import Config
 from relsafe.model.project import Project
-from relsafe.runlog import RunLog
-from relsafe.state import Journal, Release
 from relsafe.tools.git import Git
 
 if TYPE_CHECKING:

@@ -8,11 +8,11 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from relsafe.journal.runlog import RunLog
+from relsafe.journal.store import Release
 from relsafe.pipeline import Observer
 from relsafe.releaser import Options, start
-from relsafe.runlog import RunLog
 from relsafe.sample import DEMO_GATE, create_sample
-from relsafe.state import Release
 from relsafe.tools import promotion
 from relsafe.tools.localindex import LocalIndex
 

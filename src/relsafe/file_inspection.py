@@ -24,7 +24,7 @@ from relsafe.distribution import (
     metadata_version_problems,
     version_problems,
 )
-from relsafe.runlog import RunLog
+from relsafe.journal.runlog import RunLog
 from relsafe.security.artifact_scan import scan_distribution
 from relsafe.tools.twine_check import metadata_check
 from relsafe.wheel_record import record_problems

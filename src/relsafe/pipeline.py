@@ -17,7 +17,7 @@ from typing import Any, Protocol
 
 from relsafe.context import Context
 from relsafe.core.errors import ExitCode, Refused, RelsafeError, StepFailed, WaitingAtGate
-from relsafe.state import BLOCKED, DONE, FAILED, INTERRUPTED, RUNNING, WAITING, now
+from relsafe.journal.store import BLOCKED, DONE, FAILED, INTERRUPTED, RUNNING, WAITING, now
 from relsafe.steps import load
 from relsafe.steps.base import DONE as CHECK_DONE
 from relsafe.steps.base import Step

@@ -10,9 +10,9 @@ import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 
+from relsafe.journal.runlog import RunLog
 from relsafe.model.config import TESTPYPI_INDEX_URL
 from relsafe.model.publish_workflow import render_publish_workflow
-from relsafe.runlog import RunLog
 from relsafe.tools.git import Git, init_bare, init_repository
 
 IDENTITY = ("relsafe demo", "demo@relsafe.invalid")

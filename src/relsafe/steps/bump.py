@@ -7,7 +7,7 @@ from typing import Any
 from relsafe.context import Context
 from relsafe.core import failpoint
 from relsafe.core.errors import StepFailed
-from relsafe.state import Release
+from relsafe.journal.store import Release
 from relsafe.steps.base import Check, Step
 from relsafe.tools import versioning
 from relsafe.tools.git import Git

@@ -6,8 +6,8 @@ from typing import Any
 
 from relsafe.context import Context
 from relsafe.core.errors import WaitingAtGate
+from relsafe.journal.store import now
 from relsafe.model.config import GateConfig
-from relsafe.state import now
 from relsafe.steps.base import Step
 
 PREFIX = "gate:"

@@ -11,7 +11,7 @@ from typing import Any
 
 from relsafe.context import Context
 from relsafe.core.errors import StepFailed
-from relsafe.state import MANUAL_STEP
+from relsafe.journal.store import MANUAL_STEP
 from relsafe.steps.base import Check, Step
 from relsafe.tools import promotion
 from relsafe.tools.git import tagged_commit

@@ -22,7 +22,7 @@ from relsafe.context import Context
 from relsafe.core.errors import StepFailed
 from relsafe.distribution import wheel_members
 from relsafe.import_provenance import install_recorder, read_record, recorder_environment
-from relsafe.runlog import RunLog
+from relsafe.journal.runlog import RunLog
 from relsafe.smoke_folder import smoke_folder
 from relsafe.steps.base import Step
 from relsafe.steps.build import recorded_artifacts

@@ -15,7 +15,7 @@ import tempfile
 import warnings
 from pathlib import Path
 
-from relsafe.runlog import RunLog
+from relsafe.journal.runlog import RunLog
 from relsafe.tools.builder import backend_environment, backend_failure, hook_runner
 
 

@@ -25,8 +25,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from relsafe.core.errors import RelsafeError, ToolFailed
+from relsafe.journal.runlog import RunLog
 from relsafe.model import build_requirements
-from relsafe.runlog import RunLog
 from relsafe.tools import process
 from relsafe.tools import venv as venvs
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from relsafe.core.environment import is_secret_name
 from relsafe.core.errors import ToolFailed, UsageError
-from relsafe.runlog import RunLog
+from relsafe.journal.runlog import RunLog
 from relsafe.tools import leftovers, process
 from relsafe.tools.process import error_tail
 

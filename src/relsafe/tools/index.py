@@ -38,8 +38,8 @@ from relsafe import __version__
 from relsafe.core.environment import scrubbed
 from relsafe.core.errors import Refused, StepFailed, ToolFailed
 from relsafe.core.redaction import DEFAULT_REDACTOR
+from relsafe.journal.runlog import RunLog
 from relsafe.model.index_url import host_of, is_production_pypi
-from relsafe.runlog import RunLog
 from relsafe.tools.process import Completed, run
 from relsafe.tools.uv import uv_executable
 

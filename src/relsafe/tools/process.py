@@ -17,7 +17,7 @@ from typing import IO, Any, TypeVar
 
 from relsafe.core.environment import scrubbed
 from relsafe.core.errors import ToolFailed
-from relsafe.runlog import RunLog
+from relsafe.journal.runlog import RunLog
 from relsafe.tools import leftovers
 
 T = TypeVar("T")

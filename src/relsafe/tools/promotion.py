@@ -14,7 +14,7 @@ from importlib import resources
 from pathlib import Path
 
 from relsafe.core.errors import StepFailed, ToolFailed
-from relsafe.runlog import RunLog
+from relsafe.journal.runlog import RunLog
 from relsafe.tools import process
 
 

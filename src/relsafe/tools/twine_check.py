@@ -13,7 +13,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from relsafe.runlog import RunLog
+from relsafe.journal.runlog import RunLog
 from relsafe.tools import process
 
 ANSI = re.compile(r"\x1b\[[0-9;]*m")

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from relsafe.core.errors import StepFailed
-from relsafe.runlog import RunLog
+from relsafe.journal.runlog import RunLog
 from relsafe.tools import process
 from relsafe.tools.uv import uv_executable
 

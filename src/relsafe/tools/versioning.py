@@ -15,9 +15,9 @@ from pathlib import Path
 from packaging.version import InvalidVersion, Version
 
 from relsafe.core.errors import Refused, UsageError
+from relsafe.journal.runlog import RunLog
 from relsafe.model.project import Project
 from relsafe.model.version_file import replace_version
-from relsafe.runlog import RunLog
 from relsafe.tools import process
 
 PARTS = ("major", "minor", "patch")

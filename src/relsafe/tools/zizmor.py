@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from relsafe.core.errors import ToolFailed
-from relsafe.runlog import RunLog
+from relsafe.journal.runlog import RunLog
 from relsafe.tools.process import Completed, run
 
 NOT_INSTALLED = "zizmor not found (it installs with relsafe: `pip install --force-reinstall zizmor`)"

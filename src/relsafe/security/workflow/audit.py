@@ -16,8 +16,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from relsafe.core.errors import ConfigError, UsageError
+from relsafe.journal.runlog import RunLog
 from relsafe.model.publish_workflow import tag_pattern
-from relsafe.runlog import RunLog
 from relsafe.security.workflow import injection, permissions, publishing, supply_chain, triggers
 from relsafe.security.workflow.model import Rule, Settings, Workflow, release_publishes, tag_pushes
 from relsafe.security.workflow.report import AuditReport, ignored, merged, zizmor_findings
