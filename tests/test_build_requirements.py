@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from relsafe.artifacts.distribution import sha256_file
 from relsafe.core.errors import ToolFailed
-from relsafe.distribution import sha256_file
 from relsafe.journal.runlog import RunLog
 from relsafe.model import build_requirements
 from relsafe.tools.builder import build_distributions, prepare_environment

@@ -13,8 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from relsafe.core.errors import StepFailed
-from relsafe.distribution import (
+from relsafe.artifacts.distribution import (
     Distribution,
     compare_wheel_file_lists,
     layout_problems,
@@ -23,6 +22,7 @@ from relsafe.distribution import (
     version_problems,
     wheel_members,
 )
+from relsafe.core.errors import StepFailed
 
 WHEEL = "pkg-1.0-py3-none-any.whl"
 SDIST = "pkg-1.0.tar.gz"

@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 
-from relsafe.file_inspection import upload_findings
+from relsafe.artifacts.checks import upload_findings
 from tests.conftest import RunRelsafe
 from tests.test_artifact_scan import build_project
 

@@ -317,9 +317,9 @@ def inspect(
     output_format: Annotated[str, typer.Option("--format", help="text or json.")] = "text",
 ) -> None:
     """Check built files for secrets, broken layout or metadata, what PyPI refuses (exit 4 on findings)."""
+    from relsafe.artifacts.checks import checked_arguments, inspect_files
     from relsafe.console import make_console
     from relsafe.core.errors import UsageError
-    from relsafe.file_inspection import checked_arguments, inspect_files
 
     with _reported():
         if output_format not in ("text", "json"):

@@ -11,9 +11,9 @@ from typing import Any
 
 from packaging.version import Version
 
+from relsafe.artifacts.distribution import Distribution, sha256_file
 from relsafe.context import Context
 from relsafe.core.errors import StepFailed
-from relsafe.distribution import Distribution, sha256_file
 from relsafe.model import build_requirements
 from relsafe.steps.base import Check, Step
 from relsafe.tools import builder

@@ -17,11 +17,11 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from relsafe.artifacts.checks import upload_findings
+from relsafe.artifacts.distribution import compare_wheel_file_lists, layout_problems, sha256_file, version_problems
+from relsafe.artifacts.rebuild import rebuild_differences
 from relsafe.context import Context
 from relsafe.core.errors import Refused, StepFailed
-from relsafe.distribution import compare_wheel_file_lists, layout_problems, sha256_file, version_problems
-from relsafe.file_inspection import upload_findings
-from relsafe.reproducible_build import rebuild_differences
 from relsafe.security.artifact_scan import scan_distribution
 from relsafe.steps.base import Step
 from relsafe.steps.build import (

@@ -18,9 +18,9 @@ from typing import Any
 
 from packaging.version import InvalidVersion, Version
 
+from relsafe.artifacts.distribution import wheel_members
 from relsafe.context import Context
 from relsafe.core.errors import StepFailed
-from relsafe.distribution import wheel_members
 from relsafe.import_provenance import install_recorder, read_record, recorder_environment
 from relsafe.journal.runlog import RunLog
 from relsafe.smoke_folder import smoke_folder

@@ -16,19 +16,19 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from relsafe.core.errors import StepFailed, UsageError
-from relsafe.distribution import (
+from relsafe.artifacts.distribution import (
     Distribution,
     filename_problems,
     layout_problems,
     metadata_version_problems,
     version_problems,
 )
+from relsafe.artifacts.wheel_record import record_problems
+from relsafe.artifacts.zip_structure import structure_problems
+from relsafe.core.errors import StepFailed, UsageError
 from relsafe.journal.runlog import RunLog
 from relsafe.security.artifact_scan import scan_distribution
 from relsafe.tools.twine_check import metadata_check
-from relsafe.wheel_record import record_problems
-from relsafe.zip_structure import structure_problems
 
 
 @dataclass(frozen=True)

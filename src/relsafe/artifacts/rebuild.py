@@ -14,8 +14,8 @@ import zipfile
 from collections.abc import Sequence
 from pathlib import Path
 
+from relsafe.artifacts.distribution import sha256_file, sha256_stream
 from relsafe.core.errors import StepFailed
-from relsafe.distribution import sha256_file, sha256_stream
 
 
 def rebuild_differences(built: Sequence[Path], rebuilt: Sequence[Path]) -> list[str]:
