@@ -14,11 +14,11 @@ from typing import Any
 import pytest
 
 from relsafe.core.errors import ConfigError
-from relsafe.dependency_groups import DependencyGroups
 from relsafe.model.config import Config
 from relsafe.sample import SampleProject
-from relsafe.test_dependencies import check_test_dependencies, group_requirements, wheel_requirement
 from relsafe.tools.localindex import LocalIndex
+from relsafe.wheeltest.dependency_groups import DependencyGroups
+from relsafe.wheeltest.requirements import check_test_dependencies, group_requirements, wheel_requirement
 from tests.conftest import RunRelsafe, git, relsafe_env
 from tests.release_fixtures import journal_dir, status_json, world
 from tests.wheelhouse import repack

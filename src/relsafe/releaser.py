@@ -110,7 +110,7 @@ class Repository:
 
     def project(self) -> Project:
         """The detected project, with its [test] dependencies checked against it before anything changes."""
-        from relsafe.test_dependencies import check_test_dependencies
+        from relsafe.wheeltest.requirements import check_test_dependencies
 
         project = detect_project(
             self.project_root, self.git.root, self.config, self.git.tags_reachable(), self._backend_metadata

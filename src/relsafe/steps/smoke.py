@@ -21,14 +21,14 @@ from packaging.version import InvalidVersion, Version
 from relsafe.artifacts.distribution import wheel_members
 from relsafe.context import Context
 from relsafe.core.errors import StepFailed
-from relsafe.import_provenance import install_recorder, read_record, recorder_environment
 from relsafe.journal.runlog import RunLog
-from relsafe.smoke_folder import smoke_folder
 from relsafe.steps.base import Step
 from relsafe.steps.build import recorded_artifacts
-from relsafe.test_dependencies import group_requirements, wheel_requirement
 from relsafe.tools import process
 from relsafe.tools import venv as venvs
+from relsafe.wheeltest.folder import smoke_folder
+from relsafe.wheeltest.provenance import install_recorder, read_record, recorder_environment
+from relsafe.wheeltest.requirements import group_requirements, wheel_requirement
 
 TALLY_LINE = re.compile(r"\b\d+ (passed|failed|skipped|errors?)\b|^OK\b|^Ran \d+ tests?|no tests ran")
 SUMMARY_LINE = re.compile(r"^(FAILED|ERROR) |^=+ .*(failed|error|passed|no tests ran).* =+$|^\d+ (failed|passed)")

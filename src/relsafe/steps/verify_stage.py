@@ -18,9 +18,9 @@ from relsafe.core import failpoint
 from relsafe.core.errors import StepFailed
 from relsafe.steps.build import recorded_artifacts
 from relsafe.steps.smoke import Smoke
-from relsafe.test_dependencies import wheel_requirement
 from relsafe.tools import index
 from relsafe.tools import venv as venvs
+from relsafe.wheeltest.requirements import wheel_requirement
 
 LISTING_ATTEMPTS = 8
 LISTING_FIRST_DELAY = 0.5

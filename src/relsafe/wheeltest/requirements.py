@@ -27,8 +27,8 @@ from packaging.utils import (
 )
 
 from relsafe.core.errors import ConfigError
-from relsafe.dependency_groups import VALID_NAME, DependencyGroups
 from relsafe.model.config import Config, read_toml
+from relsafe.wheeltest.dependency_groups import VALID_NAME, DependencyGroups
 
 EDITABLE_OPTIONS = ("--editable", "-e")
 TRAILING_EXTRAS = re.compile(r"\[([^\]]*)\]\s*$")
