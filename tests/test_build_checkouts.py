@@ -9,9 +9,9 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, cast
 
-from relsafe.context import Context
 from relsafe.journal.runlog import RunLog
 from relsafe.steps.build import BUILD_CHECKOUT_PREFIX, release_checkout, remove_stale_checkouts
+from relsafe.steps.context import Context
 from relsafe.tools.git import Git
 from tests.conftest import git
 

@@ -15,12 +15,12 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
-from relsafe.context import Context
 from relsafe.core.errors import ExitCode, Refused, RelsafeError, StepFailed, WaitingAtGate
 from relsafe.journal.store import BLOCKED, DONE, FAILED, INTERRUPTED, RUNNING, WAITING, now
 from relsafe.steps import load
-from relsafe.steps.base import DONE as CHECK_DONE
-from relsafe.steps.base import Step
+from relsafe.steps.context import Context
+from relsafe.steps.contract import DONE as CHECK_DONE
+from relsafe.steps.contract import Step
 from relsafe.tools import process
 
 

@@ -21,13 +21,13 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from relsafe.context import StagingTarget
 from relsafe.core import interruption
 from relsafe.core.errors import ExitCode, Interrupted, RelsafeError
 from relsafe.journal.runlog import RunLog
 from relsafe.journal.store import Journal, Release
 from relsafe.pipeline import Blocker, Observer, Pipeline
 from relsafe.releaser import Options, Repository, context_for, in_progress, new_release
+from relsafe.steps.context import StagingTarget
 from relsafe.tools.git import Git
 from relsafe.tools.localindex import LocalIndex
 

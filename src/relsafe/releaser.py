@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from relsafe.context import Context, StagingTarget
 from relsafe.core import interruption
 from relsafe.core.errors import DamagedJournal, Refused, RelsafeError, UsageError, WaitingAtGate
 from relsafe.journal.runlog import RunLog
@@ -29,6 +28,7 @@ from relsafe.pipeline import Observer, Pipeline
 from relsafe.steps import default_steps, known_steps
 from relsafe.steps.build import BUILD_CHECKOUT_PREFIX
 from relsafe.steps.bump import found_bump_commit, is_pure_bump
+from relsafe.steps.context import Context, StagingTarget
 from relsafe.steps.gate import expand_order
 from relsafe.tools import leftovers, versioning
 from relsafe.tools.git import Git, tagged_commit

@@ -13,7 +13,7 @@ from relsafe.model.config import DEFAULT_STEPS_EXCLUDED, PIPELINE_ORDER
 
 if TYPE_CHECKING:
     from relsafe.model.config import Config
-    from relsafe.steps.base import Step
+    from relsafe.steps.contract import Step
 
 IMPLEMENTED: dict[str, str] = {
     "preflight": "relsafe.steps.preflight:Preflight",

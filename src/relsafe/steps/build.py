@@ -12,10 +12,10 @@ from typing import Any
 from packaging.version import Version
 
 from relsafe.artifacts.distribution import Distribution, sha256_file
-from relsafe.context import Context
 from relsafe.core.errors import StepFailed
 from relsafe.model import build_requirements
-from relsafe.steps.base import Check, Step
+from relsafe.steps.context import Context
+from relsafe.steps.contract import Check, Step
 from relsafe.tools import builder
 
 BUILD_CHECKOUT_PREFIX = "source-"  # the build's worktree under the release folder

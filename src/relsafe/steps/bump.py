@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from relsafe.context import Context
 from relsafe.core import failpoint
 from relsafe.core.errors import StepFailed
 from relsafe.journal.store import Release
-from relsafe.steps.base import Check, Step
+from relsafe.steps.context import Context
+from relsafe.steps.contract import Check, Step
 from relsafe.tools import versioning
 from relsafe.tools.git import Git
 

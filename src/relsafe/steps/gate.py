@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from relsafe.context import Context
 from relsafe.core.errors import WaitingAtGate
 from relsafe.journal.store import now
 from relsafe.model.config import GateConfig
-from relsafe.steps.base import Step
+from relsafe.steps.context import Context
+from relsafe.steps.contract import Step
 
 PREFIX = "gate:"
 

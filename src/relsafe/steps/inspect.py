@@ -20,10 +20,8 @@ from typing import Any
 from relsafe.artifacts.checks import upload_findings
 from relsafe.artifacts.distribution import compare_wheel_file_lists, layout_problems, sha256_file, version_problems
 from relsafe.artifacts.rebuild import rebuild_differences
-from relsafe.context import Context
 from relsafe.core.errors import Refused, StepFailed
 from relsafe.security.artifact_scan import scan_distribution
-from relsafe.steps.base import Step
 from relsafe.steps.build import (
     recorded_artifacts,
     recorded_requirements,
@@ -31,6 +29,8 @@ from relsafe.steps.build import (
     remove_stale_checkouts,
     tree_wheel_folder,
 )
+from relsafe.steps.context import Context
+from relsafe.steps.contract import Step
 from relsafe.tools import builder
 from relsafe.tools.twine_check import metadata_check
 

@@ -20,10 +20,10 @@ from typing import Any
 
 from packaging.version import Version
 
-from relsafe.context import Context
 from relsafe.core.errors import Refused, StepFailed
 from relsafe.model.tag_convention import DETECTED
-from relsafe.steps.base import Step
+from relsafe.steps.context import Context
+from relsafe.steps.contract import Step
 from relsafe.tools.git import Git, tagged_commit
 
 MAX_LISTED_PATHS = 5

@@ -9,10 +9,10 @@ from __future__ import annotations
 import shutil
 from typing import Any
 
-from relsafe.context import Context
 from relsafe.core.errors import StepFailed
 from relsafe.journal.store import MANUAL_STEP
-from relsafe.steps.base import Check, Step
+from relsafe.steps.context import Context
+from relsafe.steps.contract import Check, Step
 from relsafe.tools import promotion
 from relsafe.tools.git import tagged_commit
 

@@ -19,11 +19,11 @@ from typing import Any
 from packaging.version import InvalidVersion, Version
 
 from relsafe.artifacts.distribution import wheel_members
-from relsafe.context import Context
 from relsafe.core.errors import StepFailed
 from relsafe.journal.runlog import RunLog
-from relsafe.steps.base import Step
 from relsafe.steps.build import recorded_artifacts
+from relsafe.steps.context import Context
+from relsafe.steps.contract import Step
 from relsafe.tools import process
 from relsafe.tools import venv as venvs
 from relsafe.wheeltest.folder import smoke_folder

@@ -12,11 +12,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from relsafe.context import Context
 from relsafe.core import failpoint
 from relsafe.core.errors import Refused, StepFailed
-from relsafe.steps.base import Check, Step
 from relsafe.steps.build import recorded_artifacts
+from relsafe.steps.context import Context
+from relsafe.steps.contract import Check, Step
 from relsafe.tools import index, process
 
 OPEN_LOCAL_LOGIN = ("relsafe", "open-index")

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from relsafe.context import Context
 from relsafe.core import failpoint
 from relsafe.core.errors import StepFailed
 from relsafe.model import manifest
-from relsafe.steps.base import Check, Step
 from relsafe.steps.build import recorded_artifacts, recorded_requirements
+from relsafe.steps.context import Context
+from relsafe.steps.contract import Check, Step
 
 
 def release_manifest(ctx: Context) -> manifest.Manifest | None:

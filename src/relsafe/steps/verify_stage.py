@@ -13,10 +13,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from relsafe.context import Context
 from relsafe.core import failpoint
 from relsafe.core.errors import StepFailed
 from relsafe.steps.build import recorded_artifacts
+from relsafe.steps.context import Context
 from relsafe.steps.smoke import Smoke
 from relsafe.tools import index
 from relsafe.tools import venv as venvs

@@ -17,10 +17,10 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from relsafe.artifacts.distribution import sha256_file
-from relsafe.context import Context
 from relsafe.core.errors import Refused, RelsafeError, StepFailed
 from relsafe.model.publish_workflow import DEFAULT_WORKFLOW, parse_github_remote
-from relsafe.steps.base import Check, Step
+from relsafe.steps.context import Context
+from relsafe.steps.contract import Check, Step
 from relsafe.steps.tag import release_manifest
 from relsafe.tools import index
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from relsafe.context import Context
+from relsafe.steps.context import Context
 
 DONE, READY, BLOCKED = "done", "ready", "blocked"
 
