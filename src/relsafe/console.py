@@ -29,9 +29,9 @@ if TYPE_CHECKING:
     from rich.live import Live
 
     from relsafe.core.errors import RelsafeError
+    from relsafe.engine.pipeline import Blocker
     from relsafe.journal.store import Release
     from relsafe.model.publish_workflow import InitWrite, PublisherSetup
-    from relsafe.pipeline import Blocker
     from relsafe.security.workflow.report import AuditReport, Finding
 
 ICONS = {

@@ -8,9 +8,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from relsafe.engine.pipeline import Observer
 from relsafe.journal.runlog import RunLog
 from relsafe.journal.store import Release
-from relsafe.pipeline import Observer
 from relsafe.releaser import Options, start
 from relsafe.sample import DEMO_GATE, create_sample
 from relsafe.tools import promotion

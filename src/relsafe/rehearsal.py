@@ -23,9 +23,9 @@ from pathlib import Path
 
 from relsafe.core import interruption
 from relsafe.core.errors import ExitCode, Interrupted, RelsafeError
+from relsafe.engine.pipeline import Blocker, Observer, Pipeline
 from relsafe.journal.runlog import RunLog
 from relsafe.journal.store import Journal, Release
-from relsafe.pipeline import Blocker, Observer, Pipeline
 from relsafe.releaser import Options, Repository, context_for, in_progress, new_release
 from relsafe.steps.context import StagingTarget
 from relsafe.tools.git import Git

@@ -19,12 +19,12 @@ from typing import TYPE_CHECKING
 
 from relsafe.core import interruption
 from relsafe.core.errors import DamagedJournal, Refused, RelsafeError, UsageError, WaitingAtGate
+from relsafe.engine.pipeline import Observer, Pipeline
 from relsafe.journal.runlog import RunLog
 from relsafe.journal.store import DONE, WAITING, Journal, Release
 from relsafe.model.config import Config, load_config
 from relsafe.model.project import Project, detect_project, find_project_root
 from relsafe.model.tag_convention import DEFAULT_FORMAT
-from relsafe.pipeline import Observer, Pipeline
 from relsafe.steps import default_steps, known_steps
 from relsafe.steps.build import BUILD_CHECKOUT_PREFIX
 from relsafe.steps.bump import found_bump_commit, is_pure_bump
