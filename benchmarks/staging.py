@@ -21,7 +21,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from relsafe.sample import create_sample
+from relsafe.app.sample import create_sample
 from relsafe.tools.localindex import LocalIndex
 
 RELSAFE = str(Path(sys.executable).parent / "relsafe")

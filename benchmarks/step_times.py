@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from importlib import import_module
 from pathlib import Path
 
-from relsafe.sample import create_sample
+from relsafe.app.sample import create_sample
 from relsafe.steps import IMPLEMENTED
 from relsafe.tools.localindex import LocalIndex
 

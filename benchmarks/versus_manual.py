@@ -29,7 +29,7 @@ from pathlib import Path
 
 import uv
 
-from relsafe.sample import create_sample
+from relsafe.app.sample import create_sample
 from relsafe.tools.localindex import OPEN_INDEX_LOGIN, LocalIndex
 
 BIN = Path(sys.executable).parent

@@ -20,8 +20,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from relsafe.app.sample import IDENTITY, SampleProject, write_index_config, write_sources
 from relsafe.journal.runlog import RunLog
-from relsafe.sample import IDENTITY, SampleProject, write_index_config, write_sources
 from relsafe.tools.git import init_bare, init_repository
 from tests.conftest import git
 

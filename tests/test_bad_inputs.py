@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from relsafe.sample import SampleProject, create_sample
+from relsafe.app.sample import SampleProject, create_sample
 from relsafe.tools.localindex import LocalIndex
 from tests.conftest import RunRelsafe, git, relsafe_env
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from relsafe.app.sample import SampleProject
 from relsafe.model.index_url import is_production_pypi
-from relsafe.sample import SampleProject
 from tests.conftest import RunRelsafe, git
 from tests.release_fixtures import journal_dir, world
 

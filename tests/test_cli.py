@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from relsafe import __version__
-from relsafe.sample import SampleProject, create_sample
+from relsafe.app.sample import SampleProject, create_sample
 from tests.conftest import RunRelsafe, relsafe_env
 from tests.release_fixtures import status_json, world
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from relsafe.sample import SampleProject, create_sample
+from relsafe.app.sample import SampleProject, create_sample
 from relsafe.tools.localindex import LocalIndex
 from tests.conftest import RunRelsafe, git
 from tests.release_fixtures import journal_dir, release_toml, status_json, world

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from relsafe.sample import SampleProject
+from relsafe.app.sample import SampleProject
 from relsafe.tools.index import files_for
 from relsafe.tools.localindex import LocalIndex
 from tests.conftest import RunRelsafe, git

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from relsafe.sample import SampleProject
+from relsafe.app.sample import SampleProject
 from tests.conftest import RunRelsafe, git
 from tests.release_fixtures import (
     KILLED,

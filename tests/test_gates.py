@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from relsafe.sample import SampleProject
+from relsafe.app.sample import SampleProject
 from tests.conftest import RunRelsafe, git, relsafe_env
 
 ITEMS = ["CHANGELOG.md has an entry for this version", "The docs are updated"]

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from relsafe.sample import create_sample
+from relsafe.app.sample import create_sample
 from tests.conftest import RunRelsafe
 
 

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from relsafe.app.sample import SampleProject
 from relsafe.journal.runlog import RunLog
-from relsafe.sample import SampleProject
 from relsafe.tools.twine_check import metadata_check
 from tests.conftest import RunRelsafe, git
 

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from relsafe.sample import SampleProject, create_sample
+from relsafe.app.sample import SampleProject, create_sample
 from relsafe.tools.localindex import LocalIndex
 from tests.conftest import RunRelsafe, git, relsafe_env
 from tests.release_fixtures import journal_dir, status_json, world

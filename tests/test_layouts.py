@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from relsafe.sample import SampleProject
+from relsafe.app.sample import SampleProject
 from relsafe.tools.localindex import LocalIndex
 from tests.conftest import RunRelsafe, git
 from tests.release_fixtures import journal_dir, status_json, world

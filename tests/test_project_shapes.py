@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from relsafe.sample import SampleProject
+from relsafe.app.sample import SampleProject
 from relsafe.tools.localindex import LocalIndex
 from tests.conftest import RunRelsafe, git
 from tests.release_fixtures import commits_since, journal_dir, status_json

@@ -19,9 +19,9 @@ from typing import Any
 import pytest
 from ruamel.yaml import YAML
 
+from relsafe.app.sample import SampleProject, create_sample
 from relsafe.model import manifest
 from relsafe.model.publish_workflow import render_publish_workflow
-from relsafe.sample import SampleProject, create_sample
 from relsafe.tools.localindex import LocalIndex
 from tests.conftest import RunRelsafe, git
 from tests.wheelhouse import wheelhouse

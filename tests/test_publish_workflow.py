@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from relsafe.sample import SampleProject
+from relsafe.app.sample import SampleProject
 from relsafe.security.workflow.audit import RELEASE, TAG, publishing_workflows, starts
 from relsafe.tools.localindex import LocalIndex
 from tests.conftest import RunRelsafe, git

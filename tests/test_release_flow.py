@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from relsafe.sample import SampleProject
+from relsafe.app.sample import SampleProject
 from tests.conftest import RunRelsafe, git, relsafe_env
 from tests.release_fixtures import (
     FOUNDATION_STEPS,

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from relsafe.sample import SampleProject, create_sample
+from relsafe.app.sample import SampleProject, create_sample
 from relsafe.tools.localindex import LocalIndex
 from relsafe.tools.process import error_tail
 from tests.conftest import RunRelsafe, git, relsafe_env

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from relsafe.sample import create_sample
+from relsafe.app.sample import create_sample
 from relsafe.tools.localindex import LocalIndex
 from tests.conftest import RunRelsafe, git
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from relsafe.sample import SampleProject, create_sample
+from relsafe.app.sample import SampleProject, create_sample
 from relsafe.tools.leftovers import MARKER, clean_up_after_killed_runs, start_time
 from relsafe.tools.localindex import LocalIndex
 from tests.conftest import RunRelsafe, git

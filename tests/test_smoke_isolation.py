@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from relsafe.sample import SampleProject
+from relsafe.app.sample import SampleProject
 from tests.conftest import RunRelsafe, git
 from tests.release_fixtures import status_json
 from tests.test_verification import commit_all, write

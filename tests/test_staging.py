@@ -23,8 +23,8 @@ from typing import Any
 
 import pytest
 
+from relsafe.app.sample import SampleProject, create_sample, write_index_config, write_sources
 from relsafe.journal.runlog import RunLog
-from relsafe.sample import SampleProject, create_sample, write_index_config, write_sources
 from relsafe.tools.index import project_files
 from relsafe.tools.localindex import LocalIndex
 from relsafe.tools.process import run

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
+from relsafe.app.sample import SampleProject, create_sample
 from relsafe.journal.runlog import RunLog
-from relsafe.sample import SampleProject, create_sample
 from relsafe.tools.git import Git
 from relsafe.tools.localindex import LocalIndex
 from tests.conftest import RunRelsafe, git, relsafe_env

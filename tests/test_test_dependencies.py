@@ -13,9 +13,9 @@ from typing import Any
 
 import pytest
 
+from relsafe.app.sample import SampleProject
 from relsafe.core.errors import ConfigError
 from relsafe.model.config import Config
-from relsafe.sample import SampleProject
 from relsafe.tools.localindex import LocalIndex
 from relsafe.wheeltest.dependency_groups import DependencyGroups
 from relsafe.wheeltest.requirements import check_test_dependencies, group_requirements, wheel_requirement

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from relsafe.sample import SampleProject
+from relsafe.app.sample import SampleProject
 from tests.conftest import RunRelsafe, git
 
 PYPI_TOKEN = "".join(["pypi-AgEIcHlwaS5vcmc", "A1b2C3d4E5" * 6])

@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 
+from relsafe.app.sample import create_sample
 from relsafe.core.errors import ConfigError, ExitCode, Refused, UsageError
 from relsafe.journal.runlog import RunLog
 from relsafe.model.config import Config
 from relsafe.model.project import detect_project
 from relsafe.model.tag_convention import read_convention
-from relsafe.sample import create_sample
 from relsafe.tools.versioning import check_increase, next_version, spell_like, write_version
 from tests.conftest import git
 

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from relsafe.app.sample import SampleProject
 from relsafe.core.redaction import Redactor
 from relsafe.journal.runlog import RunLog
-from relsafe.sample import SampleProject
 from relsafe.steps.watch import record_differences
 from relsafe.tools.index import upload
 from relsafe.tools.localindex import LocalIndex

@@ -25,9 +25,9 @@ from relsafe import __version__
 if TYPE_CHECKING:
     import typer
 
+    from relsafe.app.release import Options
     from relsafe.console import StepView
     from relsafe.journal.store import Release
-    from relsafe.releaser import Options
 
 T = TypeVar("T")
 CONFIRM_HELP = "Confirm every item of this gate without a prompt (repeatable)."
@@ -134,8 +134,8 @@ def _logged_traceback(error: Exception) -> Path | None:
 
 def _drive(action: Callable[[StepView, Options], T], confirm: list[str] | None = None, yes: bool = False) -> T:
     """Run a pipeline action under the live step view; gates ask through it on a terminal."""
+    from relsafe.app.release import Options
     from relsafe.console import StepView, is_interactive, make_console
-    from relsafe.releaser import Options
 
     with StepView(make_console()) as view:
         options = Options(
@@ -163,7 +163,7 @@ def release(
     path: Annotated[Path, typer.Option("--path", "-C", help="The repository (default: the current folder).")] = Path(),
 ) -> None:
     """Start a release: preflight, bump, build, verify, stage, gates, tag and push."""
-    from relsafe import releaser
+    from relsafe.app import release as releaser
     from relsafe.console import finished, make_console
 
     if plan:
@@ -171,7 +171,7 @@ def release(
             _print_plan(path, part)
         return
     if dry_run:
-        from relsafe.rehearsal import STOPPED
+        from relsafe.app.rehearse import STOPPED
 
         with _reported("{interrupted}: " + STOPPED):
             _rehearse(path, part)
@@ -182,7 +182,7 @@ def release(
 
 
 def _print_plan(path: Path, part: str) -> None:
-    from relsafe.plan import make_plan
+    from relsafe.app.plan import make_plan
 
     found = make_plan(path, part)
     for line in found.lines:
@@ -193,8 +193,8 @@ def _print_plan(path: Path, part: str) -> None:
 
 
 def _rehearse(path: Path, part: str) -> None:
+    from relsafe.app.rehearse import rehearse
     from relsafe.console import make_console, rehearsal_summary
-    from relsafe.rehearsal import rehearse
 
     outcome = _drive(lambda view, options: rehearse(path, part, view, options))
     make_console().print(rehearsal_summary(outcome.release, outcome.blockers, outcome.warnings, outcome.log_path))
@@ -207,7 +207,7 @@ def resume(
     path: Annotated[Path, typer.Option("--path", "-C", help="The repository (default: the current folder).")] = Path(),
 ) -> None:
     """Continue the release in progress from its first unfinished step."""
-    from relsafe import releaser
+    from relsafe.app import release as releaser
     from relsafe.console import finished, make_console
 
     with _reported():
@@ -249,7 +249,7 @@ def _last_release(path: Path) -> Release | None:
 
     common_dir = plain_common_dir(path)
     if common_dir is None:
-        from relsafe import releaser
+        from relsafe.app import release as releaser
 
         return releaser.last_release(path)
     from relsafe.journal.store import Journal
@@ -261,7 +261,7 @@ def abort(
     path: Annotated[Path, typer.Option("--path", "-C", help="The repository (default: the current folder).")] = Path(),
 ) -> None:
     """End the release in progress, undoing what is safely local."""
-    from relsafe import releaser
+    from relsafe.app import release as releaser
     from relsafe.console import make_console
 
     with _reported():
@@ -277,8 +277,8 @@ def init(
     path: Annotated[Path, typer.Option("--path", "-C", help="The repository (default: the current folder).")] = Path(),
 ) -> None:
     """Write release.toml and the Trusted Publishing workflow; print what to set up on PyPI and GitHub."""
+    from relsafe.app.release import initialise
     from relsafe.console import make_console, publisher_setup
-    from relsafe.releaser import initialise
 
     with _reported():
         done, setup = initialise(path, force=force)
@@ -292,9 +292,9 @@ def audit(
     path: Annotated[Path, typer.Option("--path", "-C", help="The repository (default: the current folder).")] = Path(),
 ) -> None:
     """Audit GitHub workflows for publishing mistakes (default: .github/workflows/)."""
+    from relsafe.app.release import audit_paths
     from relsafe.console import audit_report, make_console
     from relsafe.core.errors import UsageError
-    from relsafe.releaser import audit_paths
 
     with _reported():
         if output_format not in ("text", "json"):
@@ -345,7 +345,7 @@ def demo(
     keep: Annotated[bool, typer.Option("--keep", help="Keep the sample project and print where it is.")] = False,
 ) -> None:
     """Rehearse a full release of a generated sample package, offline, on the embedded defaults."""
-    from relsafe import demo as demo_module
+    from relsafe.app import demo as demo_module
     from relsafe.console import make_console
 
     with _reported():

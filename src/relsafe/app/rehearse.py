@@ -21,12 +21,12 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from relsafe.app.release import Options, Repository, context_for, in_progress, new_release
 from relsafe.core import interruption
 from relsafe.core.errors import ExitCode, Interrupted, RelsafeError
 from relsafe.engine.pipeline import Blocker, Observer, Pipeline
 from relsafe.journal.runlog import RunLog
 from relsafe.journal.store import Journal, Release
-from relsafe.releaser import Options, Repository, context_for, in_progress, new_release
 from relsafe.steps.context import StagingTarget
 from relsafe.tools.git import Git
 from relsafe.tools.localindex import LocalIndex

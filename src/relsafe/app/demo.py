@@ -8,11 +8,11 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from relsafe.app.release import Options, start
+from relsafe.app.sample import DEMO_GATE, create_sample
 from relsafe.engine.pipeline import Observer
 from relsafe.journal.runlog import RunLog
 from relsafe.journal.store import Release
-from relsafe.releaser import Options, start
-from relsafe.sample import DEMO_GATE, create_sample
 from relsafe.tools import promotion
 from relsafe.tools.localindex import LocalIndex
 
