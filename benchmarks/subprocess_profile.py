@@ -81,7 +81,7 @@ def install(out: Path) -> None:
 def main() -> None:
     out = Path(sys.argv.pop(1)).absolute()
     install(out)
-    from relsafe.cli import main as relsafe
+    from relsafe.cli.main import main as relsafe
 
     sys.argv[0] = "relsafe"
     relsafe()

@@ -108,7 +108,7 @@ def test_configuration_reference_lists_the_gate_keys() -> None:
 def command_names() -> list[str]:
     import typer.main
 
-    from relsafe.cli import app
+    from relsafe.cli.main import app
 
     group = typer.main.get_command(app)
     return sorted(group.commands)  # type: ignore[attr-defined]

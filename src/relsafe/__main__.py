@@ -1,5 +1,5 @@
 """`python -m relsafe`."""
 
-from relsafe.cli import main
+from relsafe.cli.main import main
 
 main()

@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     import typer
 
     from relsafe.app.release import Options
-    from relsafe.console import StepView
+    from relsafe.cli.console import StepView
     from relsafe.journal.store import Release
 
 T = TypeVar("T")
@@ -66,7 +66,7 @@ def _reported(interrupted: str = RESUMABLE) -> Iterator[None]:
     temp folder is removed; if relsafe is killed outright, the next run does
     both (tools.leftovers).
     """
-    from relsafe.console import make_console, show_error
+    from relsafe.cli.console import make_console, show_error
     from relsafe.core import interruption
     from relsafe.core.errors import ExitCode, RelsafeError
     from relsafe.tools import leftovers, process
@@ -135,7 +135,7 @@ def _logged_traceback(error: Exception) -> Path | None:
 def _drive(action: Callable[[StepView, Options], T], confirm: list[str] | None = None, yes: bool = False) -> T:
     """Run a pipeline action under the live step view; gates ask through it on a terminal."""
     from relsafe.app.release import Options
-    from relsafe.console import StepView, is_interactive, make_console
+    from relsafe.cli.console import StepView, is_interactive, make_console
 
     with StepView(make_console()) as view:
         options = Options(
@@ -164,7 +164,7 @@ def release(
 ) -> None:
     """Start a release: preflight, bump, build, verify, stage, gates, tag and push."""
     from relsafe.app import release as releaser
-    from relsafe.console import finished, make_console
+    from relsafe.cli.console import finished, make_console
 
     if plan:
         with _reported("{interrupted}; nothing was changed"):
@@ -194,7 +194,7 @@ def _print_plan(path: Path, part: str) -> None:
 
 def _rehearse(path: Path, part: str) -> None:
     from relsafe.app.rehearse import rehearse
-    from relsafe.console import make_console, rehearsal_summary
+    from relsafe.cli.console import make_console, rehearsal_summary
 
     outcome = _drive(lambda view, options: rehearse(path, part, view, options))
     make_console().print(rehearsal_summary(outcome.release, outcome.blockers, outcome.warnings, outcome.log_path))
@@ -208,7 +208,7 @@ def resume(
 ) -> None:
     """Continue the release in progress from its first unfinished step."""
     from relsafe.app import release as releaser
-    from relsafe.console import finished, make_console
+    from relsafe.cli.console import finished, make_console
 
     with _reported():
         outcome = _drive(lambda view, options: releaser.resume(path, view, options), confirm, yes)
@@ -225,7 +225,7 @@ def status(
 
 
 def _show_status(as_json: bool, path: Path) -> None:
-    from relsafe.console import make_console, manifest_lines, release_table
+    from relsafe.cli.console import make_console, manifest_lines, release_table
 
     found = _last_release(path)
     if as_json:
@@ -262,7 +262,7 @@ def abort(
 ) -> None:
     """End the release in progress, undoing what is safely local."""
     from relsafe.app import release as releaser
-    from relsafe.console import make_console
+    from relsafe.cli.console import make_console
 
     with _reported():
         outcome = releaser.abort(path)
@@ -278,7 +278,7 @@ def init(
 ) -> None:
     """Write release.toml and the Trusted Publishing workflow; print what to set up on PyPI and GitHub."""
     from relsafe.app.release import initialise
-    from relsafe.console import make_console, publisher_setup
+    from relsafe.cli.console import make_console, publisher_setup
 
     with _reported():
         done, setup = initialise(path, force=force)
@@ -293,7 +293,7 @@ def audit(
 ) -> None:
     """Audit GitHub workflows for publishing mistakes (default: .github/workflows/)."""
     from relsafe.app.release import audit_paths
-    from relsafe.console import audit_report, make_console
+    from relsafe.cli.console import audit_report, make_console
     from relsafe.core.errors import UsageError
 
     with _reported():
@@ -318,7 +318,7 @@ def inspect(
 ) -> None:
     """Check built files for secrets, broken layout or metadata, what PyPI refuses (exit 4 on findings)."""
     from relsafe.artifacts.checks import checked_arguments, inspect_files
-    from relsafe.console import make_console
+    from relsafe.cli.console import make_console
     from relsafe.core.errors import UsageError
 
     with _reported():
@@ -346,7 +346,7 @@ def demo(
 ) -> None:
     """Rehearse a full release of a generated sample package, offline, on the embedded defaults."""
     from relsafe.app import demo as demo_module
-    from relsafe.console import make_console
+    from relsafe.cli.console import make_console
 
     with _reported():
         console = make_console()
@@ -379,7 +379,7 @@ def _app() -> typer.Typer:
 
 
 def __getattr__(name: str) -> Any:
-    """`relsafe.cli.app`, built when first asked for."""
+    """`relsafe.cli.main.app`, built when first asked for."""
     if name == "app":
         return _app()
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
