@@ -34,7 +34,7 @@ from importlib import import_module
 from pathlib import Path
 
 from relsafe.app.sample import create_sample
-from relsafe.steps import IMPLEMENTED
+from relsafe.steps.table import STEPS
 from relsafe.tools.localindex import LocalIndex
 
 BIN = Path(sys.executable).parent
@@ -45,9 +45,9 @@ FINISHED = re.compile(r"^\S (?P<title>.+) \[(?P<status>[\w-]+), [\d.]+s\]")
 def _step_names() -> dict[str, str]:
     """Step title -> step name, as the plain progress lines show titles."""
     names = {}
-    for name, where in IMPLEMENTED.items():
-        module, _, attribute = where.partition(":")
-        names[getattr(import_module(module), attribute).title] = name
+    for row in STEPS:
+        module, _, attribute = row.implementation.partition(":")
+        names[getattr(import_module(module), attribute).title] = row.name
     return names
 
 

@@ -214,11 +214,12 @@ def test_tool_relsafe_in_pyproject_takes_effect(
 def test_release_toml_and_tool_relsafe_together_are_refused(tmp_path: Path) -> None:
     from relsafe.core.errors import ConfigError
     from relsafe.model.config import load_config
+    from relsafe.steps.table import STEPS
 
     (tmp_path / "release.toml").write_text("[release]\nbranch = 'main'\n", encoding="utf-8")
     (tmp_path / "pyproject.toml").write_text("[tool.relsafe.release]\nbranch = 'trunk'\n", encoding="utf-8")
     with pytest.raises(ConfigError, match="both configure relsafe"):
-        load_config(tmp_path, ("preflight", "bump"), ("preflight", "bump"))
+        load_config(tmp_path, STEPS)
 
 
 def test_the_fingerprint_ignores_defaults_so_new_keys_do_not_look_like_edits() -> None:

@@ -71,9 +71,9 @@ def effective_default(attribute: str) -> Any:
     if attribute == "publish_workflow" and value is None:
         value = DEFAULT_WORKFLOW
     if attribute == "steps" and not value:
-        from relsafe.steps import default_steps
+        from relsafe.steps.table import DEFAULT_STEPS
 
-        value = default_steps()
+        value = DEFAULT_STEPS
     return list(value) if isinstance(value, tuple) else value
 
 

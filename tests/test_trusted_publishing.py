@@ -11,7 +11,7 @@ from ruamel.yaml import YAML
 
 from relsafe.core.errors import ConfigError, UsageError
 from relsafe.journal.runlog import RunLog
-from relsafe.model.config import PIPELINE_ORDER, SCHEMA, Config, load_config
+from relsafe.model.config import SCHEMA, Config, load_config
 from relsafe.model.publish_workflow import (
     DEFAULT_WORKFLOW,
     GitHubRepository,
@@ -25,13 +25,12 @@ from relsafe.model.publish_workflow import (
 )
 from relsafe.model.tag_convention import DEFAULT_FORMAT
 from relsafe.security.workflow.audit import audit_workflows
+from relsafe.steps.table import DEFAULT_STEPS, STEPS
 
 if sys.version_info >= (3, 11):
     import tomllib
 else:
     import tomli as tomllib
-
-DEFAULT_STEPS = tuple(step for step in PIPELINE_ORDER if step != "watch")
 
 
 @pytest.mark.parametrize(
@@ -144,7 +143,7 @@ def test_release_toml_with_defaults_only_sets_nothing(tmp_path: Path) -> None:
     data = tomllib.loads(text)
     assert all(table == {} for table in data.values())
     (tmp_path / "release.toml").write_text(text, encoding="utf-8")
-    assert load_config(tmp_path, PIPELINE_ORDER, DEFAULT_STEPS) == Config(source="release.toml", steps=DEFAULT_STEPS)
+    assert load_config(tmp_path, STEPS) == Config(source="release.toml", steps=DEFAULT_STEPS)
 
 
 def test_release_toml_writes_only_values_that_differ(tmp_path: Path) -> None:
@@ -159,7 +158,7 @@ def test_release_toml_writes_only_values_that_differ(tmp_path: Path) -> None:
     assert data["test"] == {"paths": ["tests", "it"]}
     assert '# remote = "origin"' in text
     (tmp_path / "release.toml").write_text(text, encoding="utf-8")
-    config = load_config(tmp_path, PIPELINE_ORDER, DEFAULT_STEPS)
+    config = load_config(tmp_path, STEPS)
     assert (config.branch, config.sign_tags, config.test_paths) == ("trunk", True, ("tests", "it"))
 
 

@@ -28,6 +28,7 @@ from relsafe.engine.pipeline import Blocker, Observer, Pipeline
 from relsafe.journal.runlog import RunLog
 from relsafe.journal.store import Journal, Release
 from relsafe.steps.context import StagingTarget
+from relsafe.steps.table import STEP_NAMES
 from relsafe.tools.git import Git
 from relsafe.tools.localindex import LocalIndex
 
@@ -116,7 +117,9 @@ def _in_sandbox(real: Repository, release: Release, observer: Observer, options:
     local_index = LocalIndex(folder / "index", log_path=folder / "index.log")
     try:
         sandbox_git = _sandbox_repository(real.git, release, folder, real.log)
-        sandbox = Repository(sandbox_git, Journal(sandbox_git.common_dir), real.config, real.log, real.subdir)
+        sandbox = Repository(
+            sandbox_git, Journal(sandbox_git.common_dir, STEP_NAMES), real.config, real.log, real.subdir
+        )
         local_index.start()
         ctx = context_for(sandbox, sandbox.project(), release, options)
         ctx.staging = StagingTarget(local_index.upload_url, local_index.index_url, local_index.credentials)

@@ -25,11 +25,11 @@ from relsafe.journal.store import DONE, WAITING, Journal, Release
 from relsafe.model.config import Config, load_config
 from relsafe.model.project import Project, detect_project, find_project_root
 from relsafe.model.tag_convention import DEFAULT_FORMAT
-from relsafe.steps import default_steps, known_steps
 from relsafe.steps.build import BUILD_CHECKOUT_PREFIX
 from relsafe.steps.bump import found_bump_commit, is_pure_bump
 from relsafe.steps.context import Context, StagingTarget
 from relsafe.steps.gate import expand_order
+from relsafe.steps.table import STEP_NAMES, STEPS
 from relsafe.tools import leftovers, versioning
 from relsafe.tools.git import Git, tagged_commit
 
@@ -90,7 +90,7 @@ class Repository:
         record this run, so that the next one can do the same for it.
         """
         git = open_git(path)
-        journal = Journal(git.common_dir)
+        journal = Journal(git.common_dir, STEP_NAMES)
         log = RunLog(journal.new_log() if keep_log else None)
         git.log = log
         cleaned_up = []
@@ -100,7 +100,7 @@ class Repository:
                 log.write(line)
             leftovers.record_in(journal.runs_dir)
         root = find_project_root(path, git.root)
-        config = load_config(root, known_steps(), default_steps())
+        config = load_config(root, STEPS)
         subdir = "" if root == git.root else root.relative_to(git.root).as_posix()
         return cls(git, journal, config, log, subdir, cleaned_up)
 
@@ -383,7 +383,7 @@ def _undo_local(repo: Repository, release: Release) -> list[str]:
 
 
 def last_release(path: Path) -> Release | None:
-    return Journal(open_git(path).common_dir).last()
+    return Journal(open_git(path).common_dir, STEP_NAMES).last()
 
 
 def initialise(path: Path, *, force: bool) -> tuple[InitWrite, PublisherSetup]:

@@ -253,8 +253,9 @@ def _last_release(path: Path) -> Release | None:
 
         return releaser.last_release(path)
     from relsafe.journal.store import Journal
+    from relsafe.steps.table import STEP_NAMES
 
-    return Journal(common_dir).last()
+    return Journal(common_dir, STEP_NAMES).last()
 
 
 def abort(

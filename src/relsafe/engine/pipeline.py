@@ -17,10 +17,10 @@ from typing import Any, Protocol
 
 from relsafe.core.errors import ExitCode, Refused, RelsafeError, StepFailed, WaitingAtGate
 from relsafe.journal.store import BLOCKED, DONE, FAILED, INTERRUPTED, RUNNING, WAITING, now
-from relsafe.steps import load
 from relsafe.steps.context import Context
 from relsafe.steps.contract import DONE as CHECK_DONE
 from relsafe.steps.contract import Step
+from relsafe.steps.table import load
 from relsafe.tools import process
 
 

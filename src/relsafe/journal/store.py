@@ -15,7 +15,7 @@ import threading
 import time
 import types
 import typing
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -24,7 +24,6 @@ from typing import Any
 from relsafe.core import failpoint
 from relsafe.core.errors import DamagedJournal, JournalError, JournalWriteFailed, Refused
 from relsafe.core.redaction import DEFAULT_REDACTOR
-from relsafe.model.config import PIPELINE_ORDER
 
 SCHEMA_VERSION = 1
 MANUAL_STEP = "manual_step"
@@ -159,11 +158,11 @@ def _type_name(hint: Any) -> str:
     return str(hint).replace("typing.", "") if typing.get_args(hint) else getattr(hint, "__name__", str(hint))
 
 
-def _known_step(name: Any) -> bool:
-    return isinstance(name, str) and (name in PIPELINE_ORDER or (name.startswith("gate:") and len(name) > 5))
+def _known_step(name: Any, known_steps: Collection[str]) -> bool:
+    return isinstance(name, str) and (name in known_steps or (name.startswith("gate:") and len(name) > 5))
 
 
-def _record_problem(data: Any) -> str | None:
+def _record_problem(data: Any, known_steps: Collection[str]) -> str | None:
     """What makes `data` not a release record this relsafe can resume from, or None. A newer schema is
     found before this (see `Journal._read`)."""
     if not isinstance(data, dict):
@@ -172,13 +171,13 @@ def _record_problem(data: Any) -> str | None:
     if problem is not None:
         return problem
     for name in data["order"]:
-        if not _known_step(name):
+        if not _known_step(name, known_steps):
             return f"order: unknown step {name!r}"
     steps = data.get("steps", {})
     if not isinstance(steps, dict):
         return f"steps: expected an object, found {steps!r:.60}"
     for name, record in steps.items():
-        if not _known_step(name):
+        if not _known_step(name, known_steps):
             return f"steps: unknown step {name!r}"
         if not isinstance(record, dict):
             return f"steps.{name}: expected an object, found {record!r:.60}"
@@ -251,7 +250,9 @@ def write_atomically(path: Path, text: str) -> None:
 class Journal:
     """The folder `<git common dir>/relsafe/` and what is in it."""
 
-    def __init__(self, git_common_dir: Path) -> None:
+    def __init__(self, git_common_dir: Path, steps: Collection[str]) -> None:
+        """`steps` are the step names this relsafe knows (the step table's): a record naming another is damaged."""
+        self.steps = steps
         self.dir = git_common_dir / "relsafe"
         self.state_path = self.dir / "state.json"
         self.history_dir = self.dir / "history"
@@ -284,7 +285,7 @@ class Journal:
                 f"{path}: written by a newer relsafe (journal schema {schema}; this relsafe reads {SCHEMA_VERSION})",
                 hint="upgrade relsafe (`pip install -U relsafe`) to resume, show or abort that release",
             )
-        problem = _record_problem(data)
+        problem = _record_problem(data, self.steps)
         if problem is not None:
             raise DamagedJournal(f"{path}: the journal cannot be read: {problem}", hint=fix)
         return Release.from_dict(data)

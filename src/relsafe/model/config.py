@@ -17,10 +17,10 @@ import shlex
 import string
 import sys
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from relsafe.core.errors import ConfigError
 from relsafe.model.index_url import is_production_pypi, url_problem
@@ -31,37 +31,12 @@ else:  # pragma: no cover - exercised on 3.10 only
     import tomli as tomllib
 
 CONFIG_FILE = "release.toml"
-PIPELINE_ORDER = (
-    "preflight",
-    "bump",
-    "build",
-    "inspect",
-    "smoke",
-    "stage",
-    "verify-stage",
-    "gate",
-    "tag",
-    "push",
-    "watch",
-)
-DEFAULT_STEPS_EXCLUDED = ("watch",)
-
 TESTPYPI_UPLOAD_URL = "https://test.pypi.org/legacy/"
 TESTPYPI_INDEX_URL = "https://test.pypi.org/simple/"
 PYPI_INDEX_URL = "https://pypi.org/simple/"
 
 MAX_TAG_FORMAT = 64
 """Characters of a tag format: with a version of at most MAX_VERSION_LENGTH, a tag stays a short ref."""
-
-STEP_NEEDS: dict[str, tuple[str, ...]] = {
-    "inspect": ("build",),
-    "smoke": ("build",),
-    "stage": ("build",),
-    "verify-stage": ("build", "stage"),
-    "push": ("tag",),
-    "watch": ("build",),
-}
-"""The steps whose work another step uses: the built files, the staged ones, the tag to push."""
 
 # What `git check-ref-format` and `git tag` refuse in a tag name.
 INVALID_TAG_NAME = re.compile(r"[\x00-\x20\x7f~^:?*\[\\]|\.\.|@\{|//|^[-./]|/\.|[./]$|\.lock(/|$)")
@@ -221,13 +196,25 @@ def _suggest(word: str, choices: list[str]) -> str:
     return f" (did you mean '{close[0]}'?)" if close else ""
 
 
+class StepFacts(Protocol):
+    """What configuration needs to know of a step: the step table's rows (`relsafe.steps.table`) have it."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def needs(self) -> tuple[str, ...]: ...
+    @property
+    def default(self) -> bool: ...
+
+
 class _Validator:
     """Walks the raw TOML tables and turns them into Config keyword arguments."""
 
-    def __init__(self, source: str, prefix: str, known_steps: tuple[str, ...]) -> None:
+    def __init__(self, source: str, prefix: str, steps: Sequence[StepFacts]) -> None:
         self.source = source
         self.prefix = prefix
-        self.known_steps = known_steps
+        self.known_steps = tuple(step.name for step in steps)
+        self.needs = {step.name: step.needs for step in steps}
 
     def fail(self, key: str, message: str) -> ConfigError:
         return ConfigError(f"{self.source}: {self.prefix}{key}: {message}")
@@ -326,7 +313,7 @@ class _Validator:
         if "preflight" not in steps:
             raise self.fail("release.steps", "'preflight' cannot be left out; it is what keeps a release safe")
         for step in steps:
-            missing = [needed for needed in STEP_NEEDS.get(step, ()) if needed not in steps]
+            missing = [needed for needed in self.needs.get(step, ()) if needed not in steps]
             if missing:
                 raise self.fail(
                     "release.steps", f"{step!r} needs {' and '.join(map(repr, missing))}, which the list leaves out"
@@ -414,14 +401,10 @@ def read_toml(path: Path) -> dict[str, Any]:
         raise ConfigError(f"{path.name}: cannot be read: {error.strerror}") from None
 
 
-def load_config(
-    root: Path,
-    known_steps: tuple[str, ...],
-    default_steps: tuple[str, ...],
-) -> Config:
+def load_config(root: Path, steps: Sequence[StepFacts]) -> Config:
     """Read release.toml, else [tool.relsafe] in pyproject.toml, else defaults.
 
-    `known_steps` are the steps this relsafe implements, in pipeline order.
+    `steps` are the steps this relsafe implements, in pipeline order.
     A staging URL that is the production index is refused: relsafe never
     uploads there.
     """
@@ -442,8 +425,8 @@ def load_config(
             raw, source, prefix = tool["relsafe"], "pyproject.toml", "tool.relsafe."
             if not isinstance(raw, Mapping):
                 raise ConfigError("pyproject.toml: tool.relsafe: expected a table")
-    values = _Validator(source, prefix, known_steps).convert(raw)
-    values.setdefault("steps", default_steps)
+    values = _Validator(source, prefix, steps).convert(raw)
+    values.setdefault("steps", tuple(step.name for step in steps if step.default))
     for index, gate in enumerate(values.get("gates", ())):
         if gate.before not in values["steps"]:
             raise ConfigError(
