@@ -6,7 +6,8 @@ import difflib
 from dataclasses import dataclass
 from pathlib import Path
 
-from relsafe.app.release import Repository, new_release
+from relsafe.app.release import new_release
+from relsafe.app.repository import Repository
 from relsafe.steps.bump import release_commit_message
 from relsafe.tools import versioning
 

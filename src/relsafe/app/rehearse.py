@@ -21,7 +21,8 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from relsafe.app.release import Options, Repository, context_for, in_progress, new_release
+from relsafe.app.release import Options, context_for, in_progress, new_release
+from relsafe.app.repository import Repository
 from relsafe.core import interruption
 from relsafe.core.errors import ExitCode, Interrupted, RelsafeError
 from relsafe.engine.pipeline import Blocker, Observer, Pipeline

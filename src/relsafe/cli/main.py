@@ -13,14 +13,14 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 from relsafe import __version__
+from relsafe.cli.exit_guard import exit_with, reported
 
 if TYPE_CHECKING:
     import typer
@@ -47,89 +47,6 @@ def _main(
     ] = False,
 ) -> None:
     """relsafe: a release pipeline that can be rehearsed and resumed."""
-
-
-def _exit(code: int) -> NoReturn:
-    raise SystemExit(code)  # typer passes it on as it is; the fast `status` has no typer to raise its Exit
-
-
-RESUMABLE = "{interrupted}; run `relsafe resume` to go on, or `relsafe abort`"
-
-
-@contextmanager
-def _reported(interrupted: str = RESUMABLE) -> Iterator[None]:
-    """Turn every RelsafeError into one clear message and its exit code; Ctrl-C and SIGTERM into `interrupted`
-    (its `{interrupted}` says which) and exit 130 or 143. A real release stays resumable. Anything else is a
-    bug: one line, exit 1, and the traceback in the log rather than on the screen.
-
-    Whatever ends the command, the commands it started end with it, and its
-    temp folder is removed; if relsafe is killed outright, the next run does
-    both (tools.leftovers).
-    """
-    from relsafe.cli.console import make_console, show_error
-    from relsafe.core import interruption
-    from relsafe.core.errors import ExitCode, RelsafeError
-    from relsafe.tools import leftovers, process
-
-    with leftovers.recorded(), interruption.handled():
-        try:
-            yield
-        except RelsafeError as error:
-            show_error(make_console(stderr=True), error, error.log_path)
-            _exit(int(error.exit_code))
-        except KeyboardInterrupt:
-            make_console(stderr=True).print(interrupted.format(interrupted=interruption.described()), markup=False)
-            _exit(interruption.exit_code())
-        except Exception as error:  # the last resort: no traceback on the screen, ever
-            if _passes_through(error):
-                raise  # a command's own exit code, or click's usage error
-            log = _logged_traceback(error)
-            from relsafe.core.redaction import DEFAULT_REDACTOR
-
-            message = DEFAULT_REDACTOR(" ".join(str(error).split()))
-            where = f" (log: {log})" if log is not None else ""
-            make_console(stderr=True).print(
-                f"internal error: {type(error).__name__}: {message}{where}", markup=False, highlight=False
-            )
-            _exit(int(ExitCode.FAILED))
-        finally:
-            with suppress(KeyboardInterrupt), interruption.deferred():
-                process.stop_all()  # nothing a step started (background groundwork too) outlives the command
-
-
-def _passes_through(error: Exception) -> bool:
-    """typer's and click's exits, aborts and usage errors are theirs to report. Only a module already
-    imported can have raised one, so none is imported to ask."""
-    kinds: list[type[BaseException]] = []
-    if "typer" in sys.modules:
-        kinds += [sys.modules["typer"].Exit, sys.modules["typer"].Abort]
-    if "click" in sys.modules:
-        click = sys.modules["click"]
-        kinds += [click.exceptions.Exit, click.exceptions.Abort, click.ClickException]
-    return isinstance(error, tuple(kinds))
-
-
-def _logged_traceback(error: Exception) -> Path | None:
-    """Append the traceback, redacted, to this run's log, or to a private temp file when the run had none
-    (or it cannot be written); None when neither can be written."""
-    import tempfile
-    import traceback
-
-    from relsafe.core.errors import RelsafeError
-    from relsafe.journal.runlog import RunLog, latest_path
-
-    text = "internal error:\n" + "".join(traceback.format_exception(error))
-    with suppress(OSError, RelsafeError):  # a full disk or a broken journal folder: try the temp folder
-        path = latest_path()
-        if path is not None:
-            RunLog(path).write(text)
-            return path
-    with suppress(OSError, RelsafeError):
-        descriptor, name = tempfile.mkstemp(prefix="relsafe-internal-error-", suffix=".log")
-        os.close(descriptor)
-        RunLog(Path(name)).write(text)
-        return Path(name)
-    return None
 
 
 def _drive(action: Callable[[StepView, Options], T], confirm: list[str] | None = None, yes: bool = False) -> T:
@@ -167,16 +84,16 @@ def release(
     from relsafe.cli.console import finished, make_console
 
     if plan:
-        with _reported("{interrupted}; nothing was changed"):
+        with reported("{interrupted}; nothing was changed"):
             _print_plan(path, part)
         return
     if dry_run:
         from relsafe.app.rehearse import STOPPED
 
-        with _reported("{interrupted}: " + STOPPED):
+        with reported("{interrupted}: " + STOPPED):
             _rehearse(path, part)
         return
-    with _reported():
+    with reported():
         outcome = _drive(lambda view, options: releaser.start(path, part, view, options), confirm, yes)
         make_console().print(finished(outcome.release))
 
@@ -198,7 +115,7 @@ def _rehearse(path: Path, part: str) -> None:
 
     outcome = _drive(lambda view, options: rehearse(path, part, view, options))
     make_console().print(rehearsal_summary(outcome.release, outcome.blockers, outcome.warnings, outcome.log_path))
-    _exit(int(outcome.exit_code))
+    exit_with(int(outcome.exit_code))
 
 
 def resume(
@@ -210,7 +127,7 @@ def resume(
     from relsafe.app import release as releaser
     from relsafe.cli.console import finished, make_console
 
-    with _reported():
+    with reported():
         outcome = _drive(lambda view, options: releaser.resume(path, view, options), confirm, yes)
         make_console().print(finished(outcome.release))
 
@@ -220,7 +137,7 @@ def status(
     path: Annotated[Path, typer.Option("--path", "-C", help="The repository (default: the current folder).")] = Path(),
 ) -> None:
     """Show the release in progress, or the last one."""
-    with _reported():
+    with reported():
         _show_status(as_json, path)
 
 
@@ -262,11 +179,11 @@ def abort(
     path: Annotated[Path, typer.Option("--path", "-C", help="The repository (default: the current folder).")] = Path(),
 ) -> None:
     """End the release in progress, undoing what is safely local."""
-    from relsafe.app import release as releaser
+    from relsafe.app.abort import abort as abort_release
     from relsafe.cli.console import make_console
 
-    with _reported():
-        outcome = releaser.abort(path)
+    with reported():
+        outcome = abort_release(path)
         console = make_console()
         console.print(f"aborted {outcome.what}", markup=False)
         for note in outcome.notes:
@@ -278,10 +195,10 @@ def init(
     path: Annotated[Path, typer.Option("--path", "-C", help="The repository (default: the current folder).")] = Path(),
 ) -> None:
     """Write release.toml and the Trusted Publishing workflow; print what to set up on PyPI and GitHub."""
-    from relsafe.app.release import initialise
+    from relsafe.app.init import initialise
     from relsafe.cli.console import make_console, publisher_setup
 
-    with _reported():
+    with reported():
         done, setup = initialise(path, force=force)
         make_console().print(publisher_setup(done, setup))
 
@@ -293,11 +210,11 @@ def audit(
     path: Annotated[Path, typer.Option("--path", "-C", help="The repository (default: the current folder).")] = Path(),
 ) -> None:
     """Audit GitHub workflows for publishing mistakes (default: .github/workflows/)."""
-    from relsafe.app.release import audit_paths
+    from relsafe.app.audit import audit_paths
     from relsafe.cli.console import audit_report, make_console
     from relsafe.core.errors import UsageError
 
-    with _reported():
+    with reported():
         if output_format not in ("text", "json"):
             raise UsageError(f"option --format: expected 'text' or 'json', got {output_format!r}")
         report = audit_paths(path, paths or [])
@@ -305,7 +222,7 @@ def audit(
             print(report.to_json())
         else:
             make_console().print(audit_report(report))
-        _exit(4 if report.refuses(strict) else 0)
+        exit_with(4 if report.refuses(strict) else 0)
 
 
 def inspect(
@@ -322,7 +239,7 @@ def inspect(
     from relsafe.cli.console import make_console
     from relsafe.core.errors import UsageError
 
-    with _reported():
+    with reported():
         if output_format not in ("text", "json"):
             raise UsageError(f"option --format: expected 'text' or 'json', got {output_format!r}")
         paths = checked_arguments(files or [])
@@ -339,7 +256,7 @@ def inspect(
                 console.print(str(finding))
             what = f"{len(paths)} file(s): secrets, layout, metadata, versions, what PyPI refuses"
             console.print(f"{len(findings)} finding(s) in {what}" if findings else f"clean: {what}")
-        _exit(4 if findings else 0)
+        exit_with(4 if findings else 0)
 
 
 def demo(
@@ -349,7 +266,7 @@ def demo(
     from relsafe.app import demo as demo_module
     from relsafe.cli.console import make_console
 
-    with _reported():
+    with reported():
         console = make_console()
         result = _drive(lambda view, _options: demo_module.run_demo(view, keep=keep))
         for line in result.summary():
