@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from relsafe.app.sample import SampleProject
-from relsafe.tools.index import files_for
+from relsafe.tools.index.simple_api import files_for
 from relsafe.tools.localindex import LocalIndex
 from tests.conftest import RunRelsafe, git
 from tests.release_fixtures import KILLED, assert_released, session_processes, start, wait_for

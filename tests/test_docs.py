@@ -11,8 +11,9 @@ from typing import Any
 
 import pytest
 
-from relsafe.model.config import GATE_KEYS, SCHEMA, Config, GateConfig
+from relsafe.model.config import Config
 from relsafe.model.publish_workflow import DEFAULT_WORKFLOW
+from relsafe.model.schema import GATE_KEYS, SCHEMA, GateConfig
 from relsafe.model.tag_convention import DEFAULT_FORMAT
 
 if sys.version_info >= (3, 11):
@@ -80,7 +81,7 @@ def effective_default(attribute: str) -> Any:
 def test_configuration_reference_lists_exactly_the_schema() -> None:
     documented = reference_tables()
     assert set(documented) == {*SCHEMA, "gate"}, (
-        "one table per TOML table of relsafe.model.config.SCHEMA, plus [[gate]]"
+        "one table per TOML table of relsafe.model.schema.SCHEMA, plus [[gate]]"
     )
     for table, keys in SCHEMA.items():
         assert set(documented[table]) == set(keys), f"[{table}]"

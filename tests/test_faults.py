@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import pytest
 
 from relsafe.app.sample import SampleProject
-from relsafe.tools.index import files_for
+from relsafe.tools.index.simple_api import files_for
 from relsafe.tools.localindex import LocalIndex
 from tests.conftest import RunRelsafe, git, relsafe_env
 from tests.fault_server import FaultServer

@@ -21,24 +21,20 @@ from keyring.backend import KeyringBackend
 
 from relsafe.core.errors import StepFailed, ToolFailed
 from relsafe.journal.runlog import RunLog
-from relsafe.tools.index import (
-    Credentials,
-    FileExists,
+from relsafe.model.index_url import is_production_pypi
+from relsafe.tools.index.credentials import Credentials, resolve_credentials, warn_if_pypirc_exposed
+from relsafe.tools.index.simple_api import (
     IndexFile,
     IndexUnavailable,
     ProjectStatus,
-    download,
     files_for,
-    is_production_pypi,
     parse_simple_html,
     parse_simple_json,
     parse_status_html,
     parse_status_json,
     project_files,
-    resolve_credentials,
-    upload,
-    warn_if_pypirc_exposed,
 )
+from relsafe.tools.index.transfer import FileExists, download, upload
 from relsafe.tools.localindex import LocalIndex
 
 if TYPE_CHECKING:

@@ -10,7 +10,8 @@ import pytest
 
 from relsafe.core.errors import StepFailed
 from relsafe.journal.runlog import RunLog
-from relsafe.tools.index import IndexUnavailable, files_for, upload
+from relsafe.tools.index.simple_api import IndexUnavailable, files_for
+from relsafe.tools.index.transfer import upload
 from relsafe.tools.localindex import LocalIndex
 
 if TYPE_CHECKING:

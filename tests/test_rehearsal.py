@@ -8,7 +8,7 @@ import json
 import pytest
 
 from relsafe.app.sample import SampleProject
-from relsafe.tools.index import files_for
+from relsafe.tools.index.simple_api import files_for
 from relsafe.tools.localindex import LocalIndex
 from tests.conftest import RunRelsafe, git
 from tests.release_fixtures import assert_released, journal_dir, kill_at

@@ -25,7 +25,7 @@ import pytest
 
 from relsafe.app.sample import SampleProject, create_sample, write_index_config, write_sources
 from relsafe.journal.runlog import RunLog
-from relsafe.tools.index import project_files
+from relsafe.tools.index.simple_api import project_files
 from relsafe.tools.localindex import LocalIndex
 from relsafe.tools.process import run
 from tests.conftest import RunRelsafe, git, relsafe_env

@@ -11,7 +11,7 @@ from ruamel.yaml import YAML
 
 from relsafe.core.errors import ConfigError, UsageError
 from relsafe.journal.runlog import RunLog
-from relsafe.model.config import SCHEMA, Config, load_config
+from relsafe.model.config import Config, load_config
 from relsafe.model.publish_workflow import (
     DEFAULT_WORKFLOW,
     GitHubRepository,
@@ -23,6 +23,7 @@ from relsafe.model.publish_workflow import (
     tag_pattern,
     write_init,
 )
+from relsafe.model.schema import SCHEMA
 from relsafe.model.tag_convention import DEFAULT_FORMAT
 from relsafe.security.workflow.audit import audit_workflows
 from relsafe.steps.table import DEFAULT_STEPS, STEPS

@@ -14,7 +14,7 @@ from relsafe.app.sample import SampleProject
 from relsafe.core.redaction import Redactor
 from relsafe.journal.runlog import RunLog
 from relsafe.steps.watch import record_differences
-from relsafe.tools.index import upload
+from relsafe.tools.index.transfer import upload
 from relsafe.tools.localindex import LocalIndex
 from tests.conftest import RunRelsafe, git, relsafe_env
 from tests.static_index import StaticIndex

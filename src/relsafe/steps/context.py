@@ -19,7 +19,7 @@ from relsafe.model.project import Project
 from relsafe.tools.git import Git
 
 if TYPE_CHECKING:
-    from relsafe.tools.index import Credentials
+    from relsafe.tools.index.credentials import Credentials
 
 
 @dataclass(frozen=True)

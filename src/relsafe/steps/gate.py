@@ -6,7 +6,7 @@ from typing import Any
 
 from relsafe.core.errors import WaitingAtGate
 from relsafe.journal.store import now
-from relsafe.model.config import GateConfig
+from relsafe.model.schema import GateConfig
 from relsafe.steps.context import Context
 from relsafe.steps.contract import Step
 

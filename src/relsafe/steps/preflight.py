@@ -25,6 +25,7 @@ from relsafe.model.tag_convention import DETECTED
 from relsafe.steps.context import Context
 from relsafe.steps.contract import Step
 from relsafe.tools.git import Git, tagged_commit
+from relsafe.tools.index import simple_api
 
 MAX_LISTED_PATHS = 5
 
@@ -290,10 +291,8 @@ def production_reasons(ctx: Context, *, resuming: bool = False) -> list[str]:
     no reason: an index that serves as staging and production both, or a
     publish that ran before the release stopped.
     """
-    from relsafe.tools import index
-
     name, version, url = ctx.project.name, ctx.release.version, ctx.config.production_index_url
-    page = index.project_page(url, name)
+    page = simple_api.project_page(url, name)
     status, said = page.status, f": {page.status.reason}" if page.status.reason else ""
     reasons = []
     if status.refuses_uploads:
@@ -314,19 +313,16 @@ def production_reasons(ctx: Context, *, resuming: bool = False) -> list[str]:
 
 def _only_built_files(ctx: Context, url: str) -> bool:
     from relsafe.steps.build import recorded_artifacts
-    from relsafe.tools import index
 
     built = {artifact["name"]: artifact["sha256"] for artifact in recorded_artifacts(ctx)}
-    found = index.files_for(url, ctx.project.name, ctx.release.version)
+    found = simple_api.files_for(url, ctx.project.name, ctx.release.version)
     return bool(found) and all(built.get(name) == sha256 for name, sha256 in found.items())
 
 
 def staging_reasons(ctx: Context) -> list[str]:
     """Files of this version already staged can never be replaced: ask for a new version now."""
-    from relsafe.tools import index
-
     name, version, url = ctx.project.name, ctx.release.version, ctx.config.staging_index_url
-    staged = index.files_for(url, name, version)
+    staged = simple_api.files_for(url, name, version)
     if staged:
         return [
             f"the staging index {url} already has files of {name} {version} ({', '.join(sorted(staged))}); "

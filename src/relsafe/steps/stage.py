@@ -17,20 +17,28 @@ from relsafe.core.errors import Refused, StepFailed
 from relsafe.steps.build import recorded_artifacts
 from relsafe.steps.context import Context
 from relsafe.steps.contract import Check, Step
-from relsafe.tools import index, process
+from relsafe.tools import process
+from relsafe.tools.index import simple_api, transfer
+from relsafe.tools.index.credentials import (
+    Credentials,
+    NoCredentials,
+    load_keyring,
+    resolve_credentials,
+    warn_if_pypirc_exposed,
+)
 
 OPEN_LOCAL_LOGIN = ("relsafe", "open-index")
 
 
-def staging_credentials(ctx: Context) -> index.Credentials:
+def staging_credentials(ctx: Context) -> Credentials:
     if ctx.staging.credentials is not None:
         return ctx.staging.credentials
     try:
-        return index.resolve_credentials(ctx.staging.repository_url)
-    except index.NoCredentials:
-        if index.is_loopback(ctx.staging.repository_url):
+        return resolve_credentials(ctx.staging.repository_url)
+    except NoCredentials:
+        if simple_api.is_loopback(ctx.staging.repository_url):
             # a local pypiserver with open uploads still needs twine to send something
-            return index.Credentials(*OPEN_LOCAL_LOGIN, source="none needed by a local index")
+            return Credentials(*OPEN_LOCAL_LOGIN, source="none needed by a local index")
         raise
 
 
@@ -57,7 +65,7 @@ class Stage(Step):
 
     def prepare(self, ctx: Context) -> None:
         """Load keyring, where the upload's credentials may be, while earlier steps run."""
-        process.in_background(index.load_keyring, "keyring")
+        process.in_background(load_keyring, "keyring")
 
     def fingerprint(self, ctx: Context) -> dict[str, Any]:
         return {
@@ -66,7 +74,7 @@ class Stage(Step):
         }
 
     def _on_index(self, ctx: Context) -> dict[str, str]:
-        return index.files_for(ctx.staging.index_url, ctx.project.name, ctx.release.version)
+        return simple_api.files_for(ctx.staging.index_url, ctx.project.name, ctx.release.version)
 
     def check(self, ctx: Context) -> Check:
         on_index = self._on_index(ctx)
@@ -82,7 +90,7 @@ class Stage(Step):
         record = ctx.release.step(self.name)
         uploaded: list[str] = record.outputs.setdefault("uploaded", [])
         record.outputs["repository_url"] = ctx.staging.repository_url
-        warning = index.warn_if_pypirc_exposed(Path.home() / ".pypirc")
+        warning = warn_if_pypirc_exposed(Path.home() / ".pypirc")
         if warning:
             ctx.note(warning)
         credentials = staging_credentials(ctx)
@@ -95,13 +103,13 @@ class Stage(Step):
                 continue
             ctx.note(f"uploading {name}")
             try:
-                index.upload(
+                transfer.upload(
                     ctx.artifacts_dir / name,
                     repository_url=ctx.staging.repository_url,
                     credentials=credentials,
                     log=ctx.log,
                 )
-            except index.FileExists:
+            except transfer.FileExists:
                 # our own earlier attempt may have landed after its answer was lost
                 on_index = self._on_index(ctx)
                 if on_index.get(name) != artifact["sha256"]:

@@ -18,8 +18,8 @@ from relsafe.core.errors import StepFailed
 from relsafe.steps.build import recorded_artifacts
 from relsafe.steps.context import Context
 from relsafe.steps.smoke import Smoke
-from relsafe.tools import index
 from relsafe.tools import venv as venvs
+from relsafe.tools.index import simple_api, transfer
 from relsafe.wheeltest.requirements import wheel_requirement
 
 LISTING_ATTEMPTS = 8
@@ -27,13 +27,14 @@ LISTING_FIRST_DELAY = 0.5
 LISTING_MAX_DELAY = 30.0
 
 
-def wait_for_listing(ctx: Context) -> dict[str, index.IndexFile]:
+def wait_for_listing(ctx: Context) -> dict[str, simple_api.IndexFile]:
     """Poll the staging index until it lists every built file (TestPyPI can lag behind an upload)."""
     wanted = {a["name"] for a in recorded_artifacts(ctx)}
     delay = LISTING_FIRST_DELAY
     for attempt in range(1, LISTING_ATTEMPTS + 1):
         listed = {
-            f.filename: f for f in index.project_files(ctx.staging.index_url, ctx.project.name, ctx.release.version)
+            f.filename: f
+            for f in simple_api.project_files(ctx.staging.index_url, ctx.project.name, ctx.release.version)
         }
         if wanted <= listed.keys():
             return listed
@@ -82,7 +83,7 @@ class VerifyStage(Smoke):
                     f"the staging index lists {entry.filename} with sha256 {entry.sha256[:12]}…, "
                     f"the build has {artifact['sha256'][:12]}…"
                 )
-            index.download(entry.url, folder / entry.filename, expected_sha256=artifact["sha256"])
+            transfer.download(entry.url, folder / entry.filename, expected_sha256=artifact["sha256"])
             downloaded.append(entry.filename)
         failpoint.hit("verify-stage-downloaded")
         ctx.note(f"downloaded {len(downloaded)} file(s) back; hashes equal the build")

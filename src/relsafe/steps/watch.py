@@ -22,7 +22,7 @@ from relsafe.model.publish_workflow import DEFAULT_WORKFLOW, parse_github_remote
 from relsafe.steps.context import Context
 from relsafe.steps.contract import Check, Step
 from relsafe.steps.tag import release_manifest
-from relsafe.tools import index
+from relsafe.tools.index import provenance, simple_api, transfer
 
 # Files whose content names the tool that wrote them, not what gets installed.
 UNCOMPARED = ("RECORD", "WHEEL")
@@ -78,7 +78,7 @@ class Watch(Step):
         folder.mkdir(parents=True, exist_ok=True)
         differences = [f"{name}: on production but never tested" for name in sorted(listed.keys() - tested.keys())]
         for name, expected in sorted(tested.items()):
-            published = index.download(listed[name].url, folder / name)
+            published = transfer.download(listed[name].url, folder / name)
             actual = sha256_file(published)
             if actual != expected:
                 differences.append(f"{name}: sha256 {actual} on production, {expected} in the tag's manifest")
@@ -95,13 +95,13 @@ class Watch(Step):
         return {"published": sorted(listed), "publishers": publishers, "summary": summary}
 
     @staticmethod
-    def _wait_for(ctx: Context, tested: dict[str, str]) -> dict[str, index.IndexFile]:
+    def _wait_for(ctx: Context, tested: dict[str, str]) -> dict[str, simple_api.IndexFile]:
         """The version's files once every tested one is listed; StepFailed (resumable) after the timeout."""
         deadline = time.monotonic() + ctx.config.watch_timeout
         while True:
             listed = {
                 f.filename: f
-                for f in index.project_files(ctx.production_index_url, ctx.project.name, ctx.release.version)
+                for f in simple_api.project_files(ctx.production_index_url, ctx.project.name, ctx.release.version)
             }
             missing = sorted(tested.keys() - listed.keys())
             if not missing:
@@ -117,7 +117,7 @@ class Watch(Step):
             time.sleep(ctx.config.watch_interval)
 
     @staticmethod
-    def _check_publishers(ctx: Context, files: list[index.IndexFile]) -> list[str]:
+    def _check_publishers(ctx: Context, files: list[simple_api.IndexFile]) -> list[str]:
         """Each file's publisher from its provenance, refused unless it is this repository's publish workflow."""
         offered = [file for file in files if file.provenance]
         if not offered:
@@ -135,7 +135,7 @@ class Watch(Step):
             repository = None
         found: list[str] = []
         for file in offered:
-            publishers = index.provenance_publishers(str(file.provenance))
+            publishers = provenance.provenance_publishers(str(file.provenance))
             if not publishers:
                 raise Refused(f"the provenance of {file.filename} on production names no publisher")
             for publisher in publishers:

@@ -26,7 +26,7 @@ from passlib.apache import HtpasswdFile  # passlib ships no types
 from relsafe.core.environment import scrubbed
 from relsafe.core.errors import StepFailed
 from relsafe.tools import process
-from relsafe.tools.index import Credentials
+from relsafe.tools.index.credentials import Credentials
 
 HOST = "127.0.0.1"
 STARTUP_TIMEOUT = 10.0
