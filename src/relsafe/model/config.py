@@ -7,46 +7,29 @@ what was expected.
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 import json
-import math
 import os
-import re
-import shlex
-import string
 import sys
-import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from relsafe.core.errors import ConfigError
-from relsafe.model.index_url import is_production_pypi, url_problem
+from relsafe.model.index_url import is_production_pypi
+from relsafe.model.schema import GateConfig, StepFacts, Validator
 
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - exercised on 3.10 only
     import tomli as tomllib
 
+
 CONFIG_FILE = "release.toml"
 TESTPYPI_UPLOAD_URL = "https://test.pypi.org/legacy/"
 TESTPYPI_INDEX_URL = "https://test.pypi.org/simple/"
 PYPI_INDEX_URL = "https://pypi.org/simple/"
-
-MAX_TAG_FORMAT = 64
-"""Characters of a tag format: with a version of at most MAX_VERSION_LENGTH, a tag stays a short ref."""
-
-# What `git check-ref-format` and `git tag` refuse in a tag name.
-INVALID_TAG_NAME = re.compile(r"[\x00-\x20\x7f~^:?*\[\\]|\.\.|@\{|//|^[-./]|/\.|[./]$|\.lock(/|$)")
-
-
-@dataclass(frozen=True)
-class GateConfig:
-    name: str
-    before: str = "tag"
-    items: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -90,286 +73,6 @@ class Config:
         data = {key: value for key, value in asdict(self).items() if key != "source" and value != defaults[key]}
         blob = json.dumps(data, sort_keys=True, default=list).encode()
         return hashlib.sha256(blob).hexdigest()[:16]
-
-
-@dataclass(frozen=True)
-class Key:
-    """One key of the schema: its attribute on Config, the type it needs, and a description."""
-
-    attribute: str
-    kind: str  # "str", "bool", "number", "list[str]"
-    description: str
-
-
-SCHEMA: dict[str, dict[str, Key]] = {
-    "release": {
-        "branch": Key("branch", "str", "the release branch"),
-        "remote": Key("remote", "str", "the git remote to push to"),
-        "tag-format": Key("tag_format", "str", "tag name; must contain {version} (default: detected from the tags)"),
-        "sign-tags": Key("sign_tags", "bool", "sign the release tag (git tag -s)"),
-        "steps": Key("steps", "list[str]", "which steps run, in pipeline order"),
-    },
-    "version": {
-        "files": Key("version_files", "list[str]", "files holding the version, when bump-my-version has no config"),
-    },
-    "build": {
-        "isolation": Key(
-            "build_isolation",
-            "bool",
-            "build in an isolated environment (false: use the backend installed beside relsafe)",
-        ),
-    },
-    "test": {
-        "command": Key("test_command", "str", "test command run with the fresh venv first on PATH"),
-        "paths": Key("test_paths", "list[str]", "paths copied to a temp folder to run the tests from"),
-        "requires": Key("test_requires", "list[str]", "requirements installed beside the wheel"),
-        "extras": Key("test_extras", "list[str]", "the project's own extras, installed with the wheel"),
-        "groups": Key("test_groups", "list[str]", "PEP 735 dependency groups from pyproject.toml"),
-        "pythons": Key("test_pythons", "list[str]", "interpreters, one fresh venv each (default: relsafe's own)"),
-    },
-    "staging": {
-        "repository-url": Key("staging_repository_url", "str", "upload URL of the staging index"),
-        "index-url": Key("staging_index_url", "str", "simple index URL of the staging index"),
-    },
-    "production": {
-        "index-url": Key("production_index_url", "str", "simple index URL of the production index"),
-    },
-    "inspect": {
-        "allow": Key("inspect_allow", "list[str]", "reviewed paths the secret scan may pass"),
-        "strict": Key("inspect_strict", "bool", "twine check --strict: its warnings refuse (false: shown only)"),
-    },
-    "publish": {
-        "workflow": Key(
-            "publish_workflow", "str", "the Trusted Publishing workflow file (default: the one that publishes)"
-        ),
-        "environment": Key("publish_environment", "str", "the GitHub environment of the publish job"),
-        "trigger": Key(
-            "publish_trigger", "str", '"tag": the pushed tag starts it; "release": a GitHub Release published by hand'
-        ),
-    },
-    "watch": {
-        "timeout": Key("watch_timeout", "number", "seconds to wait for the version on the production index"),
-        "interval": Key("watch_interval", "number", "seconds between two polls of the production index"),
-    },
-}
-PUBLISH_TRIGGERS = ("tag", "release")
-GATE_KEYS = {"name": "str", "before": "str", "items": "list[str]"}
-TABLES = (*SCHEMA, "gate")
-
-
-def _expected(kind: str) -> str:
-    return {
-        "str": "a string",
-        "bool": "true or false",
-        "number": "a number",
-        "list[str]": "a list of strings",
-    }[kind]
-
-
-def _conforms(value: Any, kind: str) -> bool:
-    if kind == "str":
-        return isinstance(value, str)
-    if kind == "bool":
-        return isinstance(value, bool)
-    if kind == "number":
-        return isinstance(value, (int, float)) and not isinstance(value, bool)
-    return isinstance(value, list) and all(isinstance(item, str) for item in value)
-
-
-MARKUP_TAG = re.compile(r"\[[a-z#/@][^\[]*?\]", re.IGNORECASE)
-"""What rich reads as a style tag ([bold], [/], [link=…]): in a gate's text it would restyle or hide the
-checklist a person confirms."""
-
-
-def _display_problem(text: str) -> str | None:
-    """Why a text shown to a person for confirmation is not plain: a control or format character (a newline,
-    an escape sequence, a bidi override) or console markup; None when it is plain."""
-    for char in text:
-        if unicodedata.category(char) in ("Cc", "Cf"):
-            return f"the control character U+{ord(char):04X}"
-    tag = MARKUP_TAG.search(text)
-    return f"the markup tag {tag.group()}" if tag else None
-
-
-def _suggest(word: str, choices: list[str]) -> str:
-    close = difflib.get_close_matches(word, choices, n=1)
-    return f" (did you mean '{close[0]}'?)" if close else ""
-
-
-class StepFacts(Protocol):
-    """What configuration needs to know of a step: the step table's rows (`relsafe.steps.table`) have it."""
-
-    @property
-    def name(self) -> str: ...
-    @property
-    def needs(self) -> tuple[str, ...]: ...
-    @property
-    def default(self) -> bool: ...
-
-
-class _Validator:
-    """Walks the raw TOML tables and turns them into Config keyword arguments."""
-
-    def __init__(self, source: str, prefix: str, steps: Sequence[StepFacts]) -> None:
-        self.source = source
-        self.prefix = prefix
-        self.known_steps = tuple(step.name for step in steps)
-        self.needs = {step.name: step.needs for step in steps}
-
-    def fail(self, key: str, message: str) -> ConfigError:
-        return ConfigError(f"{self.source}: {self.prefix}{key}: {message}")
-
-    def convert(self, raw: Mapping[str, Any]) -> dict[str, Any]:
-        values: dict[str, Any] = {}
-        for table, content in raw.items():
-            if table not in TABLES:
-                raise self.fail(table, "unknown table" + _suggest(table, list(TABLES)))
-            if table == "gate":
-                values["gates"] = self.gates(content)
-                continue
-            if not isinstance(content, Mapping):
-                raise self.fail(table, "expected a table")
-            for key, value in content.items():
-                schema = SCHEMA[table]
-                if key not in schema:
-                    raise self.fail(f"{table}.{key}", "unknown key" + _suggest(key, list(schema)))
-                spec = schema[key]
-                if not _conforms(value, spec.kind):
-                    raise self.fail(f"{table}.{key}", f"expected {_expected(spec.kind)}, got {value!r}")
-                values[spec.attribute] = tuple(value) if isinstance(value, list) else value
-        self.check_semantics(values)
-        return values
-
-    def gates(self, content: Any) -> tuple[GateConfig, ...]:
-        if not isinstance(content, list) or not all(isinstance(g, Mapping) for g in content):
-            raise self.fail("gate", "expected an array of tables ([[gate]])")
-        gates = []
-        for index, gate in enumerate(content):
-            where = f"gate[{index}]"
-            for key, value in gate.items():
-                if key not in GATE_KEYS:
-                    raise self.fail(f"{where}.{key}", "unknown key" + _suggest(key, list(GATE_KEYS)))
-                if not _conforms(value, GATE_KEYS[key]):
-                    raise self.fail(f"{where}.{key}", f"expected {_expected(GATE_KEYS[key])}, got {value!r}")
-            if "name" not in gate or not gate["name"].strip():
-                raise self.fail(f"{where}.name", "expected a non-empty gate name")
-            before = gate.get("before", "tag")
-            if before not in self.known_steps or before in ("preflight", "gate"):
-                guardable = [s for s in self.known_steps if s not in ("preflight", "gate")]
-                raise self.fail(
-                    f"{where}.before",
-                    f"expected one of {', '.join(guardable)}, got {before!r}" + _suggest(before, guardable),
-                )
-            items = tuple(gate.get("items", ()))
-            if not items:
-                raise self.fail(f"{where}.items", "expected at least one checklist item")
-            for key, text in [("name", gate["name"]), *((f"items[{i}]", item) for i, item in enumerate(items))]:
-                problem = _display_problem(text)
-                if problem is not None:
-                    raise self.fail(f"{where}.{key}", f"expected plain text, got {problem} in {text!r}")
-            gates.append(GateConfig(name=gate["name"], before=before, items=items))
-        names = [g.name for g in gates]
-        for name in names:
-            if names.count(name) > 1:
-                raise self.fail("gate", f"gate name {name!r} is used twice; names must be unique")
-        return tuple(gates)
-
-    def _check_tag_format(self, tag_format: str) -> None:
-        """Everything git and relsafe need of a tag name, found now and not at the tag step, after a bump
-        commit, a build and a staging upload that burns the version on the index."""
-        fields = [(name, spec, conversion) for _, name, spec, conversion in _parsed_format(tag_format, self)]
-        if any(field != ("version", "", None) for field in fields if field[0] is not None):
-            raise self.fail("release.tag-format", f"expected only the {{version}} placeholder, got {tag_format!r}")
-        if ("version", "", None) not in fields:
-            raise self.fail("release.tag-format", f"expected a format containing {{version}}, got {tag_format!r}")
-        if tag_format.startswith("refs/"):
-            raise self.fail(
-                "release.tag-format", f"expected a tag name, not a ref (no leading refs/), got {tag_format!r}"
-            )
-        if len(tag_format) > MAX_TAG_FORMAT:
-            raise self.fail(
-                "release.tag-format", f"expected at most {MAX_TAG_FORMAT} characters, got {len(tag_format)}"
-            )
-        example = tag_format.format(version="1.0.0")
-        if INVALID_TAG_NAME.search(example) or example == "@":
-            raise self.fail(
-                "release.tag-format", f"expected a valid git tag name, got {tag_format!r} (git refuses {example!r})"
-            )
-
-    def _check_steps(self, steps: tuple[str, ...]) -> None:
-        positions = []
-        for step in steps:
-            if step not in self.known_steps:
-                raise self.fail(
-                    "release.steps",
-                    f"unknown step {step!r}; expected some of {', '.join(self.known_steps)}"
-                    + _suggest(step, list(self.known_steps)),
-                )
-            positions.append(self.known_steps.index(step))
-        if positions != sorted(set(positions)):
-            raise self.fail(
-                "release.steps", "expected steps in pipeline order without repeats: " + ", ".join(self.known_steps)
-            )
-        if "preflight" not in steps:
-            raise self.fail("release.steps", "'preflight' cannot be left out; it is what keeps a release safe")
-        for step in steps:
-            missing = [needed for needed in self.needs.get(step, ()) if needed not in steps]
-            if missing:
-                raise self.fail(
-                    "release.steps", f"{step!r} needs {' and '.join(map(repr, missing))}, which the list leaves out"
-                )
-
-    def check_semantics(self, values: dict[str, Any]) -> None:
-        tag_format = values.get("tag_format")
-        if tag_format is not None:
-            self._check_tag_format(tag_format)
-        steps = values.get("steps")
-        if steps is not None:
-            self._check_steps(steps)
-        command = values.get("test_command")
-        if command is not None:
-            try:
-                words = shlex.split(command)
-            except ValueError as error:
-                raise self.fail(
-                    "test.command", f"expected a command a shell could split ({error}), got {command!r}"
-                ) from None
-            if not words:
-                raise self.fail("test.command", "expected a command, got an empty string")
-        for path in values.get("test_paths", ()):
-            if Path(path).is_absolute() or os.path.normpath(path).split(os.sep)[0] == os.pardir or not path.strip():
-                raise self.fail("test.paths", f"expected paths inside the project, relative to it; got {path!r}")
-        for table, key, attribute in (
-            ("staging", "repository-url", "staging_repository_url"),
-            ("staging", "index-url", "staging_index_url"),
-            ("production", "index-url", "production_index_url"),
-        ):
-            url = values.get(attribute)
-            problem = url_problem(url) if url is not None else None
-            if problem is not None:  # never echo the URL: it may hold a credential
-                raise self.fail(
-                    f"{table}.{key}",
-                    f"{problem}; give credentials as twine does (TWINE_USERNAME/TWINE_PASSWORD, keyring or "
-                    "~/.pypirc), so they never reach the journal",
-                )
-        trigger = values.get("publish_trigger")
-        if trigger is not None and trigger not in PUBLISH_TRIGGERS:
-            raise self.fail(
-                "publish.trigger",
-                f'expected "tag" or "release", got {trigger!r}' + _suggest(trigger, list(PUBLISH_TRIGGERS)),
-            )
-        for key in ("watch_timeout", "watch_interval"):
-            if key in values and not (math.isfinite(values[key]) and values[key] > 0):
-                raise self.fail(f"watch.{key.split('_')[1]}", f"expected a finite positive number, got {values[key]!r}")
-
-
-def _parsed_format(tag_format: str, validator: _Validator) -> list[tuple[str, str | None, str | None, str | None]]:
-    try:
-        return list(string.Formatter().parse(tag_format))
-    except ValueError:
-        raise validator.fail(
-            "release.tag-format", f"expected only the {{version}} placeholder, got {tag_format!r}"
-        ) from None
 
 
 def present(path: Path) -> bool:
@@ -425,7 +128,7 @@ def load_config(root: Path, steps: Sequence[StepFacts]) -> Config:
             raw, source, prefix = tool["relsafe"], "pyproject.toml", "tool.relsafe."
             if not isinstance(raw, Mapping):
                 raise ConfigError("pyproject.toml: tool.relsafe: expected a table")
-    values = _Validator(source, prefix, steps).convert(raw)
+    values = Validator(source, prefix, steps).convert(raw)
     values.setdefault("steps", tuple(step.name for step in steps if step.default))
     for index, gate in enumerate(values.get("gates", ())):
         if gate.before not in values["steps"]:
