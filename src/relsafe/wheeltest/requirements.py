@@ -15,7 +15,7 @@ import re
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
-from urllib.request import url2pathname
+from urllib.request import url2pathname  # noqa: TID251 - a file: URL to a path; nothing is opened
 
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import (
