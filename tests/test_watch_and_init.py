@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from relsafe.app.sample import SampleProject
+from relsafe.artifacts.comparison import record_differences
 from relsafe.core.redaction import Redactor
 from relsafe.journal.runlog import RunLog
-from relsafe.steps.watch import record_differences
 from relsafe.tools.index.transfer import upload
 from relsafe.tools.localindex import LocalIndex
 from tests.conftest import RunRelsafe, git, relsafe_env

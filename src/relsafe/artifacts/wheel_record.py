@@ -71,6 +71,17 @@ def record_problems(path: Path) -> list[RecordProblem]:
         return [RecordProblem("", f"cannot be read to check RECORD: {error}")]
 
 
+def record_entries(path: Path) -> dict[str, tuple[str, str]]:
+    """Path → (hash, size) as the wheel's RECORD lists them, read leniently (a comparison, not a check);
+    empty when the wheel has no RECORD. `record_problems` is what judges RECORD."""
+    with zipfile.ZipFile(path) as wheel:
+        record = next((name for name in wheel.namelist() if _is_record(name)), None)
+        if record is None:
+            return {}
+        rows = csv.reader(wheel.read(record).decode("utf-8", errors="replace").splitlines())
+        return {row[0]: (row[1] if len(row) > 1 else "", row[2] if len(row) > 2 else "") for row in rows if row}
+
+
 def _is_record(name: str) -> bool:
     parts = PurePosixPath(name).parts
     return len(parts) == 2 and parts[0].endswith(".dist-info") and parts[1] == "RECORD"

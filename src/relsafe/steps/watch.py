@@ -9,13 +9,11 @@ provenance, the publisher it names must be this repository's publish workflow.
 
 from __future__ import annotations
 
-import csv
-import io
 import time
-import zipfile
-from pathlib import Path, PurePosixPath
+from pathlib import PurePosixPath
 from typing import Any
 
+from relsafe.artifacts.comparison import record_differences
 from relsafe.artifacts.distribution import sha256_file
 from relsafe.core.errors import Refused, RelsafeError, StepFailed
 from relsafe.model.publish_workflow import DEFAULT_WORKFLOW, parse_github_remote
@@ -23,37 +21,6 @@ from relsafe.steps.context import Context
 from relsafe.steps.contract import Check, Step
 from relsafe.steps.tag import release_manifest
 from relsafe.tools.index import provenance, simple_api, transfer
-
-# Files whose content names the tool that wrote them, not what gets installed.
-UNCOMPARED = ("RECORD", "WHEEL")
-
-
-def installed_files(wheel: Path) -> dict[str, str]:
-    """path → sha256 entry of RECORD, for every file the wheel installs."""
-    with zipfile.ZipFile(wheel) as archive:
-        record_name = next(name for name in archive.namelist() if name.endswith(".dist-info/RECORD"))
-        text = archive.read(record_name).decode("utf-8")
-    entries: dict[str, str] = {}
-    for row in csv.reader(io.StringIO(text)):
-        if not row or row[0].endswith(tuple("/" + name for name in UNCOMPARED)) or row[0] in UNCOMPARED:
-            continue
-        path = row[0]
-        if ".dist-info/" in path:
-            path = "<dist-info>/" + path.split(".dist-info/", 1)[1]
-        entries[path] = row[1] if len(row) > 1 else ""
-    return entries
-
-
-def record_differences(tested: Path, published: Path) -> list[str]:
-    ours, theirs = installed_files(tested), installed_files(published)
-    differences = [f"{path}: only in the tested wheel" for path in sorted(ours.keys() - theirs.keys())]
-    differences += [f"{path}: only in the published wheel" for path in sorted(theirs.keys() - ours.keys())]
-    differences += [
-        f"{path}: content differs ({ours[path]} tested, {theirs[path]} published)"
-        for path in sorted(ours.keys() & theirs.keys())
-        if ours[path] != theirs[path]
-    ]
-    return differences
 
 
 class Watch(Step):
