@@ -13,7 +13,7 @@ import pytest
 
 from relsafe.app.sample import SampleProject, create_sample
 from relsafe.tools.localindex import LocalIndex
-from tests.wheelhouse import closure_wheelhouse
+from tests.support.wheelhouse import closure_wheelhouse
 
 pytest_plugins = ["tests.index_fixtures", "tests.release_fixtures"]
 

@@ -12,7 +12,7 @@ import pytest
 from relsafe.security import archive_walk
 from relsafe.security.archive_walk import TOO_DEEP, UNREADABLE
 from relsafe.security.artifact_scan import SecretFinding, scan_distribution
-from tests.secret_corpus import pypi_token, pypirc, tar_of, zip_of
+from tests.support.secret_corpus import pypi_token, pypirc, tar_of, zip_of
 from tests.test_artifact_scan import write_distribution, write_wheel
 
 

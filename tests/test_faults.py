@@ -13,7 +13,7 @@ from relsafe.app.sample import SampleProject
 from relsafe.tools.index import files_for
 from relsafe.tools.localindex import LocalIndex
 from tests.conftest import RunRelsafe, git, relsafe_env
-from tests.fault_server import FaultServer
+from tests.support.fault_server import FaultServer
 
 
 @pytest.fixture

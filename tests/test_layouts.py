@@ -19,7 +19,7 @@ from relsafe.app.sample import SampleProject
 from relsafe.tools.localindex import LocalIndex
 from tests.conftest import RunRelsafe, git
 from tests.release_fixtures import journal_dir, status_json, world
-from tests.shapes import CALVER, LAYOUTS, MODULE, NAME, create_shape
+from tests.support.shapes import CALVER, LAYOUTS, MODULE, NAME, create_shape
 
 pytestmark = pytest.mark.slow
 

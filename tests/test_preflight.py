@@ -17,7 +17,7 @@ from tests.release_fixtures import (
     status_json,
     world,
 )
-from tests.static_index import StaticIndex
+from tests.support.static_index import StaticIndex
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,7 @@ from relsafe.app.sample import SampleProject
 from relsafe.tools.localindex import LocalIndex
 from tests.conftest import RunRelsafe, git
 from tests.release_fixtures import commits_since, journal_dir, status_json
-from tests.shapes import INIT, MODULE, NAME, SHAPES, Shape, create_shape
+from tests.support.shapes import INIT, MODULE, NAME, SHAPES, Shape, create_shape
 
 pytestmark = pytest.mark.slow
 

@@ -24,7 +24,7 @@ from relsafe.model import manifest
 from relsafe.model.publish_workflow import render_publish_workflow
 from relsafe.tools.localindex import LocalIndex
 from tests.conftest import RunRelsafe, git
-from tests.wheelhouse import wheelhouse
+from tests.support.wheelhouse import wheelhouse
 
 pytestmark = pytest.mark.slow
 

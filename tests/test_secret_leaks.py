@@ -30,7 +30,7 @@ import pytest
 from relsafe.app.sample import SampleProject, create_sample
 from relsafe.tools.localindex import LocalIndex
 from tests.conftest import RunRelsafe, git, relsafe_env
-from tests.fault_server import FaultServer
+from tests.support.fault_server import FaultServer
 from tests.release_fixtures import journal_dir, world
 
 LOGIN = "__token__"

@@ -21,7 +21,7 @@ from relsafe.wheeltest.dependency_groups import DependencyGroups
 from relsafe.wheeltest.requirements import check_test_dependencies, group_requirements, wheel_requirement
 from tests.conftest import RunRelsafe, git, relsafe_env
 from tests.release_fixtures import journal_dir, status_json, world
-from tests.wheelhouse import repack
+from tests.support.wheelhouse import repack
 
 NAME = "My_Pkg"
 

@@ -17,7 +17,7 @@ from relsafe.steps.watch import record_differences
 from relsafe.tools.index import upload
 from relsafe.tools.localindex import LocalIndex
 from tests.conftest import RunRelsafe, git, relsafe_env
-from tests.static_index import StaticIndex
+from tests.support.static_index import StaticIndex
 
 
 def with_watch(sample: SampleProject, production: LocalIndex | StaticIndex) -> None:
