@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -17,19 +16,10 @@ from relsafe.core.redaction import Redactor
 from relsafe.journal.runlog import RunLog
 from relsafe.tools.localindex import LocalIndex
 from relsafe.tools.process import run
+from tests.support.projects import TinyDists
 
 TINY_NAME = "Tiny_Pkg"  # not normalised on purpose: the index must find it as tiny-pkg
 TINY_VERSION = "0.1.0"
-
-
-@dataclass(frozen=True)
-class TinyDists:
-    wheel: Path
-    sdist: Path
-
-    @property
-    def files(self) -> list[Path]:
-        return [self.wheel, self.sdist]
 
 
 @pytest.fixture

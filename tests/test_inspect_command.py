@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from relsafe.app.sample import create_sample
-from tests.conftest import RunRelsafe
+from tests.support.cli import RunRelsafe
 
 
 @pytest.fixture(scope="module")

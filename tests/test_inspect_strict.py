@@ -16,7 +16,8 @@ import pytest
 from relsafe.app.sample import SampleProject
 from relsafe.journal.runlog import RunLog
 from relsafe.tools.twine_check import metadata_check
-from tests.conftest import RunRelsafe, git
+from tests.support.cli import RunRelsafe
+from tests.support.git import git
 
 pytestmark = pytest.mark.slow
 

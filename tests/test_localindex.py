@@ -14,7 +14,7 @@ from relsafe.tools.index import IndexUnavailable, files_for, upload
 from relsafe.tools.localindex import LocalIndex
 
 if TYPE_CHECKING:
-    from tests.index_fixtures import TinyDists
+    from tests.support.projects import TinyDists
 
 pytestmark = pytest.mark.slow
 

@@ -23,9 +23,10 @@ import pytest
 
 from relsafe.app.sample import SampleProject
 from relsafe.tools.localindex import LocalIndex
-from tests.conftest import RunRelsafe, git
-from tests.release_fixtures import commits_since, journal_dir, status_json
+from tests.support.cli import RunRelsafe
+from tests.support.git import git
 from tests.support.shapes import INIT, MODULE, NAME, SHAPES, Shape, create_shape
+from tests.support.world import commits_since, journal_dir, status_json
 
 pytestmark = pytest.mark.slow
 

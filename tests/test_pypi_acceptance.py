@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 
 from relsafe.artifacts.checks import upload_findings
-from tests.conftest import RunRelsafe
+from tests.support.cli import RunRelsafe
 from tests.test_artifact_scan import build_project
 
 WHEEL = "sample_pkg-1.2.3-py2.py3-none-any.whl"

@@ -14,14 +14,11 @@ from pathlib import Path
 import pytest
 
 from relsafe.app.sample import SampleProject
-from tests.conftest import RunRelsafe, git, relsafe_env
-from tests.release_fixtures import (
-    FOUNDATION_STEPS,
-    assert_released,
-    install_hook,
-    journal_dir,
-    status_json,
-)
+from tests.support.cli import RunRelsafe, relsafe_env
+from tests.support.git import git
+from tests.support.release_config import FOUNDATION_STEPS
+from tests.support.remotes import install_hook
+from tests.support.world import assert_released, journal_dir, status_json
 
 pytestmark = pytest.mark.slow
 

@@ -14,8 +14,9 @@ from typing import Any
 import pytest
 
 from relsafe.app.sample import SampleProject
-from tests.conftest import RunRelsafe, git
-from tests.release_fixtures import status_json
+from tests.support.cli import RunRelsafe
+from tests.support.git import git
+from tests.support.world import status_json
 from tests.test_verification import commit_all, write
 
 pytestmark = pytest.mark.slow

@@ -28,17 +28,11 @@ from relsafe.journal.runlog import RunLog
 from relsafe.tools.index import project_files
 from relsafe.tools.localindex import LocalIndex
 from relsafe.tools.process import run
-from tests.conftest import RunRelsafe, git, relsafe_env
-from tests.release_fixtures import (
-    IDENTITY,
-    KILLED,
-    journal_dir,
-    push_from_another_clone,
-    start,
-    status_json,
-    wait_for,
-    world,
-)
+from tests.support.cli import RunRelsafe, relsafe_env
+from tests.support.git import git
+from tests.support.processes import KILLED, start, wait_for
+from tests.support.remotes import IDENTITY, push_from_another_clone
+from tests.support.world import journal_dir, status_json, world
 
 pytestmark = pytest.mark.slow
 

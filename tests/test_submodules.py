@@ -22,8 +22,9 @@ from relsafe.app.sample import SampleProject, create_sample
 from relsafe.journal.runlog import RunLog
 from relsafe.tools.git import Git
 from relsafe.tools.localindex import LocalIndex
-from tests.conftest import RunRelsafe, git, relsafe_env
-from tests.release_fixtures import journal_dir, status_json
+from tests.support.cli import RunRelsafe, relsafe_env
+from tests.support.git import git
+from tests.support.world import journal_dir, status_json
 
 pytestmark = pytest.mark.slow
 

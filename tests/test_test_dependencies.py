@@ -19,9 +19,10 @@ from relsafe.model.config import Config
 from relsafe.tools.localindex import LocalIndex
 from relsafe.wheeltest.dependency_groups import DependencyGroups
 from relsafe.wheeltest.requirements import check_test_dependencies, group_requirements, wheel_requirement
-from tests.conftest import RunRelsafe, git, relsafe_env
-from tests.release_fixtures import journal_dir, status_json, world
+from tests.support.cli import RunRelsafe, relsafe_env
+from tests.support.git import git
 from tests.support.wheelhouse import repack
+from tests.support.world import journal_dir, status_json, world
 
 NAME = "My_Pkg"
 

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from relsafe.app.sample import SampleProject
-from tests.conftest import RunRelsafe, git
+from tests.support.cli import RunRelsafe
+from tests.support.git import git
 
 PYPI_TOKEN = "".join(["pypi-AgEIcHlwaS5vcmc", "A1b2C3d4E5" * 6])
 TESTPYPI_TOKEN = "".join(["pypi-AgENdGVzdC5weXBpLm9yZw", "Z9y8X7w6V5" * 6])

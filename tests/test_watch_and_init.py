@@ -16,7 +16,8 @@ from relsafe.journal.runlog import RunLog
 from relsafe.steps.watch import record_differences
 from relsafe.tools.index import upload
 from relsafe.tools.localindex import LocalIndex
-from tests.conftest import RunRelsafe, git, relsafe_env
+from tests.support.cli import RunRelsafe, relsafe_env
+from tests.support.git import git
 from tests.support.static_index import StaticIndex
 
 

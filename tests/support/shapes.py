@@ -23,7 +23,7 @@ from pathlib import Path
 from relsafe.app.sample import IDENTITY, SampleProject, write_index_config, write_sources
 from relsafe.journal.runlog import RunLog
 from relsafe.tools.git import init_bare, init_repository
-from tests.conftest import git
+from tests.support.git import git
 
 NAME = "shape-sample"
 MODULE = "shape_sample"
