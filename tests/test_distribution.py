@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import hashlib
-import io
 import os
 import subprocess
 import sys
-import tarfile
-import zipfile
 from pathlib import Path
 
 import pytest
@@ -23,6 +20,8 @@ from relsafe.artifacts.distribution import (
     wheel_members,
 )
 from relsafe.core.errors import StepFailed
+from tests.support.sdists import write_sdist
+from tests.support.wheels import write_wheel
 
 WHEEL = "pkg-1.0-py3-none-any.whl"
 SDIST = "pkg-1.0.tar.gz"
@@ -38,23 +37,6 @@ def dist_info(version: str = "1.0", folder: str = "pkg-1.0.dist-info") -> dict[s
         f"{folder}/WHEEL": b"Wheel-Version: 1.0\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
         f"{folder}/RECORD": b"",
     }
-
-
-def write_wheel(path: Path, files: dict[str, bytes]) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as wheel:
-        for name, data in files.items():
-            wheel.writestr(name, data)
-    return path
-
-
-def write_sdist(path: Path, files: dict[str, bytes]) -> Path:
-    with tarfile.open(path, "w:gz") as sdist:
-        for name, data in files.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            sdist.addfile(info, io.BytesIO(data))
-    return path
 
 
 def build_project(root: Path, *build_args: str, sdist_exclude: str = "") -> list[Path]:
@@ -233,7 +215,7 @@ def test_version_inside_the_wheel_must_match_the_file_name_and_the_release(tmp_p
 def test_an_invalid_or_missing_metadata_version_is_a_problem(tmp_path: Path) -> None:
     invalid = write_wheel(tmp_path / "a" / WHEEL, {"pkg/__init__.py": b"", **dist_info(version="one")})
     missing = write_wheel(tmp_path / "b" / WHEEL, {"pkg/__init__.py": b""})
-    no_field = write_sdist(tmp_path / SDIST, {"pkg-1.0/PKG-INFO": b"Metadata-Version: 2.1\nName: pkg\n"})
+    no_field = write_sdist(tmp_path / SDIST, {"PKG-INFO": b"Metadata-Version: 2.1\nName: pkg\n"})
 
     assert version_problems(invalid, "1.0") == [f"{WHEEL}: METADATA has version 'one', which is not a valid version"]
     assert version_problems(missing, "1.0") == [f"{WHEEL} has 0 .dist-info/METADATA files, expected one"]
@@ -246,9 +228,9 @@ def test_the_sdist_version_comes_from_the_top_level_pkg_info(tmp_path: Path) -> 
     sdist = write_sdist(
         tmp_path / SDIST,
         {
-            "pkg-1.0/src/pkg.egg-info/PKG-INFO": metadata("0.9"),
-            "pkg-1.0/PKG-INFO": metadata("1.0"),
-            "pkg-1.0/src/pkg/__init__.py": b"",
+            "src/pkg.egg-info/PKG-INFO": metadata("0.9"),
+            "PKG-INFO": metadata("1.0"),
+            "src/pkg/__init__.py": b"",
         },
     )
     assert metadata_version(sdist) == "1.0"
@@ -260,7 +242,7 @@ def test_the_sdist_version_comes_from_the_top_level_pkg_info(tmp_path: Path) -> 
 
 
 def test_an_sdist_without_pkg_info_is_a_problem(tmp_path: Path) -> None:
-    sdist = write_sdist(tmp_path / SDIST, {"pkg-1.0/setup.py": b""})
+    sdist = write_sdist(tmp_path / SDIST, {"setup.py": b""})
     assert version_problems(sdist, "1.0") == [f"{SDIST} has no PKG-INFO in its top folder"]
 
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
-import zipfile
 from pathlib import Path
 
 import pytest
@@ -18,6 +17,7 @@ from relsafe.journal.runlog import RunLog
 from relsafe.tools.twine_check import metadata_check
 from tests.support.cli import RunRelsafe
 from tests.support.git import git
+from tests.support.wheels import write_wheel
 
 pytestmark = pytest.mark.slow
 
@@ -100,9 +100,7 @@ def test_a_long_path_stays_whole_in_one_problem(
 
 
 def test_a_file_twine_cannot_read_is_a_problem_with_twines_reason(tmp_path: Path) -> None:
-    wheel = tmp_path / "broken-1.0-py3-none-any.whl"
-    with zipfile.ZipFile(wheel, "w") as archive:
-        archive.writestr("broken/__init__.py", "")
+    wheel = write_wheel(tmp_path / "broken-1.0-py3-none-any.whl", {"broken/__init__.py": b""})  # no .dist-info
     check = metadata_check([wheel], RunLog(None), strict=False)
     assert len(check.problems) == 1
     assert check.problems[0].startswith(f"twine check: {wheel.name}: could not be checked: InvalidDistribution: ")

@@ -18,6 +18,7 @@ from tests.support.cli import RunRelsafe, relsafe_env
 from tests.support.git import git
 from tests.support.release_config import FOUNDATION_STEPS
 from tests.support.remotes import install_hook
+from tests.support.wheels import wheel_files
 from tests.support.world import assert_released, journal_dir, status_json
 
 pytestmark = pytest.mark.slow
@@ -123,10 +124,9 @@ def test_minor_release_bumps_tags_pushes_and_records_every_step(
         assert "0.2.0" in artifact["name"]
         assert artifact["sha256"] == sha256(path)
         assert artifact["size"] == path.stat().st_size
-    wheel = next(folder.glob("*.whl"))
-    with zipfile.ZipFile(wheel) as archive:
-        metadata = archive.read("relsafe_sample-0.2.0.dist-info/METADATA").decode()
-        init = archive.read(f"{sample.module}/__init__.py").decode()
+    members = wheel_files(next(folder.glob("*.whl")))
+    metadata = members["relsafe_sample-0.2.0.dist-info/METADATA"].decode()
+    init = members[f"{sample.module}/__init__.py"].decode()
     assert "\nVersion: 0.2.0\n" in metadata
     assert '__version__ = "0.2.0"' in init
     assert sorted(p.name for p in (sample.root / "dist").iterdir()) == [stale.name]

@@ -11,8 +11,8 @@ import pytest
 
 from relsafe.core.redaction import DEFAULT_REDACTOR
 from relsafe.security.artifact_scan import SecretFinding, scan_distribution
+from tests.support.distributions import write_distribution
 from tests.support.secret_corpus import CLEAN, PLANTED, Variant
-from tests.test_artifact_scan import write_distribution
 
 PACKAGE = {"pkg/__init__.py": b'__version__ = "1.0"\n', "pkg/core.py": b"def run() -> int:\n    return 1\n"}
 
