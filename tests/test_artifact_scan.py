@@ -10,8 +10,6 @@ from __future__ import annotations
 import os
 import random
 import string
-import subprocess
-import sys
 import threading
 import zipfile
 from collections.abc import Callable
@@ -22,6 +20,7 @@ import pytest
 from relsafe.core.errors import StepFailed
 from relsafe.security.artifact_scan import CHUNK_SIZE, OVERLAP, PUBLIC_LIMIT, SecretFinding, scan_distribution
 from tests.support.distributions import write_distribution
+from tests.support.projects import build_project
 from tests.support.sdists import write_sdist
 from tests.support.wheels import wheel_files, write_wheel
 
@@ -64,32 +63,6 @@ def assert_secret_hidden(findings: list[SecretFinding], secret: str) -> None:
     for text in shown:
         assert secret not in text
         assert secret.strip()[-20:] not in text
-
-
-def build_project(root: Path, files: dict[str, str], *build_args: str) -> list[Path]:
-    """Build a real hatchling project made of `files` and return its dist files."""
-    project = {
-        "pyproject.toml": (
-            '[build-system]\nrequires = ["hatchling"]\nbuild-backend = "hatchling.build"\n'
-            '[project]\nname = "sample-pkg"\nversion = "1.2.3"\nreadme = "README.md"\n'
-            '[tool.hatch.build.targets.wheel]\npackages = ["src/sample"]\n'
-        ),
-        "README.md": "# sample\n",
-        "src/sample/__init__.py": '__version__ = "1.2.3"\n',
-        **files,
-    }
-    for name, text in project.items():
-        (root / name).parent.mkdir(parents=True, exist_ok=True)
-        (root / name).write_text(text)
-    out = root / "dist"
-    built = subprocess.run(
-        [sys.executable, "-m", "build", "--no-isolation", "--outdir", str(out), *build_args, str(root)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert built.returncode == 0, built.stdout[-3000:]
-    return sorted(out.iterdir())
 
 
 @pytest.mark.parametrize("kind", ["wheel", "sdist"])

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -20,6 +18,7 @@ from relsafe.artifacts.distribution import (
     wheel_members,
 )
 from relsafe.core.errors import StepFailed
+from tests.support import projects
 from tests.support.sdists import write_sdist
 from tests.support.wheels import write_wheel
 
@@ -43,31 +42,18 @@ def build_project(root: Path, *build_args: str, sdist_exclude: str = "") -> list
     """Build a real hatchling project with a data file; return its dist files, wheel first.
 
     `sdist_exclude` leaves one file out of the sdist, as a forgotten MANIFEST entry would."""
-    project = {
-        "pyproject.toml": (
-            '[build-system]\nrequires = ["hatchling"]\nbuild-backend = "hatchling.build"\n'
-            '[project]\nname = "Sample.Pkg"\nversion = "1.2.3"\nreadme = "README.md"\n'
-            'license = "MIT"\nlicense-files = ["LICENSE"]\n'
-            '[tool.hatch.build.targets.wheel]\npackages = ["src/sample"]\n'
-        )
-        + (f'[tool.hatch.build.targets.sdist]\nexclude = ["{sdist_exclude}"]\n' if sdist_exclude else ""),
-        "README.md": "# Sample\n\nA sample package.\n",
-        "LICENSE": "MIT License\n",
-        "src/sample/__init__.py": '__version__ = "1.2.3"\n',
-        "src/sample/data/table.json": "{}\n",
-    }
-    for name, text in project.items():
-        (root / name).parent.mkdir(parents=True, exist_ok=True)
-        (root / name).write_text(text)
-    out = root / "dist"
-    built = subprocess.run(
-        [sys.executable, "-m", "build", "--no-isolation", "--outdir", str(out), *build_args, str(root)],
-        capture_output=True,
-        text=True,
-        check=False,
+    return projects.build_project(
+        root,
+        {
+            "README.md": "# Sample\n\nA sample package.\n",
+            "LICENSE": "MIT License\n",
+            "src/sample/data/table.json": "{}\n",
+        },
+        *build_args,
+        name="Sample.Pkg",
+        project='license = "MIT"\nlicense-files = ["LICENSE"]\n',
+        tool=f'[tool.hatch.build.targets.sdist]\nexclude = ["{sdist_exclude}"]\n' if sdist_exclude else "",
     )
-    assert built.returncode == 0, built.stdout[-3000:]
-    return sorted(out.iterdir(), key=lambda path: path.suffix != ".whl")
 
 
 @pytest.mark.slow

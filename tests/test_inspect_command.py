@@ -5,14 +5,13 @@ from __future__ import annotations
 import json
 import random
 import string
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from relsafe.app.sample import create_sample
 from tests.support.cli import RunRelsafe
+from tests.support.projects import build
 from tests.support.wheels import repack, wheel_files
 
 
@@ -21,13 +20,7 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """The sample package's wheel and sdist, built as a maintainer would, with the backend beside relsafe."""
     base = tmp_path_factory.mktemp("inspect")
     sample = create_sample(base)
-    out = base / "dist"
-    subprocess.run(
-        [sys.executable, "-m", "build", "--no-isolation", "--outdir", str(out), str(sample.root)],
-        check=True,
-        capture_output=True,
-    )
-    return {path.suffix: path for path in out.iterdir()}
+    return {path.suffix: path for path in build(sample.root, out=base / "dist")}
 
 
 def planted_token() -> str:

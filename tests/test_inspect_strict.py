@@ -6,8 +6,6 @@ Every file here is a real build checked by the real twine.
 from __future__ import annotations
 
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -17,6 +15,7 @@ from relsafe.journal.runlog import RunLog
 from relsafe.tools.twine_check import metadata_check
 from tests.support.cli import RunRelsafe
 from tests.support.git import git
+from tests.support.projects import build_project
 from tests.support.wheels import write_wheel
 
 pytestmark = pytest.mark.slow
@@ -28,24 +27,8 @@ BROKEN_RST = "Title\n=====\n\nSome *emphasis that is never closed.\n"
 
 def build(root: Path, readme: str | None = None) -> list[Path]:
     """A real hatchling wheel and sdist, without a README (twine warns) or with `readme` as README.rst."""
-    pyproject = (
-        '[build-system]\nrequires = ["hatchling"]\nbuild-backend = "hatchling.build"\n'
-        '[project]\nname = "sample-pkg"\nversion = "1.0"\n'
-        + ('readme = "README.rst"\n' if readme is not None else "")
-        + '[tool.hatch.build.targets.wheel]\npackages = ["src/sample"]\n'
-    )
-    files = {"pyproject.toml": pyproject, "src/sample/__init__.py": "", **({"README.rst": readme} if readme else {})}
-    for name, text in files.items():
-        (root / name).parent.mkdir(parents=True, exist_ok=True)
-        (root / name).write_text(text)
-    built = subprocess.run(
-        [sys.executable, "-m", "build", "--no-isolation", "--outdir", str(root / "dist"), str(root)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert built.returncode == 0, built.stdout[-3000:]
-    return sorted((root / "dist").iterdir())
+    files = {"src/sample/__init__.py": "", **({"README.rst": readme} if readme else {})}
+    return build_project(root, files, version="1.0", readme="README.rst" if readme is not None else None)
 
 
 @pytest.fixture(scope="module")

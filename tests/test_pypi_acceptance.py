@@ -11,8 +11,6 @@ from __future__ import annotations
 import io
 import shutil
 import struct
-import subprocess
-import sys
 import warnings
 import zipfile
 from collections.abc import Callable
@@ -23,8 +21,9 @@ import pytest
 
 from relsafe.artifacts.checks import upload_findings
 from tests.support.cli import RunRelsafe
+from tests.support.files import write_files
+from tests.support.projects import build, build_project
 from tests.support.wheels import record_line, repack, wheel_files
-from tests.test_artifact_scan import build_project
 
 WHEEL = "sample_pkg-1.2.3-py2.py3-none-any.whl"
 SDIST = "sample_pkg-1.2.3.tar.gz"
@@ -238,14 +237,7 @@ def setuptools_project(root: Path) -> list[Path]:
         "README.md": "# sample\n",
         "src/setup_tools_pkg/__init__.py": "",
     }
-    for name, text in files.items():
-        (root / name).parent.mkdir(parents=True, exist_ok=True)
-        (root / name).write_text(text)
-    built = subprocess.run(
-        [sys.executable, "-m", "build", "--outdir", str(root / "dist"), str(root)], capture_output=True, text=True
-    )
-    assert built.returncode == 0, built.stdout[-3000:] + built.stderr[-3000:]
-    return sorted((root / "dist").iterdir())
+    return build(write_files(root, files), isolated=True)
 
 
 @pytest.mark.slow

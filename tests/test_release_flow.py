@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import json
 import subprocess
-import sys
 import tarfile
 import time
 import zipfile
@@ -14,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from relsafe.app.sample import SampleProject
+from tests.support import projects
 from tests.support.cli import RunRelsafe, relsafe_env
 from tests.support.git import git
 from tests.support.release_config import FOUNDATION_STEPS
@@ -215,16 +215,10 @@ def test_the_build_is_reproducible_from_the_bump_commit(
         check=True,
         capture_output=True,
     )
-    outdir = tmp_path / "rebuild-dist"
-    rebuilt = subprocess.run(
-        [sys.executable, "-m", "build", "--outdir", str(outdir), str(checkout)],
-        env={**relsafe_env(), "SOURCE_DATE_EPOCH": str(epoch)},
-        capture_output=True,
-        text=True,
-        timeout=300,
+    rebuilt = projects.build(
+        checkout, out=tmp_path / "rebuild-dist", isolated=True, env={**relsafe_env(), "SOURCE_DATE_EPOCH": str(epoch)}
     )
-    assert rebuilt.returncode == 0, rebuilt.stdout + rebuilt.stderr
-    assert {a["name"]: a["sha256"] for a in build["artifacts"]} == {p.name: sha256(p) for p in outdir.iterdir()}
+    assert {a["name"]: a["sha256"] for a in build["artifacts"]} == {p.name: sha256(p) for p in rebuilt}
 
 
 def test_the_journal_never_dirties_the_tree_nor_holds_a_secret(

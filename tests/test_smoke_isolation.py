@@ -15,9 +15,9 @@ import pytest
 
 from relsafe.app.sample import SampleProject
 from tests.support.cli import RunRelsafe
-from tests.support.git import git
+from tests.support.files import write
+from tests.support.git import commit_all, git
 from tests.support.world import status_json
-from tests.test_verification import commit_all, write
 
 pytestmark = pytest.mark.slow
 
