@@ -1,53 +1,28 @@
 """Shared fixtures: real sample projects in real git repositories with a bare remote, and a test session that
-reaches no network but loopback."""
+reaches no network but loopback. The helpers tests import live in tests.support."""
 
 from __future__ import annotations
 
 import os
 import subprocess
-import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from relsafe.app.sample import SampleProject, create_sample
 from relsafe.tools.localindex import LocalIndex
-from tests.wheelhouse import closure_wheelhouse
+from tests.support.cli import RunRelsafe, relsafe_command, relsafe_env
+from tests.support.loopback import (
+    DEAD_PROXY,
+    LOOPBACK_HOSTS,
+    LOOPBACK_PACKAGES,
+    MACHINE_INDEX_VARIABLES,
+    PROXY_VARIABLES,
+)
+from tests.support.wheelhouse import closure_wheelhouse
 
 pytest_plugins = ["tests.index_fixtures", "tests.release_fixtures"]
-
-RunRelsafe = Callable[..., subprocess.CompletedProcess[str]]
-
-DEAD_PROXY = "http://127.0.0.1:9"  # the discard port: nothing listens, so a request sent through it fails at once
-LOOPBACK_HOSTS = "127.0.0.1,localhost"
-PROXY_VARIABLES = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy")
-# What the tests' builds (every backend the project shapes use, build itself) and test venvs ([test] requires'
-# default pytest) install; the session's index serves these and everything they depend on, as installed here.
-LOOPBACK_PACKAGES = (
-    "build",
-    "hatchling",
-    "setuptools",
-    "wheel",
-    "flit-core",
-    "poetry-core",
-    "setuptools-scm",
-    "hatch-vcs",
-    "pytest",
-)
-# Indexes and package sources configured on the machine or in the shell, which would make a test's result depend
-# on them: the session's index replaces them all. (The shell's pip.conf goes with PIP_CONFIG_FILE.)
-MACHINE_INDEX_VARIABLES = (
-    "PIP_EXTRA_INDEX_URL",
-    "PIP_FIND_LINKS",
-    "PIP_CONSTRAINT",
-    "PIP_NO_INDEX",
-    "UV_INDEX",
-    "UV_EXTRA_INDEX_URL",
-    "UV_FIND_LINKS",
-    "UV_CONSTRAINT",
-    "UV_OFFLINE",
-)
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -89,18 +64,6 @@ def sample(tmp_path: Path, local_index: LocalIndex) -> SampleProject:
     return create_sample(tmp_path, index=(local_index.upload_url, local_index.index_url))
 
 
-def git(cwd: Path, *args: str) -> str:
-    """Plain git for assertions: tests read the world independently of relsafe's own wrapper."""
-    return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, text=True).stdout.strip()
-
-
-def relsafe_env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("RELSAFE_")}
-    env.update({"NO_COLOR": "1", "COLUMNS": "200", "TERM": "dumb"})
-    env.update(extra)
-    return env
-
-
 @pytest.fixture
 def run_relsafe() -> RunRelsafe:
     """Run the real CLI in a subprocess, the way a user (or CI) does."""
@@ -109,7 +72,7 @@ def run_relsafe() -> RunRelsafe:
         *args: str, cwd: Path, env: dict[str, str] | None = None, timeout: float = 300
     ) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            [sys.executable, "-m", "relsafe", *args],
+            relsafe_command(*args),
             cwd=cwd,
             env=env or relsafe_env(),
             capture_output=True,

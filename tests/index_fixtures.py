@@ -6,9 +6,7 @@ real wheel and sdist of a one-module package, built once per session.
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -16,20 +14,10 @@ import pytest
 from relsafe.core.redaction import Redactor
 from relsafe.journal.runlog import RunLog
 from relsafe.tools.localindex import LocalIndex
-from relsafe.tools.process import run
+from tests.support.projects import TinyDists, build
 
 TINY_NAME = "Tiny_Pkg"  # not normalised on purpose: the index must find it as tiny-pkg
 TINY_VERSION = "0.1.0"
-
-
-@dataclass(frozen=True)
-class TinyDists:
-    wheel: Path
-    sdist: Path
-
-    @property
-    def files(self) -> list[Path]:
-        return [self.wheel, self.sdist]
 
 
 @pytest.fixture
@@ -62,7 +50,5 @@ def tiny_dists(tmp_path_factory: pytest.TempPathFactory) -> TinyDists:
         'description = "A tiny package for index tests"\n'
         'readme = "README.md"\n'
     )
-    out = root / "dist"
-    log = RunLog(root / "build.log", Redactor())
-    run([sys.executable, "-m", "build", "--no-isolation", "--outdir", out, root], log=log, what="build")
-    return TinyDists(wheel=next(out.glob("*.whl")), sdist=next(out.glob("*.tar.gz")))
+    wheel, sdist = build(root)
+    return TinyDists(wheel=wheel, sdist=sdist)

@@ -9,17 +9,11 @@ from pathlib import Path
 import pytest
 
 from relsafe.app.sample import SampleProject
-from tests.conftest import RunRelsafe, git
-from tests.release_fixtures import (
-    assert_released,
-    fail_push,
-    journal_dir,
-    kill_at,
-    kill_once_the_remote_took_the_push,
-    status_json,
-    version_in_files,
-    world,
-)
+from tests.support.cli import RunRelsafe
+from tests.support.git import git
+from tests.support.processes import kill_at, kill_once_the_remote_took_the_push
+from tests.support.remotes import fail_push
+from tests.support.world import assert_released, journal_dir, status_json, version_in_files, world
 
 
 def _aborted(sample: SampleProject, release_id: str) -> None:

@@ -12,8 +12,10 @@ import pytest
 from relsafe.security import archive_walk
 from relsafe.security.archive_walk import TOO_DEEP, UNREADABLE
 from relsafe.security.artifact_scan import SecretFinding, scan_distribution
-from tests.secret_corpus import pypi_token, pypirc, tar_of, zip_of
-from tests.test_artifact_scan import write_distribution, write_wheel
+from tests.support.archives import tar_of, zip_of
+from tests.support.distributions import write_distribution
+from tests.support.secret_corpus import pypi_token, pypirc
+from tests.support.wheels import write_wheel
 
 
 def _kinds(findings: list[SecretFinding]) -> list[tuple[str, str]]:

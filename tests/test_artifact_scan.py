@@ -7,13 +7,9 @@ ships its tests and must pass its own scan).
 
 from __future__ import annotations
 
-import io
 import os
 import random
 import string
-import subprocess
-import sys
-import tarfile
 import threading
 import zipfile
 from collections.abc import Callable
@@ -23,6 +19,10 @@ import pytest
 
 from relsafe.core.errors import StepFailed
 from relsafe.security.artifact_scan import CHUNK_SIZE, OVERLAP, PUBLIC_LIMIT, SecretFinding, scan_distribution
+from tests.support.distributions import write_distribution
+from tests.support.projects import build_project
+from tests.support.sdists import write_sdist
+from tests.support.wheels import wheel_files, write_wheel
 
 ALNUM = string.ascii_letters + string.digits
 URLSAFE = ALNUM + "_-"
@@ -58,61 +58,11 @@ SECRETS: dict[str, tuple[str, Callable[[], str]]] = {
 }
 
 
-def write_wheel(path: Path, files: dict[str, bytes]) -> Path:
-    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as wheel:
-        for name, data in files.items():
-            wheel.writestr(name, data)
-    return path
-
-
-def write_sdist(path: Path, files: dict[str, bytes]) -> Path:
-    """An sdist whose members sit under its top folder, as the spec wants."""
-    top = path.name.removesuffix(".tar.gz")
-    with tarfile.open(path, "w:gz") as sdist:
-        for name, data in files.items():
-            info = tarfile.TarInfo(f"{top}/{name}")
-            info.size = len(data)
-            sdist.addfile(info, io.BytesIO(data))
-    return path
-
-
-def write_distribution(tmp_path: Path, kind: str, files: dict[str, bytes]) -> Path:
-    if kind == "wheel":
-        return write_wheel(tmp_path / "pkg-1.0-py3-none-any.whl", files)
-    return write_sdist(tmp_path / "pkg-1.0.tar.gz", files)
-
-
 def assert_secret_hidden(findings: list[SecretFinding], secret: str) -> None:
     shown = [str(findings), repr(findings), *(str(f) for f in findings), *(repr(f) for f in findings)]
     for text in shown:
         assert secret not in text
         assert secret.strip()[-20:] not in text
-
-
-def build_project(root: Path, files: dict[str, str], *build_args: str) -> list[Path]:
-    """Build a real hatchling project made of `files` and return its dist files."""
-    project = {
-        "pyproject.toml": (
-            '[build-system]\nrequires = ["hatchling"]\nbuild-backend = "hatchling.build"\n'
-            '[project]\nname = "sample-pkg"\nversion = "1.2.3"\nreadme = "README.md"\n'
-            '[tool.hatch.build.targets.wheel]\npackages = ["src/sample"]\n'
-        ),
-        "README.md": "# sample\n",
-        "src/sample/__init__.py": '__version__ = "1.2.3"\n',
-        **files,
-    }
-    for name, text in project.items():
-        (root / name).parent.mkdir(parents=True, exist_ok=True)
-        (root / name).write_text(text)
-    out = root / "dist"
-    built = subprocess.run(
-        [sys.executable, "-m", "build", "--no-isolation", "--outdir", str(out), *build_args, str(root)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert built.returncode == 0, built.stdout[-3000:]
-    return sorted(out.iterdir())
 
 
 @pytest.mark.parametrize("kind", ["wheel", "sdist"])
@@ -390,10 +340,11 @@ def test_context_around_a_chunk_boundary_is_kept(tmp_path: Path, start: int, bef
 def test_short_reads_of_a_member_still_find_tokens(tmp_path: Path) -> None:
     """A member read in small pieces (stored, tiny) and a token at its very start and end."""
     token = SECRETS["akia"][1]()
-    wheel = tmp_path / "pkg-1.0-py3-none-any.whl"
-    with zipfile.ZipFile(wheel, "w", zipfile.ZIP_STORED) as archive:
-        archive.writestr("pkg/start.txt", token)
-        archive.writestr("pkg/end.txt", "x" * 300 + " " + token)
+    wheel = write_wheel(
+        tmp_path / "pkg-1.0-py3-none-any.whl",
+        {"pkg/start.txt": token.encode(), "pkg/end.txt": ("x" * 300 + " " + token).encode()},
+        compression=zipfile.ZIP_STORED,
+    )
     assert [f.member for f in scan_distribution(wheel)] == ["pkg/start.txt", "pkg/end.txt"]
 
 
@@ -475,8 +426,8 @@ def test_a_clean_real_build_has_no_findings(tmp_path: Path) -> None:
         },
     )
     assert len(dists) == 2
-    with zipfile.ZipFile(dists[0] if dists[0].suffix == ".whl" else dists[1]) as wheel:
-        assert {"sample/cacert.pem", "sample/.env.example"} <= set(wheel.namelist())
+    wheel = dists[0] if dists[0].suffix == ".whl" else dists[1]
+    assert {"sample/cacert.pem", "sample/.env.example"} <= set(wheel_files(wheel))
     assert [scan_distribution(path) for path in dists] == [[], []]
 
 

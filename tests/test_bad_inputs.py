@@ -13,7 +13,8 @@ import pytest
 
 from relsafe.app.sample import SampleProject, create_sample
 from relsafe.tools.localindex import LocalIndex
-from tests.conftest import RunRelsafe, git, relsafe_env
+from tests.support.cli import RunRelsafe, relsafe_env
+from tests.support.git import git
 
 Mutation = Callable[[Path], None]
 

@@ -9,8 +9,9 @@ import pytest
 
 from relsafe.app.sample import SampleProject
 from relsafe.model.index_url import is_production_pypi
-from tests.conftest import RunRelsafe, git
-from tests.release_fixtures import journal_dir, world
+from tests.support.cli import RunRelsafe
+from tests.support.git import git
+from tests.support.world import journal_dir, world
 
 
 @pytest.mark.parametrize(

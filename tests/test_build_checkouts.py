@@ -13,7 +13,7 @@ from relsafe.journal.runlog import RunLog
 from relsafe.steps.build import BUILD_CHECKOUT_PREFIX, release_checkout, remove_stale_checkouts
 from relsafe.steps.context import Context
 from relsafe.tools.git import Git
-from tests.conftest import git
+from tests.support.git import git
 
 
 def repository_context(tmp_path: Path) -> Any:

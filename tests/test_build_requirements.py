@@ -14,7 +14,7 @@ from relsafe.core.errors import ToolFailed
 from relsafe.journal.runlog import RunLog
 from relsafe.model import build_requirements
 from relsafe.tools.builder import build_distributions, prepare_environment
-from tests.shapes import write_from_sample
+from tests.support.shapes import write_from_sample
 
 EPOCH = 1_700_000_000
 

@@ -11,8 +11,8 @@ import pytest
 
 from relsafe import __version__
 from relsafe.app.sample import SampleProject, create_sample
-from tests.conftest import RunRelsafe, relsafe_env
-from tests.release_fixtures import status_json, world
+from tests.support.cli import RunRelsafe, relsafe_env
+from tests.support.world import status_json, world
 
 HEAVY = {"twine", "build", "bumpversion", "git", "virtualenv", "pypiserver"}
 PARSING = {"typer", "click", "pydantic"}  # a plain `relsafe status` needs none of them

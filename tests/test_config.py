@@ -9,8 +9,10 @@ import pytest
 
 from relsafe.app.sample import SampleProject, create_sample
 from relsafe.tools.localindex import LocalIndex
-from tests.conftest import RunRelsafe, git
-from tests.release_fixtures import journal_dir, release_toml, status_json, world
+from tests.support.cli import RunRelsafe
+from tests.support.git import git
+from tests.support.release_config import release_toml
+from tests.support.world import journal_dir, status_json, world
 
 # release.toml content → what the one error line must say
 RELEASE_TOML_ERRORS = {

@@ -13,8 +13,10 @@ import pytest
 from relsafe.app.sample import SampleProject
 from relsafe.tools.index.simple_api import files_for
 from relsafe.tools.localindex import LocalIndex
-from tests.conftest import RunRelsafe, git
-from tests.release_fixtures import KILLED, assert_released, session_processes, start, wait_for
+from tests.support.cli import RunRelsafe
+from tests.support.git import git
+from tests.support.processes import KILLED, session_processes, start, wait_for
+from tests.support.world import assert_released
 
 pytestmark = pytest.mark.slow
 

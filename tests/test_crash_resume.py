@@ -17,24 +17,18 @@ from pathlib import Path
 import pytest
 
 from relsafe.app.sample import SampleProject
-from tests.conftest import RunRelsafe, git
-from tests.release_fixtures import (
+from tests.support.cli import RunRelsafe
+from tests.support.git import git
+from tests.support.processes import (
     KILLED,
-    REJECT,
-    assert_released,
-    commits_since,
-    fail_push,
-    install_hook,
-    journal_dir,
     kill_at,
     kill_once_the_remote_took_the_push,
-    push_from_another_clone,
     session_processes,
     start,
-    status_json,
     wait_for,
-    world,
 )
+from tests.support.remotes import REJECT, fail_push, install_hook, push_from_another_clone
+from tests.support.world import assert_released, commits_since, journal_dir, status_json, world
 
 pytestmark = pytest.mark.slow
 

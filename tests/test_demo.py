@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import relsafe_env
+from tests.support.cli import relsafe_env
 
 
 @pytest.mark.slow

@@ -3,12 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-import io
 import os
-import subprocess
-import sys
-import tarfile
-import zipfile
 from pathlib import Path
 
 import pytest
@@ -23,6 +18,9 @@ from relsafe.artifacts.distribution import (
     wheel_members,
 )
 from relsafe.core.errors import StepFailed
+from tests.support import projects
+from tests.support.sdists import write_sdist
+from tests.support.wheels import write_wheel
 
 WHEEL = "pkg-1.0-py3-none-any.whl"
 SDIST = "pkg-1.0.tar.gz"
@@ -40,52 +38,22 @@ def dist_info(version: str = "1.0", folder: str = "pkg-1.0.dist-info") -> dict[s
     }
 
 
-def write_wheel(path: Path, files: dict[str, bytes]) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as wheel:
-        for name, data in files.items():
-            wheel.writestr(name, data)
-    return path
-
-
-def write_sdist(path: Path, files: dict[str, bytes]) -> Path:
-    with tarfile.open(path, "w:gz") as sdist:
-        for name, data in files.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            sdist.addfile(info, io.BytesIO(data))
-    return path
-
-
 def build_project(root: Path, *build_args: str, sdist_exclude: str = "") -> list[Path]:
     """Build a real hatchling project with a data file; return its dist files, wheel first.
 
     `sdist_exclude` leaves one file out of the sdist, as a forgotten MANIFEST entry would."""
-    project = {
-        "pyproject.toml": (
-            '[build-system]\nrequires = ["hatchling"]\nbuild-backend = "hatchling.build"\n'
-            '[project]\nname = "Sample.Pkg"\nversion = "1.2.3"\nreadme = "README.md"\n'
-            'license = "MIT"\nlicense-files = ["LICENSE"]\n'
-            '[tool.hatch.build.targets.wheel]\npackages = ["src/sample"]\n'
-        )
-        + (f'[tool.hatch.build.targets.sdist]\nexclude = ["{sdist_exclude}"]\n' if sdist_exclude else ""),
-        "README.md": "# Sample\n\nA sample package.\n",
-        "LICENSE": "MIT License\n",
-        "src/sample/__init__.py": '__version__ = "1.2.3"\n',
-        "src/sample/data/table.json": "{}\n",
-    }
-    for name, text in project.items():
-        (root / name).parent.mkdir(parents=True, exist_ok=True)
-        (root / name).write_text(text)
-    out = root / "dist"
-    built = subprocess.run(
-        [sys.executable, "-m", "build", "--no-isolation", "--outdir", str(out), *build_args, str(root)],
-        capture_output=True,
-        text=True,
-        check=False,
+    return projects.build_project(
+        root,
+        {
+            "README.md": "# Sample\n\nA sample package.\n",
+            "LICENSE": "MIT License\n",
+            "src/sample/data/table.json": "{}\n",
+        },
+        *build_args,
+        name="Sample.Pkg",
+        project='license = "MIT"\nlicense-files = ["LICENSE"]\n',
+        tool=f'[tool.hatch.build.targets.sdist]\nexclude = ["{sdist_exclude}"]\n' if sdist_exclude else "",
     )
-    assert built.returncode == 0, built.stdout[-3000:]
-    return sorted(out.iterdir(), key=lambda path: path.suffix != ".whl")
 
 
 @pytest.mark.slow
@@ -233,7 +201,7 @@ def test_version_inside_the_wheel_must_match_the_file_name_and_the_release(tmp_p
 def test_an_invalid_or_missing_metadata_version_is_a_problem(tmp_path: Path) -> None:
     invalid = write_wheel(tmp_path / "a" / WHEEL, {"pkg/__init__.py": b"", **dist_info(version="one")})
     missing = write_wheel(tmp_path / "b" / WHEEL, {"pkg/__init__.py": b""})
-    no_field = write_sdist(tmp_path / SDIST, {"pkg-1.0/PKG-INFO": b"Metadata-Version: 2.1\nName: pkg\n"})
+    no_field = write_sdist(tmp_path / SDIST, {"PKG-INFO": b"Metadata-Version: 2.1\nName: pkg\n"})
 
     assert version_problems(invalid, "1.0") == [f"{WHEEL}: METADATA has version 'one', which is not a valid version"]
     assert version_problems(missing, "1.0") == [f"{WHEEL} has 0 .dist-info/METADATA files, expected one"]
@@ -246,9 +214,9 @@ def test_the_sdist_version_comes_from_the_top_level_pkg_info(tmp_path: Path) -> 
     sdist = write_sdist(
         tmp_path / SDIST,
         {
-            "pkg-1.0/src/pkg.egg-info/PKG-INFO": metadata("0.9"),
-            "pkg-1.0/PKG-INFO": metadata("1.0"),
-            "pkg-1.0/src/pkg/__init__.py": b"",
+            "src/pkg.egg-info/PKG-INFO": metadata("0.9"),
+            "PKG-INFO": metadata("1.0"),
+            "src/pkg/__init__.py": b"",
         },
     )
     assert metadata_version(sdist) == "1.0"
@@ -260,7 +228,7 @@ def test_the_sdist_version_comes_from_the_top_level_pkg_info(tmp_path: Path) -> 
 
 
 def test_an_sdist_without_pkg_info_is_a_problem(tmp_path: Path) -> None:
-    sdist = write_sdist(tmp_path / SDIST, {"pkg-1.0/setup.py": b""})
+    sdist = write_sdist(tmp_path / SDIST, {"setup.py": b""})
     assert version_problems(sdist, "1.0") == [f"{SDIST} has no PKG-INFO in its top folder"]
 
 

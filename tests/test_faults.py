@@ -12,8 +12,9 @@ import pytest
 from relsafe.app.sample import SampleProject
 from relsafe.tools.index.simple_api import files_for
 from relsafe.tools.localindex import LocalIndex
-from tests.conftest import RunRelsafe, git, relsafe_env
-from tests.fault_server import FaultServer
+from tests.support.cli import RunRelsafe, relsafe_env
+from tests.support.fault_server import FaultServer
+from tests.support.git import git
 
 
 @pytest.fixture

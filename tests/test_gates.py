@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 
 from relsafe.app.sample import SampleProject
-from tests.conftest import RunRelsafe, git, relsafe_env
+from tests.support.cli import RunRelsafe, relsafe_env
+from tests.support.git import git
 
 ITEMS = ["CHANGELOG.md has an entry for this version", "The docs are updated"]
 

@@ -38,7 +38,7 @@ from relsafe.tools.index.transfer import FileExists, download, upload
 from relsafe.tools.localindex import LocalIndex
 
 if TYPE_CHECKING:
-    from tests.index_fixtures import TinyDists
+    from tests.support.projects import TinyDists
 
 WHEEL_SHA = "926404dc0fa565274058b0866dd02062d07ef2537b7d7b5d084995a3d55d0de7"
 SDIST_SHA = "5d41402abc4b2a76b9719d911017c592ae3a2b6b8e2a3c0f0b5f4e0c6f3b2a1d"

@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import json
 import random
 import string
-import subprocess
-import sys
-import zipfile
 from pathlib import Path
 
 import pytest
 
 from relsafe.app.sample import create_sample
-from tests.conftest import RunRelsafe
+from tests.support.cli import RunRelsafe
+from tests.support.projects import build
+from tests.support.wheels import repack, wheel_files
 
 
 @pytest.fixture(scope="module")
@@ -23,36 +20,11 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """The sample package's wheel and sdist, built as a maintainer would, with the backend beside relsafe."""
     base = tmp_path_factory.mktemp("inspect")
     sample = create_sample(base)
-    out = base / "dist"
-    subprocess.run(
-        [sys.executable, "-m", "build", "--no-isolation", "--outdir", str(out), str(sample.root)],
-        check=True,
-        capture_output=True,
-    )
-    return {path.suffix: path for path in out.iterdir()}
+    return {path.suffix: path for path in build(sample.root, out=base / "dist")}
 
 
 def planted_token() -> str:
     return "ghp_" + "".join(random.choices(string.ascii_letters + string.digits, k=36))
-
-
-def repack(source: Path, folder: Path, added: dict[str, bytes]) -> Path:
-    """A copy of a wheel with members added and listed in its RECORD, as a backend would have written them."""
-    wheel = folder / source.name
-    with zipfile.ZipFile(source) as original, zipfile.ZipFile(wheel, "w", zipfile.ZIP_DEFLATED) as copied:
-        for entry in original.infolist():
-            data = original.read(entry)
-            if entry.filename.endswith(".dist-info/RECORD"):
-                lines = [f"{name},{record_hash(content)},{len(content)}\n" for name, content in added.items()]
-                data += "".join(lines).encode()
-            copied.writestr(entry, data)
-        for name, content in added.items():
-            copied.writestr(name, content)
-    return wheel
-
-
-def record_hash(data: bytes) -> str:
-    return "sha256=" + base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
 
 
 def test_clean_files_pass(built: dict[str, Path], tmp_path: Path, run_relsafe: RunRelsafe) -> None:
@@ -65,7 +37,8 @@ def test_a_secret_is_one_line_naming_file_member_and_rule_never_the_token(
     built: dict[str, Path], tmp_path: Path, run_relsafe: RunRelsafe
 ) -> None:
     token = planted_token()
-    wheel = repack(built[".whl"], tmp_path, {"relsafe_sample/settings.py": f"TOKEN = {token!r}\n".encode()})
+    source = built[".whl"]
+    wheel = repack(source, tmp_path / source.name, {"relsafe_sample/settings.py": f"TOKEN = {token!r}\n".encode()})
 
     found = run_relsafe("inspect", str(wheel), cwd=tmp_path)
     allowed = run_relsafe("inspect", str(wheel), "--allow", "relsafe_sample/settings.py", cwd=tmp_path)
@@ -86,14 +59,10 @@ def test_broken_metadata_and_layout_are_findings(
     built: dict[str, Path], tmp_path: Path, run_relsafe: RunRelsafe
 ) -> None:
     source = built[".whl"]
-    wheel = tmp_path / source.name
-    with zipfile.ZipFile(source) as original, zipfile.ZipFile(wheel, "w") as broken:
-        for entry in original.infolist():
-            data = original.read(entry)
-            if entry.filename.endswith("METADATA"):
-                data = data.replace(b"Version: 0.1.0", b"Version: 9.9.9")
-            broken.writestr(entry, data)
-        broken.writestr("tests/__init__.py", b"")
+    members = wheel_files(source)
+    metadata = next(name for name in members if name.endswith("METADATA"))
+    changes = {metadata: members[metadata].replace(b"Version: 0.1.0", b"Version: 9.9.9"), "tests/__init__.py": b""}
+    wheel = repack(source, tmp_path / source.name, changes, record=False)  # as it was edited, not as built
 
     found = run_relsafe("inspect", str(wheel), cwd=tmp_path)
 

@@ -6,9 +6,6 @@ Every file here is a real build checked by the real twine.
 from __future__ import annotations
 
 import shutil
-import subprocess
-import sys
-import zipfile
 from pathlib import Path
 
 import pytest
@@ -16,7 +13,10 @@ import pytest
 from relsafe.app.sample import SampleProject
 from relsafe.journal.runlog import RunLog
 from relsafe.tools.twine_check import metadata_check
-from tests.conftest import RunRelsafe, git
+from tests.support.cli import RunRelsafe
+from tests.support.git import git
+from tests.support.projects import build_project
+from tests.support.wheels import write_wheel
 
 pytestmark = pytest.mark.slow
 
@@ -27,24 +27,8 @@ BROKEN_RST = "Title\n=====\n\nSome *emphasis that is never closed.\n"
 
 def build(root: Path, readme: str | None = None) -> list[Path]:
     """A real hatchling wheel and sdist, without a README (twine warns) or with `readme` as README.rst."""
-    pyproject = (
-        '[build-system]\nrequires = ["hatchling"]\nbuild-backend = "hatchling.build"\n'
-        '[project]\nname = "sample-pkg"\nversion = "1.0"\n'
-        + ('readme = "README.rst"\n' if readme is not None else "")
-        + '[tool.hatch.build.targets.wheel]\npackages = ["src/sample"]\n'
-    )
-    files = {"pyproject.toml": pyproject, "src/sample/__init__.py": "", **({"README.rst": readme} if readme else {})}
-    for name, text in files.items():
-        (root / name).parent.mkdir(parents=True, exist_ok=True)
-        (root / name).write_text(text)
-    built = subprocess.run(
-        [sys.executable, "-m", "build", "--no-isolation", "--outdir", str(root / "dist"), str(root)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert built.returncode == 0, built.stdout[-3000:]
-    return sorted((root / "dist").iterdir())
+    files = {"src/sample/__init__.py": "", **({"README.rst": readme} if readme else {})}
+    return build_project(root, files, version="1.0", readme="README.rst" if readme is not None else None)
 
 
 @pytest.fixture(scope="module")
@@ -99,9 +83,7 @@ def test_a_long_path_stays_whole_in_one_problem(
 
 
 def test_a_file_twine_cannot_read_is_a_problem_with_twines_reason(tmp_path: Path) -> None:
-    wheel = tmp_path / "broken-1.0-py3-none-any.whl"
-    with zipfile.ZipFile(wheel, "w") as archive:
-        archive.writestr("broken/__init__.py", "")
+    wheel = write_wheel(tmp_path / "broken-1.0-py3-none-any.whl", {"broken/__init__.py": b""})  # no .dist-info
     check = metadata_check([wheel], RunLog(None), strict=False)
     assert len(check.problems) == 1
     assert check.problems[0].startswith(f"twine check: {wheel.name}: could not be checked: InvalidDistribution: ")

@@ -20,8 +20,9 @@ import pytest
 
 from relsafe.app.sample import SampleProject, create_sample
 from relsafe.tools.localindex import LocalIndex
-from tests.conftest import RunRelsafe, git, relsafe_env
-from tests.release_fixtures import journal_dir, status_json, world
+from tests.support.cli import RunRelsafe, relsafe_env
+from tests.support.git import git
+from tests.support.world import journal_dir, status_json, world
 
 GATED = """
 [release]

@@ -17,9 +17,10 @@ import pytest
 
 from relsafe.app.sample import SampleProject
 from relsafe.tools.localindex import LocalIndex
-from tests.conftest import RunRelsafe, git
-from tests.release_fixtures import journal_dir, status_json, world
-from tests.shapes import CALVER, LAYOUTS, MODULE, NAME, create_shape
+from tests.support.cli import RunRelsafe
+from tests.support.git import git
+from tests.support.shapes import CALVER, LAYOUTS, MODULE, NAME, create_shape
+from tests.support.world import journal_dir, status_json, world
 
 pytestmark = pytest.mark.slow
 

@@ -15,7 +15,7 @@ from relsafe.tools.index.transfer import upload
 from relsafe.tools.localindex import LocalIndex
 
 if TYPE_CHECKING:
-    from tests.index_fixtures import TinyDists
+    from tests.support.projects import TinyDists
 
 pytestmark = pytest.mark.slow
 

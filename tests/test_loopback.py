@@ -17,7 +17,7 @@ from relsafe.tools import venv as venvs
 from relsafe.tools.localindex import LocalIndex
 from relsafe.tools.process import strict_pip_env
 from relsafe.tools.uv import uv_executable
-from tests.conftest import DEAD_PROXY
+from tests.support.loopback import DEAD_PROXY
 
 
 def test_a_request_beyond_loopback_fails_at_the_dead_proxy() -> None:

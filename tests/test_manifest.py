@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from relsafe.model import manifest
-from tests.conftest import git
+from tests.support.git import git
 
 WHEEL, SDIST = "pkg-1.2.0-py3-none-any.whl", "pkg-1.2.0.tar.gz"
 

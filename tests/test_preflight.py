@@ -9,15 +9,11 @@ from pathlib import Path
 import pytest
 
 from relsafe.app.sample import SampleProject
-from tests.conftest import RunRelsafe, git
-from tests.release_fixtures import (
-    assert_released,
-    journal_dir,
-    push_from_another_clone,
-    status_json,
-    world,
-)
-from tests.static_index import StaticIndex
+from tests.support.cli import RunRelsafe
+from tests.support.git import git
+from tests.support.remotes import push_from_another_clone
+from tests.support.static_index import StaticIndex
+from tests.support.world import assert_released, journal_dir, status_json, world
 
 
 @dataclass(frozen=True)

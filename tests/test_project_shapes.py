@@ -14,8 +14,6 @@ from __future__ import annotations
 import email
 import hashlib
 import subprocess
-import tarfile
-import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -23,9 +21,12 @@ import pytest
 
 from relsafe.app.sample import SampleProject
 from relsafe.tools.localindex import LocalIndex
-from tests.conftest import RunRelsafe, git
-from tests.release_fixtures import commits_since, journal_dir, status_json
-from tests.shapes import INIT, MODULE, NAME, SHAPES, Shape, create_shape
+from tests.support.cli import RunRelsafe
+from tests.support.git import git
+from tests.support.sdists import sdist_files
+from tests.support.shapes import INIT, MODULE, NAME, SHAPES, Shape, create_shape
+from tests.support.wheels import wheel_files
+from tests.support.world import commits_since, journal_dir, status_json
 
 pytestmark = pytest.mark.slow
 
@@ -41,19 +42,10 @@ def sha256(data: bytes) -> str:
 
 
 def wheel_metadata(wheel: Path) -> email.message.Message:
-    with zipfile.ZipFile(wheel) as archive:
-        name = next(n for n in archive.namelist() if n.endswith(".dist-info/METADATA"))
-        return email.message_from_bytes(archive.read(name))
-
-
-def sdist_files(sdist: Path) -> dict[str, bytes]:
-    """Path inside the project (the top folder stripped) → content, for every file of the sdist."""
-    with tarfile.open(sdist) as archive:
-        return {
-            member.name.split("/", 1)[1]: archive.extractfile(member).read()  # type: ignore[union-attr]
-            for member in archive.getmembers()
-            if member.isfile() and "/" in member.name
-        }
+    members = wheel_files(wheel)
+    return email.message_from_bytes(
+        next(data for name, data in members.items() if name.endswith(".dist-info/METADATA"))
+    )
 
 
 def file_at(sample: SampleProject, ref: str, path: str) -> bytes | None:
@@ -107,8 +99,7 @@ def test_each_shape_releases_end_to_end_through_staging(
     assert (metadata["Name"], metadata["Version"]) == (NAME, VERSION)
     sdist = sdist_files(dist / SDIST)
     assert email.message_from_bytes(sdist["PKG-INFO"])["Version"] == VERSION
-    with zipfile.ZipFile(dist / WHEEL) as wheel:
-        members = wheel.namelist()
+    members = list(wheel_files(dist / WHEEL))
     assert f"{MODULE}/__init__.py" in members
     if shape.data_file:
         assert f"{MODULE}/greeting.txt" in members and f"src/{MODULE}/greeting.txt" in sdist

@@ -23,8 +23,9 @@ from relsafe.app.sample import SampleProject, create_sample
 from relsafe.model import manifest
 from relsafe.model.publish_workflow import render_publish_workflow
 from relsafe.tools.localindex import LocalIndex
-from tests.conftest import RunRelsafe, git
-from tests.wheelhouse import wheelhouse
+from tests.support.cli import RunRelsafe
+from tests.support.git import git
+from tests.support.wheelhouse import wheelhouse
 
 pytestmark = pytest.mark.slow
 

@@ -16,8 +16,10 @@ import pytest
 from relsafe.app.sample import SampleProject
 from relsafe.security.workflow.audit import RELEASE, TAG, publishing_workflows, starts
 from relsafe.tools.localindex import LocalIndex
-from tests.conftest import RunRelsafe, git
-from tests.release_fixtures import assert_released, journal_dir, release_toml, world
+from tests.support.cli import RunRelsafe
+from tests.support.git import git
+from tests.support.release_config import release_toml
+from tests.support.world import assert_released, journal_dir, world
 
 WORKFLOWS = Path(".github/workflows")
 TAG_TRIGGER = "on:\n  push:\n    tags:\n      - 'v*'\n"

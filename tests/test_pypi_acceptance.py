@@ -8,13 +8,9 @@ editing its bytes, and each is judged both by the function the inspect step runs
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import io
 import shutil
 import struct
-import subprocess
-import sys
 import warnings
 import zipfile
 from collections.abc import Callable
@@ -24,8 +20,10 @@ from typing import Any
 import pytest
 
 from relsafe.artifacts.checks import upload_findings
-from tests.conftest import RunRelsafe
-from tests.test_artifact_scan import build_project
+from tests.support.cli import RunRelsafe
+from tests.support.files import write_files
+from tests.support.projects import build, build_project
+from tests.support.wheels import record_line, repack, wheel_files
 
 WHEEL = "sample_pkg-1.2.3-py2.py3-none-any.whl"
 SDIST = "sample_pkg-1.2.3.tar.gz"
@@ -41,25 +39,6 @@ def clean(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     return {path.name: path for path in built}
 
 
-def record_line(name: str, data: bytes) -> str:
-    digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
-    return f"{name},sha256={digest},{len(data)}"
-
-
-def repack(source: Path, dest: Path, changed: dict[str, bytes], *, record: bool = True) -> Path:
-    """A copy of a wheel with some members replaced or added; RECORD rewritten to match unless `record` is False."""
-    with zipfile.ZipFile(source) as original:
-        files = {info.filename: original.read(info) for info in original.infolist()}
-    files.update(changed)
-    if record:
-        lines = [record_line(name, data) for name, data in files.items() if name != RECORD]
-        files[RECORD] = ("\n".join([*lines, f"{RECORD},,"]) + "\n").encode()
-    with zipfile.ZipFile(dest, "w", zipfile.ZIP_DEFLATED) as wheel:
-        for name, data in files.items():
-            wheel.writestr(name, data)
-    return dest
-
-
 def header_offset(wheel: Path, member: str) -> int:
     with zipfile.ZipFile(wheel) as archive:
         return archive.getinfo(member).header_offset
@@ -72,6 +51,8 @@ def patch_bytes(wheel: Path, offset: int, new: bytes) -> None:
 
 
 # Each case breaks a copy of the clean wheel and names the line both ways of inspecting must print.
+# duplicate_name, data_descriptor and entry_comment write the ZIP with zipfile themselves: the structure they
+# leave (a second entry of one name, data descriptors, an entry comment) is the point, and no builder makes it.
 
 
 def duplicate_name(wheel: Path) -> tuple[str, str]:
@@ -139,40 +120,36 @@ def entry_comment(wheel: Path) -> tuple[str, str]:
 
 
 def control_character(wheel: Path) -> tuple[str, str]:
-    with zipfile.ZipFile(wheel, "a") as archive:
-        archive.writestr("sample/\x07bell.py", b"")
+    repack(wheel, wheel, {"sample/\x07bell.py": b""}, record=False)
     return "'sample/\\x07bell.py'", "zip: its name has a control character; PyPI refuses it"
 
 
 def record_wrong_hash(wheel: Path) -> tuple[str, str]:
-    with zipfile.ZipFile(wheel) as original:
-        record = original.read(RECORD).decode()
+    record = wheel_files(wheel)[RECORD].decode()
     line = next(line for line in record.splitlines() if line.startswith(MODULE + ","))
     stale = record.replace(line, record_line(MODULE, b"what was built before\n"))
-    repack(wheel, wheel.with_name("tmp.whl"), {RECORD: stale.encode()}, record=False).replace(wheel)
+    repack(wheel, wheel, {RECORD: stale.encode()}, record=False)
     return MODULE, "record: RECORD says sha256="
 
 
 def record_missing_file(wheel: Path) -> tuple[str, str]:
-    repack(wheel, wheel.with_name("tmp.whl"), {"sample/added.py": b"X = 1\n"}, record=False).replace(wheel)
+    repack(wheel, wheel, {"sample/added.py": b"X = 1\n"}, record=False)
     return "sample/added.py", "record: in the wheel but not listed in RECORD; PyPI refuses"
 
 
 def record_extra_entry(wheel: Path) -> tuple[str, str]:
-    with zipfile.ZipFile(wheel) as original:
-        record = original.read(RECORD).decode()
+    record = wheel_files(wheel)[RECORD].decode()
     extra = record + record_line("sample/gone.py", b"") + "\n"
-    repack(wheel, wheel.with_name("tmp.whl"), {RECORD: extra.encode()}, record=False).replace(wheel)
+    repack(wheel, wheel, {RECORD: extra.encode()}, record=False)
     return "sample/gone.py", "record: listed in RECORD but not in the wheel"
 
 
 def metadata_version_unknown(wheel: Path) -> tuple[str, str]:
-    with zipfile.ZipFile(wheel) as original:
-        metadata = original.read(METADATA).decode()
+    metadata = wheel_files(wheel)[METADATA].decode()
     newer = "\n".join(
         "Metadata-Version: 9.9" if line.startswith("Metadata-Version:") else line for line in metadata.split("\n")
     )
-    repack(wheel, wheel.with_name("tmp.whl"), {METADATA: newer.encode()}).replace(wheel)
+    repack(wheel, wheel, {METADATA: newer.encode()})
     return "-", "metadata-version: Metadata-Version 9.9 is not one the installed twine"
 
 
@@ -244,10 +221,8 @@ def test_a_file_name_not_normalised_is_refused(
 
 
 def test_signatures_of_record_may_be_left_out_of_it(clean: dict[str, Path], tmp_path: Path) -> None:
-    wheel = tmp_path / WHEEL
-    repack(clean[WHEEL], wheel, {})
-    with zipfile.ZipFile(wheel, "a") as archive:
-        archive.writestr(RECORD + ".jws", b"{}")
+    wheel = repack(clean[WHEEL], tmp_path / WHEEL)  # RECORD lists every member...
+    repack(wheel, wheel, {RECORD + ".jws": b"{}"}, record=False)  # ...and the signature of it is added after
 
     assert upload_findings(wheel) == []
 
@@ -262,14 +237,7 @@ def setuptools_project(root: Path) -> list[Path]:
         "README.md": "# sample\n",
         "src/setup_tools_pkg/__init__.py": "",
     }
-    for name, text in files.items():
-        (root / name).parent.mkdir(parents=True, exist_ok=True)
-        (root / name).write_text(text)
-    built = subprocess.run(
-        [sys.executable, "-m", "build", "--outdir", str(root / "dist"), str(root)], capture_output=True, text=True
-    )
-    assert built.returncode == 0, built.stdout[-3000:] + built.stderr[-3000:]
-    return sorted((root / "dist").iterdir())
+    return build(write_files(root, files), isolated=True)
 
 
 @pytest.mark.slow

@@ -10,8 +10,10 @@ import pytest
 from relsafe.app.sample import SampleProject
 from relsafe.tools.index.simple_api import files_for
 from relsafe.tools.localindex import LocalIndex
-from tests.conftest import RunRelsafe, git
-from tests.release_fixtures import assert_released, journal_dir, kill_at
+from tests.support.cli import RunRelsafe
+from tests.support.git import git
+from tests.support.processes import kill_at
+from tests.support.world import assert_released, journal_dir
 
 PYPI_LIKE_TOKEN = "pypi-AgEIcHlwaS5vcmc" + "Q" * 64
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import json
 import subprocess
-import sys
 import tarfile
 import time
 import zipfile
@@ -14,14 +13,13 @@ from pathlib import Path
 import pytest
 
 from relsafe.app.sample import SampleProject
-from tests.conftest import RunRelsafe, git, relsafe_env
-from tests.release_fixtures import (
-    FOUNDATION_STEPS,
-    assert_released,
-    install_hook,
-    journal_dir,
-    status_json,
-)
+from tests.support import projects
+from tests.support.cli import RunRelsafe, relsafe_env
+from tests.support.git import git
+from tests.support.release_config import FOUNDATION_STEPS
+from tests.support.remotes import install_hook
+from tests.support.wheels import wheel_files
+from tests.support.world import assert_released, journal_dir, status_json
 
 pytestmark = pytest.mark.slow
 
@@ -126,10 +124,9 @@ def test_minor_release_bumps_tags_pushes_and_records_every_step(
         assert "0.2.0" in artifact["name"]
         assert artifact["sha256"] == sha256(path)
         assert artifact["size"] == path.stat().st_size
-    wheel = next(folder.glob("*.whl"))
-    with zipfile.ZipFile(wheel) as archive:
-        metadata = archive.read("relsafe_sample-0.2.0.dist-info/METADATA").decode()
-        init = archive.read(f"{sample.module}/__init__.py").decode()
+    members = wheel_files(next(folder.glob("*.whl")))
+    metadata = members["relsafe_sample-0.2.0.dist-info/METADATA"].decode()
+    init = members[f"{sample.module}/__init__.py"].decode()
     assert "\nVersion: 0.2.0\n" in metadata
     assert '__version__ = "0.2.0"' in init
     assert sorted(p.name for p in (sample.root / "dist").iterdir()) == [stale.name]
@@ -218,16 +215,10 @@ def test_the_build_is_reproducible_from_the_bump_commit(
         check=True,
         capture_output=True,
     )
-    outdir = tmp_path / "rebuild-dist"
-    rebuilt = subprocess.run(
-        [sys.executable, "-m", "build", "--outdir", str(outdir), str(checkout)],
-        env={**relsafe_env(), "SOURCE_DATE_EPOCH": str(epoch)},
-        capture_output=True,
-        text=True,
-        timeout=300,
+    rebuilt = projects.build(
+        checkout, out=tmp_path / "rebuild-dist", isolated=True, env={**relsafe_env(), "SOURCE_DATE_EPOCH": str(epoch)}
     )
-    assert rebuilt.returncode == 0, rebuilt.stdout + rebuilt.stderr
-    assert {a["name"]: a["sha256"] for a in build["artifacts"]} == {p.name: sha256(p) for p in outdir.iterdir()}
+    assert {a["name"]: a["sha256"] for a in build["artifacts"]} == {p.name: sha256(p) for p in rebuilt}
 
 
 def test_the_journal_never_dirties_the_tree_nor_holds_a_secret(

@@ -9,8 +9,9 @@ import pytest
 
 from relsafe.app.sample import SampleProject, create_sample
 from relsafe.tools.localindex import LocalIndex
-from tests.conftest import RunRelsafe, git
-from tests.release_fixtures import status_json
+from tests.support.cli import RunRelsafe
+from tests.support.git import git
+from tests.support.world import status_json
 
 pytestmark = pytest.mark.slow
 

@@ -15,8 +15,9 @@ import pytest
 from relsafe.app.sample import SampleProject, create_sample
 from relsafe.tools.localindex import LocalIndex
 from relsafe.tools.process import error_tail
-from tests.conftest import RunRelsafe, git, relsafe_env
-from tests.release_fixtures import journal_dir, relsafe_command, status_json, world
+from tests.support.cli import RunRelsafe, relsafe_command, relsafe_env
+from tests.support.git import git
+from tests.support.world import journal_dir, status_json, world
 
 MARKUP = "[bold]x[/bold] :warning:"  # rich would make this bold and an emoji
 REAL_ERROR = f"RuntimeError: the real error {MARKUP}"

@@ -10,7 +10,8 @@ import pytest
 
 from relsafe.app.sample import create_sample
 from relsafe.tools.localindex import LocalIndex
-from tests.conftest import RunRelsafe, git
+from tests.support.cli import RunRelsafe
+from tests.support.git import git
 
 pytestmark = pytest.mark.slow
 

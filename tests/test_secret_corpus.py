@@ -3,16 +3,15 @@ and at least everything detect-secrets finds in the same files, which it can onl
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from relsafe.core.redaction import DEFAULT_REDACTOR
 from relsafe.security.artifact_scan import SecretFinding, scan_distribution
-from tests.secret_corpus import CLEAN, PLANTED, Variant
-from tests.test_artifact_scan import write_distribution
+from tests.support.distributions import write_distribution
+from tests.support.projects import build
+from tests.support.secret_corpus import CLEAN, PLANTED, Variant
 
 PACKAGE = {"pkg/__init__.py": b'__version__ = "1.0"\n', "pkg/core.py": b"def run() -> int:\n    return 1\n"}
 
@@ -88,13 +87,6 @@ def test_relsafe_catches_everything_detect_secrets_does_and_the_archives(
 def test_relsafe_own_distributions_raise_no_finding(tmp_path: Path) -> None:
     """relsafe's sdist ships its tests and docs, which talk about secrets all the time: none may look like one."""
     root = Path(__file__).resolve().parents[1]
-    built = subprocess.run(
-        [sys.executable, "-m", "build", "--no-isolation", "--outdir", str(tmp_path), str(root)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert built.returncode == 0, built.stdout[-2000:] + built.stderr[-2000:]
-    distributions = sorted(tmp_path.iterdir())
+    distributions = build(root, out=tmp_path)
     assert sorted(path.suffix for path in distributions) == [".gz", ".whl"]
     assert [finding for path in distributions for finding in scan_distribution(path)] == []

@@ -29,9 +29,10 @@ import pytest
 
 from relsafe.app.sample import SampleProject, create_sample
 from relsafe.tools.localindex import LocalIndex
-from tests.conftest import RunRelsafe, git, relsafe_env
-from tests.fault_server import FaultServer
-from tests.release_fixtures import journal_dir, world
+from tests.support.cli import RunRelsafe, relsafe_env
+from tests.support.fault_server import FaultServer
+from tests.support.git import git
+from tests.support.world import journal_dir, world
 
 LOGIN = "__token__"
 FAST_STEPS = '["preflight", "bump", "build", "stage"]'

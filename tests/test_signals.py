@@ -19,16 +19,10 @@ import pytest
 from relsafe.app.sample import SampleProject, create_sample
 from relsafe.tools.leftovers import MARKER, clean_up_after_killed_runs, start_time
 from relsafe.tools.localindex import LocalIndex
-from tests.conftest import RunRelsafe, git
-from tests.release_fixtures import (
-    KILLED,
-    assert_released,
-    journal_dir,
-    session_processes,
-    start,
-    status_json,
-    wait_for,
-)
+from tests.support.cli import RunRelsafe
+from tests.support.git import git
+from tests.support.processes import KILLED, session_processes, start, wait_for
+from tests.support.world import assert_released, journal_dir, status_json
 
 pytestmark = pytest.mark.skipif(not Path("/proc/self/environ").exists(), reason="finds processes in /proc")
 

@@ -14,9 +14,10 @@ from typing import Any
 import pytest
 
 from relsafe.app.sample import SampleProject
-from tests.conftest import RunRelsafe, git
-from tests.release_fixtures import status_json
-from tests.test_verification import commit_all, write
+from tests.support.cli import RunRelsafe
+from tests.support.files import write
+from tests.support.git import commit_all, git
+from tests.support.world import status_json
 
 pytestmark = pytest.mark.slow
 

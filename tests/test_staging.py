@@ -24,21 +24,14 @@ from typing import Any
 import pytest
 
 from relsafe.app.sample import SampleProject, create_sample, write_index_config, write_sources
-from relsafe.journal.runlog import RunLog
 from relsafe.tools.index.simple_api import project_files
 from relsafe.tools.localindex import LocalIndex
-from relsafe.tools.process import run
-from tests.conftest import RunRelsafe, git, relsafe_env
-from tests.release_fixtures import (
-    IDENTITY,
-    KILLED,
-    journal_dir,
-    push_from_another_clone,
-    start,
-    status_json,
-    wait_for,
-    world,
-)
+from tests.support.cli import RunRelsafe, relsafe_env
+from tests.support.git import git
+from tests.support.processes import KILLED, start, wait_for
+from tests.support.projects import build
+from tests.support.remotes import IDENTITY, push_from_another_clone
+from tests.support.world import journal_dir, status_json, world
 
 pytestmark = pytest.mark.slow
 
@@ -221,10 +214,8 @@ def impostor_dists(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[s
         module = write_sources(root, NAME, version)
         init = root / "src" / module / "__init__.py"
         init.write_text(init.read_text(encoding="utf-8") + "\nIMPOSTOR = True\n", encoding="utf-8")
-        out = root / "dist"
-        log = RunLog(base / "build.log")
-        run([sys.executable, "-m", "build", "--no-isolation", "--outdir", str(out), str(root)], log=log, what="build")
-        found[version] = {"sdist": next(out.glob("*.tar.gz")), "wheel": next(out.glob("*.whl"))}
+        wheel, sdist = build(root)
+        found[version] = {"sdist": sdist, "wheel": wheel}
     return found
 
 

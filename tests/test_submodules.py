@@ -12,7 +12,6 @@ and relsafe never relaxes it itself.
 from __future__ import annotations
 
 import tarfile
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,8 +21,10 @@ from relsafe.app.sample import SampleProject, create_sample
 from relsafe.journal.runlog import RunLog
 from relsafe.tools.git import Git
 from relsafe.tools.localindex import LocalIndex
-from tests.conftest import RunRelsafe, git, relsafe_env
-from tests.release_fixtures import journal_dir, status_json
+from tests.support.cli import RunRelsafe, relsafe_env
+from tests.support.git import git
+from tests.support.wheels import wheel_files
+from tests.support.world import journal_dir, status_json
 
 pytestmark = pytest.mark.slow
 
@@ -104,8 +105,7 @@ def test_the_release_ships_the_submodule_at_the_recorded_revision_and_leaves_no_
         assert data is not None and data.read() == b"recorded revision\n"
         assert f"src/{sample.module}/{VENDOR}/.git" not in members  # the submodule's gitdir link stays behind
     [wheel] = dist.glob("*.whl")
-    with zipfile.ZipFile(wheel) as archive:
-        assert archive.read(f"{sample.module}/{VENDOR}/data.txt") == b"recorded revision\n"
+    assert wheel_files(wheel)[f"{sample.module}/{VENDOR}/data.txt"] == b"recorded revision\n"
 
     assert worktrees(sample) == [str(sample.root)]
     assert list((journal_dir(sample) / "releases" / record["id"]).glob("source-*")) == []

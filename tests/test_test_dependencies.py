@@ -19,9 +19,10 @@ from relsafe.model.config import Config
 from relsafe.tools.localindex import LocalIndex
 from relsafe.wheeltest.dependency_groups import DependencyGroups
 from relsafe.wheeltest.requirements import check_test_dependencies, group_requirements, wheel_requirement
-from tests.conftest import RunRelsafe, git, relsafe_env
-from tests.release_fixtures import journal_dir, status_json, world
-from tests.wheelhouse import repack
+from tests.support.cli import RunRelsafe, relsafe_env
+from tests.support.git import git
+from tests.support.wheelhouse import wheel_of_installed
+from tests.support.world import journal_dir, status_json, world
 
 NAME = "My_Pkg"
 
@@ -365,7 +366,7 @@ def test_a_release_tests_the_wheel_with_its_extra_and_a_dependency_group(
     )
     # verify-stage installs the wheel's dependencies from the production index only: here the local index, not
     # the session's loopback index that serves iniconfig to everything else
-    repack(f"iniconfig=={metadata.version('iniconfig')}", local_index.storage)
+    wheel_of_installed(f"iniconfig=={metadata.version('iniconfig')}", local_index.storage)
     env = relsafe_env(**({"RELSAFE_NO_UV": "1"} if installer == "pip" else {}))
     proc = run_relsafe("release", "minor", cwd=sample.root, env=env, timeout=900)
     assert proc.returncode == 0, proc.stdout + proc.stderr

@@ -5,13 +5,14 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 
 import pytest
 
 from relsafe.app.sample import SampleProject
-from tests.conftest import RunRelsafe, git
+from tests.support.cli import RunRelsafe
+from tests.support.files import write
+from tests.support.git import commit_all, git
 
 PYPI_TOKEN = "".join(["pypi-AgEIcHlwaS5vcmc", "A1b2C3d4E5" * 6])
 TESTPYPI_TOKEN = "".join(["pypi-AgENdGVzdC5weXBpLm9yZw", "Z9y8X7w6V5" * 6])
@@ -19,18 +20,6 @@ GITHUB_TOKEN = "".join(["ghp_", "aB3dE5gH7jK9mN1pQ3sT5vW7yZ9bC1dE3fG5"])
 AWS_KEY = "AKIA" + "QWERTYUIOPASDFGH"
 # split in the source: relsafe's own sdist ships these tests and must pass its own secret scan
 PRIVATE_KEY = "-----BEGIN RSA " + "PRIVATE KEY-----\nMIIEowIBAAKCAQEAx\n-----END RSA " + "PRIVATE KEY-----\n"
-
-
-def commit_all(sample: SampleProject, message: str) -> None:
-    git(sample.root, "add", "-A")
-    git(sample.root, "commit", "-qm", message)
-    git(sample.root, "push", "-q", "origin", "main")
-
-
-def write(root: Path, relative: str, text: str) -> None:
-    path = root / relative
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(textwrap.dedent(text).lstrip(), encoding="utf-8")
 
 
 def assert_stopped_before_tag(sample: SampleProject) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import email.message
-import textwrap
 from pathlib import Path
 
 import pytest
@@ -12,12 +11,7 @@ from relsafe.core.errors import ExitCode, RelsafeError, UsageError
 from relsafe.model.config import Config
 from relsafe.model.project import Project, detect_project, find_project_root
 from relsafe.model.version_file import read_versions, replace_version
-
-
-def write(root: Path, relative: str, text: str) -> None:
-    path = root / relative
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(textwrap.dedent(text).lstrip(), encoding="utf-8")
+from tests.support.files import write
 
 
 @pytest.mark.parametrize(

@@ -14,7 +14,7 @@ from relsafe.model.config import Config
 from relsafe.model.project import detect_project
 from relsafe.model.tag_convention import read_convention
 from relsafe.tools.versioning import check_increase, next_version, spell_like, write_version
-from tests.conftest import git
+from tests.support.git import git
 
 
 @pytest.mark.parametrize(

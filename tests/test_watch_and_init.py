@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import shutil
 import socket
-import zipfile
 from pathlib import Path
 
 import pytest
@@ -16,8 +15,10 @@ from relsafe.core.redaction import Redactor
 from relsafe.journal.runlog import RunLog
 from relsafe.tools.index.transfer import upload
 from relsafe.tools.localindex import LocalIndex
-from tests.conftest import RunRelsafe, git, relsafe_env
-from tests.static_index import StaticIndex
+from tests.support.cli import RunRelsafe, relsafe_env
+from tests.support.git import git
+from tests.support.static_index import StaticIndex
+from tests.support.wheels import repack, wheel_files, with_record, write_wheel
 
 
 def with_watch(sample: SampleProject, production: LocalIndex | StaticIndex) -> None:
@@ -40,24 +41,9 @@ def built_wheel(sample: SampleProject) -> Path:
 
 def rewrite_member(wheel: Path, destination: Path, member_suffix: str, extra: bytes) -> Path:
     """The same wheel with one file's content changed, RECORD updated as a build would write it."""
-    import base64
-    import hashlib
-
-    target = destination / wheel.name
-    with zipfile.ZipFile(wheel) as source, zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as out:
-        contents = {name: source.read(name) for name in source.namelist()}
-        changed = next(name for name in contents if name.endswith(member_suffix))
-        contents[changed] += extra
-        digest = base64.urlsafe_b64encode(hashlib.sha256(contents[changed]).digest()).rstrip(b"=").decode()
-        record = next(name for name in contents if name.endswith(".dist-info/RECORD"))
-        lines = [
-            f"{changed},sha256={digest},{len(contents[changed])}" if line.startswith(changed + ",") else line
-            for line in contents[record].decode().splitlines()
-        ]
-        contents[record] = ("\n".join(lines) + "\n").encode()
-        for name, data in contents.items():
-            out.writestr(name, data)
-    return target
+    members = wheel_files(wheel)
+    changed = next(name for name in members if name.endswith(member_suffix))
+    return repack(wheel, destination / wheel.name, {changed: members[changed] + extra})
 
 
 @pytest.mark.slow
@@ -106,10 +92,8 @@ def test_watch_reports_a_published_wheel_with_one_changed_file(
 
 
 def test_record_differences_of_identical_wheels_is_empty(tmp_path: Path) -> None:
-    wheel = tmp_path / "pkg-1.0-py3-none-any.whl"
-    with zipfile.ZipFile(wheel, "w") as archive:
-        archive.writestr("pkg/__init__.py", "x = 1\n")
-        archive.writestr("pkg-1.0.dist-info/RECORD", "pkg/__init__.py,sha256=abc,6\npkg-1.0.dist-info/RECORD,,\n")
+    files = with_record({"pkg/__init__.py": b"x = 1\n"}, "pkg-1.0.dist-info/RECORD")
+    wheel = write_wheel(tmp_path / "pkg-1.0-py3-none-any.whl", files)
     copy = tmp_path / "copy" / wheel.name
     copy.parent.mkdir()
     shutil.copy(wheel, copy)

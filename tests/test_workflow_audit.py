@@ -17,7 +17,7 @@ from relsafe.model.publish_workflow import render_publish_workflow
 from relsafe.security.workflow.audit import audit_workflows
 from relsafe.security.workflow.report import SAME_CONCERN, UNAVAILABLE, AuditReport, Finding
 from relsafe.tools.zizmor import find_zizmor, run_zizmor
-from tests.conftest import RunRelsafe, relsafe_env
+from tests.support.cli import RunRelsafe, relsafe_env
 
 REPO = Path(__file__).resolve().parent.parent
 SEVERITIES = ("error", "warning", "info")

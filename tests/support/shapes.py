@@ -23,7 +23,8 @@ from pathlib import Path
 from relsafe.app.sample import IDENTITY, SampleProject, write_index_config, write_sources
 from relsafe.journal.runlog import RunLog
 from relsafe.tools.git import init_bare, init_repository
-from tests.conftest import git
+from tests.support.files import write
+from tests.support.git import git
 
 NAME = "shape-sample"
 MODULE = "shape_sample"
@@ -50,8 +51,7 @@ class Shape:
 
 
 def _write(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(textwrap.dedent(text).lstrip(), encoding="utf-8")
+    write(path.parent, path.name, text)
 
 
 def _tests(root: Path, *, data_file: bool) -> None:

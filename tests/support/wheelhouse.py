@@ -4,11 +4,7 @@ and for the session's loopback package index (tests/conftest.py), from which eve
 
 from __future__ import annotations
 
-import base64
-import csv
-import hashlib
 import importlib.metadata
-import io
 import zipfile
 from collections.abc import Iterable
 from pathlib import Path
@@ -16,13 +12,10 @@ from pathlib import Path
 from packaging.utils import canonicalize_name
 
 from relsafe.model.build_requirements import closure
+from tests.support.wheels import with_record, write_wheel
 
 
-def _record_hash(data: bytes) -> str:
-    return "sha256=" + base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
-
-
-def repack(pin: str, folder: Path) -> Path:
+def wheel_of_installed(pin: str, folder: Path) -> Path:
     """A py3-none-any wheel of the installed distribution `name==version` (pure Python only), made from its files."""
     name, _, version = pin.partition("==")
     found = importlib.metadata.distribution(name)
@@ -30,27 +23,21 @@ def repack(pin: str, folder: Path) -> Path:
     assert "Root-Is-Purelib: true" in (found.read_text("WHEEL") or ""), f"{name} is not pure Python: cannot repack"
     root = Path(str(found.locate_file("")))
     dist_info = next(str(file).split("/")[0] for file in found.files or [] if str(file).endswith(".dist-info/METADATA"))
+    files: dict[str, bytes] = {}
+    for file in found.files or []:
+        member = str(file)
+        skipped = ("INSTALLER", "REQUESTED", "RECORD", "direct_url.json")
+        if member.startswith("..") or "__pycache__" in member or member.rsplit("/", 1)[-1] in skipped:
+            continue
+        files[member] = (root / member).read_bytes()
     wheel = folder / f"{canonicalize_name(name).replace('-', '_')}-{version}-py3-none-any.whl"
-    rows: list[tuple[str, str, str]] = []
-    with zipfile.ZipFile(wheel, "w") as archive:
-        for file in found.files or []:
-            member = str(file)
-            skipped = ("INSTALLER", "REQUESTED", "RECORD", "direct_url.json")
-            if member.startswith("..") or "__pycache__" in member or member.rsplit("/", 1)[-1] in skipped:
-                continue
-            data = (root / member).read_bytes()
-            archive.writestr(member, data)
-            rows.append((member, _record_hash(data), str(len(data))))
-        record = io.StringIO()
-        csv.writer(record, lineterminator="\n").writerows([*rows, (f"{dist_info}/RECORD", "", "")])
-        archive.writestr(f"{dist_info}/RECORD", record.getvalue())
-    return wheel
+    return write_wheel(wheel, with_record(files, f"{dist_info}/RECORD"), compression=zipfile.ZIP_STORED)
 
 
 def wheelhouse(pins: list[str], folder: Path) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     for pin in pins:
-        repack(pin, folder)
+        wheel_of_installed(pin, folder)
     return folder
 
 

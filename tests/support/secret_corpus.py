@@ -10,16 +10,16 @@ from __future__ import annotations
 import base64
 import bz2
 import gzip
-import io
 import lzma
 import random
 import string
-import tarfile
 import uuid
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+
+from tests.support.archives import tar_of, zip_of
 
 ALNUM = string.ascii_letters + string.digits
 URLSAFE = ALNUM + "_-"
@@ -56,24 +56,6 @@ def wrapped(text: str, width: int = 76) -> str:
 def adjacent_literals(token: str, piece: int = 30) -> str:
     parts = [token[i : i + piece] for i in range(0, len(token), piece)]
     return "TOKEN = (\n" + "".join(f'    "{part}"\n' for part in parts) + ")\n"
-
-
-def zip_of(files: dict[str, bytes], method: int = zipfile.ZIP_DEFLATED) -> bytes:
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w", method) as archive:
-        for name, data in files.items():
-            archive.writestr(name, data)
-    return out.getvalue()
-
-
-def tar_of(files: dict[str, bytes], mode: str = "w") -> bytes:
-    out = io.BytesIO()
-    with tarfile.open(fileobj=out, mode=mode) as archive:  # type: ignore[call-overload]
-        for name, data in files.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            archive.addfile(info, io.BytesIO(data))
-    return out.getvalue()
 
 
 def pypirc(token: str) -> bytes:
