@@ -26,6 +26,7 @@ from relsafe.model.project import Project
 from relsafe.model.tag_convention import TagConvention
 from relsafe.steps.context import Context, StagingTarget
 from relsafe.steps.contract import Check, Step
+from relsafe.steps.table import STEP_NAMES
 from relsafe.tools.git import Git
 
 ORDER = ["bump", "build", "tag"]
@@ -137,7 +138,7 @@ def context(repo: Git, release: Release) -> Context:
         git=repo,
         project=project,
         config=Config(),
-        journal=Journal(repo.common_dir, ORDER),
+        journal=Journal(repo.common_dir, STEP_NAMES),
         release=release,
         log=RunLog(None),
         remote="origin",
@@ -157,7 +158,7 @@ def run(
 
 def resumed(repo: Git) -> Release:
     """The release in progress as a new process would find it: read back from the journal on disk."""
-    release = Journal(repo.common_dir, ORDER).current()
+    release = Journal(repo.common_dir, STEP_NAMES).current()
     assert release is not None
     return release
 
