@@ -20,8 +20,9 @@ from typing import TYPE_CHECKING
 from relsafe.core import interruption
 from relsafe.core.errors import DamagedJournal, Refused, RelsafeError, UsageError, WaitingAtGate
 from relsafe.engine.pipeline import Observer, Pipeline
+from relsafe.journal.records import Release, Status
 from relsafe.journal.runlog import RunLog
-from relsafe.journal.store import DONE, WAITING, Journal, Release
+from relsafe.journal.store import Journal
 from relsafe.model.config import Config, load_config
 from relsafe.model.project import Project, detect_project, find_project_root
 from relsafe.model.tag_convention import DEFAULT_FORMAT
@@ -37,7 +38,6 @@ if TYPE_CHECKING:
     from relsafe.model.publish_workflow import InitWrite, PublisherSetup
     from relsafe.security.workflow.report import AuditReport
 
-ABORTED, REFUSED, FAILED_RELEASE = "aborted", "refused", "failed"
 SIDE_EFFECT_FREE = ("preflight",)
 
 
@@ -217,13 +217,13 @@ def _recording(repo: Repository, release: Release) -> Iterator[None]:
         error.log_path = repo.log.path
         touched = [n for n, r in release.steps.items() if n not in SIDE_EFFECT_FREE and r.attempts]
         if touched:
-            release.status = WAITING if isinstance(error, WaitingAtGate) else FAILED_RELEASE
+            release.status = Status.WAITING if isinstance(error, WaitingAtGate) else Status.FAILED
             repo.journal.save(release)
             if error.hint is None:
                 # the release stays in progress: a failed tool's message alone does not say how to go on
                 error.hint = "fix the cause and run `relsafe resume` to go on from here, or `relsafe abort`"
         else:
-            release.status = REFUSED
+            release.status = Status.REFUSED
             _close(repo, release)
         raise
 
@@ -231,11 +231,11 @@ def _recording(repo: Repository, release: Release) -> Iterator[None]:
 def _run(repo: Repository, ctx: Context, observer: Observer) -> Outcome:
     release = ctx.release
     release.runs += 1
-    release.status = "running"
+    release.status = Status.RUNNING
     repo.journal.save(release)
     with _recording(repo, release):
         Pipeline(ctx, observer).run()
-    release.status = DONE
+    release.status = Status.DONE
     _close(repo, release)
     return Outcome(release, repo.log.path)
 
@@ -259,7 +259,7 @@ def _close(repo: Repository, release: Release) -> None:
 def in_progress(current: Release) -> Refused:
     """What stops a new release, and a rehearsal of one, while another is in progress: the journal holds
     one release, and its bump commit or tag would be built on or taken."""
-    step = next((name for name in current.order if current.step(name).status != DONE), current.order[-1])
+    step = next((name for name in current.order if current.step(name).status != Status.DONE), current.order[-1])
     return Refused(
         f"a release of {current.version} is in progress (step {step}); "
         "finish it with `relsafe resume` or end it with `relsafe abort`"
@@ -295,9 +295,9 @@ def resume(path: Path, observer: Observer, options: Options) -> Outcome:
 
 def _refuse_moved_head(git: Git, release: Release) -> None:
     """Between the bump and the push, HEAD must stay on the commit that was tested and will be tagged."""
-    bump_commit = release.output("bump", "commit")
-    pushed = release.step("push").status == DONE
-    if bump_commit and not pushed and release.step("bump").status == DONE:
+    bump_commit = release.bump_commit
+    pushed = release.step("push").status == Status.DONE
+    if bump_commit and not pushed and release.step("bump").status == Status.DONE:
         head = git.head()
         if head != bump_commit:
             raise Refused(
@@ -336,7 +336,7 @@ def abort(path: Path) -> Aborted:
         if release is None:
             raise UsageError("no release is in progress; nothing to abort")
         notes = [*repo.cleaned_up, *_undo_local(repo, release)]
-        release.status = ABORTED
+        release.status = Status.ABORTED
         _close(repo, release)
         return Aborted(f"the release of {release.version}", notes)
 
@@ -344,12 +344,12 @@ def abort(path: Path) -> Aborted:
 def _undo_local(repo: Repository, release: Release) -> list[str]:
     git, notes = repo.git, []
     pushed = f"{release.tag} was already pushed: publishing has been triggered and cannot be undone here"
-    if release.step("push").status == DONE:
+    if release.step("push").status == Status.DONE:
         return [pushed]
     refs = git.remote_refs(release.remote) if git.remote_url(release.remote) else {}
     tagged = git.local_tag(release.tag)
     # a crash right after the commit, or right after the push, leaves the journal behind the world
-    bump_commit = release.output("bump", "commit") or found_bump_commit(git, release)
+    bump_commit = release.bump_commit or found_bump_commit(git, release)
     if bump_commit and tagged_commit(refs, release.tag) == bump_commit:
         return [pushed]
     if tagged is not None and tagged_commit(refs, release.tag) is None and tagged == bump_commit:
@@ -374,7 +374,7 @@ def _undo_local(repo: Repository, release: Release) -> list[str]:
         if purely_bumped:
             git.restore(purely_bumped, release.base_commit)
             notes.append("restored the version files an interrupted bump had changed: " + ", ".join(purely_bumped))
-    staged = release.output("stage", "uploaded") or []
+    staged = release.staged_files
     if staged:
         notes.append(
             "cannot undo: " + ", ".join(staged) + " stay on the staging index; that version number is used up there"

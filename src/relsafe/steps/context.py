@@ -12,8 +12,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from relsafe.journal.records import Release
 from relsafe.journal.runlog import RunLog
-from relsafe.journal.store import Journal, Release
+from relsafe.journal.store import Journal
 from relsafe.model.config import Config
 from relsafe.model.project import Project
 from relsafe.tools.git import Git
@@ -70,5 +71,4 @@ class Context:
 
     @property
     def bump_commit(self) -> str:
-        commit = self.release.output("bump", "commit")
-        return str(commit) if commit else self.release.base_commit
+        return self.release.bump_commit or self.release.base_commit

@@ -10,7 +10,7 @@ import shutil
 from typing import Any
 
 from relsafe.core.errors import StepFailed
-from relsafe.journal.store import MANUAL_STEP
+from relsafe.journal.records import MANUAL_STEP
 from relsafe.steps.context import Context
 from relsafe.steps.contract import Check, Step
 from relsafe.tools import promotion

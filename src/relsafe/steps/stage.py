@@ -14,7 +14,6 @@ from typing import Any
 
 from relsafe.core import failpoint
 from relsafe.core.errors import Refused, StepFailed
-from relsafe.steps.build import recorded_artifacts
 from relsafe.steps.context import Context
 from relsafe.steps.contract import Check, Step
 from relsafe.tools import index, process
@@ -36,9 +35,9 @@ def staging_credentials(ctx: Context) -> index.Credentials:
 
 def conflicting_files(ctx: Context, on_index: dict[str, str]) -> list[str]:
     return [
-        f"{a['name']} (staging has sha256 {on_index[a['name']][:12]}…, the build has {a['sha256'][:12]}…)"
-        for a in recorded_artifacts(ctx)
-        if a["name"] in on_index and on_index[a["name"]] != a["sha256"]
+        f"{a.name} (staging has sha256 {on_index[a.name][:12]}…, the build has {a.sha256[:12]}…)"
+        for a in ctx.release.artifacts()
+        if a.name in on_index and on_index[a.name] != a.sha256
     ]
 
 
@@ -61,7 +60,7 @@ class Stage(Step):
 
     def fingerprint(self, ctx: Context) -> dict[str, Any]:
         return {
-            "artifacts": {a["name"]: a["sha256"] for a in recorded_artifacts(ctx)},
+            "artifacts": ctx.release.artifact_hashes(),
             "repository_url": ctx.staging.repository_url,
         }
 
@@ -73,7 +72,7 @@ class Stage(Step):
         conflicts = conflicting_files(ctx, on_index)
         if conflicts:
             raise refuse_conflicts(conflicts)
-        names = [a["name"] for a in recorded_artifacts(ctx)]
+        names = [a.name for a in ctx.release.artifacts()]
         if all(name in on_index for name in names):
             return Check.done(uploaded=names, repository_url=ctx.staging.repository_url)
         return Check.ready()
@@ -87,9 +86,9 @@ class Stage(Step):
             ctx.note(warning)
         credentials = staging_credentials(ctx)
         on_index = self._on_index(ctx)
-        for artifact in recorded_artifacts(ctx):
-            name = artifact["name"]
-            if on_index.get(name) == artifact["sha256"]:
+        for artifact in ctx.release.artifacts():
+            name = artifact.name
+            if on_index.get(name) == artifact.sha256:
                 if name not in uploaded:
                     uploaded.append(name)
                 continue
@@ -104,7 +103,7 @@ class Stage(Step):
             except index.FileExists:
                 # our own earlier attempt may have landed after its answer was lost
                 on_index = self._on_index(ctx)
-                if on_index.get(name) != artifact["sha256"]:
+                if on_index.get(name) != artifact.sha256:
                     raise refuse_conflicts(conflicting_files(ctx, on_index)) from None
             uploaded.append(name)
             ctx.journal.save(ctx.release)
@@ -112,7 +111,7 @@ class Stage(Step):
         return {"uploaded": uploaded, "repository_url": ctx.staging.repository_url, "summary": ", ".join(uploaded)}
 
     def verify(self, ctx: Context) -> None:
-        uploaded = set(ctx.release.output(self.name, "uploaded") or [])
-        missing = [a["name"] for a in recorded_artifacts(ctx) if a["name"] not in uploaded]
+        uploaded = set(ctx.release.staged_files)
+        missing = [a.name for a in ctx.release.artifacts() if a.name not in uploaded]
         if missing:
             raise StepFailed("not uploaded to the staging index: " + ", ".join(missing))
