@@ -11,6 +11,7 @@ from pathlib import Path
 from relsafe.app.release import Options, start
 from relsafe.app.sample import DEMO_GATE, create_sample
 from relsafe.engine.pipeline import Observer
+from relsafe.journal.paths import ReleaseFolder, journal_dir
 from relsafe.journal.records import Release
 from relsafe.journal.runlog import RunLog
 from relsafe.tools import promotion
@@ -47,9 +48,7 @@ class DemoResult:
         lines.append(f"  the publish workflow's preparing job, run here: {self.published}")
         if self.kept:
             lines.append(f"  the sample project is in {self.project}")
-            lines.append(
-                f"  its artifacts are in {self.project / '.git' / 'relsafe' / 'releases' / release.id / 'dist'}"
-            )
+            lines.append(f"  its artifacts are in {ReleaseFolder(journal_dir(self.project / '.git'), release.id).dist}")
             lines.append(f"  `relsafe status -C {self.project}` shows the journal")
         else:
             lines.append("  the sample project was removed (use --keep to look at it and its artifacts)")

@@ -26,7 +26,6 @@ from relsafe.journal.store import Journal
 from relsafe.model.config import Config, load_config
 from relsafe.model.project import Project, detect_project, find_project_root
 from relsafe.model.tag_convention import DEFAULT_FORMAT
-from relsafe.steps.build import BUILD_CHECKOUT_PREFIX
 from relsafe.steps.bump import found_bump_commit, is_pure_bump
 from relsafe.steps.context import Context, StagingTarget
 from relsafe.steps.gate import expand_order
@@ -174,7 +173,7 @@ def _unused_id(journal: Journal, stamp: str, what: str) -> str:
     """A release id no earlier release used: two releases started within one second (a refusal, then
     the retry) must not overwrite each other's history record or share an artifacts folder."""
     candidate, count = f"{stamp}-{what}", 1
-    while (journal.history_dir / f"{candidate}.json").exists() or (journal.releases_dir / candidate).exists():
+    while (journal.history_dir / f"{candidate}.json").exists() or journal.folder(candidate).path.exists():
         count += 1
         candidate = f"{stamp}.{count}-{what}"
     return candidate
@@ -247,8 +246,9 @@ def _close(repo: Repository, release: Release) -> None:
     `git worktree list` keeps no entry of it.
     """
     repo.journal.finish(release)
-    for folder in repo.journal.scratch_folders(release):
-        if folder.name.startswith(BUILD_CHECKOUT_PREFIX):
+    release_folder = repo.journal.folder(release.id)
+    for folder in release_folder.scratch():
+        if release_folder.is_checkout(folder):
             repo.git.remove_worktree(folder)
         elif folder.is_dir():
             shutil.rmtree(folder, ignore_errors=True)

@@ -3,7 +3,8 @@
 It lives in the git common directory so that it never dirties the working
 tree and is never committed. Every write is atomic (temp file, fsync,
 rename), so a crash leaves the old state or the new one, never a torn one.
-What a record holds is relsafe.journal.records.
+What a record holds is relsafe.journal.records; the paths of a release's own
+files are relsafe.journal.paths.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from pathlib import Path
 from relsafe.core import failpoint
 from relsafe.core.errors import DamagedJournal, JournalError, JournalWriteFailed, Refused
 from relsafe.core.redaction import DEFAULT_REDACTOR
+from relsafe.journal.paths import ReleaseFolder, journal_dir, releases_dir
 from relsafe.journal.records import SCHEMA_VERSION, Release, now, record_problem
 
 SET_ASIDE = (
@@ -94,11 +96,10 @@ class Journal:
     def __init__(self, git_common_dir: Path, steps: Collection[str]) -> None:
         """`steps` are the step names this relsafe knows (the step table's): a record naming another is damaged."""
         self.steps = steps
-        self.dir = git_common_dir / "relsafe"
+        self.dir = journal_dir(git_common_dir)
         self.state_path = self.dir / "state.json"
         self.history_dir = self.dir / "history"
         self.logs_dir = self.dir / "logs"
-        self.releases_dir = self.dir / "releases"
         self.lock_path = self.dir / "lock"
         self.runs_dir = self.dir / "runs"  # one record per live run: what to end and remove if it is killed
         self._writing = threading.Lock()
@@ -170,17 +171,9 @@ class Journal:
         history = self.history()
         return history[-1] if history else None
 
-    def artifacts_dir(self, release: Release) -> Path:
-        return self.releases_dir / release.id / "dist"
-
-    def scratch_folders(self, release: Release) -> list[Path]:
-        """What the release's steps made besides its artifacts (virtualenvs, downloads, build checkouts):
-        tens of megabytes that nothing needs once the release has ended."""
-        folder = self.releases_dir / release.id
-        if not folder.is_dir():
-            return []
-        keep = self.artifacts_dir(release)
-        return sorted(path for path in folder.iterdir() if path != keep)
+    def folder(self, release_id: str) -> ReleaseFolder:
+        """The release's own folder: its artifacts and its steps' working files."""
+        return ReleaseFolder(self.dir, release_id)
 
     def new_log(self) -> Path:
         private_folder(self.dir)
@@ -196,7 +189,7 @@ class Journal:
         """
         from filelock import FileLock, Timeout
 
-        for folder in (self.dir, self.history_dir, self.logs_dir, self.releases_dir):
+        for folder in (self.dir, self.history_dir, self.logs_dir, releases_dir(self.dir)):
             refuse_non_folder(folder)
         private_folder(self.dir)
         holder = self.dir / "lock.pid"

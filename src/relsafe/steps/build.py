@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shutil
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -18,26 +17,13 @@ from relsafe.steps.context import Context
 from relsafe.steps.contract import Check, Step
 from relsafe.tools import builder
 
-BUILD_CHECKOUT_PREFIX = "source-"  # the build's worktree under the release folder
-
-
-def tree_wheel_folder(ctx: Context) -> Path:
-    """Where the build puts the wheel it makes straight from the tree, beside the release's own build: what
-    inspect compares the sdist-built wheel with."""
-    return ctx.work_dir / "tree-wheel"
-
-
-def _requirements_file(ctx: Context) -> Path:
-    """The build's pins, written before its files move into place, so a build found finished has them too."""
-    return ctx.artifacts_dir.with_name("build-requirements.txt")
-
 
 def remove_stale_checkouts(ctx: Context) -> None:
     """A killed run's build checkouts; called once before a step makes its own, never while a checkout of
     this run may exist (inspect makes two side by side)."""
-    for leftover in ctx.work_dir.glob(f"{BUILD_CHECKOUT_PREFIX}*"):
+    for leftover in ctx.folder.checkouts():
         shutil.rmtree(leftover, ignore_errors=True)
-    if ctx.work_dir.is_dir():
+    if ctx.folder.path.is_dir():
         ctx.git.prune_worktrees()
 
 
@@ -53,8 +39,7 @@ def release_checkout(ctx: Context) -> Iterator[Path]:
     submodules, if the commit has any, are checked out at the commit's
     recorded revisions, so the sdist holds what the project ships.
     """
-    ctx.work_dir.mkdir(parents=True, exist_ok=True)
-    source = Path(tempfile.mkdtemp(prefix=BUILD_CHECKOUT_PREFIX, dir=ctx.work_dir))
+    source = ctx.folder.new_checkout()
     ctx.git.add_worktree(source, ctx.bump_commit)
     try:
         if (source / ".gitmodules").is_file():  # vendored code the sdist must ship, at the recorded revisions
@@ -85,7 +70,7 @@ class Build(Step):
     def check(self, ctx: Context) -> Check:
         found = self._describe(ctx)
         if found is not None:
-            recorded = _requirements_file(ctx)
+            recorded = ctx.folder.build_requirements_file
             requirements = checked_build_requirements(recorded.read_text(encoding="utf-8").split(), str(recorded))
             return Check.done(artifacts=[artifact.as_dict() for artifact in found], build_requires=requirements)
         if ctx.git.head() != ctx.bump_commit:
@@ -99,8 +84,8 @@ class Build(Step):
 
     def _describe(self, ctx: Context) -> list[Artifact] | None:
         """The finished build in the release folder, if a previous run completed it."""
-        folder = ctx.artifacts_dir
-        if not folder.is_dir() or not _requirements_file(ctx).is_file():
+        folder = ctx.folder.dist
+        if not folder.is_dir() or not ctx.folder.build_requirements_file.is_file():
             return None
         files = sorted(folder.iterdir())
         kinds = {Distribution.read(path).kind for path in files}
@@ -113,11 +98,11 @@ class Build(Step):
         return Artifact(name=dist.path.name, kind=dist.kind, size=dist.size, sha256=dist.sha256)
 
     def run(self, ctx: Context) -> dict[str, Any]:
-        partial, dist = ctx.artifacts_dir.with_name("dist.partial"), ctx.artifacts_dir
+        partial, dist = ctx.folder.dist_partial, ctx.folder.dist
         shutil.rmtree(partial, ignore_errors=True)
         epoch = ctx.git.commit_time(ctx.bump_commit)
         remove_stale_checkouts(ctx)
-        from_tree = tree_wheel_folder(ctx)
+        from_tree = ctx.folder.tree_wheel_dir
         shutil.rmtree(from_tree, ignore_errors=True)
         try:
             with release_checkout(ctx) as checkout, release_checkout(ctx) as second:
@@ -135,7 +120,9 @@ class Build(Step):
             shutil.rmtree(partial, ignore_errors=True)
             shutil.rmtree(from_tree, ignore_errors=True)
             raise
-        _requirements_file(ctx).write_text("".join(f"{pin}\n" for pin in built.requirements), encoding="utf-8")
+        ctx.folder.build_requirements_file.write_text(
+            "".join(f"{pin}\n" for pin in built.requirements), encoding="utf-8"
+        )
         shutil.rmtree(dist, ignore_errors=True)
         partial.rename(dist)
         artifacts = [self._entry(Distribution.read(dist / path.name)) for path in built.files]
@@ -154,9 +141,9 @@ class Build(Step):
         if {a.kind for a in artifacts} != {"sdist", "wheel"}:
             raise StepFailed("the build did not produce both an sdist and a wheel")
         for artifact in artifacts:
-            path = ctx.artifacts_dir / artifact.name
+            path = ctx.folder.dist / artifact.name
             if not path.is_file():
-                raise StepFailed(f"the built file {artifact.name} is missing from {ctx.artifacts_dir}")
+                raise StepFailed(f"the built file {artifact.name} is missing from {ctx.folder.dist}")
             dist = Distribution.read(path)
             if dist.sha256 != artifact.sha256:
                 raise StepFailed(

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING
 
+from relsafe.journal.paths import ReleaseFolder
 from relsafe.journal.records import Release
 from relsafe.journal.runlog import RunLog
 from relsafe.journal.store import Journal
@@ -56,13 +56,9 @@ class Context:
     real_git: Git | None = None
 
     @property
-    def work_dir(self) -> Path:
-        """The release's own folder under the journal: artifacts, temp files."""
-        return self.journal.releases_dir / self.release.id
-
-    @property
-    def artifacts_dir(self) -> Path:
-        return self.journal.artifacts_dir(self.release)
+    def folder(self) -> ReleaseFolder:
+        """The release's own folder under the journal: its artifacts, the steps' working files."""
+        return self.journal.folder(self.release.id)
 
     @property
     def pretend_version(self) -> str | None:

@@ -22,7 +22,7 @@ from relsafe.artifacts.distribution import compare_wheel_file_lists, layout_prob
 from relsafe.artifacts.rebuild import rebuild_differences
 from relsafe.core.errors import Refused, StepFailed
 from relsafe.security.artifact_scan import scan_distribution
-from relsafe.steps.build import release_checkout, remove_stale_checkouts, tree_wheel_folder
+from relsafe.steps.build import release_checkout, remove_stale_checkouts
 from relsafe.steps.context import Context
 from relsafe.steps.contract import Step
 from relsafe.tools import builder
@@ -44,7 +44,7 @@ class Inspect(Step):
         return inputs
 
     def run(self, ctx: Context) -> dict[str, Any]:
-        files = [ctx.artifacts_dir / artifact.name for artifact in ctx.release.artifacts()]
+        files = [ctx.folder.dist / artifact.name for artifact in ctx.release.artifacts()]
         wheel = next(path for path in files if path.name.endswith(".whl"))
         checks: dict[str, Callable[[], list[str]]] = {
             "layout": lambda: layout_problems(wheel),
@@ -105,7 +105,7 @@ class Inspect(Step):
         file the sdist left out."""
         recorded = ctx.release.tree_wheel()
         if recorded is not None:
-            made = tree_wheel_folder(ctx) / recorded.name
+            made = ctx.folder.tree_wheel_dir / recorded.name
             if made.is_file() and sha256_file(made) == recorded.sha256:
                 return compare_wheel_file_lists(wheel, made)
         try:

@@ -161,7 +161,7 @@ class Smoke(Step):
         return inputs
 
     def _venv_dir(self, ctx: Context, index: int) -> Path:
-        return ctx.work_dir / self.name / f"venv-{index}"
+        return ctx.folder.venv(self.name, index)
 
     def _fresh_venv(self, ctx: Context, index: int, python: str) -> venvs.Venv:
         venv = venvs.create(self._venv_dir(ctx, index), python, ctx.log)
@@ -186,7 +186,7 @@ class Smoke(Step):
         return self._fresh_venv(ctx, index, python)
 
     def wheel(self, ctx: Context) -> Path:
-        return ctx.artifacts_dir / next(a.name for a in ctx.release.artifacts() if a.kind == "wheel")
+        return ctx.folder.dist / next(a.name for a in ctx.release.artifacts() if a.kind == "wheel")
 
     def install_wheel(self, ctx: Context, venv: venvs.Venv, wheel: Path) -> float:
         requirement = wheel_requirement(wheel, ctx.project.name, ctx.config.test_extras)

@@ -95,7 +95,7 @@ class Stage(Step):
             ctx.note(f"uploading {name}")
             try:
                 index.upload(
-                    ctx.artifacts_dir / name,
+                    ctx.folder.dist / name,
                     repository_url=ctx.staging.repository_url,
                     credentials=credentials,
                     log=ctx.log,

@@ -70,7 +70,7 @@ class VerifyStage(Smoke):
 
     def run(self, ctx: Context) -> dict[str, Any]:
         listed = wait_for_listing(ctx)
-        folder = ctx.work_dir / "verify-stage" / "downloads"
+        folder = ctx.folder.staged_downloads
         shutil.rmtree(folder, ignore_errors=True)
         folder.mkdir(parents=True)
         downloaded = []
