@@ -125,7 +125,7 @@ def _in_sandbox(real: Repository, release: Release, observer: Observer, options:
         ctx.staging = StagingTarget(local_index.upload_url, local_index.index_url, local_index.credentials)
         ctx.rehearsal = True
         ctx.real_git = real.git
-        return Pipeline(ctx, observer).run()
+        return Pipeline(ctx, sandbox.journal, observer).run()
     finally:
         with interruption.deferred():
             local_index.close()

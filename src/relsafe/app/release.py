@@ -189,7 +189,7 @@ def context_for(repo: Repository, project: Project, release: Release, options: O
         git=repo.git,
         project=project,
         config=config,
-        journal=repo.journal,
+        folder=repo.journal.folder(release.id),
         release=release,
         log=repo.log,
         remote=config.remote,
@@ -233,7 +233,7 @@ def _run(repo: Repository, ctx: Context, observer: Observer) -> Outcome:
     release.status = Status.RUNNING
     repo.journal.save(release)
     with _recording(repo, release):
-        Pipeline(ctx, observer).run()
+        Pipeline(ctx, repo.journal, observer).run()
     release.status = Status.DONE
     _close(repo, release)
     return Outcome(release, repo.log.path)

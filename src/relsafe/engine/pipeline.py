@@ -17,6 +17,7 @@ from typing import Any, Protocol
 
 from relsafe.core.errors import ExitCode, Refused, RelsafeError, StepFailed, WaitingAtGate
 from relsafe.journal.records import Status, now
+from relsafe.journal.store import Journal
 from relsafe.steps.context import Context
 from relsafe.steps.contract import BLOCKED as CHECK_BLOCKED
 from relsafe.steps.contract import DONE as CHECK_DONE
@@ -65,8 +66,10 @@ def _changed(recorded: dict[str, Any], current: dict[str, Any]) -> list[str]:
 
 
 class Pipeline:
-    def __init__(self, ctx: Context, observer: Observer) -> None:
+    def __init__(self, ctx: Context, journal: Journal, observer: Observer) -> None:
+        """`journal` records the release: here only, as each step starts, records progress, ends or fails."""
         self.ctx = ctx
+        self.journal = journal
         self.observer = observer
         self.steps: list[Step] = [load(name, ctx.config) for name in ctx.release.order]
         self.blockers: list[Blocker] = []
@@ -76,7 +79,12 @@ class Pipeline:
         self.world_to_recheck = ctx.release.step("preflight").status == Status.DONE
 
     def _save(self) -> None:
-        self.ctx.journal.save(self.ctx.release)
+        self.journal.save(self.ctx.release)
+
+    def _record_progress(self, name: str, outputs: dict[str, Any]) -> None:
+        """A running step's outputs so far, written at once (the step's `ctx.record_progress`)."""
+        self.ctx.release.step(name).outputs = dict(outputs)
+        self._save()
 
     def run(self) -> list[Blocker]:
         """Run every unfinished step. A real release raises on its first problem;
@@ -151,8 +159,12 @@ class Pipeline:
 
     def _run_step(self, step: Step) -> None:
         name = step.name
-        # each step gets its own view of the context so that notes of concurrent steps stay apart
-        ctx = replace(self.ctx, note=lambda text: self.observer.note(name, text))
+        # each step gets its own view of the context so that notes and progress of concurrent steps stay apart
+        ctx = replace(
+            self.ctx,
+            note=lambda text: self.observer.note(name, text),
+            record_progress=lambda outputs: self._record_progress(name, outputs),
+        )
         record = ctx.release.step(step.name)
         started = time.monotonic()
         self.observer.step_started(step.name, step.title)

@@ -9,12 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from relsafe.journal.paths import ReleaseFolder
 from relsafe.journal.records import Release
 from relsafe.journal.runlog import RunLog
-from relsafe.journal.store import Journal
 from relsafe.model.config import Config
 from relsafe.model.project import Project
 from relsafe.tools.git import Git
@@ -42,7 +41,8 @@ class Context:
     git: Git
     project: Project
     config: Config
-    journal: Journal
+    folder: ReleaseFolder
+    """The release's own folder under the journal: its artifacts, the steps' working files."""
     release: Release
     log: RunLog
     remote: str
@@ -54,11 +54,10 @@ class Context:
     ask: Callable[[str], bool] | None = None
     note: Callable[[str], None] = field(default=lambda _text: None)
     real_git: Git | None = None
-
-    @property
-    def folder(self) -> ReleaseFolder:
-        """The release's own folder under the journal: its artifacts, the steps' working files."""
-        return self.journal.folder(self.release.id)
+    record_progress: Callable[[dict[str, Any]], None] = field(default=lambda _outputs: None)
+    """Record the running step's outputs so far, in the journal at once, so that a crash resumes from them
+    (stage: each file the index confirmed). The engine sets it for each step it runs; the journal itself is
+    the engine's, never a step's."""
 
     @property
     def pretend_version(self) -> str | None:

@@ -78,9 +78,12 @@ class Stage(Step):
         return Check.ready()
 
     def run(self, ctx: Context) -> dict[str, Any]:
-        record = ctx.release.step(self.name)
-        uploaded: list[str] = record.outputs.setdefault("uploaded", [])
-        record.outputs["repository_url"] = ctx.staging.repository_url
+        uploaded = ctx.release.staged_files  # what an earlier, interrupted attempt had sent
+
+        def record_uploaded() -> None:
+            ctx.record_progress({"uploaded": list(uploaded), "repository_url": ctx.staging.repository_url})
+
+        record_uploaded()
         warning = index.warn_if_pypirc_exposed(Path.home() / ".pypirc")
         if warning:
             ctx.note(warning)
@@ -91,6 +94,7 @@ class Stage(Step):
             if on_index.get(name) == artifact.sha256:
                 if name not in uploaded:
                     uploaded.append(name)
+                    record_uploaded()
                 continue
             ctx.note(f"uploading {name}")
             try:
@@ -106,7 +110,7 @@ class Stage(Step):
                 if on_index.get(name) != artifact.sha256:
                     raise refuse_conflicts(conflicting_files(ctx, on_index)) from None
             uploaded.append(name)
-            ctx.journal.save(ctx.release)
+            record_uploaded()
             failpoint.hit("between-uploads")
         return {"uploaded": uploaded, "repository_url": ctx.staging.repository_url, "summary": ", ".join(uploaded)}
 
