@@ -210,11 +210,11 @@ class Release:
         return str(value) if value else None
 
     def confirmation(self, gate: str) -> Confirmation | None:
-        """The gate named `gate`: how its checklist was confirmed; None before it ran."""
+        """The gate named `gate`: how its checklist was confirmed; None while it has not been."""
         record = self.steps.get(GATE_PREFIX + gate)
-        if record is None:
+        if record is None or "how" not in record.outputs:
             return None
-        return Confirmation(str(record.outputs.get("how")), [str(item) for item in record.outputs.get("items", [])])
+        return Confirmation(str(record.outputs["how"]), [str(item) for item in record.outputs.get("items", [])])
 
     def mark_interrupted(self) -> None:
         """Ctrl-C or SIGTERM stopped the run: the steps it was running are recorded as interrupted."""
