@@ -9,8 +9,9 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, cast
 
+from relsafe.journal.paths import CHECKOUT_PREFIX, ReleaseFolder
 from relsafe.journal.runlog import RunLog
-from relsafe.steps.build import BUILD_CHECKOUT_PREFIX, release_checkout, remove_stale_checkouts
+from relsafe.steps.build import release_checkout, remove_stale_checkouts
 from relsafe.steps.context import Context
 from relsafe.tools.git import Git
 from tests.support.git import git
@@ -24,7 +25,9 @@ def repository_context(tmp_path: Path) -> Any:
     git(root, "add", "a.txt")
     git(root, "-c", "user.name=t", "-c", "user.email=t@example.invalid", "commit", "-qm", "one")
     repository = Git(root, RunLog(None))
-    return SimpleNamespace(work_dir=tmp_path / "work", git=repository, bump_commit=repository.head())
+    return SimpleNamespace(
+        folder=ReleaseFolder(tmp_path / "journal", "release"), git=repository, bump_commit=repository.head()
+    )
 
 
 def test_checkouts_made_side_by_side_keep_each_its_own(tmp_path: Path) -> None:
@@ -38,14 +41,14 @@ def test_checkouts_made_side_by_side_keep_each_its_own(tmp_path: Path) -> None:
     for _ in range(4):
         with ThreadPoolExecutor(max_workers=2) as pool:
             assert [future.result() for future in [pool.submit(hold), pool.submit(hold)]] == [True, True]
-    assert list(ctx.work_dir.iterdir()) == []
+    assert list(ctx.folder.path.iterdir()) == []
     assert len(git(ctx.git.root, "worktree", "list").splitlines()) == 1
 
 
 def test_a_killed_runs_checkout_is_removed_and_forgotten_before_a_step_makes_its_own(tmp_path: Path) -> None:
     ctx = cast(Context, repository_context(tmp_path))
-    ctx.work_dir.mkdir()
-    stale = ctx.work_dir / f"{BUILD_CHECKOUT_PREFIX}killed"
+    ctx.folder.path.mkdir(parents=True)
+    stale = ctx.folder.path / f"{CHECKOUT_PREFIX}killed"
     git(ctx.git.root, "worktree", "add", "-q", "--detach", str(stale), ctx.bump_commit)
 
     remove_stale_checkouts(ctx)

@@ -19,8 +19,9 @@ import pytest
 from relsafe.core.errors import Refused, StepFailed
 from relsafe.engine import pipeline as engine
 from relsafe.engine.pipeline import Pipeline
+from relsafe.journal.records import Release
 from relsafe.journal.runlog import RunLog
-from relsafe.journal.store import Journal, Release
+from relsafe.journal.store import Journal
 from relsafe.model.config import Config
 from relsafe.model.project import Project
 from relsafe.model.tag_convention import TagConvention
@@ -121,6 +122,10 @@ def new_release(repo: Git) -> Release:
     )
 
 
+def journal(repo: Git) -> Journal:
+    return Journal(repo.common_dir, STEP_NAMES)
+
+
 def context(repo: Git, release: Release) -> Context:
     project = Project(
         root=repo.root,
@@ -138,7 +143,7 @@ def context(repo: Git, release: Release) -> Context:
         git=repo,
         project=project,
         config=Config(),
-        journal=Journal(repo.common_dir, STEP_NAMES),
+        folder=journal(repo).folder(release.id),
         release=release,
         log=RunLog(None),
         remote="origin",
@@ -153,12 +158,12 @@ def run(
     """One run of the real Pipeline over `release` with these fakes standing for the steps of its order."""
     by_name: dict[str, Step] = {step.name: step for step in steps}
     monkeypatch.setattr(engine, "load", lambda name, config: by_name[name])
-    Pipeline(context(repo, release), observer).run()
+    Pipeline(context(repo, release), journal(repo), observer).run()
 
 
 def resumed(repo: Git) -> Release:
     """The release in progress as a new process would find it: read back from the journal on disk."""
-    release = Journal(repo.common_dir, STEP_NAMES).current()
+    release = journal(repo).current()
     assert release is not None
     return release
 

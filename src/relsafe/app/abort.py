@@ -7,11 +7,9 @@ from pathlib import Path
 
 from relsafe.app.repository import Repository
 from relsafe.core.errors import DamagedJournal, UsageError
-from relsafe.journal.store import DONE, Release
+from relsafe.journal.records import Release, Status
 from relsafe.steps.bump import found_bump_commit, is_pure_bump
 from relsafe.tools.git import tagged_commit
-
-ABORTED = "aborted"
 
 
 @dataclass
@@ -43,7 +41,7 @@ def abort(path: Path) -> Aborted:
         if release is None:
             raise UsageError("no release is in progress; nothing to abort")
         notes = [*repo.cleaned_up, *_undo_local(repo, release)]
-        release.status = ABORTED
+        release.status = Status.ABORTED
         repo.close(release)
         return Aborted(f"the release of {release.version}", notes)
 
@@ -51,12 +49,12 @@ def abort(path: Path) -> Aborted:
 def _undo_local(repo: Repository, release: Release) -> list[str]:
     git, notes = repo.git, []
     pushed = f"{release.tag} was already pushed: publishing has been triggered and cannot be undone here"
-    if release.step("push").status == DONE:
+    if release.step("push").status == Status.DONE:
         return [pushed]
     refs = git.remote_refs(release.remote) if git.remote_url(release.remote) else {}
     tagged = git.local_tag(release.tag)
     # a crash right after the commit, or right after the push, leaves the journal behind the world
-    bump_commit = release.output("bump", "commit") or found_bump_commit(git, release)
+    bump_commit = release.bump_commit or found_bump_commit(git, release)
     if bump_commit and tagged_commit(refs, release.tag) == bump_commit:
         return [pushed]
     if tagged is not None and tagged_commit(refs, release.tag) is None and tagged == bump_commit:
@@ -81,7 +79,7 @@ def _undo_local(repo: Repository, release: Release) -> list[str]:
         if purely_bumped:
             git.restore(purely_bumped, release.base_commit)
             notes.append("restored the version files an interrupted bump had changed: " + ", ".join(purely_bumped))
-    staged = release.output("stage", "uploaded") or []
+    staged = release.staged_files
     if staged:
         notes.append(
             "cannot undo: " + ", ".join(staged) + " stay on the staging index; that version number is used up there"

@@ -11,8 +11,9 @@ from pathlib import Path
 from relsafe.app.release import Options, start
 from relsafe.app.sample import DEMO_GATE, create_sample
 from relsafe.engine.pipeline import Observer
+from relsafe.journal.paths import ReleaseFolder, journal_dir
+from relsafe.journal.records import Release
 from relsafe.journal.runlog import RunLog
-from relsafe.journal.store import Release
 from relsafe.tools import promotion
 from relsafe.tools.localindex import LocalIndex
 
@@ -37,22 +38,17 @@ class DemoResult:
         for name in release.order:
             record = release.steps.get(name)
             lines.append(f"  {name:<16} {record.status if record else 'pending'}")
-        artifacts = release.output("build", "artifacts") or []
-        for artifact in artifacts:
-            lines.append(f"  built {artifact['name']}  sha256 {artifact['sha256'][:16]}…")
+        for artifact in release.artifacts():
+            lines.append(f"  built {artifact.name}  sha256 {artifact.sha256[:16]}…")
         lines.append(f"  staged on the embedded index and read back: {', '.join(self.staged)}")
-        gate = release.steps.get(f"gate:{DEMO_GATE}")
+        gate = release.confirmation(DEMO_GATE)
         if gate is not None:
-            lines.append(
-                f"  gate {DEMO_GATE!r}: {gate.outputs.get('how')} ({'; '.join(gate.outputs.get('items', []))})"
-            )
+            lines.append(f"  gate {DEMO_GATE!r}: {gate.how} ({'; '.join(gate.items)})")
         lines.append(f"  tag {release.tag} pushed to the sample's bare remote, with the manifest of the tested files")
         lines.append(f"  the publish workflow's preparing job, run here: {self.published}")
         if self.kept:
             lines.append(f"  the sample project is in {self.project}")
-            lines.append(
-                f"  its artifacts are in {self.project / '.git' / 'relsafe' / 'releases' / release.id / 'dist'}"
-            )
+            lines.append(f"  its artifacts are in {ReleaseFolder(journal_dir(self.project / '.git'), release.id).dist}")
             lines.append(f"  `relsafe status -C {self.project}` shows the journal")
         else:
             lines.append("  the sample project was removed (use --keep to look at it and its artifacts)")
@@ -75,7 +71,7 @@ def run_demo(observer: Observer, *, keep: bool = False) -> DemoResult:
             published = promotion.run_preparing_job(
                 str(sample.remote),
                 release.tag,
-                str(release.output("bump", "commit")),
+                str(release.bump_commit),
                 local_index.index_url,
                 folder / "publish-job",
                 RunLog(outcome.log_path),

@@ -26,14 +26,14 @@ from relsafe.app.repository import Repository
 from relsafe.core import interruption
 from relsafe.core.errors import ExitCode, Interrupted, RelsafeError
 from relsafe.engine.pipeline import Blocker, Observer, Pipeline
+from relsafe.journal.records import Release, Status
 from relsafe.journal.runlog import RunLog
-from relsafe.journal.store import Journal, Release
+from relsafe.journal.store import Journal
 from relsafe.steps.context import StagingTarget
 from relsafe.steps.table import STEP_NAMES
 from relsafe.tools.git import Git
 from relsafe.tools.localindex import LocalIndex
 
-REHEARSED, BLOCKED_REHEARSAL = "rehearsed", "blocked"
 STOPPED = "the rehearsal was stopped; it changed nothing, and there is nothing to resume"
 
 
@@ -88,9 +88,9 @@ def rehearse(path: Path, request: str, observer: Observer, options: Options) -> 
         interrupted.log_path = real.log.path
         raise interrupted from None
     release.blockers = [blocker.as_dict() for blocker in blockers]
-    release.status = BLOCKED_REHEARSAL if blockers else REHEARSED
+    release.status = Status.BLOCKED if blockers else Status.REHEARSED
     record = real.journal.finish(release)
-    warnings = list(release.output("preflight", "warnings") or [])
+    warnings = release.preflight_warnings
     return RehearsalOutcome(release, blockers, record, real.log.path, warnings)
 
 
@@ -126,7 +126,7 @@ def _in_sandbox(real: Repository, release: Release, observer: Observer, options:
         ctx.staging = StagingTarget(local_index.upload_url, local_index.index_url, local_index.credentials)
         ctx.rehearsal = True
         ctx.real_git = real.git
-        return Pipeline(ctx, observer).run()
+        return Pipeline(ctx, sandbox.journal, observer).run()
     finally:
         with interruption.deferred():
             local_index.close()

@@ -17,7 +17,8 @@ from relsafe.app.repository import Repository, open_git
 from relsafe.core import interruption
 from relsafe.core.errors import Refused, RelsafeError, UsageError, WaitingAtGate
 from relsafe.engine.pipeline import Observer, Pipeline
-from relsafe.journal.store import DONE, WAITING, Journal, Release
+from relsafe.journal.records import Release, Status
+from relsafe.journal.store import Journal
 from relsafe.model.project import Project
 from relsafe.steps.context import Context, StagingTarget
 from relsafe.steps.gate import expand_order
@@ -25,7 +26,6 @@ from relsafe.steps.table import STEP_NAMES
 from relsafe.tools import versioning
 from relsafe.tools.git import Git
 
-REFUSED, FAILED_RELEASE = "refused", "failed"
 SIDE_EFFECT_FREE = ("preflight",)
 
 
@@ -85,7 +85,7 @@ def _unused_id(journal: Journal, stamp: str, what: str) -> str:
     """A release id no earlier release used: two releases started within one second (a refusal, then
     the retry) must not overwrite each other's history record or share an artifacts folder."""
     candidate, count = f"{stamp}-{what}", 1
-    while (journal.history_dir / f"{candidate}.json").exists() or (journal.releases_dir / candidate).exists():
+    while (journal.history_dir / f"{candidate}.json").exists() or journal.folder(candidate).path.exists():
         count += 1
         candidate = f"{stamp}.{count}-{what}"
     return candidate
@@ -101,7 +101,7 @@ def context_for(repo: Repository, project: Project, release: Release, options: O
         git=repo.git,
         project=project,
         config=config,
-        journal=repo.journal,
+        folder=repo.journal.folder(release.id),
         release=release,
         log=repo.log,
         remote=config.remote,
@@ -128,13 +128,13 @@ def _recording(repo: Repository, release: Release) -> Iterator[None]:
         error.log_path = repo.log.path
         touched = [n for n, r in release.steps.items() if n not in SIDE_EFFECT_FREE and r.attempts]
         if touched:
-            release.status = WAITING if isinstance(error, WaitingAtGate) else FAILED_RELEASE
+            release.status = Status.WAITING if isinstance(error, WaitingAtGate) else Status.FAILED
             repo.journal.save(release)
             if error.hint is None:
                 # the release stays in progress: a failed tool's message alone does not say how to go on
                 error.hint = "fix the cause and run `relsafe resume` to go on from here, or `relsafe abort`"
         else:
-            release.status = REFUSED
+            release.status = Status.REFUSED
             repo.close(release)
         raise
 
@@ -142,11 +142,11 @@ def _recording(repo: Repository, release: Release) -> Iterator[None]:
 def _run(repo: Repository, ctx: Context, observer: Observer) -> Outcome:
     release = ctx.release
     release.runs += 1
-    release.status = "running"
+    release.status = Status.RUNNING
     repo.journal.save(release)
     with _recording(repo, release):
-        Pipeline(ctx, observer).run()
-    release.status = DONE
+        Pipeline(ctx, repo.journal, observer).run()
+    release.status = Status.DONE
     repo.close(release)
     return Outcome(release, repo.log.path)
 
@@ -154,7 +154,7 @@ def _run(repo: Repository, ctx: Context, observer: Observer) -> Outcome:
 def in_progress(current: Release) -> Refused:
     """What stops a new release, and a rehearsal of one, while another is in progress: the journal holds
     one release, and its bump commit or tag would be built on or taken."""
-    step = next((name for name in current.order if current.step(name).status != DONE), current.order[-1])
+    step = next((name for name in current.order if current.step(name).status != Status.DONE), current.order[-1])
     return Refused(
         f"a release of {current.version} is in progress (step {step}); "
         "finish it with `relsafe resume` or end it with `relsafe abort`"
@@ -190,9 +190,9 @@ def resume(path: Path, observer: Observer, options: Options) -> Outcome:
 
 def _refuse_moved_head(git: Git, release: Release) -> None:
     """Between the bump and the push, HEAD must stay on the commit that was tested and will be tagged."""
-    bump_commit = release.output("bump", "commit")
-    pushed = release.step("push").status == DONE
-    if bump_commit and not pushed and release.step("bump").status == DONE:
+    bump_commit = release.bump_commit
+    pushed = release.step("push").status == Status.DONE
+    if bump_commit and not pushed and release.step("bump").status == Status.DONE:
         head = git.head()
         if head != bump_commit:
             raise Refused(

@@ -9,11 +9,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from relsafe.core.errors import UsageError
+from relsafe.journal.records import Release
 from relsafe.journal.runlog import RunLog
-from relsafe.journal.store import Journal, Release
+from relsafe.journal.store import Journal
 from relsafe.model.config import Config, load_config
 from relsafe.model.project import Project, detect_project, find_project_root
-from relsafe.steps.build import BUILD_CHECKOUT_PREFIX
 from relsafe.steps.table import STEP_NAMES, STEPS
 from relsafe.tools import leftovers
 from relsafe.tools.git import Git
@@ -102,8 +102,9 @@ class Repository:
         `git worktree list` keeps no entry of it.
         """
         self.journal.finish(release)
-        for folder in self.journal.scratch_folders(release):
-            if folder.name.startswith(BUILD_CHECKOUT_PREFIX):
+        release_folder = self.journal.folder(release.id)
+        for folder in release_folder.scratch():
+            if release_folder.is_checkout(folder):
                 self.git.remove_worktree(folder)
             elif folder.is_dir():
                 shutil.rmtree(folder, ignore_errors=True)

@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 
     from relsafe.core.errors import RelsafeError
     from relsafe.engine.pipeline import Blocker
-    from relsafe.journal.store import Release
+    from relsafe.journal.records import Release
     from relsafe.model.publish_workflow import InitWrite, PublisherSetup
     from relsafe.security.workflow.report import AuditReport, Finding
 
@@ -180,7 +180,7 @@ def finished(release: Release) -> Text:
         line = Text.assemble(
             (f"released {release.version}", "bold green"), f": {release.tag} pushed to {release.remote}"
         )
-        manual = manual_step(release)
+        manual = release.manual_step
         if manual:
             line.append("; now ")
             line.append(manual, "bold yellow")
@@ -193,7 +193,7 @@ def finished(release: Release) -> Text:
 
 def release_table(release: Release) -> Group:
     """`relsafe status`: each step with its state, attempts, times and key outputs, then any manual step left."""
-    from relsafe.journal.store import MANUAL_STEP
+    from relsafe.journal.records import MANUAL_STEP
 
     kind = "rehearsal" if release.rehearsal else "release"
     header = Text.assemble(
@@ -215,18 +215,10 @@ def release_table(release: Release) -> Group:
         outputs = describe_outputs(shown) or "\n".join([record.error or "", *("  " + d for d in record.error_details)])
         table.add_row(Text(name), Text(record.status), str(record.attempts), seconds, Text(outputs.strip("\n")))
     parts: list[Text | Table] = [header, table]
-    manual = manual_step(release)
+    manual = release.manual_step
     if manual:
         parts.append(Text.assemble(("remaining manual step: ", "bold yellow"), manual))
     return Group(*parts)
-
-
-def manual_step(release: Release) -> str | None:
-    """What a person must still do for the upload to happen (a GitHub Release to publish), once pushed."""
-    from relsafe.journal.store import MANUAL_STEP
-
-    value = release.output("push", MANUAL_STEP)
-    return str(value) if value else None
 
 
 def rehearsal_summary(
@@ -347,7 +339,7 @@ def _publisher_action(setup: PublisherSetup) -> str:
 def manifest_lines(release: Release) -> list[str]:
     """The manifest the release's tag carries, to print line by line after the table: a hash cut to fit a
     column could not be checked."""
-    carried = release.output("tag", "manifest")
+    carried = release.tag_manifest
     if not carried:
         return []
     return [f"manifest carried by the tag {release.tag}:", *(f"  {line}" for line in carried)]

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 
     from relsafe.app.release import Options
     from relsafe.cli.console import StepView
-    from relsafe.journal.store import Release
+    from relsafe.journal.records import Release
 
 T = TypeVar("T")
 CONFIRM_HELP = "Confirm every item of this gate without a prompt (repeatable)."

@@ -16,8 +16,10 @@ from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 from relsafe.core.errors import ExitCode, Refused, RelsafeError, StepFailed, WaitingAtGate
-from relsafe.journal.store import BLOCKED, DONE, FAILED, INTERRUPTED, RUNNING, WAITING, now
+from relsafe.journal.records import Status, now
+from relsafe.journal.store import Journal
 from relsafe.steps.context import Context
+from relsafe.steps.contract import BLOCKED as CHECK_BLOCKED
 from relsafe.steps.contract import DONE as CHECK_DONE
 from relsafe.steps.contract import Step
 from relsafe.steps.table import load
@@ -64,18 +66,25 @@ def _changed(recorded: dict[str, Any], current: dict[str, Any]) -> list[str]:
 
 
 class Pipeline:
-    def __init__(self, ctx: Context, observer: Observer) -> None:
+    def __init__(self, ctx: Context, journal: Journal, observer: Observer) -> None:
+        """`journal` records the release: here only, as each step starts, records progress, ends or fails."""
         self.ctx = ctx
+        self.journal = journal
         self.observer = observer
         self.steps: list[Step] = [load(name, ctx.config) for name in ctx.release.order]
         self.blockers: list[Blocker] = []
         for step in self.steps:  # every record exists before steps may run side by side
             ctx.release.step(step.name)
         # preflight looked at the world in an earlier run, which may be days old
-        self.world_to_recheck = ctx.release.step("preflight").status == DONE
+        self.world_to_recheck = ctx.release.step("preflight").status == Status.DONE
 
     def _save(self) -> None:
-        self.ctx.journal.save(self.ctx.release)
+        self.journal.save(self.ctx.release)
+
+    def _record_progress(self, name: str, outputs: dict[str, Any]) -> None:
+        """A running step's outputs so far, written at once (the step's `ctx.record_progress`)."""
+        self.ctx.release.step(name).outputs = dict(outputs)
+        self._save()
 
     def run(self) -> list[Blocker]:
         """Run every unfinished step. A real release raises on its first problem;
@@ -142,19 +151,26 @@ class Pipeline:
         """Let pending steps start their groundwork in the background: beside preflight what touches nothing
         of the repository or the release's folder, the rest once preflight has passed."""
         for step in self.steps:
-            if step.prepares_with_preflight is with_preflight and self.ctx.release.step(step.name).status != DONE:
+            if (
+                step.prepares_with_preflight is with_preflight
+                and self.ctx.release.step(step.name).status != Status.DONE
+            ):
                 step.prepare(self.ctx)
 
     def _run_step(self, step: Step) -> None:
         name = step.name
-        # each step gets its own view of the context so that notes of concurrent steps stay apart
-        ctx = replace(self.ctx, note=lambda text: self.observer.note(name, text))
+        # each step gets its own view of the context so that notes and progress of concurrent steps stay apart
+        ctx = replace(
+            self.ctx,
+            note=lambda text: self.observer.note(name, text),
+            record_progress=lambda outputs: self._record_progress(name, outputs),
+        )
         record = ctx.release.step(step.name)
         started = time.monotonic()
         self.observer.step_started(step.name, step.title)
-        if record.status == DONE:
+        if record.status == Status.DONE:
             self._confirm_done(step, record.inputs)
-            self.observer.step_finished(step.name, DONE, 0.0, "done earlier")
+            self.observer.step_finished(step.name, Status.DONE, 0.0, "done earlier")
             return
         record.inputs = step.fingerprint(ctx)
         try:
@@ -162,9 +178,9 @@ class Pipeline:
         except RelsafeError as error:
             self._fail(step, error, started)
             raise
-        if found.state == BLOCKED:
+        if found.state == CHECK_BLOCKED:
             refusal = Refused(f"{step.name}: " + "; ".join(found.reasons), hint=self._resume_hint())
-            self._fail(step, refusal, started, status=BLOCKED)
+            self._fail(step, refusal, started, status=Status.BLOCKED)
             raise refusal
         if found.state == CHECK_DONE:
             record.outputs = dict(found.outputs)
@@ -172,7 +188,7 @@ class Pipeline:
             return
         if step.changes_world and self.world_to_recheck:
             self._recheck_world(ctx, step, started)
-        record.status, record.started, record.error, record.error_details = RUNNING, now(), None, []
+        record.status, record.started, record.error, record.error_details = Status.RUNNING, now(), None, []
         record.attempts += 1
         self._save()
         try:
@@ -192,7 +208,7 @@ class Pipeline:
         try:
             recheck_world(ctx, step.name)
         except RelsafeError as error:
-            self._fail(step, error, started, status=BLOCKED if isinstance(error, Refused) else FAILED)
+            self._fail(step, error, started, status=Status.BLOCKED if isinstance(error, Refused) else Status.FAILED)
             raise
 
     def _finish(self, step: Step, started: float, summary: str) -> None:
@@ -202,17 +218,17 @@ class Pipeline:
         except RelsafeError as error:
             self._fail(step, error, started)
             raise
-        record.status, record.ended = DONE, now()
+        record.status, record.ended = Status.DONE, now()
         record.seconds = round(time.monotonic() - started, 3)
         self._save()
-        self.observer.step_finished(step.name, DONE, record.seconds, summary)
+        self.observer.step_finished(step.name, Status.DONE, record.seconds, summary)
 
-    def _fail(self, step: Step, error: RelsafeError, started: float, status: str = FAILED) -> None:
+    def _fail(self, step: Step, error: RelsafeError, started: float, status: Status = Status.FAILED) -> None:
         record = self.ctx.release.step(step.name)
         if isinstance(error, WaitingAtGate):
-            status = WAITING
+            status = Status.WAITING
         elif process.interrupted():  # its commands were ended by Ctrl-C or SIGTERM, in another thread
-            status = INTERRUPTED
+            status = Status.INTERRUPTED
         record.status, record.ended, record.error = status, now(), error.message
         record.error_details = [line for line in error.details if line != error.message]
         record.seconds = round(time.monotonic() - started, 3)

@@ -1,190 +1,33 @@
-"""The journal: the release in progress, its history, its logs, and the lock.
+"""The journal's store: the release in progress, its history, its logs, and the lock.
 
 It lives in the git common directory so that it never dirties the working
 tree and is never committed. Every write is atomic (temp file, fsync,
 rename), so a crash leaves the old state or the new one, never a torn one.
+What a record holds is relsafe.journal.records; the paths of a release's own
+files are relsafe.journal.paths.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 import tempfile
 import threading
 import time
-import types
-import typing
 from collections.abc import Collection, Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
 
 from relsafe.core import failpoint
 from relsafe.core.errors import DamagedJournal, JournalError, JournalWriteFailed, Refused
 from relsafe.core.redaction import DEFAULT_REDACTOR
+from relsafe.journal.paths import ReleaseFolder, journal_dir, releases_dir
+from relsafe.journal.records import SCHEMA_VERSION, Release, now, record_problem
 
-SCHEMA_VERSION = 1
-MANUAL_STEP = "manual_step"
-"""The push step's output naming what a person must still do for the upload to happen (status shows it)."""
 SET_ASIDE = (
     "run `relsafe abort` to set it aside (kept under damaged/), then check `git status`, `git tag` and "
     "`git log` for what the release had done; or restore the file"
 )
-
-PENDING, RUNNING, DONE, FAILED, BLOCKED, WAITING, SKIPPED, INTERRUPTED = (
-    "pending",
-    "running",
-    "done",
-    "failed",
-    "blocked",
-    "waiting",
-    "skipped",
-    "interrupted",
-)
-
-
-def now() -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%S%z")
-
-
-@dataclass
-class StepRecord:
-    status: str = PENDING
-    attempts: int = 0
-    started: str | None = None
-    ended: str | None = None
-    seconds: float | None = None
-    inputs: dict[str, Any] = field(default_factory=dict)
-    outputs: dict[str, Any] = field(default_factory=dict)
-    error: str | None = None
-    error_details: list[str] = field(default_factory=list)  # the reasons or tool lines behind `error`
-
-
-@dataclass
-class Release:
-    """One release, from its request to done or aborted."""
-
-    id: str
-    request: str
-    from_version: str
-    version: str
-    tag: str
-    branch: str
-    remote: str
-    base_commit: str
-    config_fingerprint: str
-    order: list[str]
-    rehearsal: bool = False
-    status: str = RUNNING
-    created: str = field(default_factory=now)
-    updated: str = field(default_factory=now)
-    runs: int = 0
-    steps: dict[str, StepRecord] = field(default_factory=dict)
-    blockers: list[dict[str, str]] = field(default_factory=list)
-    schema: int = SCHEMA_VERSION
-
-    @property
-    def from_label(self) -> str:
-        """The starting version for the screen; a first release (of an SCM-versioned project) has none."""
-        return self.from_version or "(first release)"
-
-    def step(self, name: str) -> StepRecord:
-        return self.steps.setdefault(name, StepRecord())
-
-    def output(self, step: str, key: str) -> Any:
-        """An output a finished earlier step recorded (the bump commit, the artifacts)."""
-        return self.steps.get(step, StepRecord()).outputs.get(key)
-
-    def mark_interrupted(self) -> None:
-        """Ctrl-C or SIGTERM stopped the run: the steps it was running are recorded as interrupted."""
-        self.status = INTERRUPTED
-        for record in self.steps.values():
-            if record.status == RUNNING:
-                record.status, record.ended = INTERRUPTED, now()
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Release:
-        """A record as `to_dict` made it; keys this relsafe does not know are left out. `_record_problem` has
-        checked it first."""
-        steps = {
-            name: StepRecord(**{k: v for k, v in record.items() if k in StepRecord.__dataclass_fields__})
-            for name, record in data.get("steps", {}).items()
-        }
-        fields = {k: v for k, v in data.items() if k in cls.__dataclass_fields__ and k != "steps"}
-        return cls(steps=steps, **fields)
-
-
-def _conforms(value: Any, hint: Any) -> bool:
-    """Whether a JSON value has the type a field's annotation names (str, int, float, bool, None, unions,
-    lists and string-keyed dicts of them, Any)."""
-    if hint is Any:
-        return True
-    if hint is type(None):
-        return value is None
-    origin, args = typing.get_origin(hint), typing.get_args(hint)
-    if origin in (typing.Union, types.UnionType):
-        return any(_conforms(value, arg) for arg in args)
-    if origin is list:
-        return isinstance(value, list) and all(_conforms(item, args[0]) for item in value)
-    if origin is dict:
-        return isinstance(value, dict) and all(
-            isinstance(key, str) and _conforms(item, args[1]) for key, item in value.items()
-        )
-    if hint in (int, float):
-        return isinstance(value, (int, float) if hint is float else int) and not isinstance(value, bool)
-    return isinstance(value, hint)
-
-
-def _field_problem(data: dict[str, Any], kind: type[Release] | type[StepRecord], where: str) -> str | None:
-    hints = typing.get_type_hints(kind)
-    for spec in dataclasses.fields(kind):
-        name = spec.name
-        if name not in data:
-            required = spec.default is dataclasses.MISSING and spec.default_factory is dataclasses.MISSING
-            if required:
-                return f"{where}{name}: missing"
-            continue
-        if name != "steps" and not _conforms(data[name], hints[name]):
-            return f"{where}{name}: expected {_type_name(hints[name])}, found {data[name]!r:.60}"
-    return None
-
-
-def _type_name(hint: Any) -> str:
-    return str(hint).replace("typing.", "") if typing.get_args(hint) else getattr(hint, "__name__", str(hint))
-
-
-def _known_step(name: Any, known_steps: Collection[str]) -> bool:
-    return isinstance(name, str) and (name in known_steps or (name.startswith("gate:") and len(name) > 5))
-
-
-def _record_problem(data: Any, known_steps: Collection[str]) -> str | None:
-    """What makes `data` not a release record this relsafe can resume from, or None. A newer schema is
-    found before this (see `Journal._read`)."""
-    if not isinstance(data, dict):
-        return f"expected a JSON object, found {type(data).__name__ if data is not None else 'null'}"
-    problem = _field_problem(data, Release, "")
-    if problem is not None:
-        return problem
-    for name in data["order"]:
-        if not _known_step(name, known_steps):
-            return f"order: unknown step {name!r}"
-    steps = data.get("steps", {})
-    if not isinstance(steps, dict):
-        return f"steps: expected an object, found {steps!r:.60}"
-    for name, record in steps.items():
-        if not _known_step(name, known_steps):
-            return f"steps: unknown step {name!r}"
-        if not isinstance(record, dict):
-            return f"steps.{name}: expected an object, found {record!r:.60}"
-        problem = _field_problem(record, StepRecord, f"steps.{name}.")
-        if problem is not None:
-            return problem
-    return None
 
 
 PRIVATE_FOLDER, PRIVATE_FILE = 0o700, 0o600
@@ -253,11 +96,10 @@ class Journal:
     def __init__(self, git_common_dir: Path, steps: Collection[str]) -> None:
         """`steps` are the step names this relsafe knows (the step table's): a record naming another is damaged."""
         self.steps = steps
-        self.dir = git_common_dir / "relsafe"
+        self.dir = journal_dir(git_common_dir)
         self.state_path = self.dir / "state.json"
         self.history_dir = self.dir / "history"
         self.logs_dir = self.dir / "logs"
-        self.releases_dir = self.dir / "releases"
         self.lock_path = self.dir / "lock"
         self.runs_dir = self.dir / "runs"  # one record per live run: what to end and remove if it is killed
         self._writing = threading.Lock()
@@ -285,7 +127,7 @@ class Journal:
                 f"{path}: written by a newer relsafe (journal schema {schema}; this relsafe reads {SCHEMA_VERSION})",
                 hint="upgrade relsafe (`pip install -U relsafe`) to resume, show or abort that release",
             )
-        problem = _record_problem(data, self.steps)
+        problem = record_problem(data, self.steps)
         if problem is not None:
             raise DamagedJournal(f"{path}: the journal cannot be read: {problem}", hint=fix)
         return Release.from_dict(data)
@@ -329,17 +171,9 @@ class Journal:
         history = self.history()
         return history[-1] if history else None
 
-    def artifacts_dir(self, release: Release) -> Path:
-        return self.releases_dir / release.id / "dist"
-
-    def scratch_folders(self, release: Release) -> list[Path]:
-        """What the release's steps made besides its artifacts (virtualenvs, downloads, build checkouts):
-        tens of megabytes that nothing needs once the release has ended."""
-        folder = self.releases_dir / release.id
-        if not folder.is_dir():
-            return []
-        keep = self.artifacts_dir(release)
-        return sorted(path for path in folder.iterdir() if path != keep)
+    def folder(self, release_id: str) -> ReleaseFolder:
+        """The release's own folder: its artifacts and its steps' working files."""
+        return ReleaseFolder(self.dir, release_id)
 
     def new_log(self) -> Path:
         private_folder(self.dir)
@@ -355,7 +189,7 @@ class Journal:
         """
         from filelock import FileLock, Timeout
 
-        for folder in (self.dir, self.history_dir, self.logs_dir, self.releases_dir):
+        for folder in (self.dir, self.history_dir, self.logs_dir, releases_dir(self.dir)):
             refuse_non_folder(folder)
         private_folder(self.dir)
         holder = self.dir / "lock.pid"

@@ -23,7 +23,7 @@ exactly.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from relsafe.model import build_requirements
@@ -53,12 +53,9 @@ class Manifest:
         return "\n".join([f"Release {version}", "", *self.lines()]) + "\n"
 
 
-def of_artifacts(
-    artifacts: Iterable[Mapping[str, object]], staging_index: str | None, build_requires: Sequence[str] = ()
-) -> Manifest:
-    """The manifest of the build step's recorded artifacts (each with its name and sha256)."""
-    files = {str(artifact["name"]): str(artifact["sha256"]) for artifact in artifacts}
-    return Manifest(files, staging_index, tuple(build_requirements.checked(build_requires)))
+def of_artifacts(files: Mapping[str, str], staging_index: str | None, build_requires: Sequence[str] = ()) -> Manifest:
+    """The manifest of the build step's recorded artifacts (file name → sha256)."""
+    return Manifest(dict(files), staging_index, tuple(build_requirements.checked(build_requires)))
 
 
 def parse(message: str) -> Manifest | None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shutil
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -13,51 +12,18 @@ from packaging.version import Version
 
 from relsafe.artifacts.distribution import Distribution, sha256_file
 from relsafe.core.errors import StepFailed
-from relsafe.model import build_requirements
+from relsafe.journal.records import Artifact, TreeWheel, checked_build_requirements
 from relsafe.steps.context import Context
 from relsafe.steps.contract import Check, Step
 from relsafe.tools import builder
-
-BUILD_CHECKOUT_PREFIX = "source-"  # the build's worktree under the release folder
-
-
-def tree_wheel_folder(ctx: Context) -> Path:
-    """Where the build puts the wheel it makes straight from the tree, beside the release's own build: what
-    inspect compares the sdist-built wheel with."""
-    return ctx.work_dir / "tree-wheel"
-
-
-def _requirements_file(ctx: Context) -> Path:
-    """The build's pins, written before its files move into place, so a build found finished has them too."""
-    return ctx.artifacts_dir.with_name("build-requirements.txt")
-
-
-def recorded_requirements(ctx: Context) -> list[str]:
-    """The `name==version` pins the build ran with (see relsafe.model.build_requirements)."""
-    return _valid_pins([str(pin) for pin in ctx.release.output("build", "build_requires") or []], "the journal")
-
-
-def _valid_pins(pins: list[str], where: str) -> list[str]:
-    try:
-        return build_requirements.checked(pins)
-    except ValueError as error:
-        raise StepFailed(
-            f"the build's requirements recorded in {where} are damaged: {error}",
-            hint="run `relsafe abort` and release again",
-        ) from None
-
-
-def recorded_artifacts(ctx: Context) -> list[dict[str, Any]]:
-    artifacts = ctx.release.output("build", "artifacts")
-    return list(artifacts) if artifacts else []
 
 
 def remove_stale_checkouts(ctx: Context) -> None:
     """A killed run's build checkouts; called once before a step makes its own, never while a checkout of
     this run may exist (inspect makes two side by side)."""
-    for leftover in ctx.work_dir.glob(f"{BUILD_CHECKOUT_PREFIX}*"):
+    for leftover in ctx.folder.checkouts():
         shutil.rmtree(leftover, ignore_errors=True)
-    if ctx.work_dir.is_dir():
+    if ctx.folder.path.is_dir():
         ctx.git.prune_worktrees()
 
 
@@ -73,8 +39,7 @@ def release_checkout(ctx: Context) -> Iterator[Path]:
     submodules, if the commit has any, are checked out at the commit's
     recorded revisions, so the sdist holds what the project ships.
     """
-    ctx.work_dir.mkdir(parents=True, exist_ok=True)
-    source = Path(tempfile.mkdtemp(prefix=BUILD_CHECKOUT_PREFIX, dir=ctx.work_dir))
+    source = ctx.folder.new_checkout()
     ctx.git.add_worktree(source, ctx.bump_commit)
     try:
         if (source / ".gitmodules").is_file():  # vendored code the sdist must ship, at the recorded revisions
@@ -105,9 +70,9 @@ class Build(Step):
     def check(self, ctx: Context) -> Check:
         found = self._describe(ctx)
         if found is not None:
-            recorded = _requirements_file(ctx)
-            requirements = _valid_pins(recorded.read_text(encoding="utf-8").split(), str(recorded))
-            return Check.done(artifacts=found, build_requires=requirements)
+            recorded = ctx.folder.build_requirements_file
+            requirements = checked_build_requirements(recorded.read_text(encoding="utf-8").split(), str(recorded))
+            return Check.done(artifacts=[artifact.as_dict() for artifact in found], build_requires=requirements)
         if ctx.git.head() != ctx.bump_commit:
             return Check.blocked(
                 f"HEAD is not the bump commit {ctx.bump_commit[:12]}; the build must be of the release commit"
@@ -117,10 +82,10 @@ class Build(Step):
             return Check.blocked("the working tree changed since the bump: " + ", ".join(dirty[:5]))
         return Check.ready()
 
-    def _describe(self, ctx: Context) -> list[dict[str, Any]] | None:
+    def _describe(self, ctx: Context) -> list[Artifact] | None:
         """The finished build in the release folder, if a previous run completed it."""
-        folder = ctx.artifacts_dir
-        if not folder.is_dir() or not _requirements_file(ctx).is_file():
+        folder = ctx.folder.dist
+        if not folder.is_dir() or not ctx.folder.build_requirements_file.is_file():
             return None
         files = sorted(folder.iterdir())
         kinds = {Distribution.read(path).kind for path in files}
@@ -129,15 +94,15 @@ class Build(Step):
         return [self._entry(Distribution.read(path)) for path in files]
 
     @staticmethod
-    def _entry(dist: Distribution) -> dict[str, Any]:
-        return {"name": dist.path.name, "kind": dist.kind, "size": dist.size, "sha256": dist.sha256}
+    def _entry(dist: Distribution) -> Artifact:
+        return Artifact(name=dist.path.name, kind=dist.kind, size=dist.size, sha256=dist.sha256)
 
     def run(self, ctx: Context) -> dict[str, Any]:
-        partial = ctx.artifacts_dir.with_name("dist.partial")
+        partial, dist = ctx.folder.dist_partial, ctx.folder.dist
         shutil.rmtree(partial, ignore_errors=True)
         epoch = ctx.git.commit_time(ctx.bump_commit)
         remove_stale_checkouts(ctx)
-        from_tree = tree_wheel_folder(ctx)
+        from_tree = ctx.folder.tree_wheel_dir
         shutil.rmtree(from_tree, ignore_errors=True)
         try:
             with release_checkout(ctx) as checkout, release_checkout(ctx) as second:
@@ -155,33 +120,34 @@ class Build(Step):
             shutil.rmtree(partial, ignore_errors=True)
             shutil.rmtree(from_tree, ignore_errors=True)
             raise
-        _requirements_file(ctx).write_text("".join(f"{pin}\n" for pin in built.requirements), encoding="utf-8")
-        shutil.rmtree(ctx.artifacts_dir, ignore_errors=True)
-        partial.rename(ctx.artifacts_dir)
-        artifacts = [self._entry(Distribution.read(ctx.artifacts_dir / path.name)) for path in built.files]
-        ctx.note(", ".join(f"{a['name']} ({a['size'] / 1024:.0f} KiB)" for a in artifacts))
+        ctx.folder.build_requirements_file.write_text(
+            "".join(f"{pin}\n" for pin in built.requirements), encoding="utf-8"
+        )
+        shutil.rmtree(dist, ignore_errors=True)
+        partial.rename(dist)
+        artifacts = [self._entry(Distribution.read(dist / path.name)) for path in built.files]
+        ctx.note(", ".join(f"{a.name} ({a.size / 1024:.0f} KiB)" for a in artifacts))
         outputs: dict[str, Any] = {
-            "artifacts": artifacts,
+            "artifacts": [artifact.as_dict() for artifact in artifacts],
             "source_date_epoch": epoch,
             "build_requires": built.requirements,
         }
         if built.tree_wheel is not None:  # for inspect's sdist check, which builds it itself when it is gone
-            outputs["tree_wheel"] = {"name": built.tree_wheel.name, "sha256": sha256_file(built.tree_wheel)}
+            outputs["tree_wheel"] = TreeWheel(built.tree_wheel.name, sha256_file(built.tree_wheel)).as_dict()
         return outputs
 
     def verify(self, ctx: Context) -> None:
-        artifacts = recorded_artifacts(ctx)
-        if {a["kind"] for a in artifacts} != {"sdist", "wheel"}:
+        artifacts = ctx.release.artifacts()
+        if {a.kind for a in artifacts} != {"sdist", "wheel"}:
             raise StepFailed("the build did not produce both an sdist and a wheel")
         for artifact in artifacts:
-            path = ctx.artifacts_dir / artifact["name"]
+            path = ctx.folder.dist / artifact.name
             if not path.is_file():
-                raise StepFailed(f"the built file {artifact['name']} is missing from {ctx.artifacts_dir}")
+                raise StepFailed(f"the built file {artifact.name} is missing from {ctx.folder.dist}")
             dist = Distribution.read(path)
-            if dist.sha256 != artifact["sha256"]:
+            if dist.sha256 != artifact.sha256:
                 raise StepFailed(
-                    f"{artifact['name']} changed since it was built "
-                    f"(sha256 {artifact['sha256'][:12]}… → {dist.sha256[:12]}…)"
+                    f"{artifact.name} changed since it was built (sha256 {artifact.sha256[:12]}… → {dist.sha256[:12]}…)"
                 )
             if Version(dist.version) != Version(ctx.release.version):  # 1.0.0-rc1 is 1.0.0rc1
-                raise StepFailed(f"{artifact['name']} is version {dist.version}, not {ctx.release.version}")
+                raise StepFailed(f"{artifact.name} is version {dist.version}, not {ctx.release.version}")

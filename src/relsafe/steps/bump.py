@@ -6,7 +6,7 @@ from typing import Any
 
 from relsafe.core import failpoint
 from relsafe.core.errors import StepFailed
-from relsafe.journal.store import Release
+from relsafe.journal.records import Release
 from relsafe.steps.context import Context
 from relsafe.steps.contract import Check, Step
 from relsafe.tools import versioning
@@ -85,14 +85,14 @@ class Bump(Step):
         return {"commit": commit, "files": sorted(changed)}
 
     def verify(self, ctx: Context) -> None:
-        commit = ctx.release.output("bump", "commit")
+        commit = ctx.release.bump_commit
         if ctx.project.version_source == "scm":
             return
         if not commit or ctx.git.resolve(commit) is None:
             raise StepFailed("the bump commit is missing")
         if ctx.git.parents(commit) != [ctx.release.base_commit]:
             raise StepFailed(f"the bump commit {commit[:12]} is not a child of {ctx.release.base_commit[:12]}")
-        for path in ctx.release.output("bump", "files") or []:
+        for path in ctx.release.bump_files:
             text = ctx.git.file_at(commit, path) or ""
             if ctx.release.version not in text:
                 raise StepFailed(f"{path} does not hold {ctx.release.version} in the bump commit")

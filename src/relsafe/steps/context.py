@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from relsafe.journal.paths import ReleaseFolder
+from relsafe.journal.records import Release
 from relsafe.journal.runlog import RunLog
-from relsafe.journal.store import Journal, Release
 from relsafe.model.config import Config
 from relsafe.model.project import Project
 from relsafe.tools.git import Git
@@ -41,7 +41,8 @@ class Context:
     git: Git
     project: Project
     config: Config
-    journal: Journal
+    folder: ReleaseFolder
+    """The release's own folder under the journal: its artifacts, the steps' working files."""
     release: Release
     log: RunLog
     remote: str
@@ -53,15 +54,10 @@ class Context:
     ask: Callable[[str], bool] | None = None
     note: Callable[[str], None] = field(default=lambda _text: None)
     real_git: Git | None = None
-
-    @property
-    def work_dir(self) -> Path:
-        """The release's own folder under the journal: artifacts, temp files."""
-        return self.journal.releases_dir / self.release.id
-
-    @property
-    def artifacts_dir(self) -> Path:
-        return self.journal.artifacts_dir(self.release)
+    record_progress: Callable[[dict[str, Any]], None] = field(default=lambda _outputs: None)
+    """Record the running step's outputs so far, in the journal at once, so that a crash resumes from them
+    (stage: each file the index confirmed). The engine sets it for each step it runs; the journal itself is
+    the engine's, never a step's."""
 
     @property
     def pretend_version(self) -> str | None:
@@ -70,5 +66,4 @@ class Context:
 
     @property
     def bump_commit(self) -> str:
-        commit = self.release.output("bump", "commit")
-        return str(commit) if commit else self.release.base_commit
+        return self.release.bump_commit or self.release.base_commit

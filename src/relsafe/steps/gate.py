@@ -5,12 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from relsafe.core.errors import WaitingAtGate
-from relsafe.journal.store import now
+from relsafe.journal.records import GATE_PREFIX, now
 from relsafe.model.schema import GateConfig
 from relsafe.steps.context import Context
 from relsafe.steps.contract import Step
-
-PREFIX = "gate:"
 
 
 class Gate(Step):
@@ -20,7 +18,7 @@ class Gate(Step):
 
     def __init__(self, gate: GateConfig) -> None:
         self.gate = gate
-        self.name = PREFIX + gate.name  # type: ignore[misc]
+        self.name = GATE_PREFIX + gate.name  # type: ignore[misc]
         self.title = f"Gate: {gate.name}"  # type: ignore[misc]
 
     def fingerprint(self, ctx: Context) -> dict[str, Any]:
@@ -57,6 +55,6 @@ def expand_order(steps: tuple[str, ...], gates: tuple[GateConfig, ...]) -> list[
         if step == "gate":
             continue
         if "gate" in steps:
-            order += [PREFIX + gate.name for gate in gates if gate.before == step]
+            order += [GATE_PREFIX + gate.name for gate in gates if gate.before == step]
         order.append(step)
     return order

@@ -22,13 +22,7 @@ from relsafe.artifacts.distribution import compare_wheel_file_lists, layout_prob
 from relsafe.artifacts.rebuild import rebuild_differences
 from relsafe.core.errors import Refused, StepFailed
 from relsafe.security.artifact_scan import scan_distribution
-from relsafe.steps.build import (
-    recorded_artifacts,
-    recorded_requirements,
-    release_checkout,
-    remove_stale_checkouts,
-    tree_wheel_folder,
-)
+from relsafe.steps.build import release_checkout, remove_stale_checkouts
 from relsafe.steps.context import Context
 from relsafe.steps.contract import Step
 from relsafe.tools import builder
@@ -42,7 +36,7 @@ class Inspect(Step):
 
     def fingerprint(self, ctx: Context) -> dict[str, Any]:
         inputs: dict[str, Any] = {
-            "artifacts": {a["name"]: a["sha256"] for a in recorded_artifacts(ctx)},
+            "artifacts": ctx.release.artifact_hashes(),
             "allow": list(ctx.config.inspect_allow),
         }
         if not ctx.config.inspect_strict:  # only when set, so a release begun before the key existed resumes
@@ -50,7 +44,7 @@ class Inspect(Step):
         return inputs
 
     def run(self, ctx: Context) -> dict[str, Any]:
-        files = [ctx.artifacts_dir / a["name"] for a in recorded_artifacts(ctx)]
+        files = [ctx.folder.dist / artifact.name for artifact in ctx.release.artifacts()]
         wheel = next(path for path in files if path.name.endswith(".whl"))
         checks: dict[str, Callable[[], list[str]]] = {
             "layout": lambda: layout_problems(wheel),
@@ -109,10 +103,10 @@ class Inspect(Step):
         """A wheel straight from the release commit (the build made one beside the release's; made here when
         it is gone or changed): a file it holds that the released wheel (built from the sdist) lacks is a
         file the sdist left out."""
-        recorded = ctx.release.output("build", "tree_wheel")
-        if recorded:
-            made = tree_wheel_folder(ctx) / str(recorded["name"])
-            if made.is_file() and sha256_file(made) == recorded["sha256"]:
+        recorded = ctx.release.tree_wheel()
+        if recorded is not None:
+            made = ctx.folder.tree_wheel_dir / recorded.name
+            if made.is_file() and sha256_file(made) == recorded.sha256:
                 return compare_wheel_file_lists(wheel, made)
         try:
             with _release_commit_built(ctx, wheel_only=True) as from_tree:
@@ -130,7 +124,7 @@ def _release_commit_built(ctx: Context, *, wheel_only: bool) -> Iterator[builder
     requirements, even with `[build] isolation = false` (pins missing something, or relsafe's own
     environment adding a plugin, shows here rather than in the workflow). The wheel from the tree is
     built as the release was."""
-    pins = recorded_requirements(ctx) or None
+    pins = ctx.release.build_requirements() or None
     isolated = ctx.config.build_isolation or (not wheel_only and pins is not None)
     with release_checkout(ctx) as checkout, tempfile.TemporaryDirectory(prefix="relsafe-rebuild-") as out:
         yield builder.build_distributions(
@@ -147,4 +141,4 @@ def _release_commit_built(ctx: Context, *, wheel_only: bool) -> Iterator[builder
 
 def _source_date_epoch(ctx: Context) -> int:
     """The time the build step gave its build, so that every rebuild here gives the same bytes."""
-    return int(ctx.release.output("build", "source_date_epoch") or 0) or ctx.git.commit_time(ctx.bump_commit)
+    return ctx.release.source_date_epoch or ctx.git.commit_time(ctx.bump_commit)

@@ -231,7 +231,7 @@ def recheck_world(ctx: Context, before: str) -> None:
     own built files on the production index are what was staged or published.
     """
     git, release = _repository(ctx), ctx.release
-    ours = release.output("bump", "commit")
+    ours = release.bump_commit
     probes: dict[str, Probe] = {
         "the remote": partial(remote_reasons, resuming=True),
         "the production index": partial(production_reasons, resuming=True),
@@ -279,7 +279,7 @@ def remote_reasons(ctx: Context, *, resuming: bool = False) -> list[str]:
         )
     elif behind:
         reasons.append(f"{config.branch} is behind {config.remote}/{config.branch}; pull and try again")
-    ours = release.output("bump", "commit") if resuming else None
+    ours = release.bump_commit if resuming else None
     return reasons + foreign_tag(release.tag, tagged_commit(refs, release.tag), f"on {config.remote}", ours)
 
 
@@ -312,9 +312,7 @@ def production_reasons(ctx: Context, *, resuming: bool = False) -> list[str]:
 
 
 def _only_built_files(ctx: Context, url: str) -> bool:
-    from relsafe.steps.build import recorded_artifacts
-
-    built = {artifact["name"]: artifact["sha256"] for artifact in recorded_artifacts(ctx)}
+    built = ctx.release.artifact_hashes()
     found = simple_api.files_for(url, ctx.project.name, ctx.release.version)
     return bool(found) and all(built.get(name) == sha256 for name, sha256 in found.items())
 

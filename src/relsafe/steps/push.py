@@ -10,7 +10,7 @@ import shutil
 from typing import Any
 
 from relsafe.core.errors import StepFailed
-from relsafe.journal.store import MANUAL_STEP
+from relsafe.journal.records import MANUAL_STEP
 from relsafe.steps.context import Context
 from relsafe.steps.contract import Check, Step
 from relsafe.tools import promotion
@@ -57,7 +57,7 @@ class Push(Step):
         """In a rehearsal the pushed tag starts no workflow, so its preparing job runs here, against the
         sandbox's remote and the embedded index: it shows what the tag would publish."""
         remote_url = ctx.git.remote_url(ctx.remote) or ctx.remote
-        folder = ctx.work_dir / "publish-rehearsal"
+        folder = ctx.folder.publish_rehearsal
         shutil.rmtree(folder, ignore_errors=True)
         folder.mkdir(parents=True)
         found = promotion.run_preparing_job(

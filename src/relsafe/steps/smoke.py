@@ -21,7 +21,6 @@ from packaging.version import InvalidVersion, Version
 from relsafe.artifacts.distribution import wheel_members
 from relsafe.core.errors import StepFailed
 from relsafe.journal.runlog import RunLog
-from relsafe.steps.build import recorded_artifacts
 from relsafe.steps.context import Context
 from relsafe.steps.contract import Step
 from relsafe.tools import process
@@ -151,7 +150,7 @@ class Smoke(Step):
 
     def fingerprint(self, ctx: Context) -> dict[str, Any]:
         inputs: dict[str, Any] = {
-            "artifacts": {a["name"]: a["sha256"] for a in recorded_artifacts(ctx)},
+            "artifacts": ctx.release.artifact_hashes(),
             "pythons": self.pythons(ctx),
             "command": ctx.config.test_command,
         }
@@ -162,7 +161,7 @@ class Smoke(Step):
         return inputs
 
     def _venv_dir(self, ctx: Context, index: int) -> Path:
-        return ctx.work_dir / self.name / f"venv-{index}"
+        return ctx.folder.venv(self.name, index)
 
     def _fresh_venv(self, ctx: Context, index: int, python: str) -> venvs.Venv:
         venv = venvs.create(self._venv_dir(ctx, index), python, ctx.log)
@@ -187,8 +186,7 @@ class Smoke(Step):
         return self._fresh_venv(ctx, index, python)
 
     def wheel(self, ctx: Context) -> Path:
-        name: str = next(a["name"] for a in recorded_artifacts(ctx) if a["kind"] == "wheel")
-        return ctx.artifacts_dir / name
+        return ctx.folder.dist / next(a.name for a in ctx.release.artifacts() if a.kind == "wheel")
 
     def install_wheel(self, ctx: Context, venv: venvs.Venv, wheel: Path) -> float:
         requirement = wheel_requirement(wheel, ctx.project.name, ctx.config.test_extras)

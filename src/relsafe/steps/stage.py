@@ -14,7 +14,6 @@ from typing import Any
 
 from relsafe.core import failpoint
 from relsafe.core.errors import Refused, StepFailed
-from relsafe.steps.build import recorded_artifacts
 from relsafe.steps.context import Context
 from relsafe.steps.contract import Check, Step
 from relsafe.tools import process
@@ -44,9 +43,9 @@ def staging_credentials(ctx: Context) -> Credentials:
 
 def conflicting_files(ctx: Context, on_index: dict[str, str]) -> list[str]:
     return [
-        f"{a['name']} (staging has sha256 {on_index[a['name']][:12]}…, the build has {a['sha256'][:12]}…)"
-        for a in recorded_artifacts(ctx)
-        if a["name"] in on_index and on_index[a["name"]] != a["sha256"]
+        f"{a.name} (staging has sha256 {on_index[a.name][:12]}…, the build has {a.sha256[:12]}…)"
+        for a in ctx.release.artifacts()
+        if a.name in on_index and on_index[a.name] != a.sha256
     ]
 
 
@@ -69,7 +68,7 @@ class Stage(Step):
 
     def fingerprint(self, ctx: Context) -> dict[str, Any]:
         return {
-            "artifacts": {a["name"]: a["sha256"] for a in recorded_artifacts(ctx)},
+            "artifacts": ctx.release.artifact_hashes(),
             "repository_url": ctx.staging.repository_url,
         }
 
@@ -81,30 +80,34 @@ class Stage(Step):
         conflicts = conflicting_files(ctx, on_index)
         if conflicts:
             raise refuse_conflicts(conflicts)
-        names = [a["name"] for a in recorded_artifacts(ctx)]
+        names = [a.name for a in ctx.release.artifacts()]
         if all(name in on_index for name in names):
             return Check.done(uploaded=names, repository_url=ctx.staging.repository_url)
         return Check.ready()
 
     def run(self, ctx: Context) -> dict[str, Any]:
-        record = ctx.release.step(self.name)
-        uploaded: list[str] = record.outputs.setdefault("uploaded", [])
-        record.outputs["repository_url"] = ctx.staging.repository_url
+        uploaded = ctx.release.staged_files  # what an earlier, interrupted attempt had sent
+
+        def record_uploaded() -> None:
+            ctx.record_progress({"uploaded": list(uploaded), "repository_url": ctx.staging.repository_url})
+
+        record_uploaded()
         warning = warn_if_pypirc_exposed(Path.home() / ".pypirc")
         if warning:
             ctx.note(warning)
         credentials = staging_credentials(ctx)
         on_index = self._on_index(ctx)
-        for artifact in recorded_artifacts(ctx):
-            name = artifact["name"]
-            if on_index.get(name) == artifact["sha256"]:
+        for artifact in ctx.release.artifacts():
+            name = artifact.name
+            if on_index.get(name) == artifact.sha256:
                 if name not in uploaded:
                     uploaded.append(name)
+                    record_uploaded()
                 continue
             ctx.note(f"uploading {name}")
             try:
                 transfer.upload(
-                    ctx.artifacts_dir / name,
+                    ctx.folder.dist / name,
                     repository_url=ctx.staging.repository_url,
                     credentials=credentials,
                     log=ctx.log,
@@ -112,15 +115,15 @@ class Stage(Step):
             except transfer.FileExists:
                 # our own earlier attempt may have landed after its answer was lost
                 on_index = self._on_index(ctx)
-                if on_index.get(name) != artifact["sha256"]:
+                if on_index.get(name) != artifact.sha256:
                     raise refuse_conflicts(conflicting_files(ctx, on_index)) from None
             uploaded.append(name)
-            ctx.journal.save(ctx.release)
+            record_uploaded()
             failpoint.hit("between-uploads")
         return {"uploaded": uploaded, "repository_url": ctx.staging.repository_url, "summary": ", ".join(uploaded)}
 
     def verify(self, ctx: Context) -> None:
-        uploaded = set(ctx.release.output(self.name, "uploaded") or [])
-        missing = [a["name"] for a in recorded_artifacts(ctx) if a["name"] not in uploaded]
+        uploaded = set(ctx.release.staged_files)
+        missing = [a.name for a in ctx.release.artifacts() if a.name not in uploaded]
         if missing:
             raise StepFailed("not uploaded to the staging index: " + ", ".join(missing))

@@ -11,7 +11,6 @@ from typing import Any
 from relsafe.core import failpoint
 from relsafe.core.errors import StepFailed
 from relsafe.model import manifest
-from relsafe.steps.build import recorded_artifacts, recorded_requirements
 from relsafe.steps.context import Context
 from relsafe.steps.contract import Check, Step
 
@@ -20,18 +19,18 @@ def release_manifest(ctx: Context) -> manifest.Manifest | None:
     """The tested files, and the index they were verified on when the release stages them, else the build's
     pinned requirements the workflow's rebuild needs; None when the release builds nothing (its tag then
     names no files, and the publish workflow refuses it)."""
-    artifacts = recorded_artifacts(ctx)
-    if not artifacts:
+    files = ctx.release.artifact_hashes()
+    if not files:
         return None
     if "stage" in ctx.release.order:
-        return manifest.of_artifacts(artifacts, ctx.staging.index_url)
-    pins = recorded_requirements(ctx)
+        return manifest.of_artifacts(files, ctx.staging.index_url)
+    pins = ctx.release.build_requirements()
     if not pins:  # a build recorded by a relsafe that kept none: the workflow's rebuild would refuse the tag
         raise StepFailed(
             "the build recorded no build requirements, which the publish workflow's rebuild needs from the tag",
             hint="run `relsafe abort` and release again (or add stage to [release] steps)",
         )
-    return manifest.of_artifacts(artifacts, None, build_requires=pins)
+    return manifest.of_artifacts(files, None, build_requires=pins)
 
 
 def _lines(carried: manifest.Manifest | None) -> list[str]:

@@ -15,7 +15,6 @@ from typing import Any
 
 from relsafe.core import failpoint
 from relsafe.core.errors import StepFailed
-from relsafe.steps.build import recorded_artifacts
 from relsafe.steps.context import Context
 from relsafe.steps.smoke import Smoke
 from relsafe.tools import venv as venvs
@@ -29,7 +28,7 @@ LISTING_MAX_DELAY = 30.0
 
 def wait_for_listing(ctx: Context) -> dict[str, simple_api.IndexFile]:
     """Poll the staging index until it lists every built file (TestPyPI can lag behind an upload)."""
-    wanted = {a["name"] for a in recorded_artifacts(ctx)}
+    wanted = {a.name for a in ctx.release.artifacts()}
     delay = LISTING_FIRST_DELAY
     for attempt in range(1, LISTING_ATTEMPTS + 1):
         listed = {
@@ -72,18 +71,18 @@ class VerifyStage(Smoke):
 
     def run(self, ctx: Context) -> dict[str, Any]:
         listed = wait_for_listing(ctx)
-        folder = ctx.work_dir / "verify-stage" / "downloads"
+        folder = ctx.folder.staged_downloads
         shutil.rmtree(folder, ignore_errors=True)
         folder.mkdir(parents=True)
         downloaded = []
-        for artifact in recorded_artifacts(ctx):
-            entry = listed[artifact["name"]]
-            if entry.sha256 != artifact["sha256"]:
+        for artifact in ctx.release.artifacts():
+            entry = listed[artifact.name]
+            if entry.sha256 != artifact.sha256:
                 raise StepFailed(
                     f"the staging index lists {entry.filename} with sha256 {entry.sha256[:12]}…, "
-                    f"the build has {artifact['sha256'][:12]}…"
+                    f"the build has {artifact.sha256[:12]}…"
                 )
-            transfer.download(entry.url, folder / entry.filename, expected_sha256=artifact["sha256"])
+            transfer.download(entry.url, folder / entry.filename, expected_sha256=artifact.sha256)
             downloaded.append(entry.filename)
         failpoint.hit("verify-stage-downloaded")
         ctx.note(f"downloaded {len(downloaded)} file(s) back; hashes equal the build")

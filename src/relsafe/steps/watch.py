@@ -41,7 +41,7 @@ class Watch(Step):
             raise StepFailed("watch needs the built files to compare production with, and this release built none")
         tested = dict(carried.files)
         listed = self._wait_for(ctx, tested)
-        folder = ctx.work_dir / "watch"
+        folder = ctx.folder.published_downloads
         folder.mkdir(parents=True, exist_ok=True)
         differences = [f"{name}: on production but never tested" for name in sorted(listed.keys() - tested.keys())]
         for name, expected in sorted(tested.items()):
@@ -50,7 +50,7 @@ class Watch(Step):
             if actual != expected:
                 differences.append(f"{name}: sha256 {actual} on production, {expected} in the tag's manifest")
                 if name.endswith(".whl"):
-                    differences += [f"  {line}" for line in record_differences(ctx.artifacts_dir / name, published)]
+                    differences += [f"  {line}" for line in record_differences(ctx.folder.dist / name, published)]
         if differences:
             raise StepFailed(
                 f"production serves other files than were tested: {differences[0]}",
