@@ -27,15 +27,21 @@ _lock = threading.Lock()
 
 
 def _caller(frame: FrameType | None) -> str:
-    """`step: function` for a process a step asked for (the outermost step module, the innermost step
-    function: verify-stage reuses smoke's); else the first relsafe function outside relsafe.tools, or
-    inside it (work a step handed to a thread pool: the thread's name says whose)."""
-    functions, outside, inside = [], "", ""
+    """`step: function` for a process a step asked for: the outermost step module, and the innermost function
+    of the steps or of relsafe.wheeltest, which smoke and verify-stage share (`verify_stage:
+    wheeltest.suite.run_suite`). Else, for work handed to a thread pool, the first such function or relsafe
+    function outside relsafe.tools, or inside it, with the thread's name, which says whose."""
+    steps: list[str] = []
+    functions: list[str] = []
+    outside, inside = "", ""
     while frame is not None:
         module = str(frame.f_globals.get("__name__", ""))
         where = f"{module.removeprefix('relsafe.')}.{frame.f_code.co_name}"
         if module.startswith("relsafe.steps."):
-            functions.append((module.removeprefix("relsafe.steps."), frame.f_code.co_name))
+            steps.append(module.removeprefix("relsafe.steps."))
+            functions.append(f"{steps[-1]}.{frame.f_code.co_name}")
+        elif module.startswith("relsafe.wheeltest."):
+            functions.append(where)
         elif module == "relsafe.tools.process":
             pass  # every command passes through it: it says nothing about who asked
         elif module.startswith("relsafe.tools."):
@@ -43,10 +49,12 @@ def _caller(frame: FrameType | None) -> str:
         elif module.startswith("relsafe."):
             outside = outside or where
         frame = frame.f_back
-    if not functions:
-        return outside or f"{inside or '?'} (thread {threading.current_thread().name})"
-    (step, _), (module, function) = functions[-1], functions[0]
-    return f"{step}: {module}.{function}"
+    if steps:
+        return f"{steps[-1]}: {functions[0]}"
+    thread = threading.current_thread().name
+    if functions:
+        return f"{functions[0]} (thread {thread})"
+    return outside or f"{inside or '?'} (thread {thread})"
 
 
 def install(out: Path) -> None:

@@ -69,9 +69,9 @@ class ReleaseFolder:
     def is_checkout(path: Path) -> bool:
         return path.name.startswith(CHECKOUT_PREFIX)
 
-    def venv(self, step: str, index: int) -> Path:
-        """The fresh virtualenv a testing step makes for its `index`-th interpreter."""
-        return self.path / step / f"venv-{index}"
+    def wheel_tests(self, step: str) -> Path:
+        """Where a step testing the wheel makes its fresh virtualenvs (one per [test] python) and test folder."""
+        return self.path / step
 
     @property
     def staged_downloads(self) -> Path:

@@ -3,27 +3,28 @@
 Every file is downloaded back and its hash compared with the build; the
 wheel is installed in a fresh venv with its dependencies from the
 production index only (never from the staging index, where anyone can
-register a look-alike dependency), and the smoke checks run again.
+register a look-alike dependency), and smoke's tests run again
+(relsafe.wheeltest).
 """
 
 from __future__ import annotations
 
 import shutil
 import time
-from pathlib import Path
 from typing import Any
 
 from relsafe.core import failpoint
 from relsafe.core.errors import StepFailed
 from relsafe.steps.context import Context
-from relsafe.steps.smoke import Smoke
-from relsafe.tools import venv as venvs
+from relsafe.steps.contract import Step
 from relsafe.tools.index import simple_api, transfer
-from relsafe.wheeltest.requirements import wheel_requirement
+from relsafe.wheeltest.environment import Wheel
+from relsafe.wheeltest.session import Session, inputs
 
 LISTING_ATTEMPTS = 8
 LISTING_FIRST_DELAY = 0.5
 LISTING_MAX_DELAY = 30.0
+FROM_STAGING = " from the staging index (dependencies from the production index)"
 
 
 def wait_for_listing(ctx: Context) -> dict[str, simple_api.IndexFile]:
@@ -47,27 +48,25 @@ def wait_for_listing(ctx: Context) -> dict[str, simple_api.IndexFile]:
     )
 
 
-class VerifyStage(Smoke):
+class VerifyStage(Step):
     name = "verify-stage"
     title = "Verify the staged files"
     concurrent = False
 
+    def __init__(self) -> None:
+        self._session: Session | None = None
+
     def fingerprint(self, ctx: Context) -> dict[str, Any]:
         return {
-            **super().fingerprint(ctx),
+            "artifacts": ctx.release.artifact_hashes(),
+            **inputs(ctx.config),
             "index_url": ctx.staging.index_url,
             "production_index_url": ctx.production_index_url,
         }
 
-    def install_wheel(self, ctx: Context, venv: venvs.Venv, wheel: Path) -> float:
-        return venvs.install(
-            venv,
-            [wheel_requirement(wheel, ctx.project.name, ctx.config.test_extras)],
-            ctx.log,
-            index_url=ctx.production_index_url,
-            what=f"installing {wheel.name}{self._extras(ctx)} from the staging index "
-            "(dependencies from the production index)",
-        )
+    def prepare(self, ctx: Context) -> None:
+        """Create the venvs and install the test requirements early: only the wheel waits for the staging."""
+        self._session_for(ctx).prepare()
 
     def run(self, ctx: Context) -> dict[str, Any]:
         listed = wait_for_listing(ctx)
@@ -87,5 +86,12 @@ class VerifyStage(Smoke):
         failpoint.hit("verify-stage-downloaded")
         ctx.note(f"downloaded {len(downloaded)} file(s) back; hashes equal the build")
         wheel = next(folder / name for name in downloaded if name.endswith(".whl"))
-        result = self.test_wheel(ctx, wheel)
+        staged = Wheel(wheel, index_url=ctx.production_index_url, origin=FROM_STAGING)
+        result = self._session_for(ctx).run(staged, ctx.release.version, ctx.note)
         return {**result, "downloaded": downloaded}
+
+    def _session_for(self, ctx: Context) -> Session:
+        """One session from prepare to run, so that run takes the venvs prepare started."""
+        if self._session is None:
+            self._session = Session(ctx.project, ctx.config, ctx.folder.wheel_tests(self.name), ctx.log)
+        return self._session

@@ -6,8 +6,8 @@ editable install left behind could still do it. So a `.pth` file in the test
 venv loads a small recorder into every Python process started there (pytest,
 its xdist workers, subprocesses of the tests). Inert unless relsafe's
 variable names a record file, it notes at exit where each of the wheel's
-modules came from; the smoke step then refuses any that is outside the
-venv's site-packages, naming the module and the place.
+modules came from; the suite run (suite.py) then refuses any that is
+outside the venv's site-packages, naming the module and the place.
 """
 
 from __future__ import annotations

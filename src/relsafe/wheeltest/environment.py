@@ -1,0 +1,91 @@
+"""The environments a wheel is tested in: a fresh venv per [test] python, test requirements first, then the wheel.
+
+Fresh, because a venv that ever held the source tree (an editable install, a
+stale copy of the package) can hide what the wheel lacks. The test
+requirements do not depend on the wheel, so the venvs can be made while the
+build runs; the wheel goes in last, with its extras, once it exists.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+from relsafe.core.errors import StepFailed
+from relsafe.journal.runlog import RunLog
+from relsafe.model.config import Config
+from relsafe.tools import venv as venvs
+from relsafe.wheeltest.requirements import group_requirements, wheel_requirement
+
+PREPARING_AT_ONCE = 2  # venvs made side by side at most, beside the build that runs meanwhile
+
+
+def pythons(config: Config) -> list[str]:
+    """The interpreters to test with: [test] pythons, or the one running relsafe when none is set."""
+    return list(config.test_pythons) or [sys.executable]
+
+
+@dataclass(frozen=True)
+class Wheel:
+    """A wheel file to test, and where its dependencies come from."""
+
+    path: Path
+    index_url: str | None = None
+    """Dependencies from this index only; None leaves pip's and uv's configuration as the machine has it."""
+    origin: str = ""
+    """Where the file came from, as the log line says it after the file name (empty for a local build)."""
+
+
+class Environments:
+    """The fresh venvs of one step under `folder` (venv-0, venv-1, … in [test] pythons order).
+
+    prepare() starts them in the background; take() hands one over, made now
+    if it was not prepared or its preparation failed, so that a failure is
+    reported by the step itself rather than by groundwork nobody waited for.
+    """
+
+    def __init__(self, folder: Path, config: Config, project_root: Path, log: RunLog) -> None:
+        self.folder = folder
+        self.config = config
+        self.project_root = project_root
+        self.log = log
+        self._prepared: dict[str, Future[venvs.Venv]] = {}
+
+    def prepare(self) -> None:
+        """Start making every venv and installing the test requirements; returns at once."""
+        executor = ThreadPoolExecutor(max_workers=PREPARING_AT_ONCE, thread_name_prefix=f"{self.folder.name}-venv")
+        for index, python in enumerate(pythons(self.config)):
+            self._prepared[python] = executor.submit(self._fresh, index, python)
+        executor.shutdown(wait=False)
+
+    def take(self, index: int, python: str) -> venvs.Venv:
+        """The venv for the index-th python, with the test requirements installed."""
+        future = self._prepared.pop(python, None)
+        if future is not None:
+            try:
+                return future.result()
+            except StepFailed:
+                pass  # made again below, so the failure is reported from the step itself
+        return self._fresh(index, python)
+
+    def _fresh(self, index: int, python: str) -> venvs.Venv:
+        venv = venvs.create(self.folder / f"venv-{index}", python, self.log)
+        # read here, not when preparing: a broken dependency group then fails the step that uses it
+        requirements = [*self.config.test_requires, *group_requirements(self.config, self.project_root)]
+        venvs.install(venv, requirements, self.log, what="installing [test] requires and groups")
+        return venv
+
+
+def install_wheel(venv: venvs.Venv, wheel: Wheel, project_name: str, extras: Sequence[str], log: RunLog) -> float:
+    """Install the wheel with the [test] extras; returns the seconds it took."""
+    with_extras = f" with extras {', '.join(extras)}" if extras else ""
+    return venvs.install(
+        venv,
+        [wheel_requirement(wheel.path, project_name, extras)],
+        log,
+        index_url=wheel.index_url,
+        what=f"installing {wheel.path.name}{with_extras}{wheel.origin}",
+    )
