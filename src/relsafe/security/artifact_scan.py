@@ -128,7 +128,7 @@ def scan_distribution(path: Path, allow: Sequence[str] = ()) -> list[SecretFindi
         kinds = scan.finish()
         if piece is not None and piece not in kinds:
             kinds.append(piece)
-        name = shown(DEFAULT_REDACTOR(member))
+        name = shown(DEFAULT_REDACTOR(member)) if kinds else member
         for kind in kinds:
             if (name, kind) not in seen:  # one finding for entries repeated in a central directory
                 seen.add((name, kind))
@@ -256,7 +256,7 @@ def wide_text(head: bytes) -> str | None:
         if head.startswith(bom):
             return encoding
     sample = head[:512]
-    if len(sample) < 16:
+    if len(sample) < 16 or b"\x00" not in sample:
         return None
     for width, encoding, text_at in (
         (4, "utf-32-le", 0),
@@ -264,9 +264,12 @@ def wide_text(head: bytes) -> str | None:
         (2, "utf-16-le", 0),
         (2, "utf-16-be", 1),
     ):
-        units = [sample[at : at + width] for at in range(0, len(sample) - width + 1, width)]
-        text = sum(1 for unit in units if unit[text_at] and unit.count(0) == width - 1)
-        if text >= 0.9 * len(units):
+        whole = sample[: len(sample) // width * width]
+        units = len(whole) // width
+        text = whole[text_at::width]
+        if text.count(0) <= units // 10 and all(
+            whole[at::width].count(0) >= units * 9 // 10 for at in range(width) if at != text_at
+        ):
             return encoding
     return None
 
