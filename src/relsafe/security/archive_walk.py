@@ -342,12 +342,11 @@ def _zip_members(
 def _tar_members(
     archive: tarfile.TarFile, prefix: str, depth: int, budget: _Budget, strip_top: bool = False
 ) -> Iterator[Member]:
-    if archive.pax_headers:
-        yield from _extra(prefix + "[pax global header]", _header_text(dict(archive.pax_headers)))
     for info in archive:
         parts = PurePosixPath(info.name).parts
         inner = "/".join(parts[1:]) if strip_top and len(parts) > 1 else info.name
-        header = _header_text({**dict(info.pax_headers), "linkname": info.linkname})
+        own = {key: value for key, value in info.pax_headers.items() if archive.pax_headers.get(key) != value}
+        header = _header_text({**own, "linkname": info.linkname})
         yield from _extra(prefix + inner + HEADER, header)
         if info.isdir():
             continue
@@ -356,6 +355,8 @@ def _tar_members(
             yield Member(prefix + inner, None)
         else:
             yield from _member(prefix + inner, stream, depth, budget)
+    if archive.pax_headers:  # read with the first member, in stream mode
+        yield from _extra(prefix + "[pax global header]", _header_text(dict(archive.pax_headers)))
     yield from _after_tar(archive, prefix, depth, budget)
 
 

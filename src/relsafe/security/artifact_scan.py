@@ -42,6 +42,7 @@ from relsafe.security.secret_rules import (
     content_kinds,
     name_kinds,
 )
+from relsafe.tools import process
 
 CHUNK_SIZE = 1 << 20
 """Bytes read from a member at a time."""
@@ -92,9 +93,18 @@ def stopping_on_exit() -> Iterator[None]:
     _stop_all.clear()
     try:
         yield
+    except KeyboardInterrupt:  # the run is over: its commands (twine check beside the scan) end too
+        _stop_all.set()
+        process.stop_all()
+        raise
     except BaseException:
         _stop_all.set()
         raise
+
+
+def _stopping() -> bool:
+    """A block using stopping_on_exit ended with an error, or the run was stopped (process.stop_all)."""
+    return _stop_all.is_set() or process.interrupted()
 
 
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
@@ -118,7 +128,8 @@ def scan_distribution(path: Path, allow: Sequence[str] = ()) -> list[SecretFindi
     scan: _MemberScan | None = None
     stop = threading.Event()
     for member, piece in _read_ahead(_pieces(path, allow, stop), stop):
-        if _stop_all.is_set():
+        if _stopping():
+            stop.set()
             raise ScanStopped(f"the secret scan of {path.name} was stopped")
         if scan is None:
             scan = _MemberScan(member)
@@ -199,7 +210,7 @@ def _read_ahead(pieces: Generator[_Piece, None, None], stop: threading.Event) ->
             try:
                 item = handoff.get(timeout=0.1)
             except queue.Empty:
-                if _stop_all.is_set():
+                if _stopping():
                     raise ScanStopped("the secret scan was stopped") from None
                 continue
             if item is None:
