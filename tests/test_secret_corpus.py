@@ -11,7 +11,7 @@ from relsafe.core.redaction import DEFAULT_REDACTOR
 from relsafe.security.artifact_scan import SecretFinding, scan_distribution
 from tests.support.distributions import write_distribution
 from tests.support.projects import build
-from tests.support.secret_corpus import CLEAN, PLANTED, Variant
+from tests.support.secret_corpus import CLEAN, FALSE_ALARMS, KIND_SAMPLES, PLANTED, SHAPE_SAMPLES, Variant
 
 PACKAGE = {"pkg/__init__.py": b'__version__ = "1.0"\n', "pkg/core.py": b"def run() -> int:\n    return 1\n"}
 
@@ -90,3 +90,37 @@ def test_relsafe_own_distributions_raise_no_finding(tmp_path: Path) -> None:
     distributions = build(root, out=tmp_path)
     assert sorted(path.suffix for path in distributions) == [".gz", ".whl"]
     assert [finding for path in distributions for finding in scan_distribution(path)] == []
+
+
+def test_every_kind_the_rules_report_has_a_sample() -> None:
+    from relsafe.security.secret_rules import KINDS
+
+    assert set(KIND_SAMPLES) == set(KINDS)
+
+
+def _kind_samples() -> list[tuple[str, str, object]]:
+    return [(kind, kind, make) for kind, make in KIND_SAMPLES.items()] + [
+        (name, kind, make) for name, (kind, make) in SHAPE_SAMPLES.items()
+    ]
+
+
+@pytest.mark.parametrize("kind_of_file", ["wheel", "sdist"])
+@pytest.mark.parametrize(("sample", "kind", "make"), _kind_samples(), ids=[s[0] for s in _kind_samples()])
+def test_a_sample_of_each_kind_is_found_as_that_kind_and_never_shown(
+    tmp_path: Path, sample: str, kind: str, make: object, kind_of_file: str
+) -> None:
+    """One realistic, generated sample of every kind the rules cover, in a module, inside a wheel and an sdist."""
+    assert callable(make)
+    line = make()
+    findings = _scan(tmp_path, kind_of_file, {"pkg/settings.py": f"{line}\n".encode()})
+    assert [(f.member, f.kind) for f in findings] == [("pkg/settings.py", kind)], line
+    for shown in (str(findings), repr(findings)):
+        assert line.strip()[-16:] not in shown
+
+
+@pytest.mark.parametrize("kind_of_file", ["wheel", "sdist"])
+@pytest.mark.parametrize("near_miss", sorted(FALSE_ALARMS))
+def test_near_misses_from_real_packages_are_not_findings(tmp_path: Path, near_miss: str, kind_of_file: str) -> None:
+    text = FALSE_ALARMS[near_miss]()
+    files = {"pkg/data.txt": f"{text}\n".encode(), "pkg/_native.so": b"\x7fELF\0\0" + f"\0{text}\0".encode()}
+    assert _scan(tmp_path, kind_of_file, files) == [], text

@@ -27,7 +27,7 @@ from relsafe.artifacts.wheel_record import record_problems
 from relsafe.artifacts.zip_structure import structure_problems
 from relsafe.core.errors import StepFailed, UsageError
 from relsafe.journal.runlog import RunLog
-from relsafe.security.artifact_scan import scan_distribution
+from relsafe.security.artifact_scan import SecretFinding, scan_distribution, stopping_on_exit
 from relsafe.tools.twine_check import metadata_check
 
 
@@ -77,7 +77,8 @@ def _readable(path: Path) -> bool:
 def inspect_files(paths: Sequence[Path], *, allow: Sequence[str] = (), strict: bool = True) -> list[Finding]:
     """Every finding in the files, file by file in the order given; the checks of all files overlap."""
     log = RunLog(None)
-    with ThreadPoolExecutor(max_workers=4, thread_name_prefix="inspect") as pool:
+    # stopping_on_exit exits first: Ctrl-C or SIGTERM stops the running scans before the pool waits for them
+    with ThreadPoolExecutor(max_workers=4, thread_name_prefix="inspect") as pool, stopping_on_exit():
         rendering = pool.submit(metadata_check, list(paths), log, strict=strict)
         per_file = [pool.submit(_file_findings, path, allow) for path in paths]
         findings = [finding for future in per_file for finding in future.result()]
@@ -93,7 +94,9 @@ def inspect_files(paths: Sequence[Path], *, allow: Sequence[str] = (), strict: b
 def _file_findings(path: Path, allow: Sequence[str]) -> list[Finding]:
     found: list[Finding] = []
     try:
-        found += [Finding(path.name, secret.member, "secret", secret.kind) for secret in scan_distribution(path, allow)]
+        found += [
+            Finding(path.name, secret.member, "secret", _verdict(secret)) for secret in scan_distribution(path, allow)
+        ]
         named_version = Distribution.read(path).version
         found += [Finding(path.name, "", "version", problem) for problem in version_problems(path, named_version)]
         if path.name.endswith(".whl"):
@@ -102,6 +105,11 @@ def _file_findings(path: Path, allow: Sequence[str]) -> list[Finding]:
     except StepFailed as error:  # a file name or metadata that cannot be read is itself a finding
         found.append(Finding(path.name, "", "format", error.message))
     return found
+
+
+def _verdict(secret: SecretFinding) -> str:
+    """The kind, and the confidence when it is not high (a value recognised by the keyword beside it)."""
+    return secret.kind if secret.confidence == "high" else f"{secret.kind} ({secret.confidence} confidence)"
 
 
 def upload_findings(path: Path) -> list[Finding]:

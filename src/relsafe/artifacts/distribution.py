@@ -313,7 +313,8 @@ def _read_wheel_metadata(path: Path) -> bytes:
             ]
             if len(found) != 1:
                 raise StepFailed(f"{path.name} has {len(found)} .dist-info/METADATA files, expected one")
-            return wheel.read(found[0])
+            with wheel.open(found[0]) as stream:
+                return _bounded(stream, path, "METADATA")
     except (zipfile.BadZipFile, zlib.error, OSError) as error:
         raise StepFailed(f"cannot read {path.name} as a wheel: {error}") from error
 
@@ -327,10 +328,22 @@ def _read_sdist_pkg_info(path: Path) -> bytes:
                 if len(parts) == 2 and parts[1] == "PKG-INFO" and info.isfile():
                     stream = sdist.extractfile(info)
                     if stream is not None:
-                        return stream.read()
+                        return _bounded(stream, path, "PKG-INFO")
     except (tarfile.TarError, EOFError, zlib.error, OSError) as error:
         raise StepFailed(f"cannot read {path.name} as an sdist: {error}") from error
     raise StepFailed(f"{path.name} has no PKG-INFO in its top folder")
+
+
+METADATA_LIMIT = 16 << 20
+"""Bytes of METADATA or PKG-INFO read at most: real ones are a few KiB, a README included; one that
+inflates to a GiB would otherwise be read whole into memory."""
+
+
+def _bounded(stream: IO[bytes], path: Path, what: str) -> bytes:
+    data = stream.read(METADATA_LIMIT + 1)
+    if len(data) > METADATA_LIMIT:
+        raise StepFailed(f"{path.name}: {what} is over {METADATA_LIMIT >> 20} MiB; not read")
+    return data
 
 
 def _top(member: str) -> str:

@@ -21,7 +21,7 @@ from relsafe.artifacts.checks import upload_findings
 from relsafe.artifacts.distribution import compare_wheel_file_lists, layout_problems, sha256_file, version_problems
 from relsafe.artifacts.rebuild import rebuild_differences
 from relsafe.core.errors import Refused, StepFailed
-from relsafe.security.artifact_scan import scan_distribution
+from relsafe.security.artifact_scan import scan_distribution, stopping_on_exit
 from relsafe.steps.build import release_checkout, remove_stale_checkouts
 from relsafe.steps.context import Context
 from relsafe.steps.contract import Step
@@ -59,7 +59,8 @@ class Inspect(Step):
             checks["reproducible"] = lambda: self._rebuild_problems(ctx, files)
         remove_stale_checkouts(ctx)  # before the two builds below make theirs side by side
         # The wheel built from the tree dominates; the other checks run beside it.
-        with ThreadPoolExecutor(max_workers=len(checks) + 1, thread_name_prefix="inspect") as pool:
+        # stopping_on_exit exits first: Ctrl-C or SIGTERM stops the running scans before the pool waits for them
+        with ThreadPoolExecutor(max_workers=len(checks) + 1, thread_name_prefix="inspect") as pool, stopping_on_exit():
             rendering = pool.submit(metadata_check, files, ctx.log, strict=ctx.config.inspect_strict)
             futures = {name: pool.submit(check) for name, check in checks.items()}
             metadata = rendering.result()
