@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from relsafe.security import archive_walk
-from relsafe.security.archive_walk import TOO_DEEP, UNREADABLE
+from relsafe.security import archive_streams
+from relsafe.security.archive_streams import TOO_DEEP, UNREADABLE
 from relsafe.security.artifact_scan import SecretFinding, scan_distribution
 from tests.support.archives import tar_of, zip_of
 from tests.support.distributions import write_distribution
@@ -44,21 +44,21 @@ def test_text_that_begins_like_an_archive_is_read_as_text(tmp_path: Path) -> Non
 
 def test_nesting_deeper_than_the_bound_is_a_finding(tmp_path: Path) -> None:
     archive = zip_of({"creds.py": f'T = "{pypi_token()}"\n'.encode()})
-    for level in range(archive_walk.MAX_DEPTH + 1):
+    for level in range(archive_streams.MAX_DEPTH + 1):
         archive = zip_of({f"level{level}.zip": archive})
     wheel = write_wheel(tmp_path / "pkg-1.0-py3-none-any.whl", {"pkg/deep.zip": archive})
     findings = scan_distribution(wheel)
     assert [finding.kind for finding in findings] == [TOO_DEEP]
-    assert findings[0].member.count("!/") == archive_walk.MAX_DEPTH
+    assert findings[0].member.count("!/") == archive_streams.MAX_DEPTH
 
 
 def test_a_zip_bomb_stops_at_the_bound_and_is_a_finding(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(archive_walk, "NESTED_LIMIT", 4 << 20)
+    monkeypatch.setattr(archive_streams, "NESTED_LIMIT", 4 << 20)
     bomb = gzip.compress(bytes(64 << 20), compresslevel=9)  # 64 MiB of zeros in about 64 KiB
     wheel = write_wheel(tmp_path / "pkg-1.0-py3-none-any.whl", {"pkg/zeros.bin.gz": bomb, "pkg/later.gz": bomb})
     assert _kinds(scan_distribution(wheel)) == [
-        ("pkg/zeros.bin.gz!/zeros.bin", archive_walk.TOO_LARGE),
-        ("pkg/later.gz", archive_walk.TOO_LARGE),
+        ("pkg/zeros.bin.gz!/zeros.bin", archive_streams.TOO_LARGE),
+        ("pkg/later.gz", archive_streams.TOO_LARGE),
     ]
 
 
@@ -112,7 +112,7 @@ def test_an_encrypted_member_of_a_nested_zip_is_a_finding_not_a_crash(tmp_path: 
 
 def test_a_tar_inside_gzip_is_charged_once_against_the_bound(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Its members are charged as they are read, not its stream besides: 6 MiB fits a 10 MiB bound."""
-    monkeypatch.setattr(archive_walk, "NESTED_LIMIT", 10 << 20)
+    monkeypatch.setattr(archive_streams, "NESTED_LIMIT", 10 << 20)
     text = b"x = 1  # plain source, nothing secret\n" * (6 * (1 << 20) // 38)
     wheel = write_wheel(tmp_path / "pkg-1.0-py3-none-any.whl", {"tests/data/big.tgz": tar_of({"big.py": text}, "w:gz")})
     assert scan_distribution(wheel) == []

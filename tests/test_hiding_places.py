@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from relsafe.security import archive_walk
-from relsafe.security.archive_walk import AFTER_END, OVER_TOTAL, OVERLAPPING
+from relsafe.security.archive_streams import AFTER_END, OVER_TOTAL, OVERLAPPING
 from relsafe.security.artifact_scan import SecretFinding, scan_distribution
 from tests.support.archives import zip_of
 from tests.support.sdists import write_sdist

@@ -30,159 +30,47 @@ from __future__ import annotations
 import bz2
 import io
 import lzma
-import re
 import struct
 import tarfile
-import tempfile
 import threading
 import zipfile
-import zlib
 from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import IO, Protocol, cast
+from typing import IO, cast
 
 from relsafe.core.errors import StepFailed
-
-MAX_DEPTH = 4
-"""Archives inside archives inside the distribution, at most."""
-
-NESTED_LIMIT = 1 << 30
-"""Bytes unpacked from nested archives, per distribution; a zip bomb stops here."""
-
-TOTAL_FLOOR = 256 << 20
-TOTAL_RATIO = 32
-"""Bytes read from one distribution in all, nested or not: TOTAL_RATIO times its size, and at least
-TOTAL_FLOOR. Real wheels unpack to 2 to 10 times their size; a 1 MB wheel whose METADATA inflates to
-1 GiB stops after 256 MiB."""
-
-SPOOL_IN_MEMORY = 8 << 20
-"""A nested zip up to this size is held in memory to be opened; a larger one goes to a temporary file."""
-
-HEAD_SIZE = 512
-"""Bytes read ahead of a member to recognise an archive (a tar header is 512 bytes)."""
-
-READ_ERRORS = (
-    zipfile.BadZipFile,
-    tarfile.TarError,
-    EOFError,
-    zlib.error,
-    lzma.LZMAError,
-    OSError,
-    ValueError,
-    RuntimeError,
-    NotImplementedError,
+from relsafe.security.archive_streams import (
+    AFTER_END,
+    AFTER_THE_END,
+    ARCHIVE_COMMENT,
+    COMMENT,
+    EXTRA_FIELD,
+    HEADER,
+    MAX_DEPTH,
+    OUTSIDE_MEMBERS,
+    OVER_TOTAL,
+    OVERLAPPING,
+    READ_ERRORS,
+    TOO_DEEP,
+    TOO_LARGE,
+    TOTAL_FLOOR,
+    TOTAL_RATIO,
+    UNREADABLE,
+    Budget,
+    Counted,
+    Member,
+    OverBudget,
+    OverTotal,
+    Readable,
+    Replay,
+    Rest,
+    Slice,
+    Stopped,
+    extra_member,
+    reading_problem,
+    spooled,
 )
-"""What reading a damaged or unreadable archive raises: a bad CRC is a BadZipFile, a truncated gzip an
-EOFError, an encrypted zip member a RuntimeError, an unknown compression method a NotImplementedError."""
-
-UNREADABLE = "archive or member that cannot be read to the end (scan incomplete)"
-AFTER_END = "data after the end of the archive or stream (no installer reads it; scanned)"
-OVERLAPPING = "central directory entry that overlaps or repeats another (its data is read once)"
-OVER_TOTAL = "distribution unpacks to more than its bound (scan stopped)"
-
-ARCHIVE_COMMENT = "[archive comment]"
-COMMENT = " [comment]"
-EXTRA_FIELD = " [extra field]"
-OUTSIDE_MEMBERS = "[bytes outside any member]"
-AFTER_THE_END = "[after the end]"
-HEADER = " [header]"
-GZIP_HEADER = "[gzip header]"
-"""Names of what an archive carries besides its members, shown after the container's path."""
-TOO_DEEP = f"archive nested more than {MAX_DEPTH} deep (not scanned inside)"
-TOO_LARGE = f"nested archives over {NESTED_LIMIT >> 20} MiB unpacked (not scanned inside)"
-
-
-class Readable(Protocol):
-    def read(self, size: int = -1, /) -> bytes: ...
-
-
-@dataclass
-class Member:
-    """A file inside the distribution: its path, its bytes to read, and what the walk itself found."""
-
-    path: str
-    stream: Readable | None
-    """None for what is not a regular file (a link, a device) and for a container already walked."""
-    problem: str | None = None
-
-
-class _Budget:
-    """The bytes still allowed to be unpacked from nested archives, and to be read in all."""
-
-    def __init__(self, total: int = TOTAL_FLOOR, stop: threading.Event | None = None) -> None:
-        self.left = NESTED_LIMIT
-        self.total_left = total
-        self._stop = stop
-
-    def take(self, size: int, nested: bool = True) -> None:
-        if self._stop is not None and self._stop.is_set():
-            raise Stopped
-        self.total_left -= size
-        if self.total_left < 0:
-            raise OverTotal
-        if nested:
-            self.left -= size
-            if self.left < 0:
-                raise OverBudget
-
-
-class OverBudget(Exception):
-    """Reading on would unpack more than NESTED_LIMIT from nested archives."""
-
-
-class OverTotal(OverBudget):
-    """Reading on would read more than the distribution's bound in all."""
-
-
-def reading_problem(error: BaseException) -> str:
-    """The finding for a member whose bytes stopped with `error` part-way."""
-    if isinstance(error, OverTotal):
-        return OVER_TOTAL
-    return TOO_LARGE if isinstance(error, OverBudget) else UNREADABLE
-
-
-class _Counted:
-    """A member's stream that charges every byte read to the budget (to the nested one as well inside a
-    nested archive)."""
-
-    def __init__(self, stream: Readable, budget: _Budget, nested: bool = True) -> None:
-        self._stream = stream
-        self._budget = budget
-        self._nested = nested
-
-    def read(self, size: int = -1, /) -> bytes:
-        data = self._stream.read(size)
-        self._budget.take(len(data), self._nested)
-        return data
-
-
-class _Replay:
-    """A stream whose first bytes were read to recognise it, served again before the rest."""
-
-    def __init__(self, stream: Readable) -> None:
-        self._stream = stream
-        head = b""
-        while len(head) < HEAD_SIZE and (more := stream.read(HEAD_SIZE - len(head))):
-            head += more
-        self.head = head
-        self._pending = head
-
-    def read(self, size: int = -1, /) -> bytes:
-        if not self._pending:
-            return self._stream.read(size)
-        if size < 0:
-            data, self._pending = self._pending + self._stream.read(), b""
-            return data
-        data, self._pending = self._pending[:size], self._pending[size:]
-        if len(data) < size:
-            data += self._stream.read(size - len(data))
-        return data
-
-    def readable(self) -> bool:
-        return True
-
+from relsafe.security.gzip_stream import GzipStream
 
 ZIP_NAMES = (".zip", ".pyz", ".pyzw", ".whl", ".egg", ".jar")
 """Names of zips that may start with something else: a zipapp's shebang line, a self-extracting stub."""
@@ -216,7 +104,7 @@ def walk(path: Path, stop: threading.Event | None = None) -> Iterator[Member]:
     chunk of `stop` being set.
     """
     size = path.stat().st_size if path.exists() else 0
-    budget = _Budget(max(TOTAL_FLOOR, TOTAL_RATIO * size), stop)
+    budget = Budget(max(TOTAL_FLOOR, TOTAL_RATIO * size), stop)
     try:
         if path.name.endswith(".whl"):
             with path.open("rb") as raw, zipfile.ZipFile(raw) as wheel:
@@ -236,20 +124,6 @@ def walk(path: Path, stop: threading.Event | None = None) -> Iterator[Member]:
         return
     except READ_ERRORS as error:
         raise StepFailed(f"cannot read {path.name} to scan it for secrets: {error}") from error
-
-
-class Stopped(Exception):
-    """The walk ends: the distribution's bound in all is spent (after its finding), or the scan was stopped."""
-
-
-def _printable(data: bytes, run: int = 8) -> bool:
-    """Holds `run` printable ASCII characters in a row: the least any secret needs."""
-    return bool(re.search(rb"[\x20-\x7e]{%d}" % run, data))
-
-
-def _extra(name: str, data: bytes) -> Iterator[Member]:
-    if _printable(data):
-        yield Member(name, io.BytesIO(data))
 
 
 _LOCAL = struct.Struct("<4sHHHHHIIIHH")
@@ -281,29 +155,10 @@ def _archive_end(raw: IO[bytes]) -> int:
     return int(min(size, start + at + 22 + comment_length))
 
 
-class _Slice:
-    """Bytes `start` to `stop` of a seekable file, read in order (the file's position is restored each time,
-    as zipfile shares it)."""
-
-    def __init__(self, raw: IO[bytes], start: int, stop: int) -> None:
-        self._raw, self._at, self._stop = raw, start, stop
-
-    def read(self, size: int = -1, /) -> bytes:
-        size = self._stop - self._at if size < 0 else min(size, self._stop - self._at)
-        if size <= 0:
-            return b""
-        self._raw.seek(self._at)
-        data = self._raw.read(size)
-        self._at += len(data)
-        return data
-
-
-def _zip_members(
-    archive: zipfile.ZipFile, raw: IO[bytes], prefix: str, depth: int, budget: _Budget
-) -> Iterator[Member]:
+def _zip_members(archive: zipfile.ZipFile, raw: IO[bytes], prefix: str, depth: int, budget: Budget) -> Iterator[Member]:
     """The entries in the order of their data, each read once; then what the zip carries besides them."""
     if archive.comment:
-        yield from _extra(prefix + ARCHIVE_COMMENT, archive.comment)
+        yield from extra_member(prefix + ARCHIVE_COMMENT, archive.comment)
     entries = sorted(archive.infolist(), key=lambda entry: entry.header_offset)
     directory_start: int = archive.start_dir
     covered = 0  # where the last entry read ends
@@ -317,8 +172,8 @@ def _zip_members(
         if entry.header_offset > covered:
             gaps.append((covered, entry.header_offset))
         covered = end
-        yield from _extra(name + COMMENT, entry.comment)
-        yield from _extra(name + EXTRA_FIELD, entry.extra + local_extra)
+        yield from extra_member(name + COMMENT, entry.comment)
+        yield from extra_member(name + EXTRA_FIELD, entry.extra + local_extra)
         if entry.is_dir() and not entry.file_size:
             continue
         try:
@@ -332,22 +187,22 @@ def _zip_members(
         gaps.append((covered, directory_start))
     for start, stop in gaps:
         if start < stop:
-            yield Member(prefix + OUTSIDE_MEMBERS, _Counted(_Slice(raw, start, stop), budget, bool(depth)))
+            yield Member(prefix + OUTSIDE_MEMBERS, Counted(Slice(raw, start, stop), budget, bool(depth)))
     end = _archive_end(raw)
     size = raw.seek(0, io.SEEK_END)
     if size > end:
-        yield Member(prefix + AFTER_THE_END, _Counted(_Slice(raw, end, size), budget, bool(depth)), AFTER_END)
+        yield Member(prefix + AFTER_THE_END, Counted(Slice(raw, end, size), budget, bool(depth)), AFTER_END)
 
 
 def _tar_members(
-    archive: tarfile.TarFile, prefix: str, depth: int, budget: _Budget, strip_top: bool = False
+    archive: tarfile.TarFile, prefix: str, depth: int, budget: Budget, strip_top: bool = False
 ) -> Iterator[Member]:
     for info in archive:
         parts = PurePosixPath(info.name).parts
         inner = "/".join(parts[1:]) if strip_top and len(parts) > 1 else info.name
         own = {key: value for key, value in info.pax_headers.items() if archive.pax_headers.get(key) != value}
         header = _header_text({**own, "linkname": info.linkname})
-        yield from _extra(prefix + inner + HEADER, header)
+        yield from extra_member(prefix + inner + HEADER, header)
         if info.isdir():
             continue
         stream = archive.extractfile(info) if info.isfile() else None
@@ -356,7 +211,7 @@ def _tar_members(
         else:
             yield from _member(prefix + inner, stream, depth, budget)
     if archive.pax_headers:  # read with the first member, in stream mode
-        yield from _extra(prefix + "[pax global header]", _header_text(dict(archive.pax_headers)))
+        yield from extra_member(prefix + "[pax global header]", _header_text(dict(archive.pax_headers)))
     yield from _after_tar(archive, prefix, depth, budget)
 
 
@@ -374,36 +229,22 @@ def _header_text(fields: dict[str, str]) -> bytes:
     return "\n".join(lines).encode("utf-8", "surrogateescape")
 
 
-class _Rest:
-    """What a stream still holds, with the chunk already read before it."""
-
-    def __init__(self, first: bytes, stream: Readable) -> None:
-        self._pending, self._stream = first, stream
-
-    def read(self, size: int = -1, /) -> bytes:
-        size = 1 << 20 if size < 0 else size
-        if self._pending:
-            data, self._pending = self._pending[:size], self._pending[size:]
-            return data
-        return self._stream.read(size)
-
-
-def _after_tar(archive: tarfile.TarFile, prefix: str, depth: int, budget: _Budget) -> Iterator[Member]:
+def _after_tar(archive: tarfile.TarFile, prefix: str, depth: int, budget: Budget) -> Iterator[Member]:
     """The end-of-archive blocks and the record's padding are zeros; anything else after them (another
     member, a payload) is a finding, and is scanned."""
     stream = cast(Readable, archive.fileobj)
     while chunk := stream.read(1 << 16):
         budget.take(len(chunk), bool(depth))
         if chunk.strip(b"\0"):
-            rest = _Counted(_Rest(chunk.lstrip(b"\0"), stream), budget, bool(depth))
+            rest = Counted(Rest(chunk.lstrip(b"\0"), stream), budget, bool(depth))
             yield Member(prefix + AFTER_THE_END, rest, AFTER_END)
             return
 
 
-def _member(name: str, stream: Readable, depth: int, budget: _Budget) -> Iterator[Member]:
+def _member(name: str, stream: Readable, depth: int, budget: Budget) -> Iterator[Member]:
     """The member itself, or, when it is an archive, what it holds."""
     try:
-        replay = _Replay(stream)
+        replay = Replay(stream)
     except (*READ_ERRORS, OverBudget) as error:
         yield Member(name, None, reading_problem(error))
         if isinstance(error, OverTotal):
@@ -412,11 +253,11 @@ def _member(name: str, stream: Readable, depth: int, budget: _Budget) -> Iterato
     yield from _recognised(name, replay, depth, budget)
 
 
-def _recognised(name: str, replay: _Replay, depth: int, budget: _Budget) -> Iterator[Member]:
+def _recognised(name: str, replay: Replay, depth: int, budget: Budget) -> Iterator[Member]:
     """A leaf is read as it is, charged to the budget; an archive is opened, unless it is too deep or the
     budget is spent."""
     kind = _container(replay.head, name)
-    leaf: Readable = _Counted(replay, budget, bool(depth))
+    leaf: Readable = Counted(replay, budget, bool(depth))
     if kind is None:
         yield Member(name, leaf)
     elif depth >= MAX_DEPTH:
@@ -435,14 +276,14 @@ def _recognised(name: str, replay: _Replay, depth: int, budget: _Budget) -> Iter
         raise Stopped
 
 
-def _opened(name: str, kind: str, replay: _Replay, depth: int, budget: _Budget) -> Iterator[Member]:
+def _opened(name: str, kind: str, replay: Replay, depth: int, budget: Budget) -> Iterator[Member]:
     """What the archive `name` holds; a compressed tar (.tar.gz, .tgz, .tar.xz) is one level, not two.
 
     Bytes are charged to the budget once: a nested zip as it is spooled, a leaf as it is read; the
     stream of a tar is not charged apart from its members."""
     inside = f"{name}!/"
     if kind == "zip":
-        with _spooled(_Counted(replay, budget)) as spool, zipfile.ZipFile(spool) as nested:
+        with spooled(Counted(replay, budget)) as spool, zipfile.ZipFile(spool) as nested:
             yield from _zip_members(nested, spool, inside, depth, budget)
         return
     gzip_stream: GzipStream | None = None
@@ -451,7 +292,7 @@ def _opened(name: str, kind: str, replay: _Replay, depth: int, budget: _Budget) 
         if isinstance(decompressed, GzipStream):
             gzip_stream = decompressed
             yield from gzip_stream.header_members(inside)
-        unpacked = _Replay(decompressed)
+        unpacked = Replay(decompressed)
         if _container(unpacked.head) != "tar":
             yield from _recognised(inside + _unpacked_name(name), unpacked, depth, budget)
         else:
@@ -473,117 +314,10 @@ def _unpacked_name(name: str) -> str:
     return stem
 
 
-def _decompressed(kind: str, stream: _Replay) -> Readable:
+def _decompressed(kind: str, stream: Replay) -> Readable:
     fileobj = cast(IO[bytes], stream)
     if kind == "gzip":
         return GzipStream(stream)
     if kind == "bzip2":
         return bz2.BZ2File(fileobj)
     return lzma.LZMAFile(fileobj)
-
-
-_FTEXT, _FHCRC, _FEXTRA, _FNAME, _FCOMMENT = 1, 2, 4, 8, 16
-
-
-class GzipStream:
-    """The first member of a gzip stream, inflated; its header's free fields (name, comment, extra) kept,
-    its CRC and length checked, and whatever follows it (a second member, other bytes) kept apart.
-
-    gzip.GzipFile would join concatenated members silently and skip the header's fields; tarfile's own
-    reader would drop everything after the first member."""
-
-    def __init__(self, raw: Readable) -> None:
-        self._raw = raw
-        fixed = self._exactly(10)
-        if fixed[:3] != b"\x1f\x8b\x08":
-            raise OSError("not a gzip stream")
-        flags = fixed[3]
-        self.fields: list[bytes] = []
-        if flags & _FEXTRA:
-            (length,) = struct.unpack("<H", self._exactly(2))
-            self.fields.append(self._exactly(length))
-        if flags & _FNAME:
-            self.fields.append(self._zero_terminated())
-        if flags & _FCOMMENT:
-            self.fields.append(self._zero_terminated())
-        if flags & _FHCRC:
-            self._exactly(2)
-        self._inflater = zlib.decompressobj(-zlib.MAX_WBITS)
-        self._crc = 0
-        self._size = 0
-        self.after = b""  # the first bytes after the member's trailer, once the member is read
-        self._done = False
-
-    def _exactly(self, count: int) -> bytes:
-        data = b""
-        while len(data) < count and (more := self._raw.read(count - len(data))):
-            data += more
-        if len(data) < count:
-            raise EOFError("gzip stream ends inside its header")
-        return data
-
-    def _zero_terminated(self) -> bytes:
-        field = bytearray()
-        while (byte := self._exactly(1)) != b"\0":
-            field += byte
-            if len(field) > 1 << 20:
-                raise OSError("gzip header field over 1 MiB")
-        return bytes(field)
-
-    def header_members(self, inside: str) -> Iterator[Member]:
-        """The header's name, comment and extra field, to be scanned (a long file name included)."""
-        if any(len(field) >= 16 for field in self.fields):
-            yield from _extra(inside + GZIP_HEADER, b"\n".join(self.fields))
-
-    def read(self, size: int = -1, /) -> bytes:
-        wanted = 1 << 20 if size < 0 else size
-        out = b""
-        while not self._done and len(out) < wanted:
-            compressed = self._inflater.unconsumed_tail or self._raw.read(1 << 16)
-            if not compressed:
-                raise EOFError("gzip stream ends before its end marker")
-            data = self._inflater.decompress(compressed, wanted - len(out))
-            self._crc = zlib.crc32(data, self._crc)
-            self._size += len(data)
-            out += data
-            if self._inflater.eof:
-                self._finish()
-        return out
-
-    def _finish(self) -> None:
-        self._done = True
-        trailer = self._inflater.unused_data
-        while len(trailer) < 8 and (more := self._raw.read(8 - len(trailer))):
-            trailer += more
-        if len(trailer) < 8:
-            raise EOFError("gzip stream ends inside its trailer")
-        crc, size = struct.unpack("<II", trailer[:8])
-        if crc != self._crc or size != self._size & 0xFFFFFFFF:
-            raise zlib.error("gzip CRC or length does not match the data")
-        self.after = trailer[8:]
-
-    def trailing_members(self, inside: str, budget: _Budget, depth: int) -> Iterator[Member]:
-        """What follows the member's end, read on to its end: a finding, scanned (inflated when it is
-        another gzip member)."""
-        while not self._done and self.read(1 << 20):
-            pass
-        first = self.after or self._raw.read(1 << 16)
-        if not first:
-            return
-        rest: Readable = _Rest(first, self._raw)
-        if first.startswith(b"\x1f\x8b\x08"):
-            try:
-                rest = GzipStream(rest)
-            except (*READ_ERRORS, EOFError):
-                rest = _Rest(first, self._raw)
-        yield Member(inside + AFTER_THE_END, _Counted(rest, budget, bool(depth)), AFTER_END)
-
-
-@contextmanager
-def _spooled(stream: Readable) -> Iterator[IO[bytes]]:
-    """A nested zip's bytes where zipfile can seek in them."""
-    with tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY) as spool:
-        while chunk := stream.read(1 << 20):
-            spool.write(chunk)
-        spool.seek(0)
-        yield spool

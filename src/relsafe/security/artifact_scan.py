@@ -33,11 +33,11 @@ from pathlib import Path
 from typing import TypeAlias
 
 from relsafe.core.redaction import DEFAULT_REDACTOR
-from relsafe.security.archive_walk import READ_ERRORS, OverBudget, Stopped, reading_problem, walk
+from relsafe.security.archive_streams import READ_ERRORS, OverBudget, Stopped, reading_problem
+from relsafe.security.archive_walk import walk
+from relsafe.security.content_rule import MAX_LOOKBEHIND, MAX_MATCH
 from relsafe.security.secret_rules import (
     KINDS,
-    MAX_LOOKBEHIND,
-    MAX_MATCH,
     PUBLIC_CONTENT,
     content_kinds,
     name_kinds,
