@@ -137,7 +137,7 @@ def context(repo: Git, release: Release) -> Context:
         git=repo,
         project=project,
         config=Config(),
-        journal=Journal(repo.common_dir),
+        journal=Journal(repo.root / ".git"),  # the common dir of a repository without worktrees
         release=release,
         log=RunLog(None),
         remote="origin",
@@ -157,7 +157,7 @@ def run(
 
 def resumed(repo: Git) -> Release:
     """The release in progress as a new process would find it: read back from the journal on disk."""
-    release = Journal(repo.common_dir).current()
+    release = Journal(repo.root / ".git").current()
     assert release is not None
     return release
 
