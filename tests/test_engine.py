@@ -123,7 +123,7 @@ def new_release(repo: Git) -> Release:
 
 
 def journal(repo: Git) -> Journal:
-    return Journal(repo.common_dir, STEP_NAMES)
+    return Journal(repo.root / ".git", STEP_NAMES)  # the common dir of a repository without worktrees
 
 
 def context(repo: Git, release: Release) -> Context:
