@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 from pathlib import Path
 
 from relsafe.core.environment import is_secret_name
@@ -12,6 +13,9 @@ from relsafe.tools import leftovers, process
 from relsafe.tools.process import error_tail
 
 TAIL_LINES = 12
+_WORKTREES = threading.Lock()
+"""Worktree add, remove and prune, one at a time in a process: inspect's side-by-side builds add and remove
+worktrees of one repository at once, and `git worktree add` was seen to fail (exit 128) beside them under load."""
 
 
 class Git:
@@ -225,7 +229,8 @@ class Git:
         self._run("checkout", commit, "--", *paths)
 
     def add_worktree(self, path: Path, commit: str) -> None:
-        self._run("worktree", "add", "--detach", "--quiet", str(path), commit)
+        with _WORKTREES:
+            self._run("worktree", "add", "--detach", "--quiet", str(path), commit)
 
     def init_submodules(self, worktree: Path) -> None:
         """Check out every submodule (recursively) of `worktree` at the revision its commit records.
@@ -272,7 +277,8 @@ class Git:
 
         for forces in (["--force"], ["--force", "--force"]):
             try:
-                self._run("worktree", "remove", *forces, str(path))
+                with _WORKTREES:
+                    self._run("worktree", "remove", *forces, str(path))
                 break
             except ToolFailed:
                 continue  # locked, or not a worktree any more: force harder, then delete it below
@@ -282,7 +288,8 @@ class Git:
 
     def prune_worktrees(self) -> None:
         """Forget worktrees whose folders are gone (a killed run's, removed by hand)."""
-        self._run("worktree", "prune")
+        with _WORKTREES:  # a prune beside an add could take the half-made worktree for a stale one
+            self._run("worktree", "prune")
 
     def clone(self, source: str, destination: Path, *, bare: bool = False) -> None:
         """A full copy that shares nothing with this repository (no hardlinks, no alternates)."""
