@@ -107,7 +107,12 @@ def run_tests(ctx: Context, venv: venvs.Venv, modules: list[str], site_packages:
     with smoke_folder(ctx.project.root, ctx.config.test_paths) as folder:
         record = folder.path / ".relsafe-imports.jsonl"
         done = venvs.run_command(
-            venv, ctx.config.test_command, ctx.log, cwd=folder.path, extra_env=recorder_environment(record, modules)
+            venv,
+            ctx.config.test_command,
+            ctx.log,
+            cwd=folder.path,
+            extra_env=recorder_environment(record, modules),
+            passed=ctx.config.test_env,
         )
         imported, foreign = read_record(record, site_packages)
     for note in folder.notes:
