@@ -108,11 +108,15 @@ class Redactor:
 
     def add_login(self, username: str | None, password: str | None) -> None:
         """A username and password: HTTP basic auth sends base64("user:password"), which an index may echo
-        (uv percent-encodes the password first)."""
+        (uv percent-encodes the password first; requests, under twine, encodes the login in latin-1)."""
         self.add(password)
         if username and password:
             for login in {f"{username}:{password}", f"{username}:{quote(password, safe='')}"}:
                 self.add(_base64(login))
+                try:
+                    self.add(base64.b64encode(login.encode("latin-1")).decode("ascii"))
+                except UnicodeEncodeError:
+                    continue
 
     def __call__(self, text: str) -> str:
         self._learn_environment()
