@@ -54,7 +54,7 @@ class Config:
     test_env: tuple[str, ...] = ()
     staging_repository_url: str = TESTPYPI_UPLOAD_URL
     staging_index_url: str = TESTPYPI_INDEX_URL
-    staging_upload_host: str | None = None
+    staging_upload_host: str = ""  # "": TestPyPI and loopback only
     production_index_url: str = PYPI_INDEX_URL
     inspect_allow: tuple[str, ...] = ()
     inspect_strict: bool = True

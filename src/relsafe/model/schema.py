@@ -322,15 +322,15 @@ class Validator:
         """The upload credential goes to TestPyPI or a loopback index, or to the host [staging] upload-host
         names: a release.toml edited to name another host cannot send the maintainer's login there unseen."""
         url = values.get("staging_repository_url")
-        named = values.get("staging_upload_host")
-        if named is not None and (not named.strip() or "/" in named or "@" in named):
-            raise self.fail("staging.upload-host", f"expected a host name, got {named!r}")
+        named = (values.get("staging_upload_host") or "").strip()
+        if "/" in named or "@" in named or ":" in named or " " in named:
+            raise self.fail("staging.upload-host", f"expected a host name (no scheme, port or path), got {named!r}")
         if url is None:
             return
         host = host_of(url)
         if host in CREDENTIAL_HOSTS or is_loopback_host(host):
             return
-        if named is None or host_of(f"https://{named.strip()}/") != host:
+        if not named or host_of(f"https://{named}/") != host:
             raise self.fail(
                 "staging.repository-url",
                 f"the upload credential would go to {host}, which is neither TestPyPI nor loopback; name that "
