@@ -17,9 +17,9 @@ and cut short: any 12 characters of it in a row (a truncated echo).
 from __future__ import annotations
 
 import base64
-import html
 import re
 import threading
+from bisect import bisect_right
 from collections.abc import Iterable
 from typing import Any
 from urllib.parse import quote
@@ -39,46 +39,65 @@ secret short (an error quoting the first bytes of a header) still shows of it.""
 
 TOKEN_PATTERNS: tuple[re.Pattern[str], ...] = (*TOKEN_SHAPES, *CONTEXT_SHAPES)
 
-_JOINT = r"(?:\r?\n[ \t]*|<wbr\s*/?>|&shy;|\u00ad|\u200b)?"
-"""What may stand between two characters of an echoed secret: a line break and the next line's indent (a
-tool wrapping its output), `<wbr>` or a soft hyphen (an HTML page breaking a long word)."""
+_ENCODED = re.compile(
+    r"(?P<percent>(?:%[0-9A-Fa-f]{2})+)"
+    r"|&#(?P<decimal>[0-9]{1,7});|&#[xX](?P<hex>[0-9A-Fa-f]{1,6});|&(?P<named>amp|lt|gt|quot|apos|#39);"
+    r"|\\u(?P<unicode>[0-9A-Fa-f]{4})|\\(?P<escaped>[\"\\/])"
+    r"|(?P<joint>\r?\n[ \t]*|<wbr\s*/?>|&shy;|\u00ad|\u200b)"
+)
+"""What stands in a text for a secret's characters or between them: percent-encoding, HTML entities, JSON
+escapes; a line break and the next line's indent (a tool wrapping its output), `<wbr>` or a soft hyphen (an
+HTML page breaking a long word), which stand for nothing."""
+
+_NAMED = {"amp": "&", "lt": "<", "gt": ">", "quot": '"', "apos": "'", "#39": "'"}
 
 
-def _character(char: str) -> str:
-    """A pattern for one character of a secret in any encoding of it: as is, percent-encoded, as an HTML
-    entity (named, decimal, hexadecimal), JSON-escaped."""
-    return "(?:" + "|".join(_encodings(char)) + ")"
+def _decoded(match: re.Match[str]) -> str:
+    kind = match.lastgroup
+    value = match.group(kind) if kind else ""
+    if kind == "percent":
+        return bytes.fromhex(value.replace("%", "")).decode("utf-8", errors="replace")
+    if kind in ("decimal", "hex", "unicode"):
+        code = int(value, 10 if kind == "decimal" else 16)
+        return chr(code) if code <= 0x10FFFF else match.group()
+    if kind == "named":
+        return _NAMED[value]
+    if kind == "escaped":
+        return value
+    return ""  # a joint
 
 
-def _encodings(char: str) -> list[str]:
-    """The patterns of one character's encodings, each starting with a literal character."""
-    code = ord(char)
-    forms = [re.escape(char)]
-    if code < 0x80:
-        forms.append(f"%(?i:{code:02x})")
-    else:
-        forms.append("".join(f"%(?i:{byte:02x})" for byte in char.encode("utf-8")))
-    if char == " ":
-        forms.append(r"\+")
-    forms.append(f"&#0*{code};")
-    forms.append(f"&#[xX]0*(?i:{code:x});")
-    named = html.escape(char)
-    if named != char:
-        forms.append(re.escape(named))
-        if char == "'":
-            forms.append("&apos;")
-    if char in '"\\/':
-        forms.append(re.escape("\\" + char))
-    if code <= 0xFFFF:
-        forms.append(f"\\\\u(?i:{code:04x})")
-    return forms
+def _normalised(text: str) -> tuple[str, list[tuple[int, int, int, int]]]:
+    """The text with every encoding decoded and every joint taken out, and where each decoded piece came
+    from: (start and end in the result, start and end in the text)."""
+    pieces: list[str] = []
+    where: list[tuple[int, int, int, int]] = []
+    length = last = 0
+    for match in _ENCODED.finditer(text):
+        plain = text[last : match.start()]
+        pieces.append(plain)
+        length += len(plain)
+        decoded = _decoded(match)
+        where.append((length, length + len(decoded), match.start(), match.end()))
+        pieces.append(decoded)
+        length += len(decoded)
+        last = match.end()
+    pieces.append(text[last:])
+    return "".join(pieces), where
 
 
-def _form_pattern(form: str) -> list[str]:
-    """The form in any encoding and wrapped anywhere, as alternatives that each start with a literal (so that
-    the regex engine skips every position where none of them can start, as fast as for a plain string)."""
-    rest = "".join(_JOINT + _character(char) for char in form[1:])
-    return [first + rest for first in _encodings(form[0])]
+def _original(position: int, where: list[tuple[int, int, int, int]], starts: list[int], *, end: bool) -> int:
+    """Where a position of the normalised text lies in the text: a start inside a decoded piece moves to the
+    piece's start, an end inside one to the piece's end, so a mask covers whole encodings."""
+    index = bisect_right(starts, position) - 1
+    if index < 0:
+        return position
+    start, stop, original_start, original_stop = where[index]
+    if end and position == start:
+        return original_start
+    if position < stop or (end and position == stop and stop > start):
+        return original_stop if end else original_start
+    return original_stop + position - stop
 
 
 class Redactor:
@@ -97,7 +116,7 @@ class Redactor:
         """Remember a value that must never be shown, and the forms it is sent in."""
         if not secret or len(secret) < MIN_SECRET:
             return
-        forms = {secret, _base64(secret)}
+        forms = {secret, _base64(secret), secret.replace(" ", "+")}
         windows = _windows(secret)
         with self._lock:
             if forms <= self._forms and windows <= self._windows:
@@ -138,10 +157,9 @@ class Redactor:
                 self.add(value)
 
     def _redact(self, text: str) -> str:
-        pattern = self._known()
-        if pattern is not None:
-            text = pattern.sub(MASK, text)
-        text = self._mask_windows(text)
+        spans = self._secret_spans(text)
+        if spans:
+            text = _masked_text(text, spans)
         for token in TOKEN_PATTERNS:
             text = token.sub(_masked, text)
         return text
@@ -155,53 +173,74 @@ class Redactor:
             return [self._redact_data(item) for item in value]
         return value
 
-    def _known(self) -> re.Pattern[str] | None:
-        """One pattern for every known form, longest first, each in any encoding and wrapped anywhere."""
+    def _known(self) -> tuple[re.Pattern[str] | None, set[str], re.Pattern[str] | None]:
+        """One pattern for every known form, longest first; the windows and a pattern for runs of their
+        characters."""
         with self._lock:
             if self._pattern is None and self._forms:
                 ordered = sorted(self._forms, key=len, reverse=True)
-                self._pattern = re.compile("|".join(branch for form in ordered for branch in _form_pattern(form)))
-            return self._pattern
+                self._pattern = re.compile("|".join(map(re.escape, ordered)))
+                alphabet = "".join(sorted({char for window in self._windows for char in window}))
+                self._window_run = re.compile(f"[{re.escape(alphabet)}]{{{WINDOW},}}") if alphabet else None
+            return self._pattern, self._windows, self._window_run
 
-    def _mask_windows(self, text: str) -> str:
-        """Mask every run of WINDOW characters of a known secret (a truncated echo), extended to all of the
-        run that is part of one."""
-        with self._lock:
-            windows = self._windows
-            if not windows:
-                return text
-            if self._window_run is None:
-                alphabet = "".join(sorted({char for window in windows for char in window}))
-                self._window_run = re.compile(f"[{re.escape(alphabet)}]{{{WINDOW},}}")
-            runs = self._window_run
-        pieces: list[str] = []
-        last = 0
-        for run in runs.finditer(text):
-            value = run.group()
-            hidden = [False] * len(value)
-            for start in range(len(value) - WINDOW + 1):
-                if value[start : start + WINDOW] in windows:
-                    hidden[start : start + WINDOW] = [True] * WINDOW
-            if not any(hidden):
-                continue
-            pieces.append(text[last : run.start()])
-            pieces.append(_masked_spans(value, hidden))
-            last = run.end()
-        if not pieces:
-            return text
-        pieces.append(text[last:])
-        return "".join(pieces)
+    def _secret_spans(self, text: str) -> list[tuple[int, int]]:
+        """Where the text holds a known secret, in any of its forms, encoded, wrapped or cut short."""
+        pattern, windows, runs = self._known()
+        if pattern is None:
+            return []
+        where: list[tuple[int, int, int, int]] = []
+        if _ENCODED.search(text) is None:
+            normalised = text
+        else:
+            normalised, where = _normalised(text)
+        found = [match.span() for match in pattern.finditer(normalised)]
+        if runs is not None:
+            found += _window_spans(normalised, windows, runs)
+        if not where or not found:
+            return found
+        starts = [piece[0] for piece in where]
+        return [
+            (_original(start, where, starts, end=False), _original(stop, where, starts, end=True))
+            for start, stop in found
+        ]
 
 
-def _masked_spans(value: str, hidden: list[bool]) -> str:
-    """The value with each stretch of hidden characters replaced by one mask."""
-    out: list[str] = []
-    for index, char in enumerate(value):
-        if not hidden[index]:
-            out.append(char)
-        elif index == 0 or not hidden[index - 1]:
-            out.append(MASK)
-    return "".join(out)
+def _window_spans(text: str, windows: set[str], runs: re.Pattern[str]) -> list[tuple[int, int]]:
+    """Every stretch of the text made of WINDOW-character runs of a known secret (a truncated echo)."""
+    spans: list[tuple[int, int]] = []
+    for run in runs.finditer(text):
+        value = run.group()
+        hidden = [False] * len(value)
+        for start in range(len(value) - WINDOW + 1):
+            if value[start : start + WINDOW] in windows:
+                hidden[start : start + WINDOW] = [True] * WINDOW
+        index = 0
+        while index < len(value):
+            if hidden[index]:
+                stop = index
+                while stop < len(value) and hidden[stop]:
+                    stop += 1
+                spans.append((run.start() + index, run.start() + stop))
+                index = stop
+            else:
+                index += 1
+    return spans
+
+
+def _masked_text(text: str, spans: list[tuple[int, int]]) -> str:
+    """The text with each stretch the spans cover (merged where they overlap or touch) replaced by one mask."""
+    pieces: list[str] = []
+    last = 0
+    for start, stop in sorted(spans):
+        if start < last:  # overlaps the stretch masked already
+            last = max(last, stop)
+            continue
+        pieces.append(text[last:start])
+        pieces.append(MASK)
+        last = stop
+    pieces.append(text[last:])
+    return "".join(pieces)
 
 
 def _windows(secret: str) -> set[str]:
