@@ -580,3 +580,62 @@ def test_relsafe_hands_its_credentials_over_to_itself_and_keeps_none_in_its_envi
 
     assert done.returncode == 0, done.stderr
     assert "KEPT True" in done.stdout and "SEEN False" in done.stdout and "OWN False" in done.stdout, done.stdout
+
+
+# -- what a suite may ask for, and the opt-out -----------------------------------------------------
+
+
+@pytest.mark.slow
+def test_test_env_passes_a_named_variable_to_the_tests_only_and_scratch_home_can_be_switched_off(
+    tmp_path: Path, run_relsafe: RunRelsafe
+) -> None:
+    needed, other = token("db", 24), token("other", 24)
+    home = tmp_path / "home"
+    home.mkdir()
+    with LocalIndex() as index:
+        sample = create_sample(tmp_path)
+        toml = staging_toml(index.upload_url, index.index_url, '["preflight", "bump", "build", "smoke"]')
+        toml = toml.replace("[release]\n", "[release]\nscratch-home = false\n")
+        toml = toml.replace("[test]\ncommand", '[test]\nenv = ["DB_PASSWORD"]\ncommand')
+        commit_config(sample, toml)
+        out = tmp_path / "found"
+        plant_probes(sample, [needed, other], out, hooks=False)
+        git(sample.root, "push", "-q", "origin", "main")
+
+        done = run_relsafe(
+            "release", "minor", cwd=sample.root, env=base_env(home, DB_PASSWORD=needed, OTHER_PASSWORD=other)
+        )
+
+    assert done.returncode == 0, done.stdout + done.stderr
+    reports = {path.name.split("-")[0]: json.loads(path.read_text(encoding="utf-8")) for path in out.iterdir()}
+    assert reports["tests"]["own"] == [needed], "the test got DB_PASSWORD, and only it"
+    assert reports["backend"]["own"] == [], "the build did not"
+    assert reports["tests"]["home"] == str(home) == reports["backend"]["home"], "scratch-home = false: your HOME"
+
+
+def test_credential_variables_are_known_by_name_and_by_value() -> None:
+    from relsafe.core.environment import scrubbed, secret_values, withheld
+
+    environment = {
+        "AWS_SECRET_ACCESS_KEY": "x" * 40,
+        "AWS_ACCESS_KEY_ID": "AKIA" + "X" * 16,
+        "GH_PAT": "x" * 20,
+        "HATCH_INDEX_AUTH": "x" * 20,
+        "POETRY_PYPI_TOKEN_PYPI": "x" * 20,
+        "SSH_AUTH_SOCK": "/tmp/agent.sock",
+        "GNUPGHOME": "/root/.gnupg",
+        "GOOGLE_APPLICATION_CREDENTIALS": "/keys/sa.json",
+        "PIP_INDEX_URL": "https://user:pass@mirror.example.org/simple/",
+        "UV_INDEX_URL": "https://" + "t0k3n" * 5 + "@mirror.example.org/simple/",
+        "SOMETHING": token(),
+        # kept
+        "GIT_AUTHOR_NAME": "Someone",
+        "PATH": "/usr/bin",
+        "HOME": "/root",
+        "PIP_EXTRA_INDEX_URL": "https://mirror.example.org/simple/",
+        "GIT_SSH_URL": "ssh://git@github.com/owner/repo.git",
+    }
+    kept = {"GIT_AUTHOR_NAME", "PATH", "HOME", "PIP_EXTRA_INDEX_URL", "GIT_SSH_URL"}
+    assert set(scrubbed(environment)) == kept
+    assert set(withheld(environment)) == set(environment) - kept
+    assert set(secret_values(environment)) == {"x" * 40, "x" * 20}, "paths, ids and URLs are masked by shape"
