@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from relsafe.core.errors import ConfigError
-from relsafe.model.index_url import CREDENTIAL_HOSTS, host_of, is_loopback_host, url_problem
+from relsafe.model.index_url import CREDENTIAL_HOSTS, host_of, is_loopback_host, is_production_pypi, url_problem
 
 MAX_TAG_FORMAT = 64
 """Characters of a tag format: with a version of at most MAX_VERSION_LENGTH, a tag stays a short ref."""
@@ -328,8 +328,8 @@ class Validator:
         if url is None:
             return
         host = host_of(url)
-        if host in CREDENTIAL_HOSTS or is_loopback_host(host):
-            return
+        if host in CREDENTIAL_HOSTS or is_loopback_host(host) or is_production_pypi(url):
+            return  # production PyPI is refused on its own, as what it is (model.config)
         if not named or host_of(f"https://{named}/") != host:
             raise self.fail(
                 "staging.repository-url",
