@@ -181,6 +181,7 @@ URL_SHAPES = {
     "query string": "http://127.0.0.1:9/legacy/?password={secret}",
     "token-shaped path segment": "http://127.0.0.1:9/{secret}/legacy/",
     "path segment that is a known secret": "http://127.0.0.1:9/{known}/legacy/",
+    "path segment that is a private index's token": "https://dl.example.org/{random}/org/repo/python/simple/",
 }
 
 
@@ -190,7 +191,8 @@ def test_an_index_url_carrying_a_credential_is_refused_at_configuration_and_neve
     shape: str, command: tuple[str, ...], sample: SampleProject, home: Path, run_relsafe: RunRelsafe
 ) -> None:
     secret, known = token(), "hunter-" + "".join(random.choices(string.ascii_lowercase, k=12))
-    url = URL_SHAPES[shape].format(login=LOGIN, secret=secret, known=known)
+    random_segment = "".join(random.choices(string.ascii_letters, k=12)) + "".join(random.choices(string.digits, k=6))
+    url = URL_SHAPES[shape].format(login=LOGIN, secret=secret, known=known, random=random_segment)
     text = (sample.root / "release.toml").read_text(encoding="utf-8")
     commit_config(sample, re.sub(r'repository-url = "[^"]*"', f'repository-url = "{url}"', text))
     before = world(sample)
@@ -204,6 +206,7 @@ def test_an_index_url_carrying_a_credential_is_refused_at_configuration_and_neve
     assert not (journal_dir(sample) / "history").exists() and not (journal_dir(sample) / "state.json").exists()
     assert_nowhere(secret, refused.stdout, refused.stderr, written(sample))
     assert known not in refused.stdout + refused.stderr + written(sample)
+    assert random_segment not in refused.stdout + refused.stderr + written(sample)
 
 
 # -- leaks 5 and 6: what the subprocesses inherit, and who may read the journal ------------

@@ -15,7 +15,7 @@ from relsafe.journal.store import Journal
 from relsafe.model.config import Config, load_config
 from relsafe.model.project import Project, detect_project, find_project_root
 from relsafe.steps.table import STEP_NAMES, STEPS
-from relsafe.tools import leftovers
+from relsafe.tools import home, leftovers
 from relsafe.tools.git import Git
 
 
@@ -70,6 +70,7 @@ class Repository:
             leftovers.record_in(journal.runs_dir)
         root = find_project_root(path, git.root)
         config = load_config(root, STEPS)
+        home.use_scratch_home(config.scratch_home)
         subdir = "" if root == git.root else root.relative_to(git.root).as_posix()
         return cls(git, journal, config, log, subdir, cleaned_up)
 

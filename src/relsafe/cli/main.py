@@ -374,7 +374,19 @@ def _plain_call(arguments: list[str]) -> tuple[Callable[..., None], dict[str, An
     return plain.command, parameters
 
 
+RUN_PROJECT_CODE = frozenset({"release", "resume", "abort", "inspect", "demo"})
+"""Commands that may run the project's code (its build backend, its tests, git hooks), the rehearsal too."""
+
+
+def _runs_project_code(arguments: list[str]) -> bool:
+    return bool(arguments) and arguments[0] in RUN_PROJECT_CODE and not {"--plan", "--help"} & set(arguments)
+
+
 def main() -> None:
+    if _runs_project_code(sys.argv[1:]):
+        from relsafe.tools.handover import withhold_credentials
+
+        withhold_credentials()  # may re-execute relsafe without the shell's credentials in its environment
     try:
         plain = _plain_call(sys.argv[1:])
         if plain is None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 import tempfile
 import threading
 import time
@@ -54,6 +55,31 @@ def private_folder(folder: Path) -> Path:
     except OSError as error:
         raise JournalWriteFailed.at(folder, error) from None
     return folder
+
+
+def make_private(tree: Path) -> None:
+    """Every folder under `tree` 0700 and every file without access for others, whatever the umask the steps
+    and the tools they ran created them with (a build's files, a download, a venv). Symlinks are left as
+    they are: their targets are not the journal's."""
+    for folder, folders, files in os.walk(tree):
+        for name in folders:
+            _without_others(Path(folder) / name, PRIVATE_FOLDER)
+        for name in files:
+            _without_others(Path(folder) / name, None)
+    _without_others(tree, PRIVATE_FOLDER)
+
+
+def _without_others(path: Path, mode: int | None) -> None:
+    try:
+        status = path.lstat()
+        if stat.S_ISLNK(status.st_mode):
+            return
+        current = stat.S_IMODE(status.st_mode)
+        wanted = mode if mode is not None else current & ~0o077
+        if current != wanted:
+            path.chmod(wanted)
+    except OSError:  # removed meanwhile, or not ours: nothing to keep private
+        return
 
 
 def _journal_text(release: Release) -> str:
@@ -199,6 +225,7 @@ class Journal:
                     f"{path}: expected a file, found a folder",
                     hint=f"remove it (`rm -r {path}`); relsafe makes the file again",
                 )
+        private_folder(releases_dir(self.dir))
         lock = FileLock(str(self.lock_path), timeout=0, mode=PRIVATE_FILE)
         try:
             lock.acquire()
@@ -218,4 +245,5 @@ class Journal:
                 raise JournalWriteFailed.at(holder, error) from None
             yield
         finally:
+            make_private(self.dir)
             lock.release()

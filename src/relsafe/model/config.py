@@ -42,6 +42,7 @@ class Config:
     tag_format: str | None = None  # None: read from the project's tags (see tag_convention)
     sign_tags: bool = False
     steps: tuple[str, ...] = ()
+    scratch_home: bool = True
     version_files: tuple[str, ...] = ()
     build_isolation: bool = True
     test_command: str = "python -m pytest -q"
@@ -50,8 +51,10 @@ class Config:
     test_extras: tuple[str, ...] = ()
     test_groups: tuple[str, ...] = ()
     test_pythons: tuple[str, ...] = ()
+    test_env: tuple[str, ...] = ()
     staging_repository_url: str = TESTPYPI_UPLOAD_URL
     staging_index_url: str = TESTPYPI_INDEX_URL
+    staging_upload_host: str = ""  # "": TestPyPI and loopback only
     production_index_url: str = PYPI_INDEX_URL
     inspect_allow: tuple[str, ...] = ()
     inspect_strict: bool = True

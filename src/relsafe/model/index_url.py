@@ -10,6 +10,7 @@ names cannot slip past it.
 
 from __future__ import annotations
 
+import re
 from urllib.parse import unquote, urlsplit
 
 from relsafe.core.redaction import DEFAULT_REDACTOR
@@ -28,6 +29,14 @@ PRODUCTION_HOSTS = frozenset(
 """PyPI under every name it answers to, the legacy ones included."""
 
 SCHEMES = ("https", "http")
+
+CREDENTIAL_HOSTS = frozenset({"test.pypi.org"})
+"""Where the staging upload may send the maintainer's login without a word: TestPyPI (and loopback)."""
+
+
+def is_loopback_host(host: str) -> bool:
+    """127.0.0.0/8, ::1 and localhost: an index on this machine."""
+    return host in ("localhost", "::1") or (host.startswith("127.") and host.replace(".", "").isdigit())
 
 
 def host_of(url: str) -> str:
@@ -55,6 +64,19 @@ def url_problem(url: str) -> str | None:
         return "expected a URL without credentials (user:password@)"
     if parts.query or parts.fragment:
         return "expected a URL without a query string or fragment, which may hold a credential"
-    if any(DEFAULT_REDACTOR(segment) != segment for segment in map(unquote, parts.path.split("/"))):
-        return "expected a URL without a credential in its path"
+    for number, segment in enumerate(map(unquote, parts.path.split("/"))):
+        if DEFAULT_REDACTOR(segment) != segment or _looks_like_a_token(segment):
+            return (
+                f"expected a URL without a credential in its path (path segment {number} looks like a token, as "
+                "private indexes put one there); use the index's URL without it"
+            )
     return None
+
+
+_RANDOM_SEGMENT = re.compile(r"(?=[A-Za-z0-9]*[0-9])(?=[A-Za-z0-9]*[A-Za-z])[A-Za-z0-9]{16,}")
+
+
+def _looks_like_a_token(segment: str) -> bool:
+    """16 or more letters and digits, both, without a separator: an access token (Cloudsmith's entitlement
+    tokens, a private index's `https://host/<token>/simple/`), not a name a person gave a path."""
+    return bool(_RANDOM_SEGMENT.fullmatch(segment))

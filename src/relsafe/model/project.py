@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import configparser
+import glob as globbing
+import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -100,20 +102,46 @@ def _bumpversion_current(root: Path, config_file: str, pyproject: dict[str, Any]
 
 
 _CFG_FILE_SECTION = re.compile(r"^\[bumpversion:file(?:\([^)]*\))?:(.+)\]\s*$", re.MULTILINE)
+_CFG_GLOB_SECTION = re.compile(r"^\[bumpversion:glob(?:\([^)]*\))?:(.+)\]\s*$", re.MULTILINE)
 
 
-def _bumpversion_files(root: Path, config_file: str, pyproject: dict[str, Any]) -> list[str]:
-    """The files a bump-my-version configuration rewrites (`filename` entries and `[bumpversion:file:…]`)."""
+def _bumpversion_entries(root: Path, config_file: str, pyproject: dict[str, Any]) -> list[tuple[str, str]]:
+    """What a bump-my-version configuration names to rewrite, as (key, path or pattern): `filename`, `glob` and
+    `glob_exclude` entries, `[bumpversion:file:…]` and `[bumpversion:glob:…]` sections."""
     if config_file.endswith(".cfg"):
-        return _CFG_FILE_SECTION.findall((root / config_file).read_text(encoding="utf-8", errors="replace"))
+        text = (root / config_file).read_text(encoding="utf-8", errors="replace")
+        return [("filename", name) for name in _CFG_FILE_SECTION.findall(text)] + [
+            ("glob", pattern) for pattern in _CFG_GLOB_SECTION.findall(text)
+        ]
     if config_file == "pyproject.toml":
         table = pyproject["tool"]["bumpversion"]
     else:
         table = read_toml(root / config_file).get("tool", {}).get("bumpversion", {})
     entries = table.get("files", []) if isinstance(table, dict) else []
-    return [
-        entry["filename"] for entry in entries if isinstance(entry, dict) and isinstance(entry.get("filename"), str)
-    ]
+    found: list[tuple[str, str]] = []
+    for entry in entries:
+        if not isinstance(entry, dict):
+            continue
+        for key in ("filename", "glob", "glob_exclude"):
+            values = entry.get(key)
+            for value in values if isinstance(values, list) else [values]:
+                if isinstance(value, str):
+                    found.append((key, value))
+    return found
+
+
+def _refuse_glob_outside(root: Path, repository_root: Path, pattern: str, key: str) -> None:
+    """A glob must stay in the repository, and so must every file it matches now (bump-my-version expands it
+    from the project's folder, recursively): a pattern that is absolute or climbs out with `..`, or a match
+    that is a symlink to a file outside, is refused."""
+    if Path(pattern).is_absolute() or os.path.isabs(pattern):
+        raise ConfigError(f"{key}: {pattern!r}: expected a pattern relative to {root}, inside the repository")
+    if os.pardir in Path(os.path.normpath(pattern)).parts or os.pardir in Path(pattern).parts:
+        raise ConfigError(
+            f"{key}: {pattern!r} climbs out of the project's folder with '..': expected files of the repository"
+        )
+    for match in globbing.glob(pattern, root_dir=root, recursive=True):
+        _refuse_outside(root, repository_root, match, f"{key} {pattern!r} matches")
 
 
 def _refuse_outside(root: Path, repository_root: Path, relative: str, key: str) -> None:
@@ -339,8 +367,11 @@ def detect_project(
         source, current = "bumpversion", _bumpversion_current(root, bumpversion, pyproject)
         if current is None:
             raise UsageError(f"{bumpversion}: the bump-my-version configuration has no current_version")
-        for relative in _bumpversion_files(root, bumpversion, pyproject):
-            _refuse_outside(root, repository_root, relative, f"{bumpversion}: bump-my-version files")
+        for kind, relative in _bumpversion_entries(root, bumpversion, pyproject):
+            if kind == "filename":
+                _refuse_outside(root, repository_root, relative, f"{bumpversion}: bump-my-version files")
+            else:
+                _refuse_glob_outside(root, repository_root, relative, f"{bumpversion}: bump-my-version {kind}")
     elif _requires_scm(pyproject):
         latest = convention.latest
         source, current = "scm", latest[1] if latest else None

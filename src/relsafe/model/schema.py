@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from relsafe.core.errors import ConfigError
-from relsafe.model.index_url import url_problem
+from relsafe.model.index_url import CREDENTIAL_HOSTS, host_of, is_loopback_host, is_production_pypi, url_problem
 
 MAX_TAG_FORMAT = 64
 """Characters of a tag format: with a version of at most MAX_VERSION_LENGTH, a tag stays a short ref."""
@@ -49,6 +49,11 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "tag-format": Key("tag_format", "str", "tag name; must contain {version} (default: detected from the tags)"),
         "sign-tags": Key("sign_tags", "bool", "sign the release tag (git tag -s)"),
         "steps": Key("steps", "list[str]", "which steps run, in pipeline order"),
+        "scratch-home": Key(
+            "scratch_home",
+            "bool",
+            "run the project's code (build, installs, tests) with a HOME of its own (false: with yours)",
+        ),
     },
     "version": {
         "files": Key("version_files", "list[str]", "files holding the version, when bump-my-version has no config"),
@@ -67,10 +72,14 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "extras": Key("test_extras", "list[str]", "the project's own extras, installed with the wheel"),
         "groups": Key("test_groups", "list[str]", "PEP 735 dependency groups from pyproject.toml"),
         "pythons": Key("test_pythons", "list[str]", "interpreters, one fresh venv each (default: relsafe's own)"),
+        "env": Key("test_env", "list[str]", "variables the test command gets though they look like credentials"),
     },
     "staging": {
         "repository-url": Key("staging_repository_url", "str", "upload URL of the staging index"),
         "index-url": Key("staging_index_url", "str", "simple index URL of the staging index"),
+        "upload-host": Key(
+            "staging_upload_host", "str", "the host the upload credential may go to when it is not TestPyPI or loopback"
+        ),
     },
     "production": {
         "index-url": Key("production_index_url", "str", "simple index URL of the production index"),
@@ -295,6 +304,10 @@ class Validator:
                     f"{problem}; give credentials as twine does (TWINE_USERNAME/TWINE_PASSWORD, keyring or "
                     "~/.pypirc), so they never reach the journal",
                 )
+        for name in values.get("test_env", ()):
+            if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
+                raise self.fail("test.env", f"expected names of environment variables, got {name!r}")
+        self._check_upload_host(values)
         trigger = values.get("publish_trigger")
         if trigger is not None and trigger not in PUBLISH_TRIGGERS:
             raise self.fail(
@@ -304,6 +317,25 @@ class Validator:
         for key in ("watch_timeout", "watch_interval"):
             if key in values and not (math.isfinite(values[key]) and values[key] > 0):
                 raise self.fail(f"watch.{key.split('_')[1]}", f"expected a finite positive number, got {values[key]!r}")
+
+    def _check_upload_host(self, values: dict[str, Any]) -> None:
+        """The upload credential goes to TestPyPI or a loopback index, or to the host [staging] upload-host
+        names: a release.toml edited to name another host cannot send the maintainer's login there unseen."""
+        url = values.get("staging_repository_url")
+        named = (values.get("staging_upload_host") or "").strip()
+        if "/" in named or "@" in named or ":" in named or " " in named:
+            raise self.fail("staging.upload-host", f"expected a host name (no scheme, port or path), got {named!r}")
+        if url is None:
+            return
+        host = host_of(url)
+        if host in CREDENTIAL_HOSTS or is_loopback_host(host) or is_production_pypi(url):
+            return  # production PyPI is refused on its own, as what it is (model.config)
+        if not named or host_of(f"https://{named}/") != host:
+            raise self.fail(
+                "staging.repository-url",
+                f"the upload credential would go to {host}, which is neither TestPyPI nor loopback; name that "
+                f'host in [staging] upload-host = "{host}" to send it there',
+            )
 
 
 def _parsed_format(tag_format: str, validator: Validator) -> list[tuple[str, str | None, str | None, str | None]]:

@@ -14,6 +14,7 @@ from typing import Any
 
 from relsafe.core import failpoint
 from relsafe.core.errors import Refused, StepFailed
+from relsafe.model.index_url import CREDENTIAL_HOSTS, host_of, is_loopback_host
 from relsafe.steps.context import Context
 from relsafe.steps.contract import Check, Step
 from relsafe.tools import process
@@ -96,6 +97,9 @@ class Stage(Step):
         if warning:
             ctx.note(warning)
         credentials = staging_credentials(ctx)
+        host = host_of(ctx.staging.repository_url)
+        if host not in CREDENTIAL_HOSTS and not is_loopback_host(host):
+            ctx.note(f"the upload credential ({credentials.source}) goes to {host}, as [staging] upload-host allows")
         on_index = self._on_index(ctx)
         for artifact in ctx.release.artifacts():
             name = artifact.name

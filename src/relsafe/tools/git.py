@@ -1,13 +1,25 @@
-"""Git, through GitPython, with every command written to the run log."""
+"""Git, through GitPython, with every command written to the run log.
+
+Git runs with the user's HOME (its configuration, identity, credential
+helpers and signing keys are there), and without any credential variable of
+the shell's: the hooks it runs are the project's code. Only the commands that
+reach a remote or sign get back what git itself may need for that (the SSH
+agent, GnuPG, the password-prompt programs, GitHub's CLI tokens:
+core.environment.HELPERS_FOR_GIT), and so do the hooks they run (pre-push,
+reference-transaction).
+"""
 
 from __future__ import annotations
 
 import os
 import threading
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
-from relsafe.core.environment import is_secret_name
+from relsafe.core import withheld
+from relsafe.core.environment import HELPERS_FOR_GIT, is_credential
 from relsafe.core.errors import ToolFailed, UsageError
+from relsafe.core.redaction import DEFAULT_REDACTOR
 from relsafe.journal.runlog import RunLog
 from relsafe.tools import leftovers, process
 from relsafe.tools.process import error_tail
@@ -35,16 +47,22 @@ class Git:
             ) from None
         if self._repo.bare:
             raise UsageError(f"{path.absolute()}: a bare repository has no working tree to release from")
-        # GitPython passes os.environ on and can only override a variable, not drop it: the hooks
-        # git runs (pre-commit, pre-push) see every credential variable empty.
-        self._repo.git.update_environment(**dict.fromkeys(filter(is_secret_name, os.environ), ""))
         self.root = Path(self._repo.working_tree_dir or path).resolve()
 
-    def _run(self, *args: str, what: str | None = None, strip_newline_in_stdout: bool = True) -> str:
+    def _run(
+        self, *args: str, what: str | None = None, strip_newline_in_stdout: bool = True, helpers: bool = False
+    ) -> str:
         """Run git through GitPython (its environment, LC_ALL=C) and wait here, where the command is known to
-        process.stop_all: Ctrl-C or SIGTERM ends it, never leaves it running behind relsafe."""
+        process.stop_all: Ctrl-C or SIGTERM ends it, never leaves it running behind relsafe.
+
+        GitPython passes os.environ on and can only override a variable, not drop it: a credential still in
+        relsafe's environment (where it could not re-execute itself) reaches git and its hooks empty. With
+        `helpers`, git gets back what it needs to reach a remote or sign (HELPERS_FOR_GIT)."""
         self.log.write(f"$ git {' '.join(args)}    (in {self.root})")
-        handle = self._repo.git.execute(["git", *args], as_process=True, env=leftovers.marker())
+        env = dict.fromkeys((name for name, value in os.environ.items() if is_credential(name, value)), "")
+        if helpers:
+            env |= git_helpers()
+        handle = self._repo.git.execute(["git", *args], as_process=True, env=env | leftovers.marker())
         proc = handle.proc
         if proc is None:  # GitPython hands over a started process; None only after it was ended
             raise ToolFailed(f"{what or 'git ' + args[0]}: not started")
@@ -167,7 +185,12 @@ class Git:
             return None  # x509 through gpgsm: left to git
         program = self.config_value("gpg.program") or "gpg"
         try:
-            listed = process.run([program, "--batch", "--list-secret-keys", *([key] if key else [])], log=self.log)
+            listed = process.run(
+                [program, "--batch", "--list-secret-keys", *([key] if key else [])],
+                log=self.log,
+                credentials=git_helpers(),
+                real_home=True,
+            )
         except ToolFailed:
             listed = None
         if listed is None or not listed.output.strip():
@@ -184,10 +207,16 @@ class Git:
     # -- remotes -----------------------------------------------------------
 
     def remote_url(self, remote: str) -> str | None:
-        return self.config_value(f"remote.{remote}.url")
+        """The remote's URL; a login in it (`https://<token>@host/`) is known to redaction from now on."""
+        url = self.config_value(f"remote.{remote}.url")
+        login = urlsplit(url).netloc.rpartition("@")[0] if url and "://" in url else ""
+        if login:
+            user, _, password = login.partition(":")
+            DEFAULT_REDACTOR.add(unquote(password) if password else unquote(user))
+        return url
 
     def fetch(self, remote: str) -> None:
-        self._run("fetch", "--quiet", "--no-tags", remote, what=f"git fetch {remote}")
+        self._run("fetch", "--quiet", "--no-tags", remote, what=f"git fetch {remote}", helpers=True)
 
     def behind(self, remote: str, branch: str) -> int:
         """How many commits of the remote branch HEAD lacks (0 when the remote has no such branch)."""
@@ -198,7 +227,7 @@ class Git:
 
     def remote_refs(self, remote: str) -> dict[str, str]:
         """ref name → object id, straight from the remote (tags peeled to their commit as ref^{})."""
-        output = self._run("ls-remote", remote, what=f"git ls-remote {remote}")
+        output = self._run("ls-remote", remote, what=f"git ls-remote {remote}", helpers=True)
         refs: dict[str, str] = {}
         for line in output.splitlines():
             sha, _, ref = line.partition("\t")
@@ -214,13 +243,13 @@ class Git:
 
     def create_tag(self, name: str, commit: str, message: str, sign: bool) -> None:
         flag = "-s" if sign else "-a"
-        self._run("tag", flag, name, "-m", message, commit, what=f"git tag {name}")
+        self._run("tag", flag, name, "-m", message, commit, what=f"git tag {name}", helpers=sign)
 
     def delete_tag(self, name: str) -> None:
         self._run("tag", "-d", name)
 
     def push_atomic(self, remote: str, refspecs: list[str]) -> None:
-        self._run("push", "--atomic", "--porcelain", remote, *refspecs, what=f"git push {remote}")
+        self._run("push", "--atomic", "--porcelain", remote, *refspecs, what=f"git push {remote}", helpers=True)
 
     def reset_hard(self, commit: str) -> None:
         self._run("reset", "--hard", "--quiet", commit)
@@ -253,6 +282,7 @@ class Git:
                 "--recursive",
                 "--checkout",
                 what="git submodule update --init --recursive",
+                helpers=True,
             )
         finally:
             for name in sorted(self._submodule_sections() - before):
@@ -294,7 +324,7 @@ class Git:
     def clone(self, source: str, destination: Path, *, bare: bool = False) -> None:
         """A full copy that shares nothing with this repository (no hardlinks, no alternates)."""
         flags = ["--bare"] if bare else []
-        self._run("clone", *flags, "--quiet", "--no-hardlinks", source, str(destination))
+        self._run("clone", *flags, "--quiet", "--no-hardlinks", source, str(destination), helpers=True)
 
     def export(self, commit: str, destination: Path) -> None:
         """The files of `commit` (no .git, nothing untracked) into destination, for tools that write where they run."""
@@ -325,7 +355,14 @@ class Git:
         return self.head()
 
     def push(self, remote: str, *refspecs: str) -> None:
-        self._run("push", "--quiet", remote, *refspecs, what=f"git push {remote}")
+        self._run("push", "--quiet", remote, *refspecs, what=f"git push {remote}", helpers=True)
+
+
+def git_helpers() -> dict[str, str]:
+    """What git needs to reach a remote or sign (HELPERS_FOR_GIT), from the shell's environment as relsafe was
+    started with it."""
+    environment = withheld.credential_environment()
+    return {name: environment[name] for name in HELPERS_FOR_GIT if environment.get(name)}
 
 
 HEAD_COMMIT = ("--verify", "--quiet", "HEAD^{commit}")
@@ -343,6 +380,7 @@ def plain_common_dir(path: Path) -> Path | None:
             log=RunLog(None),
             cwd=path,
             check=False,
+            real_home=True,
         )
     except ToolFailed:  # git cannot start: the full way says so
         return None

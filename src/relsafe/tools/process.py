@@ -18,7 +18,7 @@ from typing import IO, Any, TypeVar
 from relsafe.core.environment import scrubbed
 from relsafe.core.errors import ToolFailed
 from relsafe.journal.runlog import RunLog
-from relsafe.tools import leftovers
+from relsafe.tools import home, leftovers
 
 T = TypeVar("T")
 TAIL_LINES = 15
@@ -280,17 +280,20 @@ def run(
     check: bool = True,
     what: str | None = None,
     credentials: Mapping[str, str] | None = None,
+    real_home: bool = False,
 ) -> Completed:
     """Run a command to completion, stdout and stderr merged into the run log.
 
     The command's environment (`env`, or relsafe's own) never holds a
-    credential (see security.environment); `credentials` are the variables the
-    one command that needs a login (twine upload) gets on top.
+    credential (see core.environment), and its HOME is a scratch folder of its
+    own (tools.home) unless `real_home` (git, gpg: they need the user's
+    configuration and keys); `credentials` are the variables given on top: the
+    upload's login, a suite's `[test] env`, git's agents.
     With check=True a non-zero exit raises ToolFailed naming `what` and
     carrying the telling lines of output (error_tail), already redacted.
     """
     argv = [os.fspath(part) for part in command]
-    environment = scrubbed(env) | dict(credentials or {})
+    environment = scrubbed(env) | ({} if real_home else home.environment()) | dict(credentials or {})
     what = what or argv[0]
     log.write(f"$ {' '.join(argv)}" + (f"    (in {cwd})" if cwd else ""))
     started = time.monotonic()

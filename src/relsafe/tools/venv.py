@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from relsafe.core import withheld
 from relsafe.core.errors import StepFailed
 from relsafe.journal.runlog import RunLog
 from relsafe.tools import process
@@ -143,9 +144,17 @@ def run_command(
     cwd: Path,
     timeout: float | None = None,
     extra_env: dict[str, str] | None = None,
+    passed: Sequence[str] = (),
 ) -> process.Completed:
-    """Run a configured command (e.g. `python -m pytest -q`) with the venv first on PATH."""
+    """Run a configured command (e.g. `python -m pytest -q`) with the venv first on PATH.
+
+    Like every command, it gets no credential of the shell's, except the variables named in `passed`
+    (`[test] env`: what a suite really needs), with their values as the shell gave them to relsafe."""
     argv = shlex.split(command)
     executable = shutil.which(argv[0], path=str(venv.path / BIN)) or argv[0]
     env = {**venv.environment(dict(os.environ)), **(extra_env or {})}
-    return process.run([executable, *argv[1:]], log=log, cwd=cwd, env=env, check=False, timeout=timeout)
+    shell = withheld.credential_environment()
+    given = {name: shell[name] for name in passed if name in shell}
+    return process.run(
+        [executable, *argv[1:]], log=log, cwd=cwd, env=env, check=False, timeout=timeout, credentials=given
+    )

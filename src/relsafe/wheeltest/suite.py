@@ -45,7 +45,12 @@ def run_suite(
     with smoke_folder(project_root, config.test_paths) as folder:
         record = folder.path / ".relsafe-imports.jsonl"
         done = venvs.run_command(
-            venv, config.test_command, log, cwd=folder.path, extra_env=recorder_environment(record, modules)
+            venv,
+            config.test_command,
+            log,
+            cwd=folder.path,
+            extra_env=recorder_environment(record, modules),
+            passed=config.test_env,
         )
         imported, foreign = read_record(record, site_packages)
     for line in folder.notes:

@@ -1,5 +1,7 @@
 """The staging upload's credentials, found as twine finds them: the environment, keyring, ~/.pypirc.
 
+"The environment" is the shell's, as relsafe was started with it: relsafe took
+the credentials out of its own (core.withheld), so they are read from there.
 They never reach an exception, a log line or the screen.
 """
 
@@ -8,11 +10,14 @@ from __future__ import annotations
 import configparser
 import os
 import stat
-from collections.abc import Mapping
+import threading
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from relsafe.core import withheld
 from relsafe.core.errors import StepFailed
 from relsafe.core.redaction import DEFAULT_REDACTOR
 from relsafe.tools.index.simple_api import is_pypi_host
@@ -50,13 +55,19 @@ def resolve_credentials(
 
     Username: TWINE_USERNAME, then the matching .pypirc section (`__token__` on
     PyPI/TestPyPI, where only tokens work). Password: TWINE_PASSWORD, then
-    .pypirc, then keyring.
+    uv's UV_PUBLISH_PASSWORD or UV_PUBLISH_TOKEN (with UV_PUBLISH_USERNAME, or
+    `__token__` for a token), then .pypirc, then keyring.
     """
-    environ = os.environ if environ is None else environ
+    environ = withheld.credential_environment() if environ is None else environ
     pypirc = Path.home() / ".pypirc" if pypirc is None else pypirc
     section_name, section = _pypirc_section(pypirc, repository_url)
     username, password = environ.get("TWINE_USERNAME"), environ.get("TWINE_PASSWORD")
     sources = {"TWINE_USERNAME/TWINE_PASSWORD"} if username or password else set()
+    if not password and (environ.get("UV_PUBLISH_PASSWORD") or environ.get("UV_PUBLISH_TOKEN")):
+        token = environ.get("UV_PUBLISH_TOKEN")
+        password = environ.get("UV_PUBLISH_PASSWORD") or token
+        username = username or environ.get("UV_PUBLISH_USERNAME") or ("__token__" if token else None)
+        sources.add("UV_PUBLISH_*")
     if (not username and section.get("username")) or (not password and section.get("password")):
         username = username or section.get("username")
         password = password or section.get("password")
@@ -143,14 +154,35 @@ def _normalise_url(url: str) -> str:
     return f"{parts.scheme.lower()}://{parts.netloc.lower()}{parts.path.rstrip('/')}"
 
 
+KEYRING_SETTINGS = ("KEYRING_", "PYTHON_KEYRING_")
+_settings_lock = threading.Lock()
+
+
+@contextmanager
+def _keyring_settings() -> Iterator[None]:
+    """keyring's own variables (PYTHON_KEYRING_BACKEND, KEYRING_PROPERTY_*), which relsafe withheld from its
+    environment, back in os.environ while keyring reads them. /proc shows the environment relsafe started
+    with, which stays without them, and every child's environment leaves them out (core.environment)."""
+    settings = {name: value for name, value in withheld.kept().items() if name.upper().startswith(KEYRING_SETTINGS)}
+    with _settings_lock:
+        added = [name for name in settings if name not in os.environ]
+        os.environ.update({name: settings[name] for name in added})
+        try:
+            yield
+        finally:
+            for name in added:
+                os.environ.pop(name, None)
+
+
 def load_keyring() -> None:
     """Import keyring and choose its backend (a quarter of a second: it probes the system's libraries), so that
     the upload's credential lookup, later, asks at once. Asks for no credential; a broken keyring is the
     lookup's to ignore."""
     try:
-        import keyring
+        with _keyring_settings():
+            import keyring
 
-        keyring.get_keyring()
+            keyring.get_keyring()
     except Exception:  # ImportError, or a backend's own error: the lookup meets it again and finds nothing
         return
 
@@ -162,9 +194,10 @@ def _keyring_login(repository_url: str, username: str | None) -> tuple[str | Non
     except ImportError:
         return username, None
     try:
-        if username:
-            return username, keyring.get_password(repository_url, username)
-        credential = keyring.get_credential(repository_url, None)
+        with _keyring_settings():
+            if username:
+                return username, keyring.get_password(repository_url, username)
+            credential = keyring.get_credential(repository_url, None)
     except Exception:  # keyring backends raise their own types, and none of them should stop a release
         return username, None
     return (credential.username, credential.password) if credential else (None, None)
