@@ -24,6 +24,8 @@ from relsafe.model import manifest
 from relsafe.model.publish_workflow import render_publish_workflow
 from relsafe.tools.localindex import LocalIndex
 from tests.conftest import RunRelsafe, git
+from tests.release_fixtures import status_json
+from tests.test_gates import add_gate
 from tests.wheelhouse import wheelhouse
 
 pytestmark = pytest.mark.slow
@@ -141,6 +143,44 @@ def test_the_preparing_job_promotes_exactly_the_staged_files_and_refuses_any_oth
     assert done.returncode == 0, done.stdout + done.stderr
 
 
+def test_the_preparing_job_refuses_a_tag_on_another_commit_than_the_one_its_files_were_built_from(
+    sample: SampleProject, local_index: LocalIndex, run_relsafe: RunRelsafe, tmp_path: Path
+) -> None:
+    """The issue's case: a release staged its files and was aborted; someone with tag rights tags another commit
+    with a manifest naming those staged files. The manifest binds the commit they were built from."""
+    add_gate(sample)
+    stopped = run_relsafe("release", "minor", cwd=sample.root)
+    assert stopped.returncode == 3, stopped.stdout + stopped.stderr  # waiting at the gate, the files staged
+    record = status_json(sample)
+    assert record is not None
+    built_from = record["steps"]["bump"]["outputs"]["commit"]
+    aborted = run_relsafe("abort", cwd=sample.root)
+    assert aborted.returncode == 0, aborted.stdout + aborted.stderr
+    staged = {path.name: sha256(path) for path in local_index.storage.iterdir()}
+    assert len(staged) == 2
+    main = git(sample.remote, "rev-parse", "refs/heads/main")
+    assert main != built_from
+    workspace, runner_temp = tmp_path / "workspace", tmp_path / "runner-temp"
+
+    def tag_main(carried: manifest.Manifest) -> subprocess.CompletedProcess[str]:
+        identity = ["-c", "user.name=x", "-c", "user.email=x@x.invalid"]
+        git(sample.remote, *identity, "tag", "-f", "-a", TAG, "-m", carried.tag_message("0.2.0"), main)
+        return run_preparing_job(sample, workspace, runner_temp)
+
+    reused = tag_main(manifest.Manifest(staged, local_index.index_url, commit=built_from))
+    assert reused.returncode != 0, reused.stdout
+    assert f"{TAG} points at {main}, but its manifest says the files were built from {built_from}" in reused.stdout
+
+    unbound = tag_main(manifest.Manifest(staged, local_index.index_url))
+    assert unbound.returncode != 0, unbound.stdout
+    assert f"the manifest of {TAG} does not name the commit its files were built from" in unbound.stdout
+
+    # What relsafe cannot prove: a manifest forged to name the tag's own commit. Only who may make release tags
+    # closes this (a tag ruleset, the environment's reviewers): docs/trusted-publishing.md says so.
+    forged = tag_main(manifest.Manifest(staged, local_index.index_url, commit=main))
+    assert forged.returncode == 0, forged.stdout + forged.stderr
+
+
 def test_status_shows_the_manifest_the_tag_carries(released: SampleProject, run_relsafe: RunRelsafe) -> None:
     shown = run_relsafe("status", cwd=released.root).stdout
     carried = manifest.parse(git(released.root, "for-each-ref", "--format=%(contents)", f"refs/tags/{TAG}"))
@@ -203,12 +243,12 @@ def test_without_staging_the_workflow_publishes_a_rebuild_only_when_it_is_the_te
     assert {path.name: sha256(path) for path in (runner_temp / "dist").iterdir()} == tested
 
     wheel = next(name for name in tested if name.endswith(".whl"))
-    other = manifest.Manifest({**carried.files, wheel: "0" * 64}, None, carried.build_requires)
+    other = manifest.Manifest({**carried.files, wheel: "0" * 64}, None, carried.build_requires, carried.commit)
     retag(sample, other.tag_message("0.2.0"))  # the tag names bytes this commit does not rebuild to
     refused = run_preparing_job(sample, workspace, runner_temp, workflow, extra_env=offline)
     assert refused.returncode != 0 and f"the rebuilt {wheel} is not the tested file" in refused.stdout
 
-    retag(sample, manifest.Manifest(carried.files).tag_message("0.2.0"))  # no pins: no rebuild to trust
+    retag(sample, manifest.Manifest(carried.files, commit=carried.commit).tag_message("0.2.0"))  # no pins
     refused = run_preparing_job(sample, workspace, runner_temp, workflow, extra_env=offline)
     assert refused.returncode != 0 and "pins no build requirements" in refused.stdout
 

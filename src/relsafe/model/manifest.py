@@ -10,11 +10,15 @@ sha256sum's format, so `sha256sum -c` checks them as they are:
     relsafe-manifest: 1
     <64 hex>  pkg-1.2.0-py3-none-any.whl
     <64 hex>  pkg-1.2.0.tar.gz
+    commit: <40 hex>
     staging-index: https://test.pypi.org/simple/
 
-`staging-index` names the index the files were verified on. Without staging
-the workflow rebuilds the files and checks them against the hashes instead;
-the manifest then has no `staging-index` but one `build-requires:
+`commit` names the commit the files were built from (the bump commit): the
+workflow refuses a tag that points at any other, so the files of one commit
+(an aborted release's, still on staging) cannot be published under a tag on
+another. `staging-index` names the index the files were verified on. Without
+staging the workflow rebuilds the files and checks them against the hashes
+instead; the manifest then has no `staging-index` but one `build-requires:
 name==version` line per package the build ran with (build, the backend, their
 dependencies; relsafe.model.build_requirements), which the rebuild installs
 exactly.
@@ -30,6 +34,8 @@ from relsafe.model import build_requirements
 
 MARKER = "relsafe-manifest: 1"
 _FILE_LINE = re.compile(r"(?P<sha256>[0-9a-f]{64})  (?P<name>[^\s/\\]+)")
+_COMMIT = "commit: "
+_COMMIT_ID = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")  # SHA-1, or SHA-256 repositories
 _STAGING = "staging-index: "
 _BUILD_REQUIRES = "build-requires: "
 
@@ -41,9 +47,13 @@ class Manifest:
     staging_index: str | None = None
     build_requires: tuple[str, ...] = ()
     """`name==version` pins for a rebuild (without staging only)."""
+    commit: str | None = None
+    """The commit the files were built from; the workflow refuses a tag on any other."""
 
     def lines(self) -> list[str]:
         lines = [MARKER, *(f"{self.files[name]}  {name}" for name in sorted(self.files))]
+        if self.commit:
+            lines.append(_COMMIT + self.commit)
         if self.staging_index:
             lines.append(_STAGING + self.staging_index)
         lines += [_BUILD_REQUIRES + pin for pin in self.build_requires]
@@ -54,11 +64,17 @@ class Manifest:
 
 
 def of_artifacts(
-    artifacts: Iterable[Mapping[str, object]], staging_index: str | None, build_requires: Sequence[str] = ()
+    artifacts: Iterable[Mapping[str, object]],
+    staging_index: str | None,
+    build_requires: Sequence[str] = (),
+    *,
+    commit: str | None = None,
 ) -> Manifest:
-    """The manifest of the build step's recorded artifacts (each with its name and sha256)."""
+    """The manifest of the build step's recorded artifacts (each with its name and sha256), built from `commit`."""
     files = {str(artifact["name"]): str(artifact["sha256"]) for artifact in artifacts}
-    return Manifest(files, staging_index, tuple(build_requirements.checked(build_requires)))
+    if commit is not None and not _COMMIT_ID.fullmatch(commit):
+        raise ValueError(f"not a full commit id: {commit!r}")
+    return Manifest(files, staging_index, tuple(build_requirements.checked(build_requires)), commit)
 
 
 def parse(message: str) -> Manifest | None:
@@ -74,6 +90,7 @@ def parse(message: str) -> Manifest | None:
         return None
     files: dict[str, str] = {}
     staging: str | None = None
+    commit: str | None = None
     pins: list[str] = []
     for line in lines[lines.index(MARKER) + 1 :]:
         file_line = _FILE_LINE.fullmatch(line)
@@ -81,6 +98,10 @@ def parse(message: str) -> Manifest | None:
             if file_line["name"] in files:
                 raise ValueError(f"the manifest names {file_line['name']} twice")
             files[file_line["name"]] = file_line["sha256"]
+        elif line.startswith(_COMMIT):
+            if commit is not None or not _COMMIT_ID.fullmatch(line.removeprefix(_COMMIT)):
+                raise ValueError(f"the manifest's commit line is not one full commit id: {line!r}")
+            commit = line.removeprefix(_COMMIT)
         elif line.startswith(_STAGING):
             staging = line.removeprefix(_STAGING)
         elif line.startswith(_BUILD_REQUIRES):
@@ -89,4 +110,4 @@ def parse(message: str) -> Manifest | None:
             break
     if not files:
         raise ValueError("the manifest names no file")
-    return Manifest(files, staging, tuple(build_requirements.checked(pins)))
+    return Manifest(files, staging, tuple(build_requirements.checked(pins)), commit)

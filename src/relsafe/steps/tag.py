@@ -17,21 +17,21 @@ from relsafe.steps.contract import Check, Step
 
 
 def release_manifest(ctx: Context) -> manifest.Manifest | None:
-    """The tested files, and the index they were verified on when the release stages them, else the build's
-    pinned requirements the workflow's rebuild needs; None when the release builds nothing (its tag then
-    names no files, and the publish workflow refuses it)."""
+    """The tested files, the commit they were built from (the bump commit), and the index they were verified
+    on when the release stages them, else the build's pinned requirements the workflow's rebuild needs; None
+    when the release builds nothing (its tag then names no files, and the publish workflow refuses it)."""
     artifacts = recorded_artifacts(ctx)
     if not artifacts:
         return None
     if "stage" in ctx.release.order:
-        return manifest.of_artifacts(artifacts, ctx.staging.index_url)
+        return manifest.of_artifacts(artifacts, ctx.staging.index_url, commit=ctx.bump_commit)
     pins = recorded_requirements(ctx)
     if not pins:  # a build recorded by a relsafe that kept none: the workflow's rebuild would refuse the tag
         raise StepFailed(
             "the build recorded no build requirements, which the publish workflow's rebuild needs from the tag",
             hint="run `relsafe abort` and release again (or add stage to [release] steps)",
         )
-    return manifest.of_artifacts(artifacts, None, build_requires=pins)
+    return manifest.of_artifacts(artifacts, None, build_requires=pins, commit=ctx.bump_commit)
 
 
 def _lines(carried: manifest.Manifest | None) -> list[str]:
