@@ -147,29 +147,15 @@ class Git:
         return None
 
     def signing_problem(self) -> str | None:
-        """Why `git tag -s` would fail: no signing key, or one the signing program does not hold.
+        """Why `git tag -s` would fail: no signing key, or one the signing program does not hold or cannot
+        sign with (relsafe.tools.signing); nothing is signed to find out."""
+        from relsafe.tools.signing import signing_problem
 
-        Only what needs no passphrase is checked: the key is listed (OpenPGP)
-        or its file exists (SSH); a test signature could wait on a prompt.
-        """
-        key, kind = self.config_value("user.signingkey"), self.config_value("gpg.format") or "openpgp"
-        if kind == "ssh":
-            if key is None:
-                return "sign-tags is on, but no SSH signing key is set (git config user.signingkey)"
-            if not key.startswith("key::") and not Path(key).expanduser().is_file():
-                return f"sign-tags is on, but the SSH signing key {key} does not exist"
-            return None
-        if kind != "openpgp":
-            return None  # x509 through gpgsm: left to git
-        program = self.config_value("gpg.program") or "gpg"
-        try:
-            listed = process.run([program, "--batch", "--list-secret-keys", *([key] if key else [])], log=self.log)
+        try:  # "Name <email> 1765000000 +0000": git signs as "Name <email>" when user.signingkey is unset
+            committer: str | None = self._run("var", "GIT_COMMITTER_IDENT").rsplit(" ", 2)[0]
         except ToolFailed:
-            listed = None
-        if listed is None or not listed.output.strip():
-            wanted = f"the key {key}" if key else "a secret key"
-            return f"sign-tags is on, but {program} holds {wanted} to sign with; set user.signingkey or import it"
-        return None
+            committer = None  # the identity check says so
+        return signing_problem(self.config_value, committer, self.log)
 
     def config_value(self, key: str) -> str | None:
         try:
