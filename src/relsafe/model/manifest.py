@@ -19,9 +19,10 @@ workflow refuses a tag that points at any other, so the files of one commit
 another. `staging-index` names the index the files were verified on. Without
 staging the workflow rebuilds the files and checks them against the hashes
 instead; the manifest then has no `staging-index` but one `build-requires:
-name==version` line per package the build ran with (build, the backend, their
-dependencies; relsafe.model.build_requirements), which the rebuild installs
-exactly.
+name==version --hash=sha256:<64 hex>` line per package the build ran with
+(build, the backend, their dependencies, each with its wheel's sha256;
+relsafe.model.build_requirements), each a line of a requirements file that
+the rebuild installs with `pip install --require-hashes`.
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ class Manifest:
     """file name → sha256 (hex)."""
     staging_index: str | None = None
     build_requires: tuple[str, ...] = ()
-    """`name==version` pins for a rebuild (without staging only)."""
+    """`name==version --hash=sha256:…` pins for a rebuild (without staging only)."""
     commit: str | None = None
     """The commit the files were built from; the workflow refuses a tag on any other."""
 

@@ -32,8 +32,15 @@ def _requirements_file(ctx: Context) -> Path:
     return ctx.artifacts_dir.with_name("build-requirements.txt")
 
 
+def records_hashes(ctx: Context) -> bool:
+    """Without staging the publish workflow rebuilds, installing the build's pins with `--require-hashes`: the
+    build records each wheel's sha256 beside its version (relsafe.tools.builder says how)."""
+    return "stage" not in ctx.release.order
+
+
 def recorded_requirements(ctx: Context) -> list[str]:
-    """The `name==version` pins the build ran with (see relsafe.model.build_requirements)."""
+    """The `name==version` pins the build ran with, each with ` --hash=sha256:…` of its wheel when the release
+    has no staging (see relsafe.model.build_requirements)."""
     return _valid_pins([str(pin) for pin in ctx.release.output("build", "build_requires") or []], "the journal")
 
 
@@ -97,7 +104,7 @@ class Build(Step):
         """Install the backend into a fresh build environment (in the run's temp folder) while preflight and
         bump run (the bump leaves `[build-system]` alone; if it did not, the build makes its own)."""
         if ctx.config.build_isolation:
-            self._prepared = builder.prepare_environment(ctx.project.root, ctx.log)
+            self._prepared = builder.prepare_environment(ctx.project.root, ctx.log, hashes=records_hashes(ctx))
 
     def fingerprint(self, ctx: Context) -> dict[str, Any]:
         return {"commit": ctx.bump_commit, "version": ctx.release.version}
@@ -106,7 +113,7 @@ class Build(Step):
         found = self._describe(ctx)
         if found is not None:
             recorded = _requirements_file(ctx)
-            requirements = _valid_pins(recorded.read_text(encoding="utf-8").split(), str(recorded))
+            requirements = _valid_pins(recorded.read_text(encoding="utf-8").splitlines(), str(recorded))
             return Check.done(artifacts=found, build_requires=requirements)
         if ctx.git.head() != ctx.bump_commit:
             return Check.blocked(
@@ -149,6 +156,7 @@ class Build(Step):
                     isolated=ctx.config.build_isolation,
                     prepared=self._prepared,
                     tree_wheel=(second / ctx.project.subdir, from_tree),
+                    hashes=records_hashes(ctx),
                     log=ctx.log,
                 )
         except BaseException:  # failed or interrupted: half a build is nothing to keep

@@ -10,7 +10,7 @@ from typing import Any
 
 from relsafe.core import failpoint
 from relsafe.core.errors import StepFailed
-from relsafe.model import manifest
+from relsafe.model import build_requirements, manifest
 from relsafe.steps.build import recorded_artifacts, recorded_requirements
 from relsafe.steps.context import Context
 from relsafe.steps.contract import Check, Step
@@ -26,9 +26,10 @@ def release_manifest(ctx: Context) -> manifest.Manifest | None:
     if "stage" in ctx.release.order:
         return manifest.of_artifacts(artifacts, ctx.staging.index_url, commit=ctx.bump_commit)
     pins = recorded_requirements(ctx)
-    if not pins:  # a build recorded by a relsafe that kept none: the workflow's rebuild would refuse the tag
-        raise StepFailed(
-            "the build recorded no build requirements, which the publish workflow's rebuild needs from the tag",
+    if not build_requirements.hashed(pins):  # recorded by a relsafe that kept none, or no hashes: the rebuild
+        raise StepFailed(  # installs them with --require-hashes and would refuse the tag
+            "the build recorded no build requirements with their wheels' sha256, which the publish workflow's "
+            "rebuild needs from the tag",
             hint="run `relsafe abort` and release again (or add stage to [release] steps)",
         )
     return manifest.of_artifacts(artifacts, None, build_requires=pins, commit=ctx.bump_commit)

@@ -3,7 +3,8 @@
 The publish workflow's preparing job runs this with TAG, COMMIT and DIST in
 its environment. With STAGING_INDEX_URL it downloads the files from the
 staging index into the empty DIST; without it (a release without staging) it
-checks the files the job rebuilt into DIST. Anything but the tested bytes (a
+checks the files the rebuild job handed on, downloaded into DIST by a job of
+its own that runs nothing of the project. Anything but the tested bytes (a
 file swapped on the index or rebuilt differently, one missing, one extra, a
 tag without the manifest, or on another commit than the one its manifest says
 the files were built from) fails the job, so the publish job never runs.
