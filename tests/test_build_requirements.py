@@ -14,6 +14,7 @@ from relsafe.core.errors import ToolFailed
 from relsafe.journal.runlog import RunLog
 from relsafe.model import build_requirements
 from relsafe.tools.builder import build_distributions, prepare_environment
+from relsafe.tools.localindex import LocalIndex
 from tests.support.shapes import write_from_sample
 
 EPOCH = 1_700_000_000
@@ -32,6 +33,59 @@ def test_the_closure_pins_a_requirement_and_everything_it_imports_as_installed()
 def test_anything_but_name_equals_version_is_no_pin(pin: str) -> None:
     with pytest.raises(ValueError, match="name==version"):
         build_requirements.checked([pin])
+
+
+@pytest.mark.parametrize(
+    "pin", ["hatchling==1 --hash=sha256:" + "a" * 63, "hatchling==1 --hash=md5:" + "a" * 32, "hatchling==1 --hash"]
+)
+def test_a_hash_is_a_full_sha256_or_nothing(pin: str) -> None:
+    with pytest.raises(ValueError, match="name==version"):
+        build_requirements.checked([pin])
+    assert build_requirements.checked(["hatchling==1 --hash=sha256:" + "a" * 64])
+
+
+def test_a_pin_whose_wheel_is_unknown_gets_no_hash() -> None:
+    assert build_requirements.with_hashes(["a==1"], {"a==1": "f" * 64}) == ["a==1 --hash=sha256:" + "f" * 64]
+    with pytest.raises(ValueError, match="b==2 is in the build environment, but no wheel with a sha256"):
+        build_requirements.with_hashes(["a==1", "b==2"], {"a==1": "f" * 64})
+    assert build_requirements.hashed(["a==1 --hash=sha256:" + "f" * 64])
+    assert not build_requirements.hashed(["a==1"]) and not build_requirements.hashed([])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("isolated", [True, False])
+def test_without_staging_each_pin_carries_the_sha256_of_the_wheel_pip_installed_and_a_rebuild_requires_them(
+    tmp_path: Path, loopback_only: LocalIndex, isolated: bool
+) -> None:
+    """The session's loopback index serves the backends: each recorded hash is the sha256 of the file it serves
+    for that version, whether the build filled its own venv (pip's report) or ran beside relsafe (a fresh venv
+    filled with exactly the pins); a rebuild installs them with --require-hashes and gives the same bytes."""
+    source = tmp_path / "project"
+    write_from_sample("hatchling")(source)
+    log = RunLog(tmp_path / "run.log")
+    first = build_distributions(
+        source, tmp_path / "one", source_date_epoch=EPOCH, pretend_version=None, isolated=isolated, hashes=True, log=log
+    )
+    served = {path.name: sha256_file(path) for path in loopback_only.storage.iterdir()}
+    assert build_requirements.hashed(first.requirements)
+    for pin in first.requirements:
+        name, _, rest = pin.partition("==")
+        version, _, digest = rest.partition(build_requirements.HASH_OPTION)
+        assert served[f"{name.replace('-', '_')}-{version}-py3-none-any.whl"] == digest, pin
+    assert "--report" in log.path.read_text(encoding="utf-8")
+
+    again = build_distributions(
+        source, tmp_path / "two", source_date_epoch=EPOCH, pretend_version=None, pinned=first.requirements, log=log
+    )
+    assert again.requirements == first.requirements
+    assert [sha256_file(path) for path in again.files] == [sha256_file(path) for path in first.files]
+    assert "--require-hashes" in log.path.read_text(encoding="utf-8")
+
+    wrong = [*first.requirements[:-1], first.requirements[-1][:-64] + "0" * 64]
+    with pytest.raises(ToolFailed, match="installing the build backend"):
+        build_distributions(
+            source, tmp_path / "three", source_date_epoch=EPOCH, pretend_version=None, pinned=wrong, log=log
+        )
 
 
 @pytest.mark.slow

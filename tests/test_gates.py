@@ -17,16 +17,7 @@ import pytest
 from relsafe.app.sample import SampleProject
 from tests.support.cli import RunRelsafe, relsafe_env
 from tests.support.git import git
-
-ITEMS = ["CHANGELOG.md has an entry for this version", "The docs are updated"]
-
-
-def add_gate(sample: SampleProject) -> None:
-    text = (sample.root / "release.toml").read_text(encoding="utf-8")
-    text += '\n[[gate]]\nname = "checklist"\nbefore = "tag"\nitems = [' + ", ".join(f'"{i}"' for i in ITEMS) + "]\n"
-    (sample.root / "release.toml").write_text(text, encoding="utf-8")
-    git(sample.root, "commit", "-qam", "add a gate")
-    git(sample.root, "push", "-q", "origin", "main")
+from tests.support.release_config import GATE_ITEMS, add_gate
 
 
 def status(sample: SampleProject, run_relsafe: RunRelsafe) -> dict[str, object]:
@@ -57,7 +48,7 @@ def test_without_a_terminal_a_gate_stops_with_exit_3_and_confirm_goes_on(
     outputs = gate["outputs"]
     assert outputs["how"] == "confirmed by --confirm checklist"
     assert outputs["who"] == "relsafe demo <demo@relsafe.invalid>"
-    assert outputs["items"] == ITEMS
+    assert outputs["items"] == GATE_ITEMS
     assert re.match(r"\d{4}-\d\d-\d\dT", outputs["when"])
     shown = run_relsafe("status", cwd=sample.root).stdout
     assert "confirmed by --confirm checklist" in shown
@@ -113,7 +104,7 @@ def test_on_a_terminal_every_item_is_asked_and_yes_goes_on(sample: SampleProject
     add_gate(sample)
     code, screen = run_on_a_terminal(["release", "minor"], sample.root, ["y", "y"])
     assert code == 0, screen
-    for item in ITEMS:
+    for item in GATE_ITEMS:
         assert item in screen
     gate = status(sample, run_relsafe)["steps"]["gate:checklist"]["outputs"]  # type: ignore[index]
     assert gate["how"] == "answered on the terminal"

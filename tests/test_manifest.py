@@ -30,10 +30,23 @@ def test_a_rebuild_manifest_pins_the_build_requirements_after_the_files() -> Non
     assert manifest.parse(written.tag_message("1.2.0")) == written
 
 
+def test_the_manifest_names_the_commit_its_files_were_built_from() -> None:
+    written = manifest.Manifest({WHEEL: "a" * 64}, "https://test.pypi.org/simple/", commit="c" * 40)
+    assert written.lines()[2] == "commit: " + "c" * 40
+    assert manifest.parse(written.tag_message("1.2.0")) == written
+    with pytest.raises(ValueError, match="not a full commit id"):
+        manifest.of_artifacts([{"name": WHEEL, "sha256": "a" * 64}], None, commit="c" * 12)
+
+
 @pytest.mark.parametrize(
     ("message", "error"),
     [
         ("Release 1\n\nrelsafe-manifest: 1\n", "names no file"),
+        (f"Release 1\n\nrelsafe-manifest: 1\n{'a' * 64}  {WHEEL}\ncommit: abc123\n", "not one full commit id"),
+        (
+            f"Release 1\n\nrelsafe-manifest: 1\n{'a' * 64}  {WHEEL}\ncommit: {'c' * 40}\ncommit: {'d' * 40}\n",
+            "not one full commit id",
+        ),
         (f"Release 1\n\nrelsafe-manifest: 1\n{'a' * 64}  {WHEEL}\nbuild-requires: --index-url=x\n", "name==version"),
         (f"Release 1\n\nrelsafe-manifest: 1\n{'a' * 64}  {WHEEL}\nbuild-requires: hatchling>=1\n", "name==version"),
         (f"Release 1\n\nrelsafe-manifest: 1\n{'a' * 64}  {WHEEL}\n{'b' * 64}  {WHEEL}\n", "twice"),

@@ -3,9 +3,12 @@ a staging index, and have their own tests."""
 
 from __future__ import annotations
 
+from relsafe.app.sample import SampleProject
 from relsafe.tools.localindex import LocalIndex
+from tests.support.git import git
 
 FOUNDATION_STEPS = ("preflight", "bump", "build", "tag", "push")
+GATE_ITEMS = ["CHANGELOG.md has an entry for this version", "The docs are updated"]
 
 
 def release_toml(index: LocalIndex, **release: str) -> str:
@@ -15,3 +18,14 @@ def release_toml(index: LocalIndex, **release: str) -> str:
     lines += ["", "[staging]", f'repository-url = "{index.upload_url}"', f'index-url = "{index.index_url}"']
     lines += ["", "[production]", f'index-url = "{index.index_url}"']
     return "\n".join(lines) + "\n"
+
+
+def add_gate(sample: SampleProject) -> None:
+    """A [[gate]] named checklist before tag, committed and pushed."""
+    text = (sample.root / "release.toml").read_text(encoding="utf-8")
+    text += (
+        '\n[[gate]]\nname = "checklist"\nbefore = "tag"\nitems = [' + ", ".join(f'"{i}"' for i in GATE_ITEMS) + "]\n"
+    )
+    (sample.root / "release.toml").write_text(text, encoding="utf-8")
+    git(sample.root, "commit", "-qam", "add a gate")
+    git(sample.root, "push", "-q", "origin", "main")

@@ -3,7 +3,7 @@
 What the inspect step checks that needs nothing but the files: the secret
 scan, the wheel layout, the metadata twine would upload, that the version
 inside each file is the one its name states, and what PyPI would refuse at
-upload (the ZIP framing, RECORD, the file name, the Metadata-Version). Any
+upload (the ZIP framing, RECORD, the file name, the platform tag, the Metadata-Version). Any
 wheel or sdist can be checked this way, whoever built it.
 """
 
@@ -23,6 +23,7 @@ from relsafe.artifacts.distribution import (
     metadata_version_problems,
     version_problems,
 )
+from relsafe.artifacts.platform_tags import platform_problems
 from relsafe.artifacts.wheel_record import record_problems
 from relsafe.artifacts.zip_structure import structure_problems
 from relsafe.core.errors import StepFailed, UsageError
@@ -114,11 +115,13 @@ def _verdict(secret: SecretFinding) -> str:
 
 def upload_findings(path: Path) -> list[Finding]:
     """What PyPI would refuse in the file itself, whoever uploads it: a wheel's ZIP framing and RECORD,
-    the file name's normalisation, a Metadata-Version the installed twine cannot send."""
+    the file name's normalisation, a platform tag PyPI does not take (`linux_x86_64`), a Metadata-Version the
+    installed twine cannot send."""
     found: list[Finding] = []
     if path.name.endswith(".whl"):
         found += [Finding(path.name, p.member, "zip", p.message) for p in structure_problems(path)]
         found += [Finding(path.name, p.member, "record", p.message) for p in record_problems(path)]
     found += [Finding(path.name, "", "filename", problem) for problem in filename_problems(path)]
+    found += [Finding(path.name, "", "platform", problem) for problem in platform_problems(path)]
     found += [Finding(path.name, "", "metadata-version", problem) for problem in metadata_version_problems(path)]
     return found

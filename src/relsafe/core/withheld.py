@@ -15,6 +15,8 @@ import os
 import threading
 from collections.abc import Mapping
 
+from relsafe.core.environment import HELPERS_FOR_GIT
+
 _values: dict[str, str] = {}
 _lock = threading.Lock()
 
@@ -47,3 +49,10 @@ def credential_environment() -> dict[str, str]:
     itself reads credentials from (twine's and uv's variables, keyring's settings), never a child."""
     with _lock:
         return {**os.environ, **_values}
+
+
+def git_helpers() -> dict[str, str]:
+    """What git needs to reach a remote or sign (HELPERS_FOR_GIT), from the shell's environment as relsafe was
+    started with it."""
+    environment = credential_environment()
+    return {name: environment[name] for name in HELPERS_FOR_GIT if environment.get(name)}

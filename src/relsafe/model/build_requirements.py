@@ -3,19 +3,26 @@
 Without staging, the publish workflow rebuilds the tagged commit and publishes
 only if it gets the tested bytes back; a newer backend (or a newer dependency
 of it) can change those bytes. The release tag's manifest therefore carries a
-`name==version` line for build itself, the backend and everything they
-import, and the workflow installs exactly those (`pip install --no-deps`).
+`name==version --hash=sha256:<hex>` line for build itself, the backend and
+everything they import: the version, and the sha256 of the very wheel that was
+installed (pip's installation report names it; relsafe.tools.venv). The
+workflow installs exactly those (`pip install --require-hashes --no-deps
+--only-binary :all:`), so a wheel with other bytes under the same name is
+refused by pip itself.
 """
 
 from __future__ import annotations
 
 import importlib.metadata
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 FRONTEND = "build"
-PIN = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?==[A-Za-z0-9][A-Za-z0-9.!+_-]*")
+HASH_OPTION = " --hash=sha256:"
+PIN = re.compile(
+    r"[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?==[A-Za-z0-9][A-Za-z0-9.!+_-]*(?: --hash=sha256:[0-9a-f]{64})?"
+)
 _NOT_BUILD_TOOLS = frozenset({"pip"})  # the installer a venv is seeded with; it builds nothing
 
 
@@ -72,9 +79,27 @@ def frontend() -> str:
 
 
 def checked(pins: Iterable[str]) -> list[str]:
-    """The pins, each refused (ValueError) unless exactly `name==version`: they become a requirements file."""
+    """The pins, each refused (ValueError) unless exactly `name==version`, optionally followed by
+    ` --hash=sha256:<64 hex>`: they become a requirements file."""
     result = list(pins)
     for entry in result:
         if not PIN.fullmatch(entry):
-            raise ValueError(f"not a name==version pin: {entry!r}")
+            raise ValueError(f"not a name==version pin (with --hash=sha256:<64 hex>): {entry!r}")
+    return result
+
+
+def hashed(pins: Iterable[str]) -> bool:
+    """Whether every pin carries its wheel's sha256 (and there is at least one)."""
+    found = list(pins)
+    return bool(found) and all(HASH_OPTION in pin for pin in found)
+
+
+def with_hashes(pins: Iterable[str], wheels: Mapping[str, str]) -> list[str]:
+    """Each `name==version` pin followed by the sha256 of the wheel it was installed from (`wheels`: pin → sha256,
+    as pip reported them); a pin whose wheel is unknown is a ValueError naming it: no hash is ever guessed."""
+    result = []
+    for entry in pins:
+        if entry not in wheels:
+            raise ValueError(f"{entry} is in the build environment, but no wheel with a sha256 was installed for it")
+        result.append(f"{entry}{HASH_OPTION}{wheels[entry]}")
     return result

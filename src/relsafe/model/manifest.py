@@ -10,14 +10,19 @@ sha256sum's format, so `sha256sum -c` checks them as they are:
     relsafe-manifest: 1
     <64 hex>  pkg-1.2.0-py3-none-any.whl
     <64 hex>  pkg-1.2.0.tar.gz
+    commit: <40 hex>
     staging-index: https://test.pypi.org/simple/
 
-`staging-index` names the index the files were verified on. Without staging
-the workflow rebuilds the files and checks them against the hashes instead;
-the manifest then has no `staging-index` but one `build-requires:
-name==version` line per package the build ran with (build, the backend, their
-dependencies; relsafe.model.build_requirements), which the rebuild installs
-exactly.
+`commit` names the commit the files were built from (the bump commit): the
+workflow refuses a tag that points at any other, so the files of one commit
+(an aborted release's, still on staging) cannot be published under a tag on
+another. `staging-index` names the index the files were verified on. Without
+staging the workflow rebuilds the files and checks them against the hashes
+instead; the manifest then has no `staging-index` but one `build-requires:
+name==version --hash=sha256:<64 hex>` line per package the build ran with
+(build, the backend, their dependencies, each with its wheel's sha256;
+relsafe.model.build_requirements), each a line of a requirements file that
+the rebuild installs with `pip install --require-hashes`.
 """
 
 from __future__ import annotations
@@ -30,6 +35,8 @@ from relsafe.model import build_requirements
 
 MARKER = "relsafe-manifest: 1"
 _FILE_LINE = re.compile(r"(?P<sha256>[0-9a-f]{64})  (?P<name>[^\s/\\]+)")
+_COMMIT = "commit: "
+_COMMIT_ID = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")  # SHA-1, or SHA-256 repositories
 _STAGING = "staging-index: "
 _BUILD_REQUIRES = "build-requires: "
 
@@ -40,10 +47,14 @@ class Manifest:
     """file name → sha256 (hex)."""
     staging_index: str | None = None
     build_requires: tuple[str, ...] = ()
-    """`name==version` pins for a rebuild (without staging only)."""
+    """`name==version --hash=sha256:…` pins for a rebuild (without staging only)."""
+    commit: str | None = None
+    """The commit the files were built from; the workflow refuses a tag on any other."""
 
     def lines(self) -> list[str]:
         lines = [MARKER, *(f"{self.files[name]}  {name}" for name in sorted(self.files))]
+        if self.commit:
+            lines.append(_COMMIT + self.commit)
         if self.staging_index:
             lines.append(_STAGING + self.staging_index)
         lines += [_BUILD_REQUIRES + pin for pin in self.build_requires]
@@ -53,9 +64,17 @@ class Manifest:
         return "\n".join([f"Release {version}", "", *self.lines()]) + "\n"
 
 
-def of_artifacts(files: Mapping[str, str], staging_index: str | None, build_requires: Sequence[str] = ()) -> Manifest:
-    """The manifest of the build step's recorded artifacts (file name → sha256)."""
-    return Manifest(dict(files), staging_index, tuple(build_requirements.checked(build_requires)))
+def of_artifacts(
+    files: Mapping[str, str],
+    staging_index: str | None,
+    build_requires: Sequence[str] = (),
+    *,
+    commit: str | None = None,
+) -> Manifest:
+    """The manifest of the build step's recorded artifacts (file name → sha256), built from `commit`."""
+    if commit is not None and not _COMMIT_ID.fullmatch(commit):
+        raise ValueError(f"not a full commit id: {commit!r}")
+    return Manifest(dict(files), staging_index, tuple(build_requirements.checked(build_requires)), commit)
 
 
 def parse(message: str) -> Manifest | None:
@@ -71,6 +90,7 @@ def parse(message: str) -> Manifest | None:
         return None
     files: dict[str, str] = {}
     staging: str | None = None
+    commit: str | None = None
     pins: list[str] = []
     for line in lines[lines.index(MARKER) + 1 :]:
         file_line = _FILE_LINE.fullmatch(line)
@@ -78,6 +98,10 @@ def parse(message: str) -> Manifest | None:
             if file_line["name"] in files:
                 raise ValueError(f"the manifest names {file_line['name']} twice")
             files[file_line["name"]] = file_line["sha256"]
+        elif line.startswith(_COMMIT):
+            if commit is not None or not _COMMIT_ID.fullmatch(line.removeprefix(_COMMIT)):
+                raise ValueError(f"the manifest's commit line is not one full commit id: {line!r}")
+            commit = line.removeprefix(_COMMIT)
         elif line.startswith(_STAGING):
             staging = line.removeprefix(_STAGING)
         elif line.startswith(_BUILD_REQUIRES):
@@ -86,4 +110,4 @@ def parse(message: str) -> Manifest | None:
             break
     if not files:
         raise ValueError("the manifest names no file")
-    return Manifest(files, staging, tuple(build_requirements.checked(pins)))
+    return Manifest(files, staging, tuple(build_requirements.checked(pins)), commit)

@@ -184,9 +184,10 @@ def render_publish_workflow(
 
     With a staging index (templates/publish.yml) it promotes the staged files
     the tag's manifest names and builds nothing; without one
-    (templates/publish-rebuild.yml) it rebuilds the tagged commit and hands on
-    the files only if they are the ones the manifest names. Both check with
-    templates/promote.py.
+    (templates/publish-rebuild.yml) one job rebuilds the tagged commit with the
+    manifest's hashed build requirements, and another, which runs nothing of
+    the project, hands on its files only if they are the ones the manifest
+    names. Both check with templates/promote.py.
     """
     _check_project(project)
     _check_environment(environment)

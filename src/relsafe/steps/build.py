@@ -18,6 +18,12 @@ from relsafe.steps.contract import Check, Step
 from relsafe.tools import builder
 
 
+def records_hashes(ctx: Context) -> bool:
+    """Without staging the publish workflow rebuilds, installing the build's pins with `--require-hashes`: the
+    build records each wheel's sha256 beside its version (relsafe.tools.builder says how)."""
+    return "stage" not in ctx.release.order
+
+
 def remove_stale_checkouts(ctx: Context) -> None:
     """A killed run's build checkouts; called once before a step makes its own, never while a checkout of
     this run may exist (inspect makes two side by side)."""
@@ -62,7 +68,7 @@ class Build(Step):
         """Install the backend into a fresh build environment (in the run's temp folder) while preflight and
         bump run (the bump leaves `[build-system]` alone; if it did not, the build makes its own)."""
         if ctx.config.build_isolation:
-            self._prepared = builder.prepare_environment(ctx.project.root, ctx.log)
+            self._prepared = builder.prepare_environment(ctx.project.root, ctx.log, hashes=records_hashes(ctx))
 
     def fingerprint(self, ctx: Context) -> dict[str, Any]:
         return {"commit": ctx.bump_commit, "version": ctx.release.version}
@@ -71,7 +77,7 @@ class Build(Step):
         found = self._describe(ctx)
         if found is not None:
             recorded = ctx.folder.build_requirements_file
-            requirements = checked_build_requirements(recorded.read_text(encoding="utf-8").split(), str(recorded))
+            requirements = checked_build_requirements(recorded.read_text(encoding="utf-8").splitlines(), str(recorded))
             return Check.done(artifacts=[artifact.as_dict() for artifact in found], build_requires=requirements)
         if ctx.git.head() != ctx.bump_commit:
             return Check.blocked(
@@ -114,6 +120,7 @@ class Build(Step):
                     isolated=ctx.config.build_isolation,
                     prepared=self._prepared,
                     tree_wheel=(second / ctx.project.subdir, from_tree),
+                    hashes=records_hashes(ctx),
                     log=ctx.log,
                 )
         except BaseException:  # failed or interrupted: half a build is nothing to keep

@@ -3,8 +3,8 @@
 Metadata that will not render, a wheel with the wrong layout, a version left
 behind inside a file, an sdist that leaves out a file the tree builds into the
 wheel, a secret shipped by accident, anything PyPI would refuse at upload (a confusing ZIP,
-a RECORD that does not match, a file name not normalised, a Metadata-Version
-twine cannot send): each is found here, with no side effect, and refused.
+a RECORD that does not match, a file name not normalised, a platform tag such as
+`linux_x86_64`, a Metadata-Version twine cannot send): each is found here, with no side effect, and refused.
 With `[inspect] strict = false`, twine's warnings are shown instead of refused.
 """
 

@@ -10,27 +10,28 @@ from typing import Any
 
 from relsafe.core import failpoint
 from relsafe.core.errors import StepFailed
-from relsafe.model import manifest
+from relsafe.model import build_requirements, manifest
 from relsafe.steps.context import Context
 from relsafe.steps.contract import Check, Step
 
 
 def release_manifest(ctx: Context) -> manifest.Manifest | None:
-    """The tested files, and the index they were verified on when the release stages them, else the build's
-    pinned requirements the workflow's rebuild needs; None when the release builds nothing (its tag then
-    names no files, and the publish workflow refuses it)."""
+    """The tested files, the commit they were built from (the bump commit), and the index they were verified
+    on when the release stages them, else the build's pinned requirements the workflow's rebuild needs; None
+    when the release builds nothing (its tag then names no files, and the publish workflow refuses it)."""
     files = ctx.release.artifact_hashes()
     if not files:
         return None
     if "stage" in ctx.release.order:
-        return manifest.of_artifacts(files, ctx.staging.index_url)
+        return manifest.of_artifacts(files, ctx.staging.index_url, commit=ctx.bump_commit)
     pins = ctx.release.build_requirements()
-    if not pins:  # a build recorded by a relsafe that kept none: the workflow's rebuild would refuse the tag
-        raise StepFailed(
-            "the build recorded no build requirements, which the publish workflow's rebuild needs from the tag",
+    if not build_requirements.hashed(pins):  # recorded by a relsafe that kept none, or no hashes: the rebuild
+        raise StepFailed(  # installs them with --require-hashes and would refuse the tag
+            "the build recorded no build requirements with their wheels' sha256, which the publish workflow's "
+            "rebuild needs from the tag",
             hint="run `relsafe abort` and release again (or add stage to [release] steps)",
         )
-    return manifest.of_artifacts(files, None, build_requires=pins)
+    return manifest.of_artifacts(files, None, build_requires=pins, commit=ctx.bump_commit)
 
 
 def _lines(carried: manifest.Manifest | None) -> list[str]:

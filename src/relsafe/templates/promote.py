@@ -3,10 +3,12 @@
 The publish workflow's preparing job runs this with TAG, COMMIT and DIST in
 its environment. With STAGING_INDEX_URL it downloads the files from the
 staging index into the empty DIST; without it (a release without staging) it
-checks the files the job rebuilt into DIST. Anything but the tested bytes (a
+checks the files the rebuild job handed on, downloaded into DIST by a job of
+its own that runs nothing of the project. Anything but the tested bytes (a
 file swapped on the index or rebuilt differently, one missing, one extra, a
-tag without the manifest or made for another commit) fails the job, so the
-publish job never runs. Standard library only: it runs on a bare runner.
+tag without the manifest, or on another commit than the one its manifest says
+the files were built from) fails the job, so the publish job never runs.
+Standard library only: it runs on a bare runner.
 """
 
 import hashlib
@@ -37,25 +39,34 @@ def manifest(tag: str, commit: str) -> tuple[dict[str, str], str]:
     ref = f"refs/tags/{tag}"
     if git("cat-file", "-t", ref).strip() != "tag":
         fail(f"{tag} is not an annotated tag, so it carries no manifest of tested files")
-    if git("rev-parse", f"{ref}^{{commit}}").strip() != commit:
+    tagged = git("rev-parse", f"{ref}^{{commit}}").strip()
+    if tagged != commit:
         fail(f"{tag} does not point at {commit}, the commit this run was started for")
     lines = git("for-each-ref", "--format=%(contents)", ref).splitlines()
     if MARKER not in lines:
         fail(f"the message of {tag} has no '{MARKER}' block: it was not made by relsafe")
     files: dict[str, str] = {}
-    staging = ""
+    staging = built_from = ""
     for line in lines[lines.index(MARKER) + 1 :]:
         file_line = re.fullmatch(r"([0-9a-f]{64})  ([^\s/\\]+)", line)
         if file_line and file_line[2] in files:
             fail(f"the manifest names {file_line[2]} twice")
         if file_line:
             files[file_line[2]] = file_line[1]
+        elif line.startswith("commit: "):
+            if built_from:
+                fail("the manifest names the commit its files were built from twice")
+            built_from = line.removeprefix("commit: ")
         elif line.startswith("staging-index: "):
             staging = line.removeprefix("staging-index: ")
         elif not line.startswith("build-requires: "):  # the rebuild's pins, read by the step before
             break
     if not files:
         fail("the manifest names no file")
+    if not built_from:
+        fail(f"the manifest of {tag} does not name the commit its files were built from, so they may be another's")
+    if built_from != tagged:
+        fail(f"{tag} points at {tagged}, but its manifest says the files were built from {built_from}")
     return files, staging
 
 

@@ -7,6 +7,17 @@ environment held are returned with the files: without staging, the release
 tag pins them so the publish workflow's rebuild runs with the same ones, and
 inspect's reproducibility rebuild installs exactly those pins, as the
 workflow will.
+
+Without staging the pins also carry the sha256 of each wheel (`hashes`), so
+that the workflow can install them with `--require-hashes`. The honest source
+of that hash is the installer, for the file it installed: the fresh venv is
+then filled by pip, wheels only, and pip's installation report gives each
+wheel's sha256 (an installed distribution's RECORD hashes its files, not the
+wheel, and direct_url.json exists only for direct URL installs). A build in
+relsafe's own environment (`[build] isolation = false`) ran with wheels relsafe
+never installed: its pins get the hashes of the wheels pip installs for exactly
+those pins into a fresh venv, which inspect's rebuild then installs
+(`--require-hashes`) and proves to give the tested bytes.
 """
 
 from __future__ import annotations
@@ -42,7 +53,8 @@ class Built:
     files: list[Path]
     """sdist first, then the wheel built from it (the wheel alone for a wheel from the tree)."""
     requirements: list[str]
-    """`name==version` of build, the backend and their dependencies, as the build ran with them."""
+    """`name==version` of build, the backend and their dependencies, as the build ran with them; with `hashes`,
+    each followed by ` --hash=sha256:…` of its wheel."""
     tree_wheel: Path | None = None
     """The wheel built straight from a second copy of the tree, when asked for."""
 
@@ -101,12 +113,14 @@ class PreparedEnvironment:
     requires: tuple[str, ...]
     venv: Future[venvs.Venv]
     folder: Path
+    wheels: dict[str, str] | None = None
+    """`name==version` → sha256 of each wheel pip installed, filled with the venv, when the hashes were asked."""
 
 
-def prepare_environment(source: Path, log: RunLog) -> PreparedEnvironment | None:
+def prepare_environment(source: Path, log: RunLog, *, hashes: bool = False) -> PreparedEnvironment | None:
     """Start filling a build environment for `source`'s static requirements; None when they cannot be read
     (the build reports why). The folder is in the run's temp folder, removed with it if the build never
-    comes."""
+    comes. `hashes`: filled by pip, recording each wheel's sha256."""
     import build
 
     try:
@@ -114,25 +128,37 @@ def prepare_environment(source: Path, log: RunLog) -> PreparedEnvironment | None
     except build.BuildException:
         return None
     folder = Path(tempfile.mkdtemp(prefix="relsafe-build-env-"))
-    venv = process.in_background(partial(_fresh_environment, folder, requires, source.name, log), "build-env")
-    return PreparedEnvironment(requires, venv, folder)
+    wheels: dict[str, str] | None = {} if hashes else None
+    filling = partial(_fresh_environment, folder, requires, source.name, log, wheels)
+    return PreparedEnvironment(requires, process.in_background(filling, "build-env"), folder, wheels)
 
 
-def _fresh_environment(folder: Path, requires: Sequence[str], project: str, log: RunLog) -> venvs.Venv:
-    env = venvs.create(folder / "env", sys.executable, log)
+def _fresh_environment(
+    folder: Path, requires: Sequence[str], project: str, log: RunLog, wheels: dict[str, str] | None = None
+) -> venvs.Venv:
+    """A venv with the requirements and build; `wheels` given: pip installs wheels only and each one's sha256, as
+    its report gives it, is added to `wheels`."""
     what = f"installing the build backend of {project}"
-    venvs.install(env, [*requires, build_requirements.frontend()], log, what=what)
+    wanted = [*requires, build_requirements.frontend()]
+    if wheels is None:
+        env = venvs.create(folder / "env", sys.executable, log)
+        venvs.install(env, wanted, log, what=what)
+        return env
+    env = venvs.create(folder / "env", sys.executable, log, pip=True)
+    wheels.update(venvs.install_reporting(env, wanted, log, what=what))
     return env
 
 
-def _prepared_venv(prepared: PreparedEnvironment | None, requires: Sequence[str]) -> tuple[venvs.Venv, Path] | None:
-    """The prepared venv and its folder when it was made for these requirements and made without error;
-    otherwise its folder goes once it is done."""
+def _prepared_venv(
+    prepared: PreparedEnvironment | None, requires: Sequence[str], hashes: bool
+) -> tuple[venvs.Venv, Path, dict[str, str] | None] | None:
+    """The prepared venv, its folder and its wheels' hashes when it was made for these requirements (and
+    hashes) and made without error; otherwise its folder goes once it is done."""
     if prepared is None:
         return None
-    if prepared.requires == tuple(sorted(requires)):
+    if prepared.requires == tuple(sorted(requires)) and (prepared.wheels is not None) == hashes:
         try:
-            return prepared.venv.result(), prepared.folder
+            return prepared.venv.result(), prepared.folder, prepared.wheels
         except RelsafeError:  # made again by the caller, which reports the failure itself
             pass
     prepared.venv.add_done_callback(lambda _: shutil.rmtree(prepared.folder, ignore_errors=True))
@@ -149,6 +175,7 @@ def backend_environment(
     log: RunLog,
     base: Mapping[str, str] | None = None,
     prepared: PreparedEnvironment | None = None,
+    hashes: bool = False,
 ) -> Iterator[BuildEnvironment]:
     """Where the backend's hooks run: relsafe's own environment, or a fresh venv removed afterwards.
 
@@ -159,7 +186,9 @@ def backend_environment(
     made and filled through tools.process, not by build's own isolation, which
     would run pip and uv where Ctrl-C, SIGTERM and the next run could not end
     them. `base`: the build's variables (SOURCE_DATE_EPOCH…), which the hooks
-    see too.
+    see too. `hashes`: each pin carries its wheel's sha256 (see the module's
+    notes); `pinned` lines that carry theirs are installed with
+    `--require-hashes`.
     """
     import build
 
@@ -172,25 +201,58 @@ def backend_environment(
     if not isolated:
         dynamic = _dynamic_requirements(own, kinds, log)
         pins = build_requirements.closure([*static, *sorted(dynamic), build_requirements.FRONTEND])
-        yield BuildEnvironment(sys.executable, base, pins, resolved=False)
+        yield BuildEnvironment(sys.executable, base, _wheel_hashes(pins, log) if hashes else pins, resolved=False)
         return
-    taken = _prepared_venv(prepared, static) if pinned is None else None
+    taken = _prepared_venv(prepared, static, hashes) if pinned is None else None
     folder = taken[1] if taken else Path(tempfile.mkdtemp(prefix="relsafe-build-env-"))
     try:
         what = f"installing the build backend of {source.name}"
+        wheels: dict[str, str] | None = None
         if taken:
-            venv = taken[0]
+            venv, wheels = taken[0], taken[2]
+        elif pinned is not None and build_requirements.hashed(pinned):  # as the workflow's rebuild: pip, hashes
+            venv = venvs.create(folder / "env", sys.executable, log, pip=True)
+            venvs.install_hashed(venv, build_requirements.checked(pinned), log, what=what)
+            wheels = dict(line.split(build_requirements.HASH_OPTION, 1) for line in pinned)
         elif pinned is not None:
             venv = venvs.create(folder / "env", sys.executable, log)
             venvs.install(venv, build_requirements.checked(pinned), log, what=what, dependencies=False)
         else:
-            venv = _fresh_environment(folder, static, source.name, log)
+            wheels = {} if hashes else None
+            venv = _fresh_environment(folder, static, source.name, log, wheels)
         env = venv.environment(base)
         if pinned is None:
             project = build.ProjectBuilder(source, python_executable=str(venv.python), runner=hook_runner(log, env))
-            venvs.install(venv, sorted(_dynamic_requirements(project, kinds, log)), log, what=what)
+            asked = sorted(_dynamic_requirements(project, kinds, log))
+            if wheels is not None:
+                wheels.update(venvs.install_reporting(venv, asked, log, what=what))
+            else:
+                venvs.install(venv, asked, log, what=what)
         pins = build_requirements.installed(venvs.site_packages(venv, log))
+        if wheels is not None:
+            pins = _hashed(pins, wheels, f"the build environment of {source.name}")
         yield BuildEnvironment(str(venv.python), env, pins, resolved=pinned is None)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _hashed(pins: list[str], wheels: Mapping[str, str], where: str) -> list[str]:
+    try:
+        return build_requirements.with_hashes(pins, wheels)
+    except ValueError as error:
+        raise ToolFailed(f"{where}: {error}") from None
+
+
+def _wheel_hashes(pins: list[str], log: RunLog) -> list[str]:
+    """The pins of a build in relsafe's own environment, with the sha256 of the wheels pip installs for exactly
+    them into a fresh venv: relsafe did not install its own environment, so that is the file the workflow's
+    rebuild will get; inspect's rebuild installs the same ones and proves they give the tested bytes."""
+    folder = Path(tempfile.mkdtemp(prefix="relsafe-build-env-"))
+    try:
+        venv = venvs.create(folder / "env", sys.executable, log, pip=True)
+        what = "installing the build requirements' wheels to record their sha256"
+        wheels = venvs.install_reporting(venv, pins, log, what=what, dependencies=False)
+        return _hashed(pins, wheels, "relsafe's own build environment")
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 
@@ -223,6 +285,7 @@ def build_distributions(
     wheel_only: bool = False,
     prepared: PreparedEnvironment | None = None,
     tree_wheel: tuple[Path, Path] | None = None,
+    hashes: bool = False,
     log: RunLog,
 ) -> Built:
     """sdist, then the wheel built from that sdist (build's default), into outdir.
@@ -232,13 +295,14 @@ def build_distributions(
     (isolated only). `wheel_only`: a wheel straight from the tree, what the
     sdist-built one is compared with. `tree_wheel` (a second copy of the
     source, a folder): that wheel too, side by side in the same environment.
+    `hashes`: the requirements carry each wheel's sha256 (see the module's notes).
     """
     outdir.mkdir(parents=True, exist_ok=True)
     base = build_environment(source_date_epoch, pretend_version)
     kinds: list[DistributionKind] = ["wheel"] if wheel_only else ["sdist", "wheel"]
     what = FROM_TREE if wheel_only else "python -m build"
     with backend_environment(
-        source, kinds, isolated=isolated, pinned=pinned, log=log, base=base, prepared=prepared
+        source, kinds, isolated=isolated, pinned=pinned, log=log, base=base, prepared=prepared, hashes=hashes
     ) as used:
         args = ["--wheel", "--outdir", str(outdir)] if wheel_only else ["--outdir", str(outdir)]
         builds = [partial(_run_build, args, source, used, log=log, what=what)]

@@ -17,7 +17,7 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 from relsafe.core import withheld
-from relsafe.core.environment import HELPERS_FOR_GIT, is_credential
+from relsafe.core.environment import is_credential
 from relsafe.core.errors import ToolFailed, UsageError
 from relsafe.core.redaction import DEFAULT_REDACTOR
 from relsafe.journal.runlog import RunLog
@@ -61,7 +61,7 @@ class Git:
         self.log.write(f"$ git {' '.join(args)}    (in {self.root})")
         env = dict.fromkeys((name for name, value in os.environ.items() if is_credential(name, value)), "")
         if helpers:
-            env |= git_helpers()
+            env |= withheld.git_helpers()
         handle = self._repo.git.execute(["git", *args], as_process=True, env=env | leftovers.marker())
         proc = handle.proc
         if proc is None:  # GitPython hands over a started process; None only after it was ended
@@ -169,34 +169,15 @@ class Git:
         return None
 
     def signing_problem(self) -> str | None:
-        """Why `git tag -s` would fail: no signing key, or one the signing program does not hold.
+        """Why `git tag -s` would fail: no signing key, or one the signing program does not hold or cannot
+        sign with (relsafe.tools.signing); nothing is signed to find out."""
+        from relsafe.tools.signing import signing_problem
 
-        Only what needs no passphrase is checked: the key is listed (OpenPGP)
-        or its file exists (SSH); a test signature could wait on a prompt.
-        """
-        key, kind = self.config_value("user.signingkey"), self.config_value("gpg.format") or "openpgp"
-        if kind == "ssh":
-            if key is None:
-                return "sign-tags is on, but no SSH signing key is set (git config user.signingkey)"
-            if not key.startswith("key::") and not Path(key).expanduser().is_file():
-                return f"sign-tags is on, but the SSH signing key {key} does not exist"
-            return None
-        if kind != "openpgp":
-            return None  # x509 through gpgsm: left to git
-        program = self.config_value("gpg.program") or "gpg"
-        try:
-            listed = process.run(
-                [program, "--batch", "--list-secret-keys", *([key] if key else [])],
-                log=self.log,
-                credentials=git_helpers(),
-                real_home=True,
-            )
+        try:  # "Name <email> 1765000000 +0000": git signs as "Name <email>" when user.signingkey is unset
+            committer: str | None = self._run("var", "GIT_COMMITTER_IDENT").rsplit(" ", 2)[0]
         except ToolFailed:
-            listed = None
-        if listed is None or not listed.output.strip():
-            wanted = f"the key {key}" if key else "a secret key"
-            return f"sign-tags is on, but {program} holds {wanted} to sign with; set user.signingkey or import it"
-        return None
+            committer = None  # the identity check says so
+        return signing_problem(self.config_value, committer, self.log)
 
     def config_value(self, key: str) -> str | None:
         try:
@@ -356,13 +337,6 @@ class Git:
 
     def push(self, remote: str, *refspecs: str) -> None:
         self._run("push", "--quiet", remote, *refspecs, what=f"git push {remote}", helpers=True)
-
-
-def git_helpers() -> dict[str, str]:
-    """What git needs to reach a remote or sign (HELPERS_FOR_GIT), from the shell's environment as relsafe was
-    started with it."""
-    environment = withheld.credential_environment()
-    return {name: environment[name] for name in HELPERS_FOR_GIT if environment.get(name)}
 
 
 HEAD_COMMIT = ("--verify", "--quiet", "HEAD^{commit}")

@@ -7,6 +7,7 @@ venv's 6.7 s here).
 
 from __future__ import annotations
 
+import json
 import os
 import shlex
 import shutil
@@ -17,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from relsafe.core import withheld
-from relsafe.core.errors import StepFailed
+from relsafe.core.errors import StepFailed, ToolFailed
 from relsafe.journal.runlog import RunLog
 from relsafe.tools import process
 from relsafe.tools.uv import uv_executable
@@ -51,12 +52,24 @@ def _resolve_python(python: str) -> str:
     return found
 
 
-def create(path: Path, python: str, log: RunLog) -> Venv:
-    """A new, empty-but-for-pip environment at path (replacing anything there)."""
+def create(path: Path, python: str, log: RunLog, *, pip: bool = False) -> Venv:
+    """A new, empty-but-for-pip environment at path (replacing anything there).
+
+    pip=True: pip itself installs into it (`install_reporting`, `install_hashed`), never uv, and it holds
+    pip alone, so that everything else in it is what pip reports having installed.
+    """
     shutil.rmtree(path, ignore_errors=True)
     interpreter = _resolve_python(python) if python != sys.executable else python
     started = time.monotonic()
-    uv = uv_executable()
+    uv = None if pip else uv_executable()
+    if pip:
+        command = [sys.executable, "-m", "virtualenv", "--quiet", "--no-setuptools", "--python", interpreter, str(path)]
+        process.run(command, log=log, what="virtualenv")
+        venv = Venv(path, path / BIN / "python", None, 0.0)
+        seeded = [entry.name.split("-")[0] for entry in _dist_infos(venv, log) if not entry.name.startswith("pip-")]
+        if seeded:  # an older virtualenv seeds wheel (or setuptools) beside pip on this Python
+            _pip(venv, ["uninstall", "--yes", *seeded], log, what="virtualenv's seed packages")
+        return Venv(path, venv.python, None, time.monotonic() - started)
     if uv is not None:
         # no --seed: uv installs and checks without pip in the venv, and seeding would need the index
         process.run([uv, "venv", "--quiet", "--python", interpreter, str(path)], log=log, what="uv venv")
@@ -100,6 +113,60 @@ def install(
         command.append("--no-deps")
     done = process.run([*command, *items], log=log, env=env, what=what)
     return done.seconds
+
+
+def install_reporting(
+    venv: Venv, requirements: Sequence[str], log: RunLog, *, what: str, dependencies: bool = True
+) -> dict[str, str]:
+    """pip-install wheels only (`--only-binary :all:`) into a venv made with pip=True, and return what pip's
+    installation report says it installed: `name==version` → the sha256 of the wheel file itself, which pip
+    verified against the index's hash or computed from the file as it installed it.
+
+    Anything pip installed that was not a wheel with a known sha256 (an sdist it built, a local folder) is a
+    ToolFailed naming it: there is no wheel hash to pin.
+    """
+    from packaging.utils import canonicalize_name
+
+    if not requirements:
+        return {}
+    report = venv.path / "relsafe-pip-report.json"
+    report.unlink(missing_ok=True)
+    options = ["--only-binary", ":all:", "--report", str(report), *([] if dependencies else ["--no-deps"])]
+    _pip(venv, ["install", "--quiet", *options, *requirements], log, what=what)
+    wheels: dict[str, str] = {}
+    for item in json.loads(report.read_text(encoding="utf-8")).get("install", []):
+        name, version = canonicalize_name(item["metadata"]["name"]), item["metadata"]["version"]
+        info = item.get("download_info") or {}
+        url = str(info.get("url", ""))
+        sha256 = (info.get("archive_info") or {}).get("hashes", {}).get("sha256")
+        if not url.split("#", 1)[0].endswith(".whl") or not sha256:
+            where = url or "a folder"
+            raise ToolFailed(f"{what}: pip installed {name} {version} from {where}, not a wheel with a sha256")
+        wheels[f"{name}=={version}"] = str(sha256)
+    return wheels
+
+
+def install_hashed(venv: Venv, requirements: Sequence[str], log: RunLog, *, what: str) -> None:
+    """Install exactly these `name==version --hash=sha256:…` lines and nothing else, as the publish workflow's
+    rebuild does: `--require-hashes --no-deps --only-binary :all:` from a requirements file, so a wheel with
+    other bytes than the recorded ones is refused by the installer itself."""
+    listed = venv.path / "relsafe-build-requirements.txt"
+    listed.write_text("".join(f"{line}\n" for line in requirements), encoding="utf-8")
+    options = ["--require-hashes", "--no-deps", "--only-binary", ":all:", "--requirement", str(listed)]
+    if venv.uv is not None:
+        command = [venv.uv, "pip", "install", "--quiet", "--python", str(venv.python), *options]
+        process.run(command, log=log, what=what)
+    else:
+        _pip(venv, ["install", "--quiet", *options], log, what=what)
+
+
+def _pip(venv: Venv, args: list[str], log: RunLog, *, what: str) -> None:
+    command = [str(venv.python), "-m", "pip", "--disable-pip-version-check", *args]
+    process.run(command, log=log, env=dict(os.environ), what=what)
+
+
+def _dist_infos(venv: Venv, log: RunLog) -> list[Path]:
+    return [entry for folder in site_packages(venv, log) for entry in folder.glob("*.dist-info")]
 
 
 def pip_check(venv: Venv, log: RunLog) -> None:
