@@ -51,12 +51,23 @@ def release_toml(index: LocalIndex, **release: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+def rewrite_workflow(root: Path) -> Path:
+    """relsafe's publish workflow rewritten for the repository's release.toml, as `relsafe init --update` does
+    after a maintainer changes what it renders (the steps, the staging index, the tag format); returns it,
+    not committed. A release refuses a workflow that is not the rendering of its configuration."""
+    from relsafe.app.init import initialise
+
+    done = initialise(root, force=False, update=True)
+    return root / done.workflow
+
+
 @pytest.fixture
 def release_sample(tmp_path: Path, empty_index: LocalIndex) -> SampleProject:
-    """The sample package at 0.1.0 with a committed release.toml that runs the foundation steps."""
+    """The sample package at 0.1.0 with a committed release.toml that runs the foundation steps, and relsafe's
+    publish workflow for it (without staging: the rebuild)."""
     sample = create_sample(tmp_path)
     (sample.root / "release.toml").write_text(release_toml(empty_index), encoding="utf-8")
-    git(sample.root, "add", "release.toml")
+    git(sample.root, "add", "release.toml", str(rewrite_workflow(sample.root)))
     git(sample.root, "commit", "-q", "-m", "Release configuration")
     git(sample.root, "push", "-q", "origin", "main")
     git(sample.root, "fetch", "-q", "origin")

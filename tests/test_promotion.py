@@ -56,7 +56,7 @@ def run_preparing_job(
     def expand(value: Any) -> str:
         return re.sub(r"\$\{\{\s*([\w.]+)\s*\}\}", lambda found: contexts[found[1]], str(value))
 
-    text = workflow_text or (sample.root / ".github/workflows/publish.yml").read_text(encoding="utf-8")
+    text = workflow_text or (sample.root / ".github/workflows/relsafe-publish.yml").read_text(encoding="utf-8")
     jobs = YAML(typ="safe").load(text)["jobs"]
     job = jobs["prepare"] if "prepare" in jobs else jobs["build"]
     job_env = {key: expand(value) for key, value in job["env"].items()}

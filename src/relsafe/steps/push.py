@@ -1,7 +1,9 @@
 """push: the release commit and its tag in one atomic push; the tag triggers publishing.
 
 With [publish] trigger = "release" the tag starts nothing: the step records
-the GitHub Release still to be published as the release's manual step.
+the GitHub Release still to be published as the release's manual step. With
+[publish] workflow-check = "audit-only" it records that relsafe cannot prove
+what the project's own workflow publishes.
 """
 
 from __future__ import annotations
@@ -15,6 +17,9 @@ from relsafe.steps.context import Context
 from relsafe.steps.contract import Check, Step
 from relsafe.tools import promotion
 from relsafe.tools.git import tagged_commit
+
+UNPROVEN = "unproven"
+"""The push step's output saying relsafe cannot prove what the project's own workflow publishes (audit-only)."""
 
 
 class Push(Step):
@@ -67,7 +72,12 @@ class Push(Step):
 
     @staticmethod
     def _outputs(ctx: Context) -> dict[str, Any]:
+        from relsafe.steps.tag import unproven
+
         outputs: dict[str, Any] = {"remote": ctx.remote, "tag": ctx.release.tag, "commit": ctx.bump_commit}
+        caveat = unproven(ctx)
+        if caveat:
+            outputs[UNPROVEN] = caveat
         if ctx.config.publish_trigger == "release":
             outputs[MANUAL_STEP] = (
                 f"publish a GitHub Release for {ctx.release.tag} to start publishing "
