@@ -1,5 +1,6 @@
 """The publish workflow promotes exactly the tested files: its preparing job's steps, run here with bash
-the way a runner runs them, in a clone of the bare remote at the tag, against the embedded index.
+the way a runner runs them, in a clone of the bare remote at the tag, against the embedded index (and, in a
+rehearsal, by relsafe itself: tools.github_job).
 
 The job's `run:` steps read only environment variables, and its env values are limited to the tag, the
 commit, the runner's temp folder and literals, so nothing here imitates GitHub but those few values.
@@ -149,11 +150,25 @@ def test_status_shows_the_manifest_the_tag_carries(released: SampleProject, run_
         assert line in shown
 
 
-def test_a_rehearsal_runs_the_preparing_job_against_its_sandbox(sample: SampleProject, run_relsafe: RunRelsafe) -> None:
-    """The pushed sandbox tag starts no workflow, so the rehearsal runs its preparing job and says what it saw."""
+def test_a_rehearsal_runs_the_committed_workflow_against_its_sandbox(
+    sample: SampleProject, run_relsafe: RunRelsafe
+) -> None:
+    """The pushed sandbox tag starts no workflow, so the rehearsal runs the committed workflow's jobs up to the
+    upload, says how, and compares what the upload would get with the tested files."""
     done = run_relsafe("release", "minor", "--dry-run", cwd=sample.root)
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "the publish workflow would promote exactly the tested files (2 file(s))" in done.stdout
+    workflow = ".github/workflows/relsafe-publish.yml"
+    assert (
+        f"{workflow}, run here as committed, hands its upload exactly the tested files (2 file(s)); "
+        "the upload itself was not run" in done.stdout
+    )
+    assert (
+        "push: ran prepare: 2 `run:` step(s); emulated actions/checkout (the tag's commit fetched from " in done.stdout
+    )
+    assert "actions/upload-artifact (python-package-distributions: 2 file(s))" in done.stdout
+    assert "push: ran publish: emulated actions/download-artifact (python-package-distributions)" in done.stdout
+    assert "push: not run: publish: step 2, which uses pypa/gh-action-pypi-publish@" in done.stdout
+    assert "stood for http://127.0.0.1:" in done.stdout, "the configured staging index stood for the embedded one"
     assert git(sample.remote, "tag", "--list") == ""
 
 

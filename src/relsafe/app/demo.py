@@ -13,7 +13,9 @@ from relsafe.app.sample import DEMO_GATE, create_sample
 from relsafe.engine.pipeline import Observer
 from relsafe.journal.runlog import RunLog
 from relsafe.journal.store import Release
-from relsafe.tools import promotion
+from relsafe.model.publish_workflow import DEFAULT_WORKFLOW
+from relsafe.security.workflow.publish_run import run_committed_workflow
+from relsafe.tools.github_job import Trigger
 from relsafe.tools.localindex import LocalIndex
 
 
@@ -27,7 +29,7 @@ class DemoResult:
     staged: list[str]
     project: Path
     published: str
-    """What the publish workflow's preparing job, run here, says the tag would publish."""
+    """What the sample's publish workflow, run here as committed, proved the tag would publish."""
 
     def summary(self) -> list[str]:
         release = self.release
@@ -47,7 +49,7 @@ class DemoResult:
                 f"  gate {DEMO_GATE!r}: {gate.outputs.get('how')} ({'; '.join(gate.outputs.get('items', []))})"
             )
         lines.append(f"  tag {release.tag} pushed to the sample's bare remote, with the manifest of the tested files")
-        lines.append(f"  the publish workflow's preparing job, run here: {self.published}")
+        lines.append(f"  the publish workflow, run here: {self.published}")
         if self.kept:
             lines.append(f"  the sample project is in {self.project}")
             lines.append(
@@ -72,14 +74,21 @@ def run_demo(observer: Observer, *, keep: bool = False) -> DemoResult:
             outcome = start(sample.root, "minor", observer, options)
             staged = sorted(path.name for path in local_index.storage.rglob("*") if path.is_file())
             release = outcome.release
-            published = promotion.run_preparing_job(
-                str(sample.remote),
-                release.tag,
-                str(release.output("bump", "commit")),
-                local_index.index_url,
-                folder / "publish-job",
-                RunLog(outcome.log_path),
-            )
+            commit = str(release.output("bump", "commit"))
+            log = RunLog(outcome.log_path)
+            text = sample.git(log).file_at(commit, DEFAULT_WORKFLOW)
+            assert text is not None, "the sample commits relsafe's workflow"
+            published = run_committed_workflow(
+                text=text,
+                workflow=DEFAULT_WORKFLOW,
+                root=sample.root,
+                owned=True,
+                trigger=Trigger("push", release.tag, commit, str(sample.remote)),
+                stand_ins={},
+                tested={artifact["name"]: artifact["sha256"] for artifact in release.output("build", "artifacts")},
+                folder=folder / "publish-job",
+                log=log,
+            ).summary
         seconds = time.monotonic() - started
         return DemoResult(release, folder, keep, seconds, outcome.log_path, staged, sample.root, published)
     finally:
