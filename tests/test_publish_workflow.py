@@ -14,6 +14,8 @@ they were.
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import textwrap
 from collections.abc import Callable
 from pathlib import Path
@@ -27,7 +29,14 @@ from relsafe.security.workflow.model import Workflow
 from relsafe.security.workflow.ownership import PublishPath, second_paths
 from relsafe.tools.localindex import LocalIndex
 from tests.conftest import RunRelsafe, git, relsafe_env
-from tests.release_fixtures import assert_released, journal_dir, release_toml, rewrite_workflow, world
+from tests.release_fixtures import (
+    assert_released,
+    journal_dir,
+    kill_at,
+    release_toml,
+    rewrite_workflow,
+    world,
+)
 
 WORKFLOWS = Path(".github/workflows")
 OWNED = Path(DEFAULT_WORKFLOW)
@@ -271,6 +280,54 @@ def test_every_edit_of_relsafes_workflow_is_refused_naming_it(
     first = next(line for line in stderr.splitlines() if line.startswith("error:"))
     assert "is not relsafe's workflow for release.toml" in first and reason in first, first
     assert "relsafe's rendering" in stderr, "the diff is shown"
+
+
+# A relsafe upgraded while a release was stopped: it renders the workflow otherwise (another runner image).
+UPGRADED = """
+import runpy
+
+import relsafe.security.workflow.ownership as ownership
+
+rendered = ownership.expected_workflow
+ownership.expected_workflow = lambda *args, **kwargs: rendered(*args, **kwargs).replace(
+    "runs-on: ubuntu-latest", "runs-on: ubuntu-24.04"
+)
+runpy.run_module("relsafe", run_name="__main__")
+"""
+
+
+@pytest.mark.slow
+def test_a_resumed_release_checks_the_workflow_at_the_release_commit_before_tag_and_push(
+    release_sample: SampleProject, run_relsafe: RunRelsafe
+) -> None:
+    sample = release_sample
+    base = git(sample.root, "rev-parse", "HEAD")
+    kill_at(sample, "after-bump-commit")
+    bump = git(sample.root, "rev-parse", "HEAD")
+    before = world(sample)
+
+    upgraded = subprocess.run(
+        [sys.executable, "-c", UPGRADED, "resume"],
+        cwd=sample.root,
+        env=relsafe_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+    assert upgraded.returncode == 4, upgraded.stdout + upgraded.stderr
+    first = next(line for line in upgraded.stderr.splitlines() if line.startswith("error:"))
+    assert first.startswith("error: tag not started, the world changed since preflight: "), first
+    assert f"{OWNED} at {bump[:12]} is not relsafe's workflow for release.toml: " in first, first
+    assert "jobs.build.runs-on is `ubuntu-latest` where relsafe writes `ubuntu-24.04`" in first, first
+    assert "+    runs-on: ubuntu-24.04" in upgraded.stderr, "the diff is shown"
+    assert world(sample) == before, "no tag made, nothing pushed"
+
+    resumed = run_relsafe("resume", cwd=sample.root)
+
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    assert_released(sample, "0.2.0", base)
 
 
 def test_comments_and_formatting_are_not_a_difference(
