@@ -54,10 +54,16 @@ def release_toml(index: LocalIndex, **release: str) -> str:
 def rewrite_workflow(root: Path) -> Path:
     """relsafe's publish workflow rewritten for the repository's release.toml, as `relsafe init --update` does
     after a maintainer changes what it renders (the steps, the staging index, the tag format); returns it,
-    not committed. A release refuses a workflow that is not the rendering of its configuration."""
+    not committed. A release refuses a workflow that is not the rendering of its configuration. A
+    configuration relsafe refuses renders nothing (a release stops at it first): the workflow is left alone."""
     from relsafe.app.init import initialise
+    from relsafe.core.errors import ConfigError
+    from relsafe.model.publish_workflow import DEFAULT_WORKFLOW
 
-    done = initialise(root, force=False, update=True)
+    try:
+        done = initialise(root, force=False, update=True)
+    except ConfigError:
+        return root / DEFAULT_WORKFLOW
     return root / done.workflow
 
 

@@ -14,6 +14,7 @@ from relsafe.tools.index.simple_api import files_for
 from relsafe.tools.localindex import LocalIndex
 from tests.conftest import RunRelsafe, git, relsafe_env
 from tests.fault_server import FaultServer
+from tests.release_fixtures import rewrite_workflow
 
 
 @pytest.fixture
@@ -27,6 +28,7 @@ def faulty_staging(sample: SampleProject, local_index: LocalIndex) -> Iterator[F
         staging_index = f'index-url = "{local_index.index_url}"'
         text = text.replace(staging_index, f'index-url = "{server.url}/simple/"', 1)
         (sample.root / "release.toml").write_text(text, encoding="utf-8")
+        rewrite_workflow(sample.root)  # the workflow promotes from where the files are staged
         git(sample.root, "commit", "-qam", "stage through a faulty proxy")
         git(sample.root, "push", "-q", "origin", "main")
         yield server

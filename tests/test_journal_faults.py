@@ -21,7 +21,7 @@ import pytest
 from relsafe.app.sample import SampleProject, create_sample
 from relsafe.tools.localindex import LocalIndex
 from tests.conftest import RunRelsafe, git, relsafe_env
-from tests.release_fixtures import journal_dir, status_json, world
+from tests.release_fixtures import journal_dir, rewrite_workflow, status_json, world
 
 GATED = """
 [release]
@@ -45,6 +45,7 @@ def waiting(plain_sample: SampleProject, run_relsafe: RunRelsafe) -> SampleProje
     sample = plain_sample
     with (sample.root / "release.toml").open("a", encoding="utf-8") as stream:
         stream.write(GATED)
+    rewrite_workflow(sample.root)  # no stage among the steps: relsafe's workflow rebuilds
     git(sample.root, "commit", "-qam", "a gate")
     git(sample.root, "push", "-q", "origin", "main")
     proc = run_relsafe("release", "minor", cwd=sample.root)
@@ -274,6 +275,7 @@ def test_enospc_at_a_journal_write_mid_release_then_resume(
     sample = plain_sample
     with (sample.root / "release.toml").open("a", encoding="utf-8") as stream:
         stream.write(GATED)
+    rewrite_workflow(sample.root)  # no stage among the steps: relsafe's workflow rebuilds
     git(sample.root, "commit", "-qam", "a gate")
     git(sample.root, "push", "-q", "origin", "main")
     state = journal_dir(sample) / "state.json"

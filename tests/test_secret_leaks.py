@@ -31,7 +31,7 @@ from relsafe.app.sample import SampleProject, create_sample
 from relsafe.tools.localindex import LocalIndex
 from tests.conftest import RunRelsafe, git, relsafe_env
 from tests.fault_server import FaultServer
-from tests.release_fixtures import journal_dir, world
+from tests.release_fixtures import journal_dir, rewrite_workflow, world
 
 LOGIN = "__token__"
 FAST_STEPS = '["preflight", "bump", "build", "stage"]'
@@ -95,7 +95,7 @@ def staging_toml(upload_url: str, index_url: str, steps: str = FAST_STEPS) -> st
 
 def commit_config(sample: SampleProject, text: str) -> None:
     (sample.root / "release.toml").write_text(text, encoding="utf-8")
-    git(sample.root, "add", "release.toml")
+    git(sample.root, "add", "release.toml", str(rewrite_workflow(sample.root)))
     git(sample.root, "commit", "-qm", "release configuration")
     git(sample.root, "push", "-q", "origin", "main")
 

@@ -34,6 +34,7 @@ from tests.release_fixtures import (
     KILLED,
     journal_dir,
     push_from_another_clone,
+    rewrite_workflow,
     start,
     status_json,
     wait_for,
@@ -141,7 +142,7 @@ def staged_sample(
     )
     config = sample.root / "release.toml"
     config.write_text(config.read_text(encoding="utf-8") + extra, encoding="utf-8")
-    git(sample.root, "add", "release.toml")
+    git(sample.root, "add", "release.toml", str(rewrite_workflow(sample.root)))
     git(sample.root, "commit", "-q", "-m", "Release against local indexes")
     git(sample.root, "push", "-q", "origin", "main")
     git(sample.root, "fetch", "-q", "origin")
