@@ -278,8 +278,8 @@ def _trusted_findings(workflow: Workflow, path: PublishPath, shown: str) -> list
             ERROR,
             drift_line(workflow, found.where),
             f"this is not relsafe's workflow for release.toml: {found.reason}",
-            f"{UPDATE[0].upper()}{UPDATE[1:]} (the release's refusal shows the whole diff). To keep a workflow "
-            'of your own, set [publish] workflow-check = "audit-only".',
+            "Run `relsafe init --update`, which rewrites it from release.toml, and commit it (a release's refusal "
+            'shows the whole diff). To keep a workflow of your own, set [publish] workflow-check = "audit-only".',
         )
     ]
 
