@@ -442,12 +442,16 @@ class _JobRun:
                 what="git fetch",
             )
         else:
-            depth = inputs.get("fetch-depth", "1")
-            process.run(
-                [*git, "fetch", "--quiet", "--no-tags", f"--depth={depth}", "origin", f"+{trigger.commit}:{ref}"],
+            depth = f"--depth={inputs.get('fetch-depth', '1')}"
+            fetched = process.run(
+                [*git, "fetch", "--quiet", "--no-tags", depth, "origin", f"+{trigger.commit}:{ref}"],
                 log=log,
+                check=False,
                 what="git fetch",
             )
+            if fetched.returncode != 0:  # a git speaking protocol v0 fetches no commit by name: the tag, made light
+                process.run([*git, "fetch", "--quiet", "--no-tags", depth, "origin", f"+{ref}:{ref}"], log=log)
+                process.run([*git, "update-ref", ref, trigger.commit], log=log, what="git update-ref")
         process.run([*git, "checkout", "--quiet", "--detach", ref], log=log, what="git checkout")
         self.emulated.append(
             f"actions/checkout (the tag's commit fetched from {trigger.remote_url}, the tag left lightweight)"
