@@ -11,7 +11,7 @@ import pytest
 from relsafe.app.sample import SampleProject, create_sample
 from relsafe.tools.localindex import LocalIndex
 from tests.support.git import git
-from tests.support.release_config import release_toml
+from tests.support.release_config import release_toml, rewrite_workflow
 
 
 @pytest.fixture(scope="session")
@@ -24,10 +24,11 @@ def empty_index() -> Iterator[LocalIndex]:
 
 @pytest.fixture
 def release_sample(tmp_path: Path, empty_index: LocalIndex) -> SampleProject:
-    """The sample package at 0.1.0 with a committed release.toml that runs the foundation steps."""
+    """The sample package at 0.1.0 with a committed release.toml that runs the foundation steps, and relsafe's
+    publish workflow for it (without staging: the rebuild)."""
     sample = create_sample(tmp_path)
     (sample.root / "release.toml").write_text(release_toml(empty_index), encoding="utf-8")
-    git(sample.root, "add", "release.toml")
+    git(sample.root, "add", "release.toml", str(rewrite_workflow(sample.root)))
     git(sample.root, "commit", "-q", "-m", "Release configuration")
     git(sample.root, "push", "-q", "origin", "main")
     git(sample.root, "fetch", "-q", "origin")

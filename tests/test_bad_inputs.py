@@ -309,7 +309,7 @@ CASES = [
     Case("tag exists", _shell(("git", "tag", "-a", "v0.2.0", "-m", "x")), ("release", "minor"), 4, "v0.2.0"),
     Case(
         "no publish workflow",
-        _shell(("git", "rm", "-q", ".github/workflows/publish.yml"), ("git", "commit", "-qm", "rm")),
+        _shell(("git", "rm", "-q", ".github/workflows/relsafe-publish.yml"), ("git", "commit", "-qm", "rm")),
         ("release", "minor"),
         4,
         "relsafe init",
@@ -317,7 +317,7 @@ CASES = [
     Case(
         "dangerous publish workflow",
         _shell(
-            ("sed", "-i", "s/^  push:/  pull_request_target:\\n  push:/", ".github/workflows/publish.yml"),
+            ("sed", "-i", "s/^  push:/  pull_request_target:\\n  push:/", ".github/workflows/relsafe-publish.yml"),
             ("git", "commit", "-qam", "danger"),
         ),
         ("release", "minor"),
@@ -485,6 +485,8 @@ def test_a_release_is_refused_when_zizmor_cannot_audit_the_publish_workflow(
 
     output = refused.stdout + refused.stderr
     assert refused.returncode == 4, output
-    assert ".github/workflows/publish.yml:1: zizmor-unavailable: zizmor did not audit this workflow" in output, output
+    assert (
+        ".github/workflows/relsafe-publish.yml:1: zizmor-unavailable: zizmor did not audit this workflow" in output
+    ), output
     assert "Traceback" not in output
     assert snapshot(quiet_sample) == before

@@ -200,7 +200,7 @@ def test_an_unforeseen_error_is_one_line_with_the_traceback_in_the_log(
 def test_a_commands_own_exit_code_passes_the_guard(tmp_path: Path, run_relsafe: RunRelsafe) -> None:
     """`audit` ends with exit 4 through typer's Exit, an exception too: the last-resort guard lets it by."""
     sample = create_sample(tmp_path)
-    workflow = sample.root / ".github" / "workflows" / "publish.yml"
+    workflow = sample.root / ".github" / "workflows" / "relsafe-publish.yml"
     workflow.write_text(
         workflow.read_text(encoding="utf-8").replace("\n  push:", "\n  pull_request_target:\n  push:", 1),
         encoding="utf-8",

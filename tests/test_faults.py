@@ -15,6 +15,7 @@ from relsafe.tools.localindex import LocalIndex
 from tests.support.cli import RunRelsafe, relsafe_env
 from tests.support.fault_server import FaultServer
 from tests.support.git import git
+from tests.support.release_config import rewrite_workflow
 
 
 @pytest.fixture
@@ -28,6 +29,7 @@ def faulty_staging(sample: SampleProject, local_index: LocalIndex) -> Iterator[F
         staging_index = f'index-url = "{local_index.index_url}"'
         text = text.replace(staging_index, f'index-url = "{server.url}/simple/"', 1)
         (sample.root / "release.toml").write_text(text, encoding="utf-8")
+        rewrite_workflow(sample.root)  # the workflow promotes from where the files are staged
         git(sample.root, "commit", "-qam", "stage through a faulty proxy")
         git(sample.root, "push", "-q", "origin", "main")
         yield server

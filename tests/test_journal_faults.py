@@ -22,6 +22,7 @@ from relsafe.app.sample import SampleProject, create_sample
 from relsafe.tools.localindex import LocalIndex
 from tests.support.cli import RunRelsafe, relsafe_env
 from tests.support.git import git
+from tests.support.release_config import rewrite_workflow
 from tests.support.world import journal_dir, status_json, world
 
 GATED = """
@@ -46,6 +47,7 @@ def waiting(plain_sample: SampleProject, run_relsafe: RunRelsafe) -> SampleProje
     sample = plain_sample
     with (sample.root / "release.toml").open("a", encoding="utf-8") as stream:
         stream.write(GATED)
+    rewrite_workflow(sample.root)  # no stage among the steps: relsafe's workflow rebuilds
     git(sample.root, "commit", "-qam", "a gate")
     git(sample.root, "push", "-q", "origin", "main")
     proc = run_relsafe("release", "minor", cwd=sample.root)
@@ -275,6 +277,7 @@ def test_enospc_at_a_journal_write_mid_release_then_resume(
     sample = plain_sample
     with (sample.root / "release.toml").open("a", encoding="utf-8") as stream:
         stream.write(GATED)
+    rewrite_workflow(sample.root)  # no stage among the steps: relsafe's workflow rebuilds
     git(sample.root, "commit", "-qam", "a gate")
     git(sample.root, "push", "-q", "origin", "main")
     state = journal_dir(sample) / "state.json"

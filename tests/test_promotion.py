@@ -25,13 +25,12 @@ from ruamel.yaml import YAML
 
 from relsafe.app.sample import SampleProject, create_sample
 from relsafe.model import manifest
-from relsafe.model.publish_workflow import render_publish_workflow
 from relsafe.tools.localindex import LocalIndex
 from tests.support.cli import RunRelsafe
 from tests.support.files import write
 from tests.support.git import commit_all, git
 from tests.support.processes import session_processes, wait_for
-from tests.support.release_config import add_gate
+from tests.support.release_config import add_gate, rewrite_workflow
 from tests.support.world import status_json
 
 pytestmark = pytest.mark.slow
@@ -68,7 +67,7 @@ def run_preparing_job(
     the environment. A step ends here once every process it started has ended (on a runner they may outlive it:
     what the jobs check must not depend on when)."""
     shutil.rmtree(base, ignore_errors=True)
-    text = workflow_text or (sample.root / ".github/workflows/publish.yml").read_text(encoding="utf-8")
+    text = workflow_text or (sample.root / ".github/workflows/relsafe-publish.yml").read_text(encoding="utf-8")
     jobs: dict[str, Any] = YAML(typ="safe").load(text)["jobs"]
     run = WorkflowRun("", 0, "", "")
     done: set[str] = set()
@@ -259,11 +258,25 @@ def test_status_shows_the_manifest_the_tag_carries(released: SampleProject, run_
         assert line in shown
 
 
-def test_a_rehearsal_runs_the_preparing_job_against_its_sandbox(sample: SampleProject, run_relsafe: RunRelsafe) -> None:
-    """The pushed sandbox tag starts no workflow, so the rehearsal runs its preparing job and says what it saw."""
+def test_a_rehearsal_runs_the_committed_workflow_against_its_sandbox(
+    sample: SampleProject, run_relsafe: RunRelsafe
+) -> None:
+    """The pushed sandbox tag starts no workflow, so the rehearsal runs the committed workflow's jobs up to the
+    upload, says how, and compares what the upload would get with the tested files."""
     done = run_relsafe("release", "minor", "--dry-run", cwd=sample.root)
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "the publish workflow would promote exactly the tested files (2 file(s))" in done.stdout
+    workflow = ".github/workflows/relsafe-publish.yml"
+    assert (
+        f"{workflow}, run here as committed, hands its upload exactly the tested files (2 file(s)); "
+        "the upload itself was not run" in done.stdout
+    )
+    assert (
+        "push: ran prepare: 2 `run:` step(s); emulated actions/checkout (the tag's commit fetched from " in done.stdout
+    )
+    assert "actions/upload-artifact (python-package-distributions: 2 file(s))" in done.stdout
+    assert "push: ran publish: emulated actions/download-artifact (python-package-distributions)" in done.stdout
+    assert "push: not run: publish: step 2, which uses pypa/gh-action-pypi-publish@" in done.stdout
+    assert "stood for http://127.0.0.1:" in done.stdout, "the configured staging index stood for the embedded one"
     assert git(sample.remote, "tag", "--list") == ""
 
 
@@ -332,7 +345,7 @@ def release_without_staging(base: Path, local_index: LocalIndex, run_relsafe: Ru
         write(sample.root, "hatch_build.py", SWAPPING_HOOK)
         pyproject = sample.root / "pyproject.toml"
         pyproject.write_text(pyproject.read_text() + "\n[tool.hatch.build.targets.wheel.hooks.custom]\n")
-    (sample.root / ".github/workflows/publish.yml").write_text(render_publish_workflow(project=sample.name))
+    rewrite_workflow(sample.root)  # without staging, relsafe's workflow rebuilds
     commit_all(sample, "Release without staging: the workflow rebuilds")
     done = run_relsafe("release", "minor", cwd=sample.root)
     assert done.returncode == 0, done.stdout + done.stderr

@@ -167,3 +167,115 @@ def test_plan_prints_the_release_and_changes_nothing(
     assert '+__version__ = "0.2.0"' in out
     assert world(sample, local_index) == before
     assert not (sample.root / ".git" / "relsafe").exists()
+
+
+# -- the rehearsal runs the committed publish workflow ------------------------------------------------------------
+
+OWNED = ".github/workflows/relsafe-publish.yml"
+UPLOAD = "      - uses: actions/upload-artifact"
+
+
+def commit_workflow(sample: SampleProject, path: str, text: str, toml_extra: str = "") -> None:
+    """The workflow at `path` (relsafe's own removed when it is another), committed and pushed."""
+    root = sample.root
+    if path != OWNED:
+        git(root, "rm", "-q", OWNED)
+    (root / path).parent.mkdir(parents=True, exist_ok=True)  # git rm took the folder with its last file
+    (root / path).write_text(text, encoding="utf-8")
+    if toml_extra:
+        with (root / "release.toml").open("a", encoding="utf-8") as config:
+            config.write(toml_extra)
+    git(root, "add", "-A")
+    git(root, "commit", "-qm", "the publish workflow as the project has it")
+    git(root, "push", "-q", "origin", "main")
+
+
+def rehearsed(sample: SampleProject, local_index: LocalIndex, run_relsafe: RunRelsafe, code: int) -> str:
+    before = world(sample, local_index)
+    done = run_relsafe("release", "minor", "--dry-run", cwd=sample.root)
+    output = done.stdout + done.stderr
+    assert done.returncode == code, output
+    assert world(sample, local_index) == before
+    return output
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("step", "verdict"),
+    [
+        (
+            '      - run: echo "::error::the project\'s own check failed"; exit 3\n',
+            "the publish workflow would not publish: job `prepare` failed at step 4 (exit 3): "
+            "the project's own check failed",
+        ),
+        (
+            '      - run: cp "$DIST/relsafe_sample-0.2.0.tar.gz" "$DIST/relsafe_sample-0.2.0-py3-none-any.whl"\n'
+            "        env:\n          DIST: ${{ runner.temp }}/dist\n",
+            "run here as committed, would upload files that were not tested: "
+            "relsafe_sample-0.2.0-py3-none-any.whl with sha256 ",
+        ),
+    ],
+    ids=["a-failing-step", "a-step-overwriting-a-verified-file"],
+)
+def test_the_rehearsal_runs_the_committed_job_and_a_step_added_to_it_decides(
+    sample: SampleProject, local_index: LocalIndex, run_relsafe: RunRelsafe, step: str, verdict: str
+) -> None:
+    """Not the bundled template: the workflow as committed at the release commit runs, and what it does is the
+    rehearsal's verdict, beside preflight's refusal of a workflow that is not relsafe's."""
+    text = (sample.root / OWNED).read_text(encoding="utf-8")
+    commit_workflow(sample, OWNED, text.replace(UPLOAD, step + UPLOAD, 1))
+
+    output = rehearsed(sample, local_index, run_relsafe, 4)
+
+    assert "2 blocker(s)" in output
+    assert "is not relsafe's workflow for release.toml: jobs.prepare.steps[4] was added" in output
+    assert verdict in " ".join(output.split()), output
+    assert "exactly the tested" not in output
+
+
+def own_workflow(sample: SampleProject) -> str:
+    """A project's own workflow: relsafe's, with a step of the project's added to the preparing job."""
+    text = (sample.root / OWNED).read_text(encoding="utf-8")
+    return text.replace(UPLOAD, '      - run: ls -l "$RUNNER_TEMP/dist"\n' + UPLOAD, 1)
+
+
+AUDIT_ONLY = '\n[publish]\nworkflow = ".github/workflows/release.yml"\nworkflow-check = "audit-only"\n'
+
+
+@pytest.mark.slow
+def test_an_audit_only_rehearsal_runs_the_projects_workflow_and_claims_nothing(
+    sample: SampleProject, local_index: LocalIndex, run_relsafe: RunRelsafe
+) -> None:
+    commit_workflow(sample, ".github/workflows/release.yml", own_workflow(sample), AUDIT_ONLY)
+
+    output = rehearsed(sample, local_index, run_relsafe, 0)
+
+    caveat = "relsafe cannot prove what .github/workflows/release.yml will publish"
+    assert "push: ran prepare: 3 `run:` step(s)" in output, "the project's step ran too"
+    assert (
+        ".github/workflows/release.yml's jobs ran here as committed; in this run its upload step would get the 2 "
+        f"file(s) the release built; {caveat}" in output
+    )
+    assert f"warning: {caveat}" in output
+    assert "rehearsal passed" in output
+    assert "exactly the tested" not in output
+
+
+@pytest.mark.slow
+def test_an_audit_only_workflow_whose_publish_job_never_runs_on_a_tag_push_fails_the_rehearsal(
+    sample: SampleProject, local_index: LocalIndex, run_relsafe: RunRelsafe
+) -> None:
+    """A guard the audit cannot judge: `if: github.event_name == 'release'` on a tag-triggered workflow. Only
+    running the committed job shows that the tag would publish nothing."""
+    guarded = own_workflow(sample).replace(
+        "    needs: prepare\n", "    needs: prepare\n    if: github.event_name == 'release'\n"
+    )
+    commit_workflow(sample, ".github/workflows/release.yml", guarded, AUDIT_ONLY)
+
+    output = rehearsed(sample, local_index, run_relsafe, 1)
+
+    assert "1 blocker(s)" in output
+    assert (
+        "the publish workflow would not publish: the publish job `publish` would not run: its "
+        "`if: github.event_name == 'release'` is false when v0.2.0 is pushed" in " ".join(output.split())
+    )

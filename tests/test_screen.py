@@ -104,7 +104,7 @@ def test_status_and_errors_print_brackets_as_written(
     sample = create_sample(tmp_path, index=(local_index.upload_url, local_index.index_url), offline=True)
     config = sample.root / "release.toml"
     config.write_text(f'[release]\nbranch = "{MARKUP}"\n\n' + config.read_text(encoding="utf-8"), encoding="utf-8")
-    git(sample.root, "rm", "-q", ".github/workflows/publish.yml")
+    git(sample.root, "rm", "-q", ".github/workflows/relsafe-publish.yml")
     git(sample.root, "commit", "-qam", "No publish workflow, another release branch")
     git(sample.root, "push", "-q", "origin", "main")
     refusal = f"on branch 'main', not the release branch '{MARKUP}' ([release] branch)"

@@ -32,6 +32,7 @@ from relsafe.tools.localindex import LocalIndex
 from tests.support.cli import RunRelsafe, relsafe_env
 from tests.support.fault_server import FaultServer
 from tests.support.git import git
+from tests.support.release_config import rewrite_workflow
 from tests.support.world import journal_dir, world
 
 LOGIN = "__token__"
@@ -96,7 +97,7 @@ def staging_toml(upload_url: str, index_url: str, steps: str = FAST_STEPS) -> st
 
 def commit_config(sample: SampleProject, text: str) -> None:
     (sample.root / "release.toml").write_text(text, encoding="utf-8")
-    git(sample.root, "add", "release.toml")
+    git(sample.root, "add", "release.toml", str(rewrite_workflow(sample.root)))
     git(sample.root, "commit", "-qm", "release configuration")
     git(sample.root, "push", "-q", "origin", "main")
 

@@ -30,6 +30,7 @@ from tests.support.cli import RunRelsafe, relsafe_env
 from tests.support.git import git
 from tests.support.processes import KILLED, start, wait_for
 from tests.support.projects import build
+from tests.support.release_config import rewrite_workflow
 from tests.support.remotes import IDENTITY, push_from_another_clone
 from tests.support.world import journal_dir, status_json, world
 
@@ -134,7 +135,7 @@ def staged_sample(
     )
     config = sample.root / "release.toml"
     config.write_text(config.read_text(encoding="utf-8") + extra, encoding="utf-8")
-    git(sample.root, "add", "release.toml")
+    git(sample.root, "add", "release.toml", str(rewrite_workflow(sample.root)))
     git(sample.root, "commit", "-q", "-m", "Release against local indexes")
     git(sample.root, "push", "-q", "origin", "main")
     git(sample.root, "fetch", "-q", "origin")

@@ -182,7 +182,7 @@ def test_release_toml_template_shows_the_real_defaults() -> None:
         elif (table, key) == ("release", "tag-format"):
             assert actual is None and value == DEFAULT_FORMAT, "no tag-format: read from the tags, else the default"
         elif (table, key) == ("publish", "workflow"):
-            assert actual is None and value == DEFAULT_WORKFLOW, "no workflow: the one that publishes, else the default"
+            assert actual is None and value == DEFAULT_WORKFLOW, "no workflow: relsafe's own file"
         else:
             assert (list(actual) if isinstance(actual, tuple) else actual) == value, f"{table}.{key}"
 
@@ -227,11 +227,11 @@ def test_write_init_writes_once_and_keeps_edits_file_by_file(tmp_path: Path) -> 
     plan = plan_init(project="sample-pkg", remote_url="https://github.com/octo-org/sample.git")
     done = write_init(tmp_path, plan)
     assert sorted(p.relative_to(tmp_path).as_posix() for p in done.written) == [
-        ".github/workflows/publish.yml",
+        ".github/workflows/relsafe-publish.yml",
         "release.toml",
     ]
     assert write_init(tmp_path, plan) == InitWrite([], [])
-    workflow = tmp_path / ".github" / "workflows" / "publish.yml"
+    workflow = tmp_path / ".github" / "workflows" / "relsafe-publish.yml"
     workflow.write_text("edited\n", encoding="utf-8")
     (tmp_path / "release.toml").unlink()
     assert write_init(tmp_path, plan) == InitWrite([tmp_path / "release.toml"], [workflow])

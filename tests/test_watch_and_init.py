@@ -119,14 +119,14 @@ def test_init_writes_the_workflow_and_prints_the_publisher_values(
     """A project the production index does not know gets a pending publisher; a maintainer's
     release.toml is kept and its settings used while the missing workflow is written."""
     root = sample.root
-    git(root, "rm", "-q", ".github/workflows/publish.yml")
+    git(root, "rm", "-q", ".github/workflows/relsafe-publish.yml")
     git(root, "commit", "-qm", "no workflow yet")
     git(root, "remote", "set-url", "origin", remote)
     config = (root / "release.toml").read_text(encoding="utf-8")
     done = run_relsafe("init", cwd=root, env=relsafe_env(COLUMNS="300"))
     out = done.stdout
     assert done.returncode == 0, out + done.stderr
-    assert f"wrote {root / '.github' / 'workflows' / 'publish.yml'}" in out
+    assert f"wrote {root / '.github' / 'workflows' / 'relsafe-publish.yml'}" in out
     assert f"kept {root / 'release.toml'}: its settings were used" in out
     assert (root / "release.toml").read_text(encoding="utf-8") == config
     assert "relsafe-sample is not there yet: add a pending publisher (http://127.0.0.1:" in out
@@ -134,7 +134,7 @@ def test_init_writes_the_workflow_and_prints_the_publisher_values(
         ("PyPI Project Name", "relsafe-sample"),
         ("Owner", "acme"),
         ("Repository name", "widget"),
-        ("Workflow name", "publish.yml"),
+        ("Workflow name", "relsafe-publish.yml"),
         ("Environment name", "pypi"),
     ):
         assert any(label in line and value in line for line in out.splitlines()), (label, out)
@@ -160,9 +160,9 @@ def test_init_for_a_project_the_index_knows_says_trusted_publisher_and_names_oth
     configure_production(sample, local_index.index_url)
     (local_index.storage / "relsafe_sample-0.1.0.tar.gz").write_bytes(b"released before relsafe")
     workflows = root / ".github" / "workflows"
-    legacy = (workflows / "publish.yml").read_text(encoding="utf-8")
-    (workflows / "publish.yml").unlink()
-    (workflows / "release.yml").write_text(legacy.replace("name:", "# the old way\nname:", 1), encoding="utf-8")
+    legacy = (workflows / "relsafe-publish.yml").read_text(encoding="utf-8")
+    (workflows / "relsafe-publish.yml").unlink()
+    (workflows / "release.yml").write_text(legacy.replace("ubuntu-latest", "ubuntu-22.04"), encoding="utf-8")
     (workflows / "nightly.yml").write_text(legacy, encoding="utf-8")
     with (root / "release.toml").open("a", encoding="utf-8") as config:
         config.write('\n[publish]\nworkflow = ".github/workflows/release.yml"\n')
@@ -180,10 +180,15 @@ def test_init_for_a_project_the_index_knows_says_trusted_publisher_and_names_oth
     )
     assert "pending" not in out
     assert "PyPI Project Name" not in out, "an existing project's publisher form has no project name"
-    assert f"kept {workflows / 'release.yml'}: it differs from relsafe's workflow" in out
-    assert "also publishes: .github/workflows/nightly.yml; PyPI trusts one workflow file (release.yml)" in out
+    assert (
+        f"kept {workflows / 'release.yml'}: it is not relsafe's workflow for release.toml "
+        "(jobs.prepare.runs-on is `ubuntu-22.04` where relsafe writes `ubuntu-latest`), so a release refuses it; "
+        "`relsafe init --update` rewrites it" in out
+    ), out
+    assert "also publishes to PyPI: .github/workflows/nightly.yml, a second path to PyPI" in out
     assert any("Workflow name" in line and "release.yml" in line for line in out.splitlines()), out
-    assert not (workflows / "publish.yml").exists(), "nothing is written beside the workflow PyPI trusts"
+    assert not (workflows / "relsafe-publish.yml").exists(), "nothing is written beside the workflow PyPI trusts"
+    assert (workflows / "nightly.yml").read_text(encoding="utf-8") == legacy, "init never changes another workflow"
 
 
 def closed_port() -> int:
@@ -213,12 +218,12 @@ def test_init_with_tool_relsafe_in_pyproject_writes_no_release_toml(
     (root / "release.toml").unlink()
     with (root / "pyproject.toml").open("a", encoding="utf-8") as pyproject:
         pyproject.write(f'\n[tool.relsafe.production]\nindex-url = "{local_index.index_url}"\n')
-    (root / ".github" / "workflows" / "publish.yml").unlink()
+    (root / ".github" / "workflows" / "relsafe-publish.yml").unlink()
     git(root, "remote", "set-url", "origin", "https://github.com/acme/widget.git")
     done = run_relsafe("init", cwd=root)
     assert done.returncode == 0, done.stdout + done.stderr
     assert not (root / "release.toml").exists(), "pyproject.toml's [tool.relsafe] stays the only configuration"
-    assert (root / ".github" / "workflows" / "publish.yml").is_file()
+    assert (root / ".github" / "workflows" / "relsafe-publish.yml").is_file()
     assert run_relsafe("audit", cwd=root).returncode == 0
 
 
@@ -240,11 +245,18 @@ def test_watch_refuses_files_another_repository_published_and_names_ours(
         assert waited.returncode == 1 and "did not appear" in waited.stderr, waited.stdout + waited.stderr
 
         tested = sorted(built_wheel(sample).parent.iterdir())
-        fork = {"kind": "GitHub", "repository": "mallory/widget", "workflow": "publish.yml", "environment": "pypi"}
+        fork = {
+            "kind": "GitHub",
+            "repository": "mallory/widget",
+            "workflow": "relsafe-publish.yml",
+            "environment": "pypi",
+        }
         production.publish("relsafe-sample", tested, fork)
         refused = run_relsafe("resume", cwd=sample.root)
         assert refused.returncode == 4, refused.stdout + refused.stderr
-        assert "was published by GitHub mallory/widget, workflow publish.yml, not by acme/widget" in refused.stderr
+        assert (
+            "was published by GitHub mallory/widget, workflow relsafe-publish.yml, not by acme/widget" in refused.stderr
+        )
 
         production.publish("relsafe-sample", tested, {**fork, "repository": "acme/widget"})
         resumed = run_relsafe("resume", cwd=sample.root)

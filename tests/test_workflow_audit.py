@@ -986,7 +986,10 @@ def test_a_job_given_an_upload_credential_publishes_whatever_script_it_runs(tmp_
     path = write(tmp_path, text)
     found = {(f.rule, f.severity) for f in audit(path, log).findings if f.line == marked_line(path)}
     assert ("unpinned-action", "error") in found
-    quiet = write(tmp_path, text.replace("TWINE_PASSWORD", "COVERAGE_TOKEN"), "ci.yml")
+    renamed = write(tmp_path, text.replace("TWINE_PASSWORD", "COVERAGE_TOKEN"), "renamed.yml")
+    found = {(f.rule, f.severity) for f in audit(renamed, log).findings if f.line == marked_line(renamed)}
+    assert ("unpinned-action", "error") in found, "a PyPI token under another name is still an upload token"
+    quiet = write(tmp_path, text.replace("TWINE_PASSWORD", "COVERAGE_TOKEN").replace("PYPI", "CODECOV"), "ci.yml")
     found = {(f.rule, f.severity) for f in audit(quiet, log).findings if f.line == marked_line(quiet)}
     assert ("unpinned-action", "warning") in found, "no credential, no upload: hygiene only"
 

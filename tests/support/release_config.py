@@ -3,6 +3,8 @@ a staging index, and have their own tests."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from relsafe.app.sample import SampleProject
 from relsafe.tools.localindex import LocalIndex
 from tests.support.git import git
@@ -29,3 +31,19 @@ def add_gate(sample: SampleProject) -> None:
     (sample.root / "release.toml").write_text(text, encoding="utf-8")
     git(sample.root, "commit", "-qam", "add a gate")
     git(sample.root, "push", "-q", "origin", "main")
+
+
+def rewrite_workflow(root: Path) -> Path:
+    """relsafe's publish workflow rewritten for the repository's release.toml, as `relsafe init --update` does
+    after a maintainer changes what it renders (the steps, the staging index, the tag format); returns it,
+    not committed. A release refuses a workflow that is not the rendering of its configuration. A
+    configuration relsafe refuses renders nothing (a release stops at it first): the workflow is left alone."""
+    from relsafe.app.init import initialise
+    from relsafe.core.errors import ConfigError
+    from relsafe.model.publish_workflow import DEFAULT_WORKFLOW
+
+    try:
+        done = initialise(root, force=False, update=True)
+    except ConfigError:
+        return root / DEFAULT_WORKFLOW
+    return root / done.workflow

@@ -22,6 +22,7 @@ from pathlib import Path
 
 from relsafe.app.sample import IDENTITY, SampleProject, write_index_config, write_sources
 from relsafe.journal.runlog import RunLog
+from relsafe.model.publish_workflow import DEFAULT_WORKFLOW, render_publish_workflow
 from relsafe.tools.git import init_bare, init_repository
 from tests.support.files import write
 from tests.support.git import git
@@ -379,11 +380,11 @@ def create_shape(base: Path, shape: Shape, upload_url: str, index_url: str) -> S
     shape.write(root)
     if shape.subdir:
         _write(top / "pyproject.toml", '[project]\nname = "root-app"\nversion = "9.0.0"\n')
-    workflow = top / ".github" / "workflows" / "publish.yml"
-    if not workflow.is_file():
-        from relsafe.model.publish_workflow import render_publish_workflow
-
-        _write(workflow, render_publish_workflow(project=NAME, tag_format=shape.tag_format))
+    # relsafe's workflow for the shape's configuration (its tag format, its staging index), as `relsafe init` writes
+    _write(
+        top / DEFAULT_WORKFLOW,
+        render_publish_workflow(project=NAME, tag_format=shape.tag_format, staging_index_url=index_url),
+    )
     write_index_config(root, upload_url, index_url)
     with (root / "release.toml").open("a", encoding="utf-8") as stream:
         stream.write(textwrap.dedent(UNITTEST))

@@ -14,7 +14,9 @@ from relsafe.engine.pipeline import Observer
 from relsafe.journal.paths import ReleaseFolder, journal_dir
 from relsafe.journal.records import Release
 from relsafe.journal.runlog import RunLog
-from relsafe.tools import promotion
+from relsafe.model.publish_workflow import DEFAULT_WORKFLOW
+from relsafe.security.workflow.publish_run import run_committed_workflow
+from relsafe.tools.github_job import Trigger
 from relsafe.tools.localindex import LocalIndex
 
 
@@ -28,7 +30,7 @@ class DemoResult:
     staged: list[str]
     project: Path
     published: str
-    """What the publish workflow's preparing job, run here, says the tag would publish."""
+    """What the sample's publish workflow, run here as committed, proved the tag would publish."""
 
     def summary(self) -> list[str]:
         release = self.release
@@ -45,7 +47,7 @@ class DemoResult:
         if gate is not None:
             lines.append(f"  gate {DEMO_GATE!r}: {gate.how} ({'; '.join(gate.items)})")
         lines.append(f"  tag {release.tag} pushed to the sample's bare remote, with the manifest of the tested files")
-        lines.append(f"  the publish workflow's preparing job, run here: {self.published}")
+        lines.append(f"  the publish workflow, run here: {self.published}")
         if self.kept:
             lines.append(f"  the sample project is in {self.project}")
             lines.append(f"  its artifacts are in {ReleaseFolder(journal_dir(self.project / '.git'), release.id).dist}")
@@ -68,14 +70,21 @@ def run_demo(observer: Observer, *, keep: bool = False) -> DemoResult:
             outcome = start(sample.root, "minor", observer, options)
             staged = sorted(path.name for path in local_index.storage.rglob("*") if path.is_file())
             release = outcome.release
-            published = promotion.run_preparing_job(
-                str(sample.remote),
-                release.tag,
-                str(release.bump_commit),
-                local_index.index_url,
-                folder / "publish-job",
-                RunLog(outcome.log_path),
-            )
+            commit = str(release.bump_commit)
+            log = RunLog(outcome.log_path)
+            text = sample.git(log).file_at(commit, DEFAULT_WORKFLOW)
+            assert text is not None, "the sample commits relsafe's workflow"
+            published = run_committed_workflow(
+                text=text,
+                workflow=DEFAULT_WORKFLOW,
+                root=sample.root,
+                owned=True,
+                trigger=Trigger("push", release.tag, commit, str(sample.remote)),
+                stand_ins={},
+                tested=release.artifact_hashes(),
+                folder=folder / "publish-job",
+                log=log,
+            ).summary
         seconds = time.monotonic() - started
         return DemoResult(release, folder, keep, seconds, outcome.log_path, staged, sample.root, published)
     finally:

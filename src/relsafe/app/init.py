@@ -2,31 +2,63 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+from dataclasses import dataclass, replace
+from pathlib import Path, PurePosixPath
 
 from relsafe.app.repository import Repository
 from relsafe.core.errors import RelsafeError, UsageError
 from relsafe.model.publish_workflow import (
-    DEFAULT_WORKFLOW,
     InitWrite,
     PublisherSetup,
     index_site,
     plan_init,
     write_init,
 )
-from relsafe.security.workflow.audit import publishing_workflows
+from relsafe.security.workflow.model import Workflow
+from relsafe.security.workflow.ownership import (
+    WORKFLOWS_DIR,
+    PublishPath,
+    drift,
+    publish_path,
+    second_paths,
+    workflow_files,
+)
 from relsafe.tools.index.simple_api import released_versions
 
 
-def initialise(path: Path, *, force: bool) -> tuple[InitWrite, PublisherSetup]:
-    """`relsafe init`: write release.toml and the publish workflow for this repository's GitHub remote.
+@dataclass(frozen=True)
+class Initialised:
+    """What `relsafe init` did, and what the maintainer must know about the publish path."""
 
-    The workflow goes where the project already publishes from, as PyPI's
-    publisher may name that file, else to the default publish.yml; any other
-    workflow that uploads is named, since each is a way around the checks.
+    done: InitWrite
+    setup: PublisherSetup | None
+    """What to register on PyPI and protect on GitHub; None for `--update`, which only rewrites the workflow."""
+    workflow: str
+    """The workflow PyPI trusts, as a repository path."""
+    audit_only: bool = False
+    """[publish] workflow-check = "audit-only": the project's own workflow was left as it is, unproven."""
+    drift: str | None = None
+    """Why the workflow kept in place is not relsafe's rendering (a release refuses it)."""
+    others: tuple[str, ...] = ()
+    """The other workflows that can publish to PyPI: a release refuses each, and init changes none."""
+
+
+def initialise(path: Path, *, force: bool, update: bool = False) -> Initialised:
+    """`relsafe init`: write release.toml and relsafe's publish workflow for this repository's GitHub remote.
+
+    The workflow goes to [publish] workflow, else to relsafe's own file
+    (.github/workflows/relsafe-publish.yml): init never writes over another
+    workflow, nor deletes one; every other workflow that can publish to PyPI
+    is named, since a release refuses each. `update` rewrites relsafe's
+    workflow from the current configuration (what a release requires);
+    `force` replaces both files. With [publish] workflow-check =
+    "audit-only" the project keeps its own workflow and init writes none.
     """
     repo = Repository.open(path, keep_log=False)
     config, git = repo.config, repo.git
+    audit_only = config.publish_workflow_check == "audit-only"
+    if update:
+        return _update(repo)
     remote_url = git.remote_url(config.remote)
     if remote_url is None:
         raise UsageError(
@@ -42,8 +74,14 @@ def initialise(path: Path, *, force: bool) -> tuple[InitWrite, PublisherSetup]:
         found = [name for name in ("test", "testing") if (repo.project_root / name).is_dir()]
         if found:
             settings["test"] = {"paths": found}
-    publishing = publishing_workflows(git.root)
-    workflow = config.publish_workflow or (publishing[0] if len(publishing) == 1 else DEFAULT_WORKFLOW)
+    trusted = publish_path(git.root, config, project.name, project.tag_format)
+    if trusted.workflow is None:
+        raise UsageError(
+            '[publish] workflow-check = "audit-only", but no workflow publishes to PyPI and [publish] workflow '
+            "names none",
+            hint='name the project\'s publish workflow in [publish] workflow, or remove workflow-check = "audit-only"',
+        )
+    workflow = trusted.workflow
     plan = plan_init(
         project=project.name,
         remote_url=remote_url,
@@ -54,11 +92,62 @@ def initialise(path: Path, *, force: bool) -> tuple[InitWrite, PublisherSetup]:
         project_dir=repo.subdir,
         index_site=index_site(config.production_index_url),
         known=_known_on_production(config.production_index_url, project.name),
-        other_publishers=[found for found in publishing if found != workflow],
         with_config=config.source != "pyproject.toml",
         staging_index_url=config.staging_index_url if "stage" in config.steps else None,
+        trigger=config.publish_trigger,
+        with_workflow=not audit_only,
     )
-    return write_init(git.root, plan, overwrite=force), plan.setup
+    workflow_path = PurePosixPath(workflow)
+    done = write_init(
+        git.root,
+        plan,
+        overwrite=force,
+        same=lambda relative, found, text: relative == workflow_path and drift(found, text, workflow) is None,
+    )
+    differs = None
+    if not audit_only and any(kept == git.root / workflow for kept in done.kept):
+        kept_drift = drift((git.root / workflow).read_text(encoding="utf-8"), plan.files[workflow_path], workflow)
+        differs = kept_drift.reason if kept_drift else None
+    others = tuple(_second_paths(git.root, trusted))
+    setup = replace(plan.setup, other_publishers=others)
+    return Initialised(done, setup, workflow, audit_only, differs, others)
+
+
+def _update(repo: Repository) -> Initialised:
+    """`relsafe init --update`: relsafe's workflow rewritten for the current configuration, nothing else
+    written, and no remote or index asked (the publisher on PyPI stays as it was registered)."""
+    config, root = repo.config, repo.git.root
+    if config.publish_workflow_check == "audit-only":
+        raise UsageError(
+            '[publish] workflow-check = "audit-only": the publish workflow is the project\'s own, and relsafe '
+            "does not rewrite it",
+            hint='remove workflow-check (or set it to "exact") to let relsafe own the publish workflow',
+        )
+    project = repo.project()
+    trusted = publish_path(root, config, project.name, project.tag_format)
+    assert trusted.workflow is not None and trusted.rendered is not None
+    target = root / trusted.workflow
+    written: list[Path] = []
+    if not target.is_file() or drift(target.read_text(encoding="utf-8"), trusted.rendered, trusted.workflow):
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(trusted.rendered, encoding="utf-8")
+        written.append(target)
+    others = tuple(_second_paths(root, trusted))
+    return Initialised(InitWrite(written, []), None, trusted.workflow, others=others)
+
+
+def _second_paths(root: Path, trusted: PublishPath) -> list[str]:
+    """The workflows besides the trusted one that can publish to PyPI, as repository paths."""
+    folder = root / WORKFLOWS_DIR
+    found = []
+    for file in workflow_files(folder) if folder.is_dir() else []:
+        shown = file.relative_to(root).as_posix()
+        try:
+            if shown != trusted.workflow and second_paths(Workflow.load(file), trusted):
+                found.append(shown)
+        except UsageError:
+            continue  # not a readable workflow: the audit says so
+    return found
 
 
 def _known_on_production(index_url: str, project: str) -> bool | None:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from relsafe.journal.runlog import RunLog
 from relsafe.model.config import TESTPYPI_INDEX_URL
-from relsafe.model.publish_workflow import render_publish_workflow
+from relsafe.model.publish_workflow import DEFAULT_WORKFLOW, render_publish_workflow
 from relsafe.tools.git import Git, init_bare, init_repository
 
 IDENTITY = ("relsafe demo", "demo@relsafe.invalid")
@@ -99,7 +99,7 @@ def write_sources(
     )
     _write(root / "README.md", f"# {name}\n\nA sample package released by relsafe.\n")
     _write(root / ".gitignore", "__pycache__/\n*.pyc\ndist/\nbuild/\n*.egg-info/\n")
-    workflow = root / ".github" / "workflows" / "publish.yml"
+    workflow = root / DEFAULT_WORKFLOW
     workflow.parent.mkdir(parents=True, exist_ok=True)
     workflow.write_text(render_publish_workflow(project=name, staging_index_url=staging_index_url), encoding="utf-8")
     return module

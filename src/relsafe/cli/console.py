@@ -28,10 +28,11 @@ if TYPE_CHECKING:
 
     from rich.live import Live
 
+    from relsafe.app.init import Initialised
     from relsafe.core.errors import RelsafeError
     from relsafe.engine.pipeline import Blocker
     from relsafe.journal.records import Release
-    from relsafe.model.publish_workflow import InitWrite, PublisherSetup
+    from relsafe.model.publish_workflow import PublisherSetup
     from relsafe.security.workflow.report import AuditReport, Finding
 
 ICONS = {
@@ -184,6 +185,10 @@ def finished(release: Release) -> Text:
         if manual:
             line.append("; now ")
             line.append(manual, "bold yellow")
+        unproven = release.unproven
+        if unproven:
+            line.append("; ")
+            line.append(str(unproven), "yellow")
         return line
     return Text.assemble(
         (f"finished {' → '.join(release.order)} for {release.version}", "bold green"),
@@ -290,26 +295,42 @@ def _source(finding: Finding) -> str:
     return f" (relsafe, and zizmor as {finding.also})" if finding.also else ""
 
 
-def publisher_setup(done: InitWrite, setup: PublisherSetup) -> Group:
+def publisher_setup(result: Initialised) -> Group:
     """What `relsafe init` wrote and kept, and what the maintainer must now set up on PyPI and GitHub."""
+    done, setup = result.done, result.setup
     parts: list[Any] = [Text(f"wrote {path}") for path in done.written]
     for path in done.kept:
-        why = (
-            "its settings were used"
-            if path.suffix == ".toml"
-            else "it differs from relsafe's workflow; preflight audits it before every release"
-        )
-        parts.append(Text(f"kept {path}: {why}; `relsafe init --force` replaces it", style="yellow"))
-    if not parts:
-        parts.append(Text("files already up to date"))
-    for other in setup.other_publishers:
+        if path.suffix == ".toml":
+            why = "its settings were used; `relsafe init --force` replaces it"
+        else:
+            why = (
+                f"it is not relsafe's workflow for release.toml ({result.drift}), so a release refuses it; "
+                "`relsafe init --update` rewrites it"
+            )
+        parts.append(Text(f"kept {path}: {why}", style="yellow"))
+    if result.audit_only:
         parts.append(
             Text(
-                f"also publishes: {other}; PyPI trusts one workflow file ({setup.workflow_file}): remove the upload "
-                f"from {other}, so that every release goes through the checked tag",
+                f"kept {result.workflow}, the project's own publish workflow ([publish] workflow-check = "
+                '"audit-only"): relsafe audits it before every release but cannot prove what it publishes',
                 style="yellow",
             )
         )
+    if not parts:
+        parts.append(Text(f"{result.workflow} is already relsafe's workflow for release.toml"))
+    for other in result.others:
+        parts.append(
+            Text(
+                f"also publishes to PyPI: {other}, a second path to PyPI, which a release refuses: PyPI trusts one "
+                f"workflow file ({result.workflow}); remove the upload from {other} (init never changes it), so "
+                "that every release goes through the checked tag",
+                style="yellow",
+            )
+        )
+    if setup is None:
+        if done.written:
+            parts.append(Text(f"commit {result.workflow}; the PyPI publisher registered for it stays as it is"))
+        return Group(*parts)
     parts.append(Text(f"\n1. On PyPI, {_publisher_action(setup)}:", style="bold"))
     table = Table(box=None, show_header=False, pad_edge=False)
     for label, value in setup.pypi_fields:

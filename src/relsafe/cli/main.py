@@ -191,6 +191,9 @@ def abort(
 
 
 def init(
+    update: Annotated[
+        bool, typer.Option("--update", help="Rewrite relsafe's publish workflow for the current release.toml.")
+    ] = False,
     force: Annotated[bool, typer.Option("--force", help="Replace existing files that differ.")] = False,
     path: Annotated[Path, typer.Option("--path", "-C", help="The repository (default: the current folder).")] = Path(),
 ) -> None:
@@ -199,8 +202,7 @@ def init(
     from relsafe.cli.console import make_console, publisher_setup
 
     with reported():
-        done, setup = initialise(path, force=force)
-        make_console().print(publisher_setup(done, setup))
+        make_console().print(publisher_setup(initialise(path, force=force, update=update)))
 
 
 def audit(

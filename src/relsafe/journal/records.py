@@ -199,6 +199,18 @@ class Release:
         return [str(warning) for warning in self._output("preflight", "warnings") or []]
 
     @property
+    def publish_workflow(self) -> str | None:
+        """preflight: the workflow file that publishes, the one the tag triggers."""
+        found = self._output("preflight", "publish_workflow")
+        return str(found) if found else None
+
+    @property
+    def unproven(self) -> str | None:
+        """push: why what the tag publishes is not proven to be the tested files (a project's own workflow)."""
+        found = self._output("push", "unproven")
+        return str(found) if found else None
+
+    @property
     def tag_manifest(self) -> list[str]:
         """tag: the lines of the manifest its message ends with."""
         return [str(line) for line in self._output("tag", "manifest") or []]

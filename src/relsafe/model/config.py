@@ -59,7 +59,8 @@ class Config:
     inspect_allow: tuple[str, ...] = ()
     inspect_strict: bool = True
     gates: tuple[GateConfig, ...] = ()
-    publish_workflow: str | None = None  # None: the one workflow that publishes (see security/workflow/audit.py)
+    publish_workflow: str | None = None  # None: relsafe's own file (exact), or the one that publishes (audit-only)
+    publish_workflow_check: str = "exact"  # "audit-only": the project keeps a workflow of its own, audited only
     publish_environment: str = "pypi"
     publish_trigger: str = "tag"
     watch_timeout: float = 1800.0

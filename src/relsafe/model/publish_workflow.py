@@ -9,7 +9,7 @@ GitHub protections as data for the CLI to show.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path, PurePosixPath
@@ -23,10 +23,14 @@ from packaging.utils import canonicalize_name
 from relsafe.core.errors import ConfigError, UsageError
 from relsafe.core.redaction import DEFAULT_REDACTOR
 
-DEFAULT_WORKFLOW = ".github/workflows/publish.yml"
+DEFAULT_WORKFLOW = ".github/workflows/relsafe-publish.yml"
+"""Where `relsafe init` writes relsafe's workflow unless [publish] workflow names another file: a name of its own,
+so that it never takes the place of a workflow the project wrote."""
 DEFAULT_ENVIRONMENT = "pypi"
 DEFAULT_TAG_FORMAT = "v{version}"
 PYPI_SITE = "https://pypi.org"
+RELEASE_TRIGGER = "\non:\n  release:\n    types: [published]\n"
+"""What starts relsafe's workflow with [publish] trigger = "release": publishing the GitHub Release of the tag."""
 
 _OWNER = r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
 _REPO = r"[A-Za-z0-9._-]+?"
@@ -179,6 +183,7 @@ def render_publish_workflow(
     tag_format: str = DEFAULT_TAG_FORMAT,
     environment: str = DEFAULT_ENVIRONMENT,
     staging_index_url: str | None = None,
+    trigger: str = "tag",
 ) -> str:
     """The publish workflow for this project.
 
@@ -187,7 +192,8 @@ def render_publish_workflow(
     (templates/publish-rebuild.yml) one job rebuilds the tagged commit with the
     manifest's hashed build requirements, and another, which runs nothing of
     the project, hands on its files only if they are the ones the manifest
-    names. Both check with templates/promote.py.
+    names. Both check with templates/promote.py. With trigger
+    "release" publishing a GitHub Release for the tag starts it instead of the tag push ([publish] trigger).
     """
     _check_project(project)
     _check_environment(environment)
@@ -198,10 +204,19 @@ def render_publish_workflow(
     }
     script = "\n".join(f"          {line}" if line else "" for line in _template("promote.py").splitlines())
     if staging_index_url is None:
-        return Template(_template("publish-rebuild.yml")).substitute(values, promote_script=script)
-    return Template(_template("publish.yml")).substitute(
-        values, staging_index_url=staging_index_url.replace("'", "''"), promote_script=script
-    )
+        text = Template(_template("publish-rebuild.yml")).substitute(values, promote_script=script)
+    else:
+        text = Template(_template("publish.yml")).substitute(
+            values, staging_index_url=staging_index_url.replace("'", "''"), promote_script=script
+        )
+    if trigger == "release":
+        on_tag = f"\non:\n  push:\n    tags:\n      - '{values['tag_pattern']}'\n"
+        if text.count(on_tag) != 1:
+            raise ValueError("the workflow template has no tag trigger to replace")
+        text = text.replace(on_tag, RELEASE_TRIGGER).replace(
+            "when a release tag is pushed.", "when the GitHub Release of a release tag is published.", 1
+        )
+    return text
 
 
 def render_release_toml(settings: Mapping[str, Mapping[str, Any]] | None = None) -> str:
@@ -244,13 +259,16 @@ def plan_init(
     other_publishers: Sequence[str] = (),
     with_config: bool = True,
     staging_index_url: str | None = None,
+    trigger: str = "tag",
+    with_workflow: bool = True,
 ) -> InitPlan:
     """Everything `relsafe init` writes and shows, computed without touching the disk.
 
     The tag format, environment and workflow path are written into release.toml
-    when they differ from the defaults, so preflight later audits the same file.
+    when they differ from the defaults, so preflight later checks the same file.
     release.toml goes in `project_dir` (a monorepo's package folder); the
-    workflow stays at the repository's root, where GitHub reads it.
+    workflow stays at the repository's root, where GitHub reads it. Without
+    `with_workflow` (a project that keeps its own) only release.toml is written.
     """
     repository = parse_github_remote(remote_url)
     workflow_path = PurePosixPath(workflow)
@@ -259,10 +277,15 @@ def plan_init(
     merged: dict[str, dict[str, Any]] = {table: dict(keys) for table, keys in (settings or {}).items()}
     merged.setdefault("release", {})["tag-format"] = tag_format
     merged.setdefault("publish", {}).update({"workflow": workflow, "environment": environment})
-    workflow_text = render_publish_workflow(
-        project=project, tag_format=tag_format, environment=environment, staging_index_url=staging_index_url
-    )
-    files = {workflow_path: workflow_text}
+    files: dict[PurePosixPath, str] = {}
+    if with_workflow:
+        files[workflow_path] = render_publish_workflow(
+            project=project,
+            tag_format=tag_format,
+            environment=environment,
+            staging_index_url=staging_index_url,
+            trigger=trigger,
+        )
     if with_config:  # not when pyproject.toml's [tool.relsafe] configures relsafe: only one of them may
         files[PurePosixPath(project_dir) / "release.toml"] = render_release_toml(merged)
     setup = PublisherSetup(
@@ -278,22 +301,31 @@ def plan_init(
     return InitPlan(files=files, setup=setup)
 
 
-def write_init(root: Path, plan: InitPlan, *, overwrite: bool = False) -> InitWrite:
+def write_init(
+    root: Path,
+    plan: InitPlan,
+    *,
+    overwrite: bool = False,
+    replace: Sequence[PurePosixPath] = (),
+    same: Callable[[PurePosixPath, str, str], bool] | None = None,
+) -> InitWrite:
     """Write the plan's files under root.
 
-    A file that already holds the same text is left alone; one that differs is
-    kept as it is unless overwrite is set, because it may hold the maintainer's
-    edits. Each file is decided alone: an edited release.toml does not stop
-    the workflow from being written.
+    A file that already holds the same text (or, as `same` judges, an
+    equivalent one) is left alone; one that differs is kept as it is unless
+    overwrite is set, or it is one of `replace`, because it may hold the
+    maintainer's edits. Each file is decided alone: an edited release.toml
+    does not stop the workflow from being written.
     """
     written: list[Path] = []
     kept: list[Path] = []
     for relative, text in plan.files.items():
         path = root / Path(*relative.parts)
         if path.exists():
-            if path.read_text(encoding="utf-8") == text:
+            found = path.read_text(encoding="utf-8")
+            if found == text or (same is not None and same(relative, found, text)):
                 continue
-            if not overwrite:
+            if not overwrite and relative not in replace:
                 kept.append(path)
                 continue
         path.parent.mkdir(parents=True, exist_ok=True)

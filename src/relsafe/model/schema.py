@@ -89,8 +89,11 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "strict": Key("inspect_strict", "bool", "twine check --strict: its warnings refuse (false: shown only)"),
     },
     "publish": {
-        "workflow": Key(
-            "publish_workflow", "str", "the Trusted Publishing workflow file (default: the one that publishes)"
+        "workflow": Key("publish_workflow", "str", "the Trusted Publishing workflow file"),
+        "workflow-check": Key(
+            "publish_workflow_check",
+            "str",
+            '"exact": the workflow must be relsafe\'s rendering; "audit-only": the project\'s own, audited only',
         ),
         "environment": Key("publish_environment", "str", "the GitHub environment of the publish job"),
         "trigger": Key(
@@ -105,6 +108,7 @@ SCHEMA: dict[str, dict[str, Key]] = {
 
 
 PUBLISH_TRIGGERS = ("tag", "release")
+WORKFLOW_CHECKS = ("exact", "audit-only")
 GATE_KEYS = {"name": "str", "before": "str", "items": "list[str]"}
 TABLES = (*SCHEMA, "gate")
 
@@ -313,6 +317,12 @@ class Validator:
             raise self.fail(
                 "publish.trigger",
                 f'expected "tag" or "release", got {trigger!r}' + _suggest(trigger, list(PUBLISH_TRIGGERS)),
+            )
+        check = values.get("publish_workflow_check")
+        if check is not None and check not in WORKFLOW_CHECKS:
+            raise self.fail(
+                "publish.workflow-check",
+                f'expected "exact" or "audit-only", got {check!r}' + _suggest(check, list(WORKFLOW_CHECKS)),
             )
         for key in ("watch_timeout", "watch_interval"):
             if key in values and not (math.isfinite(values[key]) and values[key] > 0):

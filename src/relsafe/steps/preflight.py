@@ -16,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from packaging.version import Version
 
@@ -26,6 +26,9 @@ from relsafe.steps.context import Context
 from relsafe.steps.contract import Step
 from relsafe.tools.git import Git, tagged_commit
 from relsafe.tools.index import simple_api
+
+if TYPE_CHECKING:
+    from relsafe.security.workflow.ownership import PublishPath
 
 MAX_LISTED_PATHS = 5
 
@@ -61,9 +64,14 @@ class Preflight(Step):
         probes: dict[str, Probe] = {"the remote": remote_reasons, "the production index": production_reasons}
         if "stage" in ctx.release.order:
             probes["the staging index"] = staging_reasons
-        found = ask_world(ctx, probes, lambda: self._tree_reasons(ctx), lambda: self._workflow_reasons(ctx))
+        publishing = PublishingFound()
+        found = ask_world(ctx, probes, lambda: self._tree_reasons(ctx), lambda: self._workflow_reasons(ctx, publishing))
+        found.details += publishing.details
+        for warning in publishing.warnings:
+            ctx.note(warning)
         found.raise_any("preflight", hint="fix it and release again; nothing was changed")
-        return {"warnings": found.warnings, "summary": "; ".join(found.warnings) or "all clear"}
+        warnings = found.warnings + publishing.warnings
+        return {"warnings": warnings, "summary": "; ".join(warnings) or "all clear", **publishing.outputs}
 
     @staticmethod
     def _convention_note(ctx: Context) -> str:
@@ -91,40 +99,41 @@ class Preflight(Step):
             problems.append(git.signing_problem())
         return reasons + [problem for problem in problems if problem is not None]
 
-    def _workflow_reasons(self, ctx: Context) -> list[str]:
-        """Every workflow that can publish must pass the audit, and the one PyPI trusts must run for this release.
+    def _workflow_reasons(self, ctx: Context, publishing: PublishingFound) -> list[str]:
+        """The publish path: the workflow PyPI trusts, as committed, is relsafe's rendering for this
+        configuration (or, audit-only, the project's own, said to be unproven); no other workflow can publish
+        to PyPI; every workflow that can publish passes the audit; the trusted one runs for this release.
 
-        The configured (or discovered) workflow is not the only way to publish:
-        another one that uploads on a branch push would publish relsafe's own
-        push of the release branch.
+        The trusted workflow is not the only way to publish: another one that
+        uploads on a branch push would publish relsafe's own push of the
+        release branch.
         """
-        from relsafe.security.workflow.audit import (
-            WORKFLOWS_DIR,
-            audit_workflows,
-            discover_publish_workflow,
-            publishing_workflows,
-        )
+        from relsafe.security.workflow.audit import audit_workflows, publishing_workflows
+        from relsafe.security.workflow.ownership import check_publish_path
 
-        root, configured = ctx.git.root, ctx.config.publish_workflow
-        workflow = configured or discover_publish_workflow(root)
-        if workflow is None:
-            return [
-                f"no publish workflow: none under {WORKFLOWS_DIR}/ uploads to an index "
-                "([publish] workflow is not set); run `relsafe init`"
-            ]
-        if not (root / workflow).is_file():
-            return [f"no publish workflow at {workflow} ([publish] workflow); run `relsafe init`"]
-        audited = dict.fromkeys([workflow, *publishing_workflows(root)])
+        root, path = ctx.git.root, publish_path_of(ctx)
+        committed = ctx.git.file_at(ctx.release.base_commit, path.workflow) if path.workflow else None
+        checked = check_publish_path(
+            root, path, committed, ctx.release.base_commit, configured=ctx.config.publish_workflow is not None
+        )
+        publishing.details, publishing.warnings = checked.details, checked.warnings
+        publishing.outputs = {"publish_workflow": path.workflow, "workflow_check": path.check}
+        workflow = path.workflow if path.workflow is not None and committed is not None else None
+        audited = dict.fromkeys([*([workflow] if workflow else []), *publishing_workflows(root)])
+        if not audited:
+            return checked.reasons
         report = audit_workflows(
-            [root / path for path in audited],
+            [root / audited_path for audited_path in audited],
             environment=ctx.config.publish_environment,
             tag_format=ctx.project.tag_format,
             log=ctx.log,
         )
         errors = [finding for finding in report.findings if finding.severity == "error"]
-        reasons = [
+        reasons = checked.reasons + [
             f"{_shown(f.path, root)}:{f.line}: {f.rule}: {f.message} (run `relsafe audit` for the fix)" for f in errors
         ]
+        if workflow is None:
+            return reasons
         reported = {f.rule for f in errors if _shown(f.path, root) == workflow}
         return reasons + self._trigger_reasons(ctx, workflow, reported)
 
@@ -165,12 +174,31 @@ Probe = Callable[[Context], list[str]]
 
 
 @dataclass
+class PublishingFound:
+    """What the publish path's check adds beside its reasons: the diff behind a drift, the warning of an
+    audit-only workflow, and the outputs that record which workflow publishes and how it was checked."""
+
+    details: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    outputs: dict[str, Any] = field(default_factory=dict)
+
+
+def publish_path_of(ctx: Context) -> PublishPath:
+    """The workflow PyPI trusts for this release and what relsafe requires of it."""
+    from relsafe.security.workflow.ownership import publish_path
+
+    return publish_path(ctx.git.root, ctx.config, ctx.project.name, ctx.project.tag_format)
+
+
+@dataclass
 class Findings:
-    """What the checks found: reasons to refuse, places that could not be asked, a rehearsal's warnings."""
+    """What the checks found: reasons to refuse, places that could not be asked, a rehearsal's warnings, and
+    the lines that show a reason (a diff)."""
 
     reasons: list[str] = field(default_factory=list)
     unreachable: list[StepFailed] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    details: list[str] = field(default_factory=list)
 
     def raise_any(self, what: str, hint: str) -> None:
         """Every reason at once: a refusal (exit 4) lists the unreachable places beside the reasons;
@@ -182,7 +210,7 @@ class Findings:
             raise Refused(
                 f"{what}: {reasons[0]}" + (f" (and {len(every) - 1} more)" if len(every) > 1 else ""),
                 hint=hint,
-                details=every if len(every) > 1 else [],
+                details=(every if len(every) > 1 else []) + self.details,
             )
         if len(unreachable) == 1:
             raise unreachable[0]
@@ -236,12 +264,33 @@ def recheck_world(ctx: Context, before: str) -> None:
         "the remote": partial(remote_reasons, resuming=True),
         "the production index": partial(production_reasons, resuming=True),
     }
-    found = ask_world(ctx, probes, lambda: foreign_tag(release.tag, git.local_tag(release.tag), "locally", ours))
+    drifted: list[str] = []
+    found = ask_world(
+        ctx,
+        probes,
+        lambda: foreign_tag(release.tag, git.local_tag(release.tag), "locally", ours),
+        lambda: _publish_path_reasons(ctx, str(ours or release.base_commit), drifted),
+    )
+    found.details += drifted
     found.raise_any(
         f"{before} not started, the world changed since preflight",
         hint="nothing more was uploaded or pushed; fix it and run `relsafe resume`, or `relsafe abort`",
     )
-    ctx.note(f"rechecked since preflight: {ctx.remote} and the production index")
+    ctx.note(f"rechecked since preflight: {ctx.remote}, the production index and the publish workflow")
+
+
+def _publish_path_reasons(ctx: Context, commit: str, details: list[str]) -> list[str]:
+    """The trusted workflow at the release commit against what this relsafe renders for release.toml now: a
+    relsafe upgraded since preflight may render another."""
+    from relsafe.security.workflow.ownership import check_publish_path
+
+    path = publish_path_of(ctx)
+    committed = ctx.git.file_at(commit, path.workflow) if path.workflow else None
+    checked = check_publish_path(
+        ctx.git.root, path, committed, commit, configured=ctx.config.publish_workflow is not None, others=False
+    )
+    details.extend(checked.details)
+    return checked.reasons
 
 
 def foreign_tag(tag: str, found: str | None, where: str, ours: str | None) -> list[str]:

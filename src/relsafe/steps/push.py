@@ -1,7 +1,14 @@
 """push: the release commit and its tag in one atomic push; the tag triggers publishing.
 
 With [publish] trigger = "release" the tag starts nothing: the step records
-the GitHub Release still to be published as the release's manual step.
+the GitHub Release still to be published as the release's manual step. With
+[publish] workflow-check = "audit-only" it records that relsafe cannot prove
+what the project's own workflow publishes.
+
+In a rehearsal the pushed tag starts no workflow, so the push step runs the
+publish workflow as committed at the release commit, against the sandbox's
+remote and embedded index (security.workflow.publish_run): its verdict is the
+step's.
 """
 
 from __future__ import annotations
@@ -13,8 +20,10 @@ from relsafe.core.errors import StepFailed
 from relsafe.journal.records import MANUAL_STEP
 from relsafe.steps.context import Context
 from relsafe.steps.contract import Check, Step
-from relsafe.tools import promotion
 from relsafe.tools.git import tagged_commit
+
+UNPROVEN = "unproven"
+"""The push step's output saying relsafe cannot prove what the project's own workflow publishes (audit-only)."""
 
 
 class Push(Step):
@@ -50,24 +59,61 @@ class Push(Step):
         outputs = self._outputs(ctx)
         if ctx.rehearsal and "stage" in ctx.release.order:
             outputs["summary"] = self._rehearse_publishing(ctx)
+        elif ctx.rehearsal:
+            ctx.note(
+                "the publish workflow's rebuild was not run here: without staging it installs the pinned build "
+                "requirements from PyPI; inspect's reproducibility check rebuilt the release commit with them"
+            )
         return outputs
 
     @staticmethod
     def _rehearse_publishing(ctx: Context) -> str:
-        """In a rehearsal the pushed tag starts no workflow, so its preparing job runs here, against the
-        sandbox's remote and the embedded index: it shows what the tag would publish."""
+        """The committed workflow's jobs up to its upload, run against the sandbox's remote and the embedded
+        index: the step's summary says what that proved, its notes how."""
+        from relsafe.core.errors import UsageError
+        from relsafe.model.publish_workflow import parse_github_remote
+        from relsafe.security.workflow.publish_run import run_committed_workflow
+        from relsafe.steps.preflight import publish_path_of
+        from relsafe.tools.github_job import Trigger
+
+        path = publish_path_of(ctx)
+        workflow = ctx.release.publish_workflow or path.workflow or ""
+        text = ctx.git.file_at(ctx.bump_commit, workflow) if workflow else None
+        if text is None:
+            raise StepFailed(f"the release commit has no publish workflow ({workflow}): the tag would publish nothing")
         remote_url = ctx.git.remote_url(ctx.remote) or ctx.remote
+        try:
+            real_remote = (ctx.real_git or ctx.git).remote_url(ctx.remote) or ""
+            repository = parse_github_remote(real_remote).slug
+        except UsageError:
+            repository = ""
+        event = "release" if ctx.config.publish_trigger == "release" else "push"
         folder = ctx.folder.publish_rehearsal
         shutil.rmtree(folder, ignore_errors=True)
         folder.mkdir(parents=True)
-        found = promotion.run_preparing_job(
-            remote_url, ctx.release.tag, ctx.bump_commit, ctx.staging.index_url, folder, ctx.log
+        verdict = run_committed_workflow(
+            text=text,
+            workflow=workflow,
+            root=ctx.git.root,
+            owned=path.owned,
+            trigger=Trigger(event, ctx.release.tag, ctx.bump_commit, remote_url, repository),
+            stand_ins={ctx.config.staging_index_url: ctx.staging.index_url},
+            tested=ctx.release.artifact_hashes(),
+            folder=folder,
+            log=ctx.log,
         )
-        return f"the publish workflow would promote exactly the tested files ({found.split(' are ', 1)[0]})"
+        for note in verdict.notes:
+            ctx.note(note)
+        return verdict.summary
 
     @staticmethod
     def _outputs(ctx: Context) -> dict[str, Any]:
+        from relsafe.steps.tag import unproven
+
         outputs: dict[str, Any] = {"remote": ctx.remote, "tag": ctx.release.tag, "commit": ctx.bump_commit}
+        caveat = unproven(ctx)
+        if caveat:
+            outputs[UNPROVEN] = caveat
         if ctx.config.publish_trigger == "release":
             outputs[MANUAL_STEP] = (
                 f"publish a GitHub Release for {ctx.release.tag} to start publishing "

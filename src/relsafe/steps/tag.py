@@ -34,6 +34,27 @@ def release_manifest(ctx: Context) -> manifest.Manifest | None:
     return manifest.of_artifacts(files, None, build_requires=pins, commit=ctx.bump_commit)
 
 
+def unproven(ctx: Context) -> str | None:
+    """With [publish] workflow-check = "audit-only": that relsafe cannot prove what the project's own workflow
+    publishes, which the tag's message, the journal and the release's last line say. None otherwise."""
+    if ctx.config.publish_workflow_check != "audit-only":
+        return None
+    from relsafe.security.workflow.ownership import UNPROVEN
+
+    workflow = ctx.release.publish_workflow or ctx.config.publish_workflow
+    return UNPROVEN.format(workflow=workflow or "the publish workflow")
+
+
+def tag_message(ctx: Context, carried: manifest.Manifest | None) -> str:
+    """`Release X`, then for an audit-only workflow the warning, then the manifest."""
+    message = carried.tag_message(ctx.release.version) if carried else f"Release {ctx.release.version}\n"
+    caveat = unproven(ctx)
+    if caveat is None:
+        return message
+    title, _, rest = message.partition("\n")
+    return f"{title}\n\n{caveat}.\n" + (f"\n{rest.lstrip()}" if rest.strip() else "")
+
+
 def _lines(carried: manifest.Manifest | None) -> list[str]:
     return carried.lines() if carried else []
 
@@ -64,7 +85,7 @@ class Tag(Step):
 
     def run(self, ctx: Context) -> dict[str, Any]:
         carried = release_manifest(ctx)
-        message = carried.tag_message(ctx.release.version) if carried else f"Release {ctx.release.version}\n"
+        message = tag_message(ctx, carried)
         ctx.git.create_tag(ctx.release.tag, ctx.bump_commit, message, sign=ctx.config.sign_tags)
         failpoint.hit("after-tag")
         return {

@@ -95,7 +95,8 @@ class Watch(Step):
                 f"production offers provenance for some of the files but not for {missing}",
                 hint="a file uploaded without Trusted Publishing: check the project's publishers; consider yanking",
             )
-        workflow = PurePosixPath(ctx.config.publish_workflow or DEFAULT_WORKFLOW).name
+        trusted = ctx.release.publish_workflow or ctx.config.publish_workflow
+        workflow = PurePosixPath(trusted or DEFAULT_WORKFLOW).name
         try:
             repository = parse_github_remote(ctx.git.remote_url(ctx.remote) or "").slug
         except RelsafeError:

@@ -15,14 +15,31 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from relsafe.core.errors import ConfigError, UsageError
+from relsafe.core.errors import UsageError
 from relsafe.journal.runlog import RunLog
 from relsafe.model.publish_workflow import tag_pattern
 from relsafe.security.workflow import injection, permissions, publishing, supply_chain, triggers
 from relsafe.security.workflow.model import Rule, Settings, Workflow, release_publishes, tag_pushes
+from relsafe.security.workflow.ownership import (
+    WORKFLOWS_DIR,
+    PublishPath,
+    discover_publish_workflow,
+    ownership_findings,
+    publishing_workflows,
+    workflow_files,
+)
 from relsafe.security.workflow.report import AuditReport, ignored, merged, zizmor_findings
 
-WORKFLOWS_DIR = ".github/workflows"
+__all__ = [
+    "RELEASE",
+    "TAG",
+    "WORKFLOWS_DIR",
+    "audit_workflows",
+    "discover_publish_workflow",
+    "publishing_workflows",
+    "starts",
+]
+
 TAG, RELEASE = "tag", "release"  # what can start the publish run of a release (see `starts`)
 
 
@@ -33,18 +50,25 @@ def audit_workflows(
     tag_format: str = "v{version}",
     log: RunLog,
     use_zizmor: bool = True,
+    publish_path: PublishPath | None = None,
+    root: Path | None = None,
 ) -> AuditReport:
     """Audit workflow files, or the *.yml and *.yaml files in directories, and report every finding.
 
     environment is the GitHub environment PyPI's publisher names; tag_format the
-    release tags relsafe pushes. Raises UsageError for a missing path, no
-    workflow at all, or a file that is not a readable workflow.
+    release tags relsafe pushes. With publish_path (and the repository's root)
+    the audit also checks who owns the publish path: the trusted workflow is
+    relsafe's rendering (or, audit-only, unproven) and no other can publish to
+    PyPI. Raises UsageError for a missing path, no workflow at all, or a file
+    that is not a readable workflow.
     """
     tag_pattern(tag_format)  # rejects a format without {version}
     files = _collect(paths)
     workflows = [Workflow.load(path) for path in files]
     settings = Settings(environment, tag_format)
     findings = [finding for workflow in workflows for rule in RULES for finding in rule(workflow, settings)]
+    if publish_path is not None and root is not None:
+        findings.extend(ownership_findings(workflows, publish_path, root))
     status = "zizmor skipped"
     if use_zizmor:
         can_publish = {workflow.path for workflow in workflows if workflow.publishing}
@@ -54,32 +78,6 @@ def audit_workflows(
     kept = [finding for finding in merged(findings) if not ignored(finding, lines.get(finding.path, []))]
     kept.sort(key=lambda f: (f.path, f.line, f.source, f.rule))
     return AuditReport(findings=kept, zizmor_status=status)
-
-
-def publishing_workflows(root: Path) -> list[str]:
-    """The workflows under root's .github/workflows/ that upload a distribution, as repository paths.
-
-    Every one of them is a way to publish, so preflight audits them all, not
-    only the one PyPI trusts; the test is the one the rules use for a publish job.
-    """
-    folder = root / WORKFLOWS_DIR
-    files = _workflow_files(folder) if folder.is_dir() else []
-    return [path.relative_to(root).as_posix() for path in files if Workflow.load(path).publish_jobs]
-
-
-def discover_publish_workflow(root: Path) -> str | None:
-    """The one workflow that publishes, when [publish] workflow does not name it; None when none does.
-
-    Guessing between several would audit and register the wrong file with
-    PyPI, so several are a ConfigError naming them.
-    """
-    found = publishing_workflows(root)
-    if len(found) > 1:
-        raise ConfigError(
-            f"several workflows publish ({', '.join(found)}); set [publish] workflow in release.toml "
-            "to the one registered as the Trusted Publisher on PyPI"
-        )
-    return found[0] if found else None
 
 
 def starts(path: Path, tag_format: str) -> frozenset[str]:
@@ -98,7 +96,7 @@ def _collect(paths: Sequence[Path]) -> list[Path]:
     files: list[Path] = []
     for path in paths:
         if path.is_dir():
-            files.extend(_workflow_files(path))
+            files.extend(workflow_files(path))
         elif path.is_file():
             files.append(path)
         else:
@@ -106,10 +104,6 @@ def _collect(paths: Sequence[Path]) -> list[Path]:
     if not files:
         raise UsageError(f"no workflow files (*.yml, *.yaml) in {', '.join(str(p) for p in paths) or 'nothing'}")
     return files
-
-
-def _workflow_files(folder: Path) -> list[Path]:
-    return sorted(path for path in folder.iterdir() if path.suffix in {".yml", ".yaml"} and path.is_file())
 
 
 RULES: tuple[Rule, ...] = (

@@ -7,20 +7,19 @@ from collections.abc import Iterator
 
 from relsafe.model.manifest import MARKER as MANIFEST_MARKER
 from relsafe.security.workflow.model import (
-    PUBLISH_ACTION,
-    PUBLISH_COMMAND,
     PUBLISH_SESSION,
     UPLOAD_CREDENTIALS,
     Rule,
     Settings,
     Workflow,
+    is_publish_action,
     is_pypi,
     job_steps,
     key_line,
     patterns,
     repository_url,
     targets_pypi,
-    uses_action,
+    upload_command,
 )
 from relsafe.security.workflow.report import ERROR, WARNING, Finding
 
@@ -114,7 +113,7 @@ def rebuild_unverified(workflow: Workflow, settings: Settings) -> Iterator[Findi
 def stored_credentials(workflow: Workflow, settings: Settings) -> Iterator[Finding]:
     for step in workflow.steps():
         with_ = step.get("with")
-        if uses_action(step) == PUBLISH_ACTION and isinstance(with_, dict) and "password" in with_:
+        if is_publish_action(step) and isinstance(with_, dict) and "password" in with_:
             yield workflow.finding(
                 "stored-credentials",
                 ERROR,
@@ -124,13 +123,14 @@ def stored_credentials(workflow: Workflow, settings: Settings) -> Iterator[Findi
             )
         run = step.get("run")
         if isinstance(run, str):
-            command = PUBLISH_COMMAND.search(run) or PUBLISH_SESSION.search(run)
+            session = PUBLISH_SESSION.search(run)
+            command = upload_command(run) or (" ".join(session.group(0).split()) if session else None)
             if command:
                 yield workflow.finding(
                     "stored-credentials",
                     ERROR,
-                    workflow.text_line(key_line(step, "run", 1), command.group(0).split()[0]),
-                    f"`{command.group(0)}` in a script uploads with a stored token and makes no attestations",
+                    workflow.text_line(key_line(step, "run", 1), command.split()[0]),
+                    f"`{command}` in a script uploads with a stored token and makes no attestations",
                     "Upload with pypa/gh-action-pypi-publish and Trusted Publishing instead.",
                 )
     for number, line in enumerate(workflow.lines, start=1):
@@ -180,7 +180,7 @@ _WEAKENINGS = {
 def weakened_publish(workflow: Workflow, settings: Settings) -> Iterator[Finding]:
     for step in workflow.steps():
         with_ = step.get("with")
-        if uses_action(step) != PUBLISH_ACTION or not isinstance(with_, dict):
+        if not is_publish_action(step) or not isinstance(with_, dict):
             continue
         weakened = [key for key in ("attestations", "verify-metadata") if str(with_.get(key, "")).lower() == "false"]
         if str(with_.get("skip-existing", "")).lower() == "true" and is_pypi(repository_url(with_)):
