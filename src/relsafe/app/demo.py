@@ -16,7 +16,7 @@ from relsafe.journal.records import Release
 from relsafe.journal.runlog import RunLog
 from relsafe.model.publish_workflow import DEFAULT_WORKFLOW
 from relsafe.security.workflow.publish_run import run_committed_workflow
-from relsafe.tools.github_job import Trigger
+from relsafe.tools.github_job_types import Trigger
 from relsafe.tools.localindex import LocalIndex
 
 

@@ -74,7 +74,7 @@ class Push(Step):
         from relsafe.model.publish_workflow import parse_github_remote
         from relsafe.security.workflow.publish_run import run_committed_workflow
         from relsafe.steps.preflight import publish_path_of
-        from relsafe.tools.github_job import Trigger
+        from relsafe.tools.github_job_types import Trigger
 
         path = publish_path_of(ctx)
         workflow = ctx.release.publish_workflow or path.workflow or ""

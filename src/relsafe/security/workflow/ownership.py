@@ -27,15 +27,9 @@ from ruamel.yaml.error import YAMLError
 from relsafe.core.errors import ConfigError, UsageError
 from relsafe.model.config import Config
 from relsafe.model.publish_workflow import DEFAULT_WORKFLOW, render_publish_workflow
-from relsafe.security.workflow.model import (
-    Workflow,
-    item_line,
-    job_steps,
-    key_line,
-    publishing_reason,
-    targets_pypi,
-)
+from relsafe.security.workflow.model import Workflow, item_line, job_steps, key_line, targets_pypi
 from relsafe.security.workflow.report import ERROR, WARNING, Finding
+from relsafe.security.workflow.uploads import publishing_reason
 
 WORKFLOWS_DIR = ".github/workflows"
 EXACT, AUDIT_ONLY = "exact", "audit-only"

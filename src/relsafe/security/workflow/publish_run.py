@@ -24,10 +24,11 @@ from pathlib import Path
 
 from relsafe.core.errors import StepFailed
 from relsafe.journal.runlog import RunLog
-from relsafe.security.workflow.model import Workflow, is_publish_action, job_steps, publishing_reason, targets_pypi
+from relsafe.security.workflow.model import Workflow, job_steps, targets_pypi
 from relsafe.security.workflow.ownership import UNPROVEN
+from relsafe.security.workflow.uploads import is_publish_action, publishing_reason
 from relsafe.tools import github_job
-from relsafe.tools.github_job import PublishStep, Trigger
+from relsafe.tools.github_job_types import PublishStep, Trigger
 
 
 @dataclass(frozen=True)

@@ -7,21 +7,18 @@ from collections.abc import Iterator
 
 from relsafe.model.manifest import MARKER as MANIFEST_MARKER
 from relsafe.security.workflow.model import (
-    PUBLISH_SESSION,
-    UPLOAD_CREDENTIALS,
     Rule,
     Settings,
     Workflow,
-    is_publish_action,
     is_pypi,
     job_steps,
     key_line,
     patterns,
     repository_url,
     targets_pypi,
-    upload_command,
 )
 from relsafe.security.workflow.report import ERROR, WARNING, Finding
+from relsafe.security.workflow.uploads import PUBLISH_SESSION, UPLOAD_CREDENTIALS, is_publish_action, upload_command
 
 _BUILD_COMMAND = re.compile(
     r"(?:-m\s+build\b|\bpyproject-build\b|\buv\s+build\b|\bhatch\s+build\b|\bpoetry\s+build\b"
