@@ -85,7 +85,7 @@ class ProjectPage:
     @property
     def versions(self) -> set[Version]:
         """Every version the page holds files of."""
-        versions = (_version_of(entry.filename) for entry in self.files)
+        versions = (version_of(entry.filename) for entry in self.files)
         return {version for version in versions if version is not None}
 
 
@@ -119,7 +119,7 @@ def project_files(index_url: str, project: str, version: str | None = None) -> l
     files = project_page(index_url, project).files
     if version is not None:
         wanted = Version(version)
-        files = [entry for entry in files if _version_of(entry.filename) == wanted]
+        files = [entry for entry in files if version_of(entry.filename) == wanted]
     return files
 
 
@@ -208,7 +208,8 @@ def _require_sha256(digest: str | None, url: str) -> str:
     return digest.lower()
 
 
-def _version_of(filename: str) -> Version | None:
+def version_of(filename: str) -> Version | None:
+    """The version a wheel's or sdist's file name states; None for a name that is neither."""
     try:
         if filename.endswith(".whl"):
             return parse_wheel_filename(filename)[1]
