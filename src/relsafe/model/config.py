@@ -55,6 +55,7 @@ class Config:
     production_index_url: str = PYPI_INDEX_URL
     inspect_allow: tuple[str, ...] = ()
     inspect_strict: bool = True
+    inspect_accept_pth: tuple[str, ...] = ()
     gates: tuple[GateConfig, ...] = ()
     publish_workflow: str | None = None  # None: the one workflow that publishes (see security/workflow/audit.py)
     publish_environment: str = "pypi"

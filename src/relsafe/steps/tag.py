@@ -1,7 +1,8 @@
 """tag: an annotated (or signed) tag on the bump commit, its message ending with the manifest.
 
 The manifest (relsafe.model.manifest) is the sha256 of every tested file: the publish
-workflow promotes exactly those bytes and refuses anything else.
+workflow promotes exactly those bytes and refuses anything else. Before it, the message
+carries the release diff's digest (relsafe.model.release_diff) when inspect made one.
 """
 
 from __future__ import annotations
@@ -31,6 +32,15 @@ def release_manifest(ctx: Context) -> manifest.Manifest | None:
             hint="run `relsafe abort` and release again (or add stage to [release] steps)",
         )
     return manifest.of_artifacts(files, None, build_requires=pins)
+
+
+def _with_diff(ctx: Context, message: str) -> str:
+    """The message with the release diff's digest line after its title, when inspect recorded a diff."""
+    diff = ctx.release.release_diff
+    if diff is None:
+        return message
+    title, _, rest = message.partition("\n")
+    return f"{title}\n\n{diff.tag_line()}\n{rest}"
 
 
 def _lines(carried: manifest.Manifest | None) -> list[str]:
@@ -63,7 +73,9 @@ class Tag(Step):
 
     def run(self, ctx: Context) -> dict[str, Any]:
         carried = release_manifest(ctx)
-        message = carried.tag_message(ctx.release.version) if carried else f"Release {ctx.release.version}\n"
+        message = _with_diff(
+            ctx, carried.tag_message(ctx.release.version) if carried else f"Release {ctx.release.version}\n"
+        )
         ctx.git.create_tag(ctx.release.tag, ctx.bump_commit, message, sign=ctx.config.sign_tags)
         failpoint.hit("after-tag")
         return {
