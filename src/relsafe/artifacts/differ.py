@@ -57,7 +57,7 @@ def release_diff(
 ) -> ReleaseDiff:
     """The release diff of `new_files` (this release's wheel and sdist) against `old_files` (the previous
     release's, at most one of each kind; none on a first release)."""
-    new = [Contents.read(path) for path in new_files]
+    new = sorted(map(Contents.read, new_files), key=lambda contents: contents.kind != "wheel")  # the wheel first
     old = {contents.kind: contents for contents in map(Contents.read, old_files)}
     if not new:
         raise UsageError("nothing to compare: no file of this release")
@@ -108,9 +108,7 @@ def _startup_hooks(
             changes.append(Change("startup-hook", ACCEPTED, "wheel", hook.member, message))
         else:
             added = "start-up hook added" if age == ", new" else "start-up hook"
-            message = (
-                f"{added}: {hook.member} ({hook.what()}{age if age != ', new' else ''}); not in [inspect] accept-pth"
-            )
+            message = f"{added}: {hook.member} ({hook.what()}{age if age != ', new' else ''}); not accepted ([inspect] accept-pth)"
             changes.append(Change("startup-hook", REFUSED, "wheel", hook.member, message))
     after = {hook.name for hook in new.startup_hooks()}
     if old is not None:
