@@ -107,8 +107,8 @@ def _startup_hooks(
             message = f"start-up hook {hook.member} ({hook.what()}{age}): accepted by [inspect] accept-pth"
             changes.append(Change("startup-hook", ACCEPTED, "wheel", hook.member, message))
         else:
-            added = "start-up hook added" if age == ", new" else "start-up hook"
-            message = f"{added}: {hook.member} ({hook.what()}{age if age != ', new' else ''}); not accepted ([inspect] accept-pth)"
+            added, age = ("start-up hook added", "") if age == ", new" else ("start-up hook", age)
+            message = f"{added}: {hook.member} ({hook.what()}{age}); not accepted ([inspect] accept-pth)"
             changes.append(Change("startup-hook", REFUSED, "wheel", hook.member, message))
     after = {hook.name for hook in new.startup_hooks()}
     if old is not None:
