@@ -16,7 +16,15 @@ from packaging.specifiers import SpecifierSet
 from relsafe.app.sample import SampleProject
 from relsafe.artifacts.differ import compare_specifiers, release_diff
 from relsafe.model.release_diff import ReleaseDiff
-from relsafe.tools.index.simple_api import files_for
+from relsafe.tools.index.previous import previous_release
+from relsafe.tools.index.simple_api import (
+    IndexFile,
+    ProjectPage,
+    ProjectStatus,
+    files_for,
+    parse_simple_html,
+    parse_simple_json,
+)
 from relsafe.tools.localindex import LocalIndex
 from tests.support.cli import RunRelsafe
 from tests.support.fault_server import FaultServer
@@ -495,3 +503,46 @@ def test_a_previous_release_changed_on_the_index_after_the_fact_is_refused(
     )
     assert f"listed {listed[wheel.name]}" in refused.stderr
     assert files_for(local_index.index_url, sample.name, "0.2.0") == {}
+
+
+def test_the_previous_release_is_the_highest_version_below_that_is_not_yanked() -> None:
+    def entry(name: str, yanked: bool = False) -> IndexFile:
+        return IndexFile(name, f"https://files.example/{name}", "0" * 64, yanked=yanked)
+
+    page = ProjectPage(
+        [
+            entry("pkg-1.0.tar.gz"),
+            entry("pkg-1.0-py3-none-any.whl"),
+            entry("pkg-1.1.tar.gz", yanked=True),  # yanked for what it shipped: never the baseline
+            entry("pkg-1.1-py3-none-any.whl", yanked=True),
+            entry("pkg-2.0rc1-py3-none-any.whl"),
+            entry("pkg-3.0-py3-none-any.whl"),
+        ],
+        ProjectStatus(),
+    )
+    assert previous_release(page, "1.2").version == "1.0"  # type: ignore[union-attr]
+    assert previous_release(page, "2.0").version == "2.0rc1"  # type: ignore[union-attr]
+    assert previous_release(page, "1.0") is None
+
+
+def test_yanked_files_are_read_from_both_forms_of_the_simple_api() -> None:
+    body = json.dumps(
+        {
+            "files": [
+                {"filename": "pkg-1.0.tar.gz", "url": "pkg-1.0.tar.gz", "hashes": {"sha256": "a" * 64}},
+                {
+                    "filename": "pkg-1.1.tar.gz",
+                    "url": "pkg-1.1.tar.gz",
+                    "hashes": {"sha256": "b" * 64},
+                    "yanked": "bad",
+                },
+            ]
+        }
+    )
+    html = (
+        f'<a href="pkg-1.0.tar.gz#sha256={"a" * 64}">pkg-1.0.tar.gz</a>'
+        f'<a href="pkg-1.1.tar.gz#sha256={"b" * 64}" data-yanked="">pkg-1.1.tar.gz</a>'
+    )
+    base = "https://index.example/simple/pkg/"
+    assert [f.yanked for f in parse_simple_json(body, base)] == [False, True]
+    assert [f.yanked for f in parse_simple_html(html, base)] == [False, True]

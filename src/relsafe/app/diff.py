@@ -5,8 +5,8 @@ an index (PyPI by default), downloaded into a temporary folder and checked
 against the sha256 the index lists. Two files must be of one kind; a file and
 a `NAME==VERSION` compare the file with the version's file of its kind; two
 `NAME==VERSION`s compare the wheels and the sdists, as a release does (one
-wheel each: the one built for the same tags, else the pure one, else the one
-this interpreter would install). The report is the one the inspect step
+wheel each: the one this interpreter would install, and the other version's
+wheel built for the same tags). The report is the one the inspect step
 records, digest included, so the same two releases give the same digest.
 """
 

@@ -224,10 +224,10 @@ def size_text(size: int) -> str:
 
 
 def growth(old: int, new: int) -> str:
-    """`+26%`, `-3%`, `same size`; `new` when the old size is 0."""
+    """`+8.0 KiB, +12.4%`, `-79.2 KiB, -0.5%`, `same size`; `new` when the old size is 0."""
     if old == new:
         return "same size"
     if old == 0:
         return "new"
-    change = (new - old) * 100 / old
-    return f"{change:+.0f}%" if abs(change) >= 1 else f"{new - old:+d} B"
+    sign = "+" if new > old else "-"
+    return f"{sign}{size_text(abs(new - old))}, {(new - old) * 100 / old:+.1f}%"

@@ -42,11 +42,8 @@ class Release:
 
 
 def preferred_wheel(wheels: list[IndexFile]) -> IndexFile | None:
-    """Of a version's wheels, the pure one (`none-any`), else the one this interpreter would install, else the
-    first by name: the diff compares one wheel per release."""
-    pure = [entry for entry in wheels if any(tag.platform == "any" for tag in _tags(entry.filename))]
-    if pure:
-        return sorted(pure, key=lambda entry: entry.filename)[0]
+    """Of a version's wheels, the one this interpreter would install (a native one before the pure one, as pip
+    chooses), else the first by name: the diff compares one wheel per release."""
     ranking = {tag: rank for rank, tag in enumerate(sys_tags())}
     ranked = sorted(
         wheels,
@@ -63,12 +60,15 @@ def release_of(page: ProjectPage, version: str) -> Release | None:
 
 
 def previous_release(page: ProjectPage, version: str) -> Release | None:
-    """The highest version below `version` on the page (pre-releases included, as installers sort), with its
-    files; None on a first release."""
-    below = [found for found in page.versions if found < Version(version)]
-    if not below:
-        return None
-    return release_of(page, str(max(below)))
+    """The highest version below `version` on the page (pre-releases included, as installers sort) that is not
+    yanked (one yanked for what it shipped must not become the baseline that hides it), with its files; None
+    on a first release."""
+    below = sorted((found for found in page.versions if found < Version(version)), reverse=True)
+    for candidate in below:
+        found = release_of(page, str(candidate))
+        if found is not None and not all(entry.yanked for entry in found.files):
+            return Release(found.version, [entry for entry in found.files if not entry.yanked])
+    return None
 
 
 def fetch(entry: IndexFile, folder: Path) -> Path:
