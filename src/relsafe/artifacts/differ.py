@@ -206,6 +206,7 @@ def _sdist_changes(
     """The sdist's files added and removed that are not in the wheel beside it, and the native files among them."""
     changes: list[Change] = []
     in_new_wheel, in_old_wheel = _wheel_paths(new_wheel), _wheel_paths(old_wheel)
+    beside = " (not in the wheel)" if new_wheel is not None else ""  # two sdists alone: every file is the sdist's
     for key in sorted(new.members.keys() - old.members.keys()):
         if _in_wheel(key, in_new_wheel):
             continue
@@ -213,10 +214,10 @@ def _sdist_changes(
         if native is not None:
             message = f"{native} added to the sdist: {key}"
             changes.append(Change("sdist-native-added", WARNING, "sdist", key, message))
-        changes.append(Change("sdist-file-added", INFO, "sdist", key, f"sdist file added (not in the wheel): {key}"))
+        changes.append(Change("sdist-file-added", INFO, "sdist", key, f"sdist file added{beside}: {key}"))
     for key in sorted(old.members.keys() - new.members.keys()):
         if not _in_wheel(key, in_old_wheel):
-            message = f"sdist file removed (not in the wheel): {key}"
+            message = f"sdist file removed{beside}: {key}"
             changes.append(Change("sdist-file-removed", INFO, "sdist", key, message))
     return changes
 
