@@ -4,8 +4,10 @@ It forwards every request to a real local index while `mode` is "ok"; in
 "500" it answers 500 Internal Server Error, in "reset" it drops the
 connection, in "hang" it never answers, in "echo" it refuses the request with
 a reason and a body that quote its Authorization header and the login in it,
-as a careless index's error page would, in one line long enough to be wrapped. `faulty` chooses which requests
-misbehave: uploads (POST) by default, so preflight's reads still pass.
+as a careless index's error page would, in one line long enough to be wrapped; in "frozen" it answers every
+project page (/simple/…) as it first answered it, as an index that recorded a file's sha256 at upload does, while
+the files themselves come from the index as they are now. `faulty` chooses which requests misbehave: uploads
+(POST) by default, so preflight's reads still pass.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ class FaultServer:
         self.mode = "ok"
         self.faulty = ("POST",)
         self.requests: list[tuple[str, str, str]] = []  # (method, path, what happened)
+        self.listings: dict[str, tuple[int, str, str, bytes]] = {}  # "frozen": path → status, reason, type, body
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
@@ -62,6 +65,10 @@ class FaultServer:
                 if mode == "echo":
                     self._echo()
                     return
+                frozen = mode == "frozen" and self.path.startswith("/simple/")
+                if frozen and self.path in server.listings:
+                    self._answer(*server.listings[self.path])
+                    return
                 headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "content-length")}
                 request = urllib.request.Request(
                     server.upstream + self.path, data=body, headers=headers, method=self.command
@@ -74,6 +81,11 @@ class FaultServer:
                 except urllib.error.HTTPError as error:
                     status, reason, payload = error.code, error.reason, error.read()
                     content_type = error.headers.get("Content-Type", "text/html")
+                if frozen:
+                    server.listings[self.path] = (status, reason, content_type, payload)
+                self._answer(status, reason, content_type, payload)
+
+            def _answer(self, status: int, reason: str, content_type: str, payload: bytes) -> None:
                 self.send_response(status, reason)
                 self.send_header("Content-Type", content_type)
                 self.send_header("Content-Length", str(len(payload)))

@@ -36,6 +36,7 @@ class Options:
     confirmed_gates: frozenset[str] = frozenset()
     confirm_all: bool = False
     ask: Callable[[str], bool] | None = None
+    show: Callable[[list[str]], None] = field(default=lambda _lines: None)
 
 
 @dataclass
@@ -110,6 +111,7 @@ def context_for(repo: Repository, project: Project, release: Release, options: O
         confirmed_gates=options.confirmed_gates,
         confirm_all=options.confirm_all,
         ask=options.ask,
+        show=options.show,
     )
 
 

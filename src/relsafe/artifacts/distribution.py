@@ -294,6 +294,12 @@ def _metadata_headers(path: Path) -> Message:
     return BytesHeaderParser().parsebytes(data)
 
 
+def metadata_headers(path: Path) -> Message:
+    """The headers of a wheel's METADATA or an sdist's top-level PKG-INFO (read bounded); StepFailed when the
+    file has none that can be read."""
+    return _metadata_headers(path)
+
+
 def _installed(distribution: str) -> str:
     try:
         return importlib.metadata.version(distribution)

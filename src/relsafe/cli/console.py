@@ -154,6 +154,33 @@ class StepView:
         row.notes.append(text)
         self._plain(f"  {name}: {text}")
 
+    def show(self, lines: list[str]) -> None:
+        """A block of lines for the person running the release (the release diff before a gate's questions):
+        above the live table on a terminal, as they are elsewhere."""
+        console = self.live.console if self.live is not None else self.console
+        for line in lines:
+            console.print(diff_line(line))
+
+
+DIFF_STYLES = {"refused:": "bold red", "warning:": "yellow", "accepted:": "cyan", "info:": "", "release diff": "bold"}
+
+
+def diff_line(line: str) -> Text:
+    """One line of the release diff, styled by its severity."""
+    start = line.lstrip()
+    style = next((style for prefix, style in DIFF_STYLES.items() if start.startswith(prefix)), "")
+    return Text(line, style=style)
+
+
+def release_diff_lines(release: Release, *, everything: bool = False) -> list[Text]:
+    """The release diff inspect recorded: its summary, what it refused, warned of and accepted (`everything`:
+    the files too, a few of each kind); none when inspect has not compared."""
+    diff = release.release_diff
+    if diff is None:
+        return []
+    severities = ("refused", "warning", "accepted", "info") if everything else ("refused", "warning", "accepted")
+    return [diff_line(line) for line in diff.lines(severities=severities)]
+
 
 def show_error(console: Console, error: RelsafeError, log_path: Path | None) -> None:
     """What failed, the telling lines of the tool's output, the log, and how to go on: never a traceback."""
@@ -231,7 +258,7 @@ def rehearsal_summary(
 ) -> Group:
     """The end of a rehearsal: would a real release pass, and if not, everything that would stop it;
     each blocker ends with its tool's telling lines, and the log holds the rest."""
-    parts: list[Any] = []
+    parts: list[Any] = [*release_diff_lines(release, everything=True)]
     for warning in warnings:
         parts.append(Text(f"warning: {warning}", style="yellow"))
     if not blockers:

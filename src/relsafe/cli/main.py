@@ -59,6 +59,7 @@ def _drive(action: Callable[[StepView, Options], T], confirm: list[str] | None =
             confirmed_gates=frozenset(confirm or ()),
             confirm_all=yes,
             ask=view.ask if is_interactive() else None,
+            show=view.show,
         )
         return action(view, options)
 
@@ -142,7 +143,7 @@ def status(
 
 
 def _show_status(as_json: bool, path: Path) -> None:
-    from relsafe.cli.console import make_console, manifest_lines, release_table
+    from relsafe.cli.console import make_console, manifest_lines, release_diff_lines, release_table
 
     found = _last_release(path)
     if as_json:
@@ -155,6 +156,8 @@ def _show_status(as_json: bool, path: Path) -> None:
         return
     console = make_console()
     console.print(release_table(found))
+    for diff_line in release_diff_lines(found):
+        console.print(diff_line)
     for line in manifest_lines(found):
         console.print(line)
 
@@ -234,10 +237,15 @@ def inspect(
         typer.Option("--allow", metavar="GLOB", help="A reviewed member path the secret scan may pass (repeatable)."),
     ] = None,
     strict: Annotated[bool, typer.Option(help="Refuse twine check's warnings too (--no-strict: only errors).")] = True,
+    accept_pth: Annotated[
+        list[str] | None,
+        typer.Option("--accept-pth", metavar="NAME", help="A reviewed start-up hook (x.pth) to accept (repeatable)."),
+    ] = None,
     output_format: Annotated[str, typer.Option("--format", help="text or json.")] = "text",
 ) -> None:
-    """Check built files for secrets, broken layout or metadata, what PyPI refuses (exit 4 on findings)."""
-    from relsafe.artifacts.checks import checked_arguments, inspect_files
+    """Check built files for secrets, start-up hooks, broken layout or metadata, what PyPI refuses (exit 4 on
+    findings)."""
+    from relsafe.artifacts.checks import checked_arguments, inspect_files, startup_notes
     from relsafe.cli.console import make_console
     from relsafe.core.errors import UsageError
 
@@ -245,20 +253,60 @@ def inspect(
         if output_format not in ("text", "json"):
             raise UsageError(f"option --format: expected 'text' or 'json', got {output_format!r}")
         paths = checked_arguments(files or [])
-        findings = inspect_files(paths, allow=allow or [], strict=strict)
+        findings = inspect_files(paths, allow=allow or [], strict=strict, accept_pth=accept_pth or [])
+        notes = startup_notes(paths, accept_pth or [])
         if output_format == "json":
             import json
 
             checked = [path.name for path in paths]
-            report = {"files": checked, "clean": not findings, "findings": [f.to_dict() for f in findings]}
+            report = {
+                "files": checked,
+                "clean": not findings,
+                "findings": [f.to_dict() for f in findings],
+                "notes": notes,
+            }
             print(json.dumps(report, indent=2))
         else:
             console = make_console()
             for finding in findings:
                 console.print(str(finding))
-            what = f"{len(paths)} file(s): secrets, layout, metadata, versions, what PyPI refuses"
+            for note in notes:
+                console.print(f"note: {note}")
+            what = f"{len(paths)} file(s): secrets, start-up hooks, layout, metadata, versions, what PyPI refuses"
             console.print(f"{len(findings)} finding(s) in {what}" if findings else f"clean: {what}")
         exit_with(4 if findings else 0)
+
+
+def diff(
+    old: Annotated[str, typer.Argument(metavar="OLD", help="A wheel or sdist file, or NAME==VERSION on the index.")],
+    new: Annotated[str, typer.Argument(metavar="NEW", help="A wheel or sdist file, or NAME==VERSION on the index.")],
+    index_url: Annotated[
+        str, typer.Option("--index-url", metavar="URL", help="The simple index NAME==VERSION is read from.")
+    ] = "https://pypi.org/simple/",
+    accept_pth: Annotated[
+        list[str] | None,
+        typer.Option("--accept-pth", metavar="NAME", help="A reviewed start-up hook (x.pth) to accept (repeatable)."),
+    ] = None,
+    output_format: Annotated[str, typer.Option("--format", help="text or json.")] = "text",
+) -> None:
+    """What changed between two releases' files: files, start-up hooks, entry points, dependencies, native files
+    (exit 0 whatever changed)."""
+    from relsafe.app.diff import compare
+    from relsafe.cli.console import diff_line, make_console
+    from relsafe.core.errors import UsageError
+
+    with reported():
+        if output_format not in ("text", "json"):
+            raise UsageError(f"option --format: expected 'text' or 'json', got {output_format!r}")
+        report = compare(old, new, index_url=index_url, accept_pth=accept_pth or [])
+        if output_format == "json":
+            import json
+
+            print(json.dumps(report.to_dict(), indent=2, ensure_ascii=False))
+        else:
+            console = make_console()
+            for line in report.lines(limit=None):
+                console.print(diff_line(line))
 
 
 def demo(
@@ -275,7 +323,7 @@ def demo(
             console.print(line, markup=False)
 
 
-COMMANDS = (release, resume, status, abort, init, audit, inspect, demo)
+COMMANDS = (release, resume, status, abort, init, audit, inspect, diff, demo)
 
 
 @cache

@@ -79,6 +79,11 @@ class ReleaseFolder:
         return self.path / "verify-stage" / "downloads"
 
     @property
+    def previous_release(self) -> Path:
+        """inspect: the previous release's files downloaded from the production index, for the release diff."""
+        return self.path / "previous-release"
+
+    @property
     def published_downloads(self) -> Path:
         """watch: the files downloaded from the production index."""
         return self.path / "watch"

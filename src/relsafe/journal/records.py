@@ -19,6 +19,7 @@ from typing import Any
 
 from relsafe.core.errors import StepFailed
 from relsafe.model import build_requirements
+from relsafe.model.release_diff import ReleaseDiff
 
 SCHEMA_VERSION = 1
 MANUAL_STEP = "manual_step"
@@ -187,6 +188,18 @@ class Release:
         """build: the wheel it made from the tree, when it made one."""
         recorded = self._output("build", "tree_wheel")
         return TreeWheel.from_dict(recorded) if recorded else None
+
+    @property
+    def release_diff(self) -> ReleaseDiff | None:
+        """inspect: what changed since the previous release on production (recorded also when inspect refused
+        the release for it); None when inspect has not compared, or a record cannot be read as one."""
+        recorded = self._output("inspect", "diff")
+        if not isinstance(recorded, dict):
+            return None
+        try:
+            return ReleaseDiff.from_dict(recorded)
+        except (KeyError, TypeError, ValueError):
+            return None
 
     @property
     def staged_files(self) -> list[str]:

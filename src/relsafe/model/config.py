@@ -58,6 +58,7 @@ class Config:
     production_index_url: str = PYPI_INDEX_URL
     inspect_allow: tuple[str, ...] = ()
     inspect_strict: bool = True
+    inspect_accept_pth: tuple[str, ...] = ()
     gates: tuple[GateConfig, ...] = ()
     publish_workflow: str | None = None  # None: relsafe's own file (exact), or the one that publishes (audit-only)
     publish_workflow_check: str = "exact"  # "audit-only": the project keeps a workflow of its own, audited only

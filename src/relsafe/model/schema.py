@@ -87,6 +87,9 @@ SCHEMA: dict[str, dict[str, Key]] = {
     "inspect": {
         "allow": Key("inspect_allow", "list[str]", "reviewed paths the secret scan may pass"),
         "strict": Key("inspect_strict", "bool", "twine check --strict: its warnings refuse (false: shown only)"),
+        "accept-pth": Key(
+            "inspect_accept_pth", "list[str]", "reviewed start-up hooks (.pth files, sitecustomize) the wheel may ship"
+        ),
     },
     "publish": {
         "workflow": Key("publish_workflow", "str", "the Trusted Publishing workflow file"),
@@ -312,6 +315,9 @@ class Validator:
             if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
                 raise self.fail("test.env", f"expected names of environment variables, got {name!r}")
         self._check_upload_host(values)
+        for name in values.get("inspect_accept_pth", ()):
+            if not name.strip() or "/" in name or "\\" in name:
+                raise self.fail("inspect.accept-pth", f"expected file names such as 'name.pth', got {name!r}")
         trigger = values.get("publish_trigger")
         if trigger is not None and trigger not in PUBLISH_TRIGGERS:
             raise self.fail(

@@ -53,6 +53,8 @@ class Context:
     confirm_all: bool = False
     ask: Callable[[str], bool] | None = None
     note: Callable[[str], None] = field(default=lambda _text: None)
+    show: Callable[[list[str]], None] = field(default=lambda _lines: None)
+    """Show a block of lines to the person running the release (the release diff, before a gate's questions)."""
     real_git: Git | None = None
     record_progress: Callable[[dict[str, Any]], None] = field(default=lambda _outputs: None)
     """Record the running step's outputs so far, in the journal at once, so that a crash resumes from them

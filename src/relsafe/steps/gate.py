@@ -1,4 +1,7 @@
-"""gate: a checklist a human confirms before the step it guards; who confirmed what, and when, is recorded."""
+"""gate: a checklist a human confirms before the step it guards; who confirmed what, and when, is recorded.
+
+The release diff (what changed since the previous release, recorded by inspect) is shown before the
+questions, and the digest of the diff that was shown is recorded with the confirmation."""
 
 from __future__ import annotations
 
@@ -26,10 +29,15 @@ class Gate(Step):
 
     def run(self, ctx: Context) -> dict[str, Any]:
         record: dict[str, Any] = {"gate": self.gate.name, "items": list(self.gate.items), "when": now()}
+        diff = ctx.release.release_diff
+        if diff is not None:
+            record["release_diff"] = f"sha256:{diff.digest}"
         if ctx.rehearsal:
             ctx.note(f"{len(self.gate.items)} item(s) shown, not asked: " + "; ".join(self.gate.items))
             return {**record, "how": "rehearsed", "who": ctx.git.identity(), "summary": "rehearsed"}
         who = (ctx.real_git or ctx.git).identity()
+        if diff is not None:  # what the person confirms the checklist for
+            ctx.show(diff.lines())
         if ctx.confirm_all or self.gate.name in ctx.confirmed_gates:
             flag = "--yes" if ctx.confirm_all else f"--confirm {self.gate.name}"
             return {**record, "how": f"confirmed by {flag}", "who": who, "summary": f"confirmed by {flag}"}

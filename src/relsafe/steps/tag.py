@@ -1,7 +1,8 @@
 """tag: an annotated (or signed) tag on the bump commit, its message ending with the manifest.
 
 The manifest (relsafe.model.manifest) is the sha256 of every tested file: the publish
-workflow promotes exactly those bytes and refuses anything else.
+workflow promotes exactly those bytes and refuses anything else. Before it, the message
+carries the release diff's digest (relsafe.model.release_diff) when inspect made one.
 """
 
 from __future__ import annotations
@@ -55,6 +56,15 @@ def tag_message(ctx: Context, carried: manifest.Manifest | None) -> str:
     return f"{title}\n\n{caveat}.\n" + (f"\n{rest.lstrip()}" if rest.strip() else "")
 
 
+def _with_diff(ctx: Context, message: str) -> str:
+    """The message with the release diff's digest line after its title, when inspect recorded a diff."""
+    diff = ctx.release.release_diff
+    if diff is None:
+        return message
+    title, _, rest = message.partition("\n")
+    return f"{title}\n\n{diff.tag_line()}\n{rest}"
+
+
 def _lines(carried: manifest.Manifest | None) -> list[str]:
     return carried.lines() if carried else []
 
@@ -85,7 +95,7 @@ class Tag(Step):
 
     def run(self, ctx: Context) -> dict[str, Any]:
         carried = release_manifest(ctx)
-        message = tag_message(ctx, carried)
+        message = _with_diff(ctx, tag_message(ctx, carried))
         ctx.git.create_tag(ctx.release.tag, ctx.bump_commit, message, sign=ctx.config.sign_tags)
         failpoint.hit("after-tag")
         return {

@@ -54,6 +54,8 @@ class IndexFile:
     sha256: str
     provenance: str | None = None
     """The URL of the file's PEP 740 provenance, when the index offers one (PEP 691 JSON only)."""
+    yanked: bool = False
+    """PEP 592: the index keeps the file but installers skip it unless pinned to it."""
 
 
 UPLOAD_REFUSING_STATUSES = frozenset({"archived", "quarantined"})
@@ -85,7 +87,7 @@ class ProjectPage:
     @property
     def versions(self) -> set[Version]:
         """Every version the page holds files of."""
-        versions = (_version_of(entry.filename) for entry in self.files)
+        versions = (version_of(entry.filename) for entry in self.files)
         return {version for version in versions if version is not None}
 
 
@@ -119,7 +121,7 @@ def project_files(index_url: str, project: str, version: str | None = None) -> l
     files = project_page(index_url, project).files
     if version is not None:
         wanted = Version(version)
-        files = [entry for entry in files if _version_of(entry.filename) == wanted]
+        files = [entry for entry in files if version_of(entry.filename) == wanted]
     return files
 
 
@@ -140,9 +142,8 @@ def parse_simple_json(body: str, base_url: str) -> list[IndexFile]:
         url = urljoin(base_url, item["url"])
         provenance = item.get("provenance")
         provenance_url = urljoin(base_url, provenance) if isinstance(provenance, str) else None
-        files.append(
-            IndexFile(item["filename"], url, _require_sha256(item["hashes"].get("sha256"), url), provenance_url)
-        )
+        sha256 = _require_sha256(item["hashes"].get("sha256"), url)
+        files.append(IndexFile(item["filename"], url, sha256, provenance_url, yanked=bool(item.get("yanked"))))
     return files
 
 
@@ -175,11 +176,13 @@ def parse_simple_html(body: str, base_url: str) -> list[IndexFile]:
     parser = _AnchorParser()
     parser.feed(body)
     files = []
-    for href in parser.hrefs:
+    for href, yanked in zip(parser.hrefs, parser.yanked, strict=True):
         url, _, fragment = urljoin(base_url, href).partition("#")
         name, _, digest = fragment.partition("=")
         filename = unquote(urlsplit(url).path.rsplit("/", 1)[-1])
-        files.append(IndexFile(filename, url, _require_sha256(digest if name == "sha256" else None, url)))
+        files.append(
+            IndexFile(filename, url, _require_sha256(digest if name == "sha256" else None, url), yanked=yanked)
+        )
     return files
 
 
@@ -189,6 +192,7 @@ class _AnchorParser(HTMLParser):
     def __init__(self) -> None:
         super().__init__()
         self.hrefs: list[str] = []
+        self.yanked: list[bool] = []  # PEP 592: a `data-yanked` attribute, with or without a reason
         self.meta: dict[str, str] = {}
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
@@ -196,6 +200,7 @@ class _AnchorParser(HTMLParser):
         href = values.get("href")
         if tag == "a" and href:
             self.hrefs.append(href)
+            self.yanked.append("data-yanked" in values)
         name, content = values.get("name"), values.get("content")
         if tag == "meta" and name and content is not None:
             self.meta[name] = content
@@ -208,7 +213,8 @@ def _require_sha256(digest: str | None, url: str) -> str:
     return digest.lower()
 
 
-def _version_of(filename: str) -> Version | None:
+def version_of(filename: str) -> Version | None:
+    """The version a wheel's or sdist's file name states; None for a name that is neither."""
     try:
         if filename.endswith(".whl"):
             return parse_wheel_filename(filename)[1]

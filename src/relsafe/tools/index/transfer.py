@@ -39,6 +39,14 @@ class FileExists(StepFailed):
     """The index already holds a file of that name; only its hash says whether it is ours."""
 
 
+class HashMismatch(StepFailed):
+    """A downloaded file's sha256 is not the one expected (the index's listing, the built file's)."""
+
+    def __init__(self, message: str, *, expected: str, received: str) -> None:
+        super().__init__(message, details=[f"expected sha256 {expected}", f"received sha256 {received}"])
+        self.expected, self.received = expected, received
+
+
 def download(url: str, dest: Path, *, expected_sha256: str | None = None) -> Path:
     """Stream a file to `dest` (a folder or a file path) and check its hash on the way.
 
@@ -66,9 +74,10 @@ def download(url: str, dest: Path, *, expected_sha256: str | None = None) -> Pat
         raise
     if expected_sha256 is not None and digest.hexdigest() != expected_sha256.lower():
         partial.unlink()
-        raise StepFailed(
+        raise HashMismatch(
             f"{target.name} from {url} does not match the built file",
-            details=[f"expected sha256 {expected_sha256}", f"received sha256 {digest.hexdigest()}"],
+            expected=expected_sha256.lower(),
+            received=digest.hexdigest(),
         )
     partial.replace(target)
     return target
