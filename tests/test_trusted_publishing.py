@@ -92,28 +92,34 @@ def test_tag_format_without_one_version_is_a_config_error(tag_format: str) -> No
         tag_pattern(tag_format)
 
 
-def test_rendered_workflow_has_the_pypa_shape() -> None:
-    doc = YAML(typ="safe").load(render_publish_workflow(project="sample-pkg", tag_format="release-{version}"))
+@pytest.mark.parametrize(
+    ("staging", "handing_on", "actions"),
+    [("https://test.pypi.org/simple/", "prepare", 4), (None, "check", 8)],
+    ids=["staged", "rebuilt"],
+)
+def test_rendered_workflow_has_the_pypa_shape(staging: str | None, handing_on: str, actions: int) -> None:
+    """Only the publish job holds id-token; it needs the one job that checks the bytes (without staging, a job
+    that runs nothing of the project, after the rebuild), and runs only the download and PyPA's action."""
+    text = render_publish_workflow(project="sample-pkg", tag_format="release-{version}", staging_index_url=staging)
+    doc = YAML(typ="safe").load(text)
     assert doc["on"] == {"push": {"tags": ["release-*"]}}
     assert doc["permissions"] == {}
-    build, publish = doc["jobs"]["build"], doc["jobs"]["publish"]
-    assert "id-token" not in build["permissions"]
-    assert publish["needs"] == "build"
+    publish = doc["jobs"]["publish"]
+    assert [job_id for job_id, job in doc["jobs"].items() if "id-token" in (job.get("permissions") or {})] == [
+        "publish"
+    ]
+    assert publish["needs"] == handing_on
     assert publish["environment"] == {"name": "pypi", "url": "https://pypi.org/p/sample-pkg"}
     assert publish["permissions"] == {"id-token": "write"}
     assert [step["uses"].split("@")[0] for step in publish["steps"]] == [
         "actions/download-artifact",
         "pypa/gh-action-pypi-publish",
     ]
-    checkout = build["steps"][0]
+    checkout = doc["jobs"][handing_on]["steps"][0]
     assert checkout["uses"].startswith("actions/checkout@")
     assert checkout["with"]["persist-credentials"] is False
-
-
-def test_every_action_is_pinned_to_a_commit_with_its_version() -> None:
-    text = render_publish_workflow(project="sample-pkg")
     uses = [line.strip() for line in text.splitlines() if "uses:" in line]
-    assert len(uses) == 5
+    assert len(uses) == actions
     for line in uses:
         assert re.fullmatch(r"- uses: [\w.-]+/[\w.-]+@[0-9a-f]{40} # v\d+\.\d+\.\d+", line), line
 
