@@ -108,9 +108,8 @@ def _release(side: _Side, index_url: str) -> Release | None:
 
 def _file(side: _Side, release: Release | None, kind: str, like: str | None, folder: Path) -> Path | None:
     """The side's file of `kind`: the file given, or the release's on the index, downloaded and hash-checked."""
-    if side.path is not None:
+    if side.path is not None or release is None:
         return side.path
-    assert release is not None
     if kind == "sdist":
         entry = release.sdist()
     else:

@@ -47,7 +47,7 @@ from relsafe.tools.twine_check import metadata_check
 class _Compared:
     """The release diff, the problems it refuses, and the production index's failure, if it failed."""
 
-    report: ReleaseDiff
+    report: ReleaseDiff | None
     problems: list[str]
     unreachable: StepFailed | None = None
 
@@ -91,17 +91,21 @@ class Inspect(Step):
             futures = {name: pool.submit(check) for name, check in checks.items()}
             metadata = rendering.result()
             results = {"metadata": metadata.problems} | {name: future.result() for name, future in futures.items()}
-            compared = comparing.result()
+            try:
+                compared = comparing.result()
+            except StepFailed as error:  # this release's own files cannot be read: the other checks say why too
+                compared = _Compared(None, [f"release diff: {error.message}"])
         results["diff"] = compared.problems
         report = compared.report
-        ctx.record_progress({"diff": report.to_dict()})  # shown by the rehearsal and status, refused or not
+        if report is not None:  # shown by the rehearsal and status, refused or not
+            ctx.record_progress({"diff": report.to_dict()})
         problems = [problem for found in results.values() for problem in found]
         if problems:
             hint = (
                 "fix the project, then `relsafe abort` and release again; "
                 "a reviewed false positive of the secret scan can go in [inspect] allow"
             )
-            if report.refused:
+            if report is not None and report.refused:
                 hint += "; a start-up hook the project means to ship, once reviewed, goes in [inspect] accept-pth"
             if results.get("reproducible"):
                 hint += "; a build that is not reproducible can still be released through staging (add stage to steps)"
@@ -120,11 +124,15 @@ class Inspect(Step):
         )
         for warning in metadata.warnings:
             ctx.note(f"{warning} (not refused: [inspect] strict = false)")
-        for change in [*report.warnings, *report.accepted]:
-            ctx.note(f"release diff: {change.line()}")
+        outputs: dict[str, Any] = {"checks": sorted(results)}
         warned = f"; twine warned about {len(metadata.warnings)} file(s), not refused" if metadata.warnings else ""
-        summary = f"{len(results)} checks passed{warned}; {report.summary(where=False)}"
-        return {"checks": sorted(results), "summary": summary, "diff": report.to_dict()}
+        summary = f"{len(results)} checks passed{warned}"
+        if report is not None:  # always, but for this release's own files unreadable, which refused above
+            for change in [*report.warnings, *report.accepted]:
+                ctx.note(f"release diff: {change.line()}")
+            summary += f"; {report.summary(where=False)}"
+            outputs["diff"] = report.to_dict()
+        return outputs | {"summary": summary}
 
     @staticmethod
     def _release_diff(ctx: Context, files: list[Path]) -> _Compared:
@@ -159,14 +167,19 @@ class Inspect(Step):
                 ctx.note(f"release diff not made: {error.message}")
                 return _Compared(report, _hook_problems(report))
             return _Compared(report, _hook_problems(report), unreachable=error)
-        report = release_diff(
-            files,
-            old_files,
-            accept_pth=accept,
-            previous=previous.version if previous else None,
-            index_url=url,
-            notes=notes,
-        )
+        try:
+            report = release_diff(
+                files,
+                old_files,
+                accept_pth=accept,
+                previous=previous.version if previous else None,
+                index_url=url,
+                notes=notes,
+            )
+        except StepFailed as error:  # the previous release's files as published cannot be read: say so, go on
+            unreadable = f"its files cannot be read: {error.message}"
+            report = release_diff(files, [], accept_pth=accept, index_url=url, unavailable=unreadable)
+            ctx.note(f"release diff not made: {unreadable}")
         return _Compared(report, _hook_problems(report))
 
     def _rebuild_problems(self, ctx: Context, files: list[Path]) -> list[str]:
