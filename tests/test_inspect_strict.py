@@ -114,6 +114,6 @@ def test_the_inspect_step_shows_twine_warnings_when_not_strict(sample: SamplePro
     released = run_relsafe("release", "minor", cwd=sample.root)
     output = " ".join((released.stdout + released.stderr).split())
     assert released.returncode == 0, output
-    assert "6 checks passed; twine warned about 2 file(s), not refused" in output
+    assert "7 checks passed; twine warned about 2 file(s), not refused" in output
     assert f"PASSED with warnings: {NO_CONTENT_TYPE}; {NO_README}" in output
     assert "(not refused: [inspect] strict = false)" in output

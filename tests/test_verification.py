@@ -31,7 +31,7 @@ def assert_stopped_before_tag(sample: SampleProject) -> None:
 def test_a_healthy_package_passes_inspect_and_smoke(sample: SampleProject, run_relsafe: RunRelsafe) -> None:
     released = run_relsafe("release", "minor", cwd=sample.root)
     assert released.returncode == 0, released.stdout + released.stderr
-    assert "6 checks passed" in released.stdout
+    assert "7 checks passed" in released.stdout
     assert re.search(r"\d+ passed", released.stdout)  # the sample's tests, run against the installed wheel
 
 
