@@ -94,7 +94,8 @@ def is_secret_name(name: str) -> bool:
 
 def is_credential(name: str, value: str) -> bool:
     """True for a variable no child that runs the project's code may see: by its name, or by its value (a URL
-    with a login in it, a token of a known shape), whatever it is called (a PIP_INDEX_URL naming a user and a password before the host)."""
+    with a login in it, a token of a known shape), whatever it is called (a PIP_INDEX_URL naming a user and a
+    password before the host)."""
     return is_secret_name(name) or holds_credential(value)
 
 
