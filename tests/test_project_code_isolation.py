@@ -36,6 +36,7 @@ from relsafe.core.environment import HELPERS_FOR_GIT
 from relsafe.tools.localindex import LocalIndex
 from tests.support.cli import RunRelsafe, relsafe_env
 from tests.support.git import git
+from tests.support.release_config import rewrite_workflow
 from tests.support.world import journal_dir, world
 
 LOGIN = "__token__"
@@ -143,8 +144,9 @@ def staging_toml(upload_url: str, index_url: str, steps: str, extra: str = "") -
 
 
 def commit_config(sample: SampleProject, text: str) -> None:
+    """release.toml and relsafe's workflow for it (`relsafe init --update`), committed and pushed."""
     (sample.root / "release.toml").write_text(text, encoding="utf-8")
-    git(sample.root, "add", "release.toml")
+    git(sample.root, "add", "release.toml", str(rewrite_workflow(sample.root)))
     git(sample.root, "commit", "-qm", "release configuration")
     git(sample.root, "push", "-q", "origin", "main")
 
