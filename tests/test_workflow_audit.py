@@ -893,13 +893,28 @@ def test_running_a_missing_zizmor_says_so(tmp_path: Path, log: RunLog) -> None:
         run_zizmor([path], log=log, executable=tmp_path / "no-such-zizmor")
 
 
-def test_a_rebuild_checked_against_the_tag_manifest_and_a_build_that_publishes_nothing_are_not_unverified(
+def test_a_rebuild_checked_in_a_job_of_its_own_and_a_build_that_publishes_nothing_are_not_unverified(
     tmp_path: Path, log: RunLog
 ) -> None:
     check = "\n      - run: |\n          git cat-file tag \"$TAG\" | sed -n '/^relsafe-manifest: 1$/,$p' | sha256sum -c"
-    verified = write(tmp_path, publishing(build_job(check) + publish_job()), "verified.yml")
+    check_job = f"""
+  check:
+    needs: build
+    runs-on: ubuntu-latest
+    steps:
+      - uses: {CHECKOUT} # v4.2.2
+        with:
+          persist-credentials: false{check}
+"""
+    verified = write(
+        tmp_path,
+        publishing(build_job() + check_job + publish_job().replace("needs: build", "needs: check")),
+        "verified.yml",
+    )
+    same_job = write(tmp_path, publishing(build_job(check) + publish_job()), "same-job.yml")
     ci_only = write(tmp_path, f"on: [pull_request]\npermissions: {{}}\njobs:{build_job()}", "ci.yml")
     assert "rebuild-unverified" not in rules(audit(verified, log))
+    assert "rebuild-unverified" in rules(audit(same_job, log)), "the build could change the files after the check"
     assert "rebuild-unverified" not in rules(audit(ci_only, log))
 
 
@@ -994,14 +1009,11 @@ def test_a_job_given_an_upload_credential_publishes_whatever_script_it_runs(tmp_
     assert ("unpinned-action", "warning") in found, "no credential, no upload: hygiene only"
 
 
-@pytest.mark.xfail(
-    reason="known gap after the split rebuild: the check job without its check step is not yet flagged (issue 24 open)",
-    strict=True,
-)
 def test_the_rebuild_workflow_without_its_check_step_is_unverified_though_it_reads_the_pins(
     tmp_path: Path, log: RunLog
 ) -> None:
-    """The rebuild step reads the manifest too, for its build-requires pins; only the hash check verifies."""
+    """The rebuild step reads the manifest too, for its hashed build-requires pins; only the check of the files,
+    in a job of its own, verifies."""
     text = render_publish_workflow(project="sample-pkg")
     start = text.index("      - name: Check every rebuilt file")
     end = text.index("      - uses: actions/upload-artifact", start)
@@ -1009,3 +1021,8 @@ def test_the_rebuild_workflow_without_its_check_step_is_unverified_though_it_rea
     unchecked = write(tmp_path, text[:start] + text[end:], "publish.yml")
     assert "rebuild-unverified" in rules(audit(unchecked, log))
     assert "rebuild-unverified" not in rules(audit(write(tmp_path, text, "whole.yml"), log))
+    build_upload = text.index("      - uses: actions/upload-artifact")
+    in_the_build_job = text[:build_upload] + text[start:end] + text[build_upload:start] + text[end:]
+    assert "rebuild-unverified" in rules(audit(write(tmp_path, in_the_build_job, "same-job.yml"), log)), (
+        "a check in the job that ran the build checks nothing the build could not change afterwards"
+    )
