@@ -18,6 +18,11 @@ the manifest then has no `staging-index` but one `build-requires:
 name==version` line per package the build ran with (build, the backend, their
 dependencies; relsafe.model.build_requirements), which the rebuild installs
 exactly.
+
+Last come what the dependency audit recorded: `tested-lock: sha256:<hex>`,
+the hash of the PEP 751 lock of the environment the wheel was tested in, and
+one `audit-ignore: ID name==version [until DATE]: reason` line per reviewed
+advisory the release ships with.
 """
 
 from __future__ import annotations
@@ -32,6 +37,8 @@ MARKER = "relsafe-manifest: 1"
 _FILE_LINE = re.compile(r"(?P<sha256>[0-9a-f]{64})  (?P<name>[^\s/\\]+)")
 _STAGING = "staging-index: "
 _BUILD_REQUIRES = "build-requires: "
+_TESTED_LOCK = "tested-lock: sha256:"
+_AUDIT_IGNORE = "audit-ignore: "
 
 
 @dataclass(frozen=True)
@@ -41,21 +48,36 @@ class Manifest:
     staging_index: str | None = None
     build_requires: tuple[str, ...] = ()
     """`name==version` pins for a rebuild (without staging only)."""
+    tested_lock: str | None = None
+    """The sha256 of the tested environment's pylock.toml (audit-deps)."""
+    audit_ignores: tuple[str, ...] = ()
+    """The reviewed advisories the release ships with, one line each (audit-deps)."""
 
     def lines(self) -> list[str]:
         lines = [MARKER, *(f"{self.files[name]}  {name}" for name in sorted(self.files))]
         if self.staging_index:
             lines.append(_STAGING + self.staging_index)
         lines += [_BUILD_REQUIRES + pin for pin in self.build_requires]
+        if self.tested_lock:
+            lines.append(_TESTED_LOCK + self.tested_lock)
+        lines += [_AUDIT_IGNORE + line for line in self.audit_ignores]
         return lines
 
     def tag_message(self, version: str) -> str:
         return "\n".join([f"Release {version}", "", *self.lines()]) + "\n"
 
 
-def of_artifacts(files: Mapping[str, str], staging_index: str | None, build_requires: Sequence[str] = ()) -> Manifest:
+def of_artifacts(
+    files: Mapping[str, str],
+    staging_index: str | None,
+    build_requires: Sequence[str] = (),
+    *,
+    tested_lock: str | None = None,
+    audit_ignores: Sequence[str] = (),
+) -> Manifest:
     """The manifest of the build step's recorded artifacts (file name → sha256)."""
-    return Manifest(dict(files), staging_index, tuple(build_requirements.checked(build_requires)))
+    checked = tuple(build_requirements.checked(build_requires))
+    return Manifest(dict(files), staging_index, checked, tested_lock, tuple(audit_ignores))
 
 
 def parse(message: str) -> Manifest | None:
@@ -72,6 +94,8 @@ def parse(message: str) -> Manifest | None:
     files: dict[str, str] = {}
     staging: str | None = None
     pins: list[str] = []
+    tested_lock: str | None = None
+    ignores: list[str] = []
     for line in lines[lines.index(MARKER) + 1 :]:
         file_line = _FILE_LINE.fullmatch(line)
         if file_line:
@@ -82,8 +106,12 @@ def parse(message: str) -> Manifest | None:
             staging = line.removeprefix(_STAGING)
         elif line.startswith(_BUILD_REQUIRES):
             pins.append(line.removeprefix(_BUILD_REQUIRES))
+        elif line.startswith(_TESTED_LOCK):
+            tested_lock = line.removeprefix(_TESTED_LOCK)
+        elif line.startswith(_AUDIT_IGNORE):
+            ignores.append(line.removeprefix(_AUDIT_IGNORE))
         else:
             break
     if not files:
         raise ValueError("the manifest names no file")
-    return Manifest(files, staging, tuple(build_requirements.checked(pins)))
+    return Manifest(files, staging, tuple(build_requirements.checked(pins)), tested_lock, tuple(ignores))

@@ -22,15 +22,16 @@ def release_manifest(ctx: Context) -> manifest.Manifest | None:
     files = ctx.release.artifact_hashes()
     if not files:
         return None
+    lock, ignores = ctx.release.dependency_lock_sha256, ctx.release.audit_ignores  # audit-deps
     if "stage" in ctx.release.order:
-        return manifest.of_artifacts(files, ctx.staging.index_url)
+        return manifest.of_artifacts(files, ctx.staging.index_url, tested_lock=lock, audit_ignores=ignores)
     pins = ctx.release.build_requirements()
     if not pins:  # a build recorded by a relsafe that kept none: the workflow's rebuild would refuse the tag
         raise StepFailed(
             "the build recorded no build requirements, which the publish workflow's rebuild needs from the tag",
             hint="run `relsafe abort` and release again (or add stage to [release] steps)",
         )
-    return manifest.of_artifacts(files, None, build_requires=pins)
+    return manifest.of_artifacts(files, None, build_requires=pins, tested_lock=lock, audit_ignores=ignores)
 
 
 def _lines(carried: manifest.Manifest | None) -> list[str]:
