@@ -335,6 +335,18 @@ def tag_message(sample: SampleProject) -> list[str]:
     return git(sample.root, "for-each-ref", "--format=%(contents)", "refs/tags/v0.2.0").splitlines()
 
 
+def test_the_plan_names_the_advisory_service_and_the_reviewed_ignores(
+    audited_sample: SampleProject, osv: OsvService, run_relsafe: RunRelsafe
+) -> None:
+    add_to_release_toml(audited_sample, '[[audit-deps.ignore]]\nid = "PYSEC-2023-87"\nreason = "reviewed"\n')
+    planned = run_relsafe("release", "minor", "--plan", cwd=audited_sample.root)
+    assert planned.returncode == 0, planned.stderr
+    assert "smoke → audit-deps → stage" in planned.stdout
+    assert f"audit        the tested dependencies on the OSV service at {osv.query_url} (pip-audit); 1 reviewed" in (
+        planned.stdout
+    )
+
+
 @pytest.mark.slow
 def test_a_vulnerable_direct_dependency_refuses_before_anything_is_staged(
     audited_sample: SampleProject, local_index: LocalIndex, osv: OsvService, run_relsafe: RunRelsafe

@@ -27,7 +27,7 @@ from typing import Any
 
 from relsafe.core import failpoint
 from relsafe.core.errors import Refused, StepFailed
-from relsafe.journal.records import TestedEnvironment
+from relsafe.journal.records import Status, TestedEnvironment
 from relsafe.model import dependency_lock
 from relsafe.model.dependency_lock import IndexedFile, LockedPackage
 from relsafe.model.schema import AuditIgnore
@@ -62,6 +62,8 @@ class AuditDeps(Step):
 
     def run(self, ctx: Context) -> dict[str, Any]:
         environments = ctx.release.tested_environments()
+        if environments is None and ctx.release.step("smoke").status != Status.DONE:
+            raise StepFailed("smoke did not pass, so there is no tested environment to audit")
         if environments is None:
             raise StepFailed(
                 "smoke recorded no tested environment to audit (it ran before relsafe had this step)",
