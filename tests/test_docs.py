@@ -13,7 +13,7 @@ import pytest
 
 from relsafe.model.config import Config
 from relsafe.model.publish_workflow import DEFAULT_WORKFLOW
-from relsafe.model.schema import GATE_KEYS, SCHEMA, GateConfig
+from relsafe.model.schema import AUDIT_IGNORE_KEYS, GATE_KEYS, SCHEMA, GateConfig
 from relsafe.model.tag_convention import DEFAULT_FORMAT
 
 if sys.version_info >= (3, 11):
@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
 MKDOCS_YML = ROOT / "mkdocs.yml"
 
-HEADING = re.compile(r"^#{2,3}\s+`?(\[\[?[a-z-]+\]\]?)`?\s*$")
+HEADING = re.compile(r"^#{2,3}\s+`?(\[\[?[a-z.-]+\]\]?)`?\s*$")
 ROW = re.compile(
     r"^\|\s*`(?P<key>[a-z][a-z-]*)`\s*"  # | `key`
     r"\|\s*(?P<type>[^|]+?)\s*"  # | type
@@ -80,8 +80,8 @@ def effective_default(attribute: str) -> Any:
 
 def test_configuration_reference_lists_exactly_the_schema() -> None:
     documented = reference_tables()
-    assert set(documented) == {*SCHEMA, "gate"}, (
-        "one table per TOML table of relsafe.model.schema.SCHEMA, plus [[gate]]"
+    assert set(documented) == {*SCHEMA, "gate", "audit-deps.ignore"}, (
+        "one table per TOML table of relsafe.model.schema.SCHEMA, plus [[gate]] and [[audit-deps.ignore]]"
     )
     for table, keys in SCHEMA.items():
         assert set(documented[table]) == set(keys), f"[{table}]"
@@ -104,6 +104,16 @@ def test_configuration_reference_lists_the_gate_keys() -> None:
             assert default == REQUIRED, f"[[gate]] {key}: default"
         else:
             assert toml_value(default) == defaults[key], f"[[gate]] {key}: default"
+
+
+def test_configuration_reference_lists_the_audit_ignore_keys() -> None:
+    ignore = reference_tables()["audit-deps.ignore"]
+    assert set(ignore) == set(AUDIT_IGNORE_KEYS)
+    for key, kind in AUDIT_IGNORE_KEYS.items():
+        documented_kind, default, description = ignore[key]
+        assert documented_kind == kind, f"[[audit-deps.ignore]] {key}: type"
+        assert description, f"[[audit-deps.ignore]] {key}: description"
+        assert (default == REQUIRED) is (key in ("id", "reason")), f"[[audit-deps.ignore]] {key}: default"
 
 
 def command_names() -> list[str]:

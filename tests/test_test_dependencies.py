@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import textwrap
+from collections.abc import Iterator
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -21,10 +22,18 @@ from relsafe.wheeltest.dependency_groups import DependencyGroups
 from relsafe.wheeltest.requirements import check_test_dependencies, group_requirements, wheel_requirement
 from tests.support.cli import RunRelsafe, relsafe_env
 from tests.support.git import git
+from tests.support.osv_service import OsvService
 from tests.support.wheelhouse import wheel_of_installed
 from tests.support.world import journal_dir, status_json, world
 
 NAME = "My_Pkg"
+
+
+@pytest.fixture
+def osv() -> Iterator[OsvService]:
+    """The loopback OSV service audit-deps asks about the extra's requirement (no test reaches the public one)."""
+    with OsvService() as service:
+        yield service
 
 
 def groups(table: dict[str, Any], *names: str) -> list[str]:
@@ -349,19 +358,22 @@ IMPORTS_TEST = '''
 @pytest.mark.slow
 @pytest.mark.parametrize("installer", ["uv", "pip"])
 def test_a_release_tests_the_wheel_with_its_extra_and_a_dependency_group(
-    sample: SampleProject, run_relsafe: RunRelsafe, local_index: LocalIndex, installer: str
+    sample: SampleProject, run_relsafe: RunRelsafe, local_index: LocalIndex, installer: str, osv: OsvService
 ) -> None:
     append(sample, "pyproject.toml", EXTRA_AND_GROUP)
     commit(sample, "tests/test_installed.py", textwrap.dedent(IMPORTS_TEST).lstrip())
     append(
         sample,
         "release.toml",
-        """
+        f"""
         [test]
         command = "python -m unittest discover -v -s tests"
         requires = []
         extras = ["test"]
         groups = ["test"]
+
+        [audit-deps]
+        osv-url = "{osv.query_url}"
         """,
     )
     # verify-stage installs the wheel's dependencies from the production index only: here the local index, not
@@ -381,6 +393,9 @@ def test_a_release_tests_the_wheel_with_its_extra_and_a_dependency_group(
     assert len([line for line in installs if line.endswith(" pluggy")]) == 2, installs
     assert log.count("InstalledTest.test_the_extra_and_the_group_are_in_the_test_venv) ... ok") == 2, log
     assert "iniconfig" in local_index.log_path.read_text(encoding="utf-8"), "verify-stage got it from production"
+    # the extra's requirement is audited; pluggy, a dependency group's, is the tests' only
+    assert status["steps"]["audit-deps"]["outputs"]["packages"] == [f"iniconfig=={metadata.version('iniconfig')}"]
+    assert osv.requests == [("iniconfig", metadata.version("iniconfig"))]
 
 
 def test_uv_is_found_through_its_package_without_path() -> None:

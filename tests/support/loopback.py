@@ -19,6 +19,7 @@ LOOPBACK_PACKAGES = (
     "setuptools-scm",
     "hatch-vcs",
     "pytest",
+    "sql-metadata",  # and sqlparse 0.4.3 through it: a real advisory for the audit-deps tests
 )
 # Indexes and package sources configured on the machine or in the shell, which would make a test's result depend
 # on them: the session's index replaces them all. (The shell's pip.conf goes with PIP_CONFIG_FILE.)

@@ -10,6 +10,7 @@ from relsafe.app.release import new_release
 from relsafe.app.repository import Repository
 from relsafe.steps.bump import release_commit_message
 from relsafe.tools import versioning
+from relsafe.tools.pip_audit import describe_service
 
 
 @dataclass
@@ -40,6 +41,10 @@ def make_plan(path: Path, request: str) -> Plan:
         f"production   {config.production_index_url} (read only; the tag's workflow publishes)",
     ]
     lines += [f"gate         {gate.name} before {gate.before}: {'; '.join(gate.items)}" for gate in config.gates]
+    if "audit-deps" in release.order:
+        reviewed = f"; {len(config.audit_ignores)} reviewed ignore(s)" if config.audit_ignores else ""
+        service = describe_service(config.audit_service, config.audit_osv_url)
+        lines.append(f"audit        the tested dependencies on {service} (pip-audit){reviewed}")
     if project.version_source == "bumpversion":
         lines.append(f"files        as configured in {project.bumpversion_config} (bump-my-version)")
     elif project.version_source == "scm":

@@ -1,8 +1,9 @@
 """Where the journal keeps a release's files: every path under releases/<id>/ is named here.
 
-The release folder holds the built files (dist/, kept when the release ends) and the steps' working
-files (build checkouts, the wheel built from the tree, virtualenvs, downloads), which are removed when
-it ends. Naming them in one place keeps what a step writes and what another reads the same path.
+The release folder holds the built files (dist/, kept when the release ends), the lock of the environment
+they were tested in (pylock.toml, kept too) and the steps' working files (build checkouts, the wheel built
+from the tree, virtualenvs, downloads), which are removed when it ends. Naming them in one place keeps
+what a step writes and what another reads the same path.
 """
 
 from __future__ import annotations
@@ -74,6 +75,17 @@ class ReleaseFolder:
         return self.path / step
 
     @property
+    def dependency_lock(self) -> Path:
+        """audit-deps: the PEP 751 lock of the environment smoke tested the wheel in, kept when the release ends
+        (its sha256 is in the tag's manifest), beside dist/ so that its `path` to the wheel reads `dist/…`."""
+        return self.path / "pylock.toml"
+
+    @property
+    def audit_scratch(self) -> Path:
+        """audit-deps: pip-audit's input, report and HTTP cache."""
+        return self.path / "audit-deps"
+
+    @property
     def staged_downloads(self) -> Path:
         """verify-stage: the files downloaded back from the staging index."""
         return self.path / "verify-stage" / "downloads"
@@ -94,8 +106,8 @@ class ReleaseFolder:
         return self.path / "publish-rehearsal"
 
     def scratch(self) -> list[Path]:
-        """What the steps made besides the artifacts (virtualenvs, downloads, build checkouts): tens of
-        megabytes that nothing needs once the release has ended."""
+        """What the steps made besides the artifacts and the lock of the tested environment (virtualenvs,
+        downloads, build checkouts): tens of megabytes that nothing needs once the release has ended."""
         if not self.path.is_dir():
             return []
-        return sorted(path for path in self.path.iterdir() if path != self.dist)
+        return sorted(path for path in self.path.iterdir() if path not in (self.dist, self.dependency_lock))

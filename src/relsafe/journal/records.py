@@ -88,6 +88,43 @@ class TreeWheel:
 
 
 @dataclass(frozen=True)
+class Installed:
+    """A distribution installed beside the wheel in a test venv because the wheel (with its [test] extras) needs
+    it, directly or through another: what audit-deps audits and locks."""
+
+    name: str
+    """Canonical (PEP 503) name."""
+    version: str
+    tags: tuple[str, ...] = ()
+    """The wheel tags its WHEEL file names (`py3-none-any`): which of the index's files was installed."""
+    via: str | None = None
+    """The distribution whose requirement brought it in; None when the wheel requires it itself."""
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "version": self.version, "tags": list(self.tags), "via": self.via}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Installed:
+        via = data.get("via")
+        return cls(
+            str(data["name"]),
+            str(data["version"]),
+            tuple(str(tag) for tag in data.get("tags", [])),
+            str(via) if via else None,
+        )
+
+
+@dataclass(frozen=True)
+class TestedEnvironment:
+    """One venv smoke tested the wheel in: its interpreter, the marker values it had, and the wheel's dependencies
+    as installed there (the [test] requires and groups only they needed left out)."""
+
+    python: str
+    markers: dict[str, str]
+    installed: tuple[Installed, ...]
+
+
+@dataclass(frozen=True)
 class Confirmation:
     """How a gate's checklist was confirmed: by a flag, on the terminal, or only shown in a rehearsal."""
 
@@ -188,6 +225,32 @@ class Release:
         """build: the wheel it made from the tree, when it made one."""
         recorded = self._output("build", "tree_wheel")
         return TreeWheel.from_dict(recorded) if recorded else None
+
+    def tested_environments(self) -> list[TestedEnvironment] | None:
+        """smoke: each venv it tested the wheel in, with the dependencies installed there; None when it recorded
+        none (a smoke step of a relsafe before audit-deps)."""
+        environments = self._output("smoke", "environments") or []
+        if not environments or any("installed" not in entry for entry in environments):
+            return None
+        return [
+            TestedEnvironment(
+                str(entry["python"]),
+                {str(key): str(value) for key, value in (entry.get("markers") or {}).items()},
+                tuple(Installed.from_dict(item) for item in entry["installed"]),
+            )
+            for entry in environments
+        ]
+
+    @property
+    def dependency_lock_sha256(self) -> str | None:
+        """audit-deps: the sha256 of the pylock.toml it wrote of the tested environment (the manifest carries it)."""
+        value = self._output("audit-deps", "lock_sha256")
+        return str(value) if value else None
+
+    @property
+    def audit_ignores(self) -> list[str]:
+        """audit-deps: each reviewed ignore that let an advisory pass, as one line (the manifest carries them)."""
+        return [str(entry["line"]) for entry in self._output("audit-deps", "ignored") or []]
 
     @property
     def release_diff(self) -> ReleaseDiff | None:

@@ -18,7 +18,7 @@ from typing import Any
 
 from relsafe.core.errors import ConfigError
 from relsafe.model.index_url import is_production_pypi
-from relsafe.model.schema import GateConfig, StepFacts, Validator
+from relsafe.model.schema import AuditIgnore, GateConfig, StepFacts, Validator
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -30,6 +30,7 @@ CONFIG_FILE = "release.toml"
 TESTPYPI_UPLOAD_URL = "https://test.pypi.org/legacy/"
 TESTPYPI_INDEX_URL = "https://test.pypi.org/simple/"
 PYPI_INDEX_URL = "https://pypi.org/simple/"
+OSV_QUERY_URL = "https://api.osv.dev/v1/query"
 
 
 @dataclass(frozen=True)
@@ -64,6 +65,9 @@ class Config:
     publish_workflow_check: str = "exact"  # "audit-only": the project keeps a workflow of its own, audited only
     publish_environment: str = "pypi"
     publish_trigger: str = "tag"
+    audit_osv_url: str = OSV_QUERY_URL
+    audit_service: str = "osv"
+    audit_ignores: tuple[AuditIgnore, ...] = ()
     watch_timeout: float = 1800.0
     watch_interval: float = 30.0
     extra: Mapping[str, Any] = field(default_factory=dict)

@@ -23,6 +23,11 @@ name==version --hash=sha256:<64 hex>` line per package the build ran with
 (build, the backend, their dependencies, each with its wheel's sha256;
 relsafe.model.build_requirements), each a line of a requirements file that
 the rebuild installs with `pip install --require-hashes`.
+
+Last come what the dependency audit recorded: `tested-lock: sha256:<hex>`,
+the hash of the PEP 751 lock of the environment the wheel was tested in, and
+one `audit-ignore: ID name==version [until DATE]: reason` line per reviewed
+advisory the release ships with.
 """
 
 from __future__ import annotations
@@ -39,6 +44,8 @@ _COMMIT = "commit: "
 _COMMIT_ID = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")  # SHA-1, or SHA-256 repositories
 _STAGING = "staging-index: "
 _BUILD_REQUIRES = "build-requires: "
+_TESTED_LOCK = "tested-lock: sha256:"
+_AUDIT_IGNORE = "audit-ignore: "
 
 
 @dataclass(frozen=True)
@@ -50,6 +57,10 @@ class Manifest:
     """`name==version --hash=sha256:…` pins for a rebuild (without staging only)."""
     commit: str | None = None
     """The commit the files were built from; the workflow refuses a tag on any other."""
+    tested_lock: str | None = None
+    """The sha256 of the tested environment's pylock.toml (audit-deps)."""
+    audit_ignores: tuple[str, ...] = ()
+    """The reviewed advisories the release ships with, one line each (audit-deps)."""
 
     def lines(self) -> list[str]:
         lines = [MARKER, *(f"{self.files[name]}  {name}" for name in sorted(self.files))]
@@ -58,6 +69,9 @@ class Manifest:
         if self.staging_index:
             lines.append(_STAGING + self.staging_index)
         lines += [_BUILD_REQUIRES + pin for pin in self.build_requires]
+        if self.tested_lock:
+            lines.append(_TESTED_LOCK + self.tested_lock)
+        lines += [_AUDIT_IGNORE + line for line in self.audit_ignores]
         return lines
 
     def tag_message(self, version: str) -> str:
@@ -70,11 +84,14 @@ def of_artifacts(
     build_requires: Sequence[str] = (),
     *,
     commit: str | None = None,
+    tested_lock: str | None = None,
+    audit_ignores: Sequence[str] = (),
 ) -> Manifest:
     """The manifest of the build step's recorded artifacts (file name → sha256), built from `commit`."""
     if commit is not None and not _COMMIT_ID.fullmatch(commit):
         raise ValueError(f"not a full commit id: {commit!r}")
-    return Manifest(dict(files), staging_index, tuple(build_requirements.checked(build_requires)), commit)
+    checked = tuple(build_requirements.checked(build_requires))
+    return Manifest(dict(files), staging_index, checked, commit, tested_lock, tuple(audit_ignores))
 
 
 def parse(message: str) -> Manifest | None:
@@ -92,6 +109,8 @@ def parse(message: str) -> Manifest | None:
     staging: str | None = None
     commit: str | None = None
     pins: list[str] = []
+    tested_lock: str | None = None
+    ignores: list[str] = []
     for line in lines[lines.index(MARKER) + 1 :]:
         file_line = _FILE_LINE.fullmatch(line)
         if file_line:
@@ -106,8 +125,12 @@ def parse(message: str) -> Manifest | None:
             staging = line.removeprefix(_STAGING)
         elif line.startswith(_BUILD_REQUIRES):
             pins.append(line.removeprefix(_BUILD_REQUIRES))
+        elif line.startswith(_TESTED_LOCK):
+            tested_lock = line.removeprefix(_TESTED_LOCK)
+        elif line.startswith(_AUDIT_IGNORE):
+            ignores.append(line.removeprefix(_AUDIT_IGNORE))
         else:
             break
     if not files:
         raise ValueError("the manifest names no file")
-    return Manifest(files, staging, tuple(build_requirements.checked(pins)), commit)
+    return Manifest(files, staging, tuple(build_requirements.checked(pins)), commit, tested_lock, tuple(ignores))

@@ -3,6 +3,7 @@ that turns raw TOML into Config values, naming the file, the key and what was ex
 
 from __future__ import annotations
 
+import datetime
 import difflib
 import math
 import os
@@ -31,6 +32,16 @@ class GateConfig:
     name: str
     before: str = "tag"
     items: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class AuditIgnore:
+    """A reviewed advisory the release may ship with ([[audit-deps.ignore]]): why, and until when."""
+
+    id: str
+    reason: str
+    until: str | None = None
+    """YYYY-MM-DD: the last day the ignore holds; None for no end."""
 
 
 @dataclass(frozen=True)
@@ -103,6 +114,10 @@ SCHEMA: dict[str, dict[str, Key]] = {
             "publish_trigger", "str", '"tag": the pushed tag starts it; "release": a GitHub Release published by hand'
         ),
     },
+    "audit-deps": {
+        "osv-url": Key("audit_osv_url", "str", "the OSV service's query URL (pip-audit --osv-url)"),
+        "service": Key("audit_service", "str", '"osv", or "pypi" for PyPI\'s JSON API'),
+    },
     "watch": {
         "timeout": Key("watch_timeout", "number", "seconds to wait for the version on the production index"),
         "interval": Key("watch_interval", "number", "seconds between two polls of the production index"),
@@ -114,6 +129,10 @@ PUBLISH_TRIGGERS = ("tag", "release")
 WORKFLOW_CHECKS = ("exact", "audit-only")
 GATE_KEYS = {"name": "str", "before": "str", "items": "list[str]"}
 TABLES = (*SCHEMA, "gate")
+AUDIT_SERVICES = ("osv", "pypi")
+AUDIT_IGNORE_KEYS = {"id": "str", "reason": "str", "until": "str"}
+"""[[audit-deps.ignore]]: `until` may also be a TOML date (2027-01-31)."""
+ADVISORY_ID = re.compile(r"[A-Za-z][A-Za-z0-9]*-[A-Za-z0-9._:-]+")
 
 
 def _expected(kind: str) -> str:
@@ -189,6 +208,9 @@ class Validator:
             if not isinstance(content, Mapping):
                 raise self.fail(table, "expected a table")
             for key, value in content.items():
+                if (table, key) == ("audit-deps", "ignore"):
+                    values["audit_ignores"] = self.audit_ignores(value)
+                    continue
                 schema = SCHEMA[table]
                 if key not in schema:
                     raise self.fail(f"{table}.{key}", "unknown key" + _suggest(key, list(schema)))
@@ -232,6 +254,47 @@ class Validator:
             if names.count(name) > 1:
                 raise self.fail("gate", f"gate name {name!r} is used twice; names must be unique")
         return tuple(gates)
+
+    def audit_ignores(self, content: Any) -> tuple[AuditIgnore, ...]:
+        """[[audit-deps.ignore]]: each needs the advisory's id and a reason, one plain line each (they are shown
+        and carried by the tag's message); `until` is a date."""
+        if not isinstance(content, list) or not all(isinstance(entry, Mapping) for entry in content):
+            raise self.fail("audit-deps.ignore", "expected an array of tables ([[audit-deps.ignore]])")
+        ignores = []
+        for index, entry in enumerate(content):
+            where = f"audit-deps.ignore[{index}]"
+            for key, value in entry.items():
+                if key not in AUDIT_IGNORE_KEYS:
+                    raise self.fail(f"{where}.{key}", "unknown key" + _suggest(key, list(AUDIT_IGNORE_KEYS)))
+                if not _conforms(value, "str") and not (key == "until" and _is_date(value)):
+                    raise self.fail(f"{where}.{key}", f"expected {_expected('str')}, got {value!r}")
+            advisory = str(entry.get("id", "")).strip()
+            if not ADVISORY_ID.fullmatch(advisory):
+                raise self.fail(
+                    f"{where}.id", f"expected an advisory id such as PYSEC-2023-87, GHSA-… or CVE-…, got {advisory!r}"
+                )
+            reason = " ".join(str(entry.get("reason", "")).split())
+            if not reason:
+                raise self.fail(f"{where}.reason", f"expected why {advisory} may be ignored: a reviewed reason")
+            problem = _display_problem(str(entry["reason"]).strip())
+            if problem is not None:
+                raise self.fail(f"{where}.reason", f"expected plain text on one line, got {problem}")
+            ignores.append(AuditIgnore(advisory, reason, self._until(entry.get("until"), f"{where}.until")))
+        ids = [ignore.id for ignore in ignores]
+        for advisory in ids:
+            if ids.count(advisory) > 1:
+                raise self.fail("audit-deps.ignore", f"{advisory} is ignored twice; keep one entry")
+        return tuple(ignores)
+
+    def _until(self, value: Any, key: str) -> str | None:
+        if value is None:
+            return None
+        if _is_date(value):
+            return str(value.isoformat())
+        try:
+            return datetime.date.fromisoformat(str(value)).isoformat()
+        except ValueError:
+            raise self.fail(key, f'expected a date "YYYY-MM-DD", got {value!r}') from None
 
     def _check_tag_format(self, tag_format: str) -> None:
         """Everything git and relsafe need of a tag name, found now and not at the tag step, after a bump
@@ -330,6 +393,18 @@ class Validator:
                 "publish.workflow-check",
                 f'expected "exact" or "audit-only", got {check!r}' + _suggest(check, list(WORKFLOW_CHECKS)),
             )
+        service = values.get("audit_service")
+        if service is not None and service not in AUDIT_SERVICES:
+            raise self.fail(
+                "audit-deps.service",
+                f'expected "osv" or "pypi", got {service!r}' + _suggest(service, list(AUDIT_SERVICES)),
+            )
+        osv_url = values.get("audit_osv_url")
+        problem = url_problem(osv_url) if osv_url is not None else None
+        if problem is not None:  # never echo the URL: it may hold a credential
+            raise self.fail("audit-deps.osv-url", f"{problem}; expected the service's query URL (…/v1/query)")
+        if osv_url is not None and service == "pypi":
+            raise self.fail("audit-deps.osv-url", 'is used with service = "osv" only; remove one of them')
         for key in ("watch_timeout", "watch_interval"):
             if key in values and not (math.isfinite(values[key]) and values[key] > 0):
                 raise self.fail(f"watch.{key.split('_')[1]}", f"expected a finite positive number, got {values[key]!r}")
@@ -352,6 +427,11 @@ class Validator:
                 f"the upload credential would go to {host}, which is neither TestPyPI nor loopback; name that "
                 f'host in [staging] upload-host = "{host}" to send it there',
             )
+
+
+def _is_date(value: Any) -> bool:
+    """A TOML local date (2027-01-31): a date, not a date-time."""
+    return isinstance(value, datetime.date) and not isinstance(value, datetime.datetime)
 
 
 def _parsed_format(tag_format: str, validator: Validator) -> list[tuple[str, str | None, str | None, str | None]]:

@@ -33,6 +33,7 @@ STEPS: tuple[StepRow, ...] = (
     StepRow("build", "relsafe.steps.build:Build"),
     StepRow("inspect", "relsafe.steps.inspect:Inspect", needs=("build",)),
     StepRow("smoke", "relsafe.steps.smoke:Smoke", needs=("build",)),
+    StepRow("audit-deps", "relsafe.steps.audit_deps:AuditDeps", needs=("build", "smoke")),
     StepRow("stage", "relsafe.steps.stage:Stage", needs=("build",)),
     StepRow("verify-stage", "relsafe.steps.verify_stage:VerifyStage", needs=("build", "stage")),
     StepRow("gate", "relsafe.steps.gate:Gate"),

@@ -23,8 +23,11 @@ def release_manifest(ctx: Context) -> manifest.Manifest | None:
     files = ctx.release.artifact_hashes()
     if not files:
         return None
+    lock, ignores = ctx.release.dependency_lock_sha256, ctx.release.audit_ignores  # audit-deps
     if "stage" in ctx.release.order:
-        return manifest.of_artifacts(files, ctx.staging.index_url, commit=ctx.bump_commit)
+        return manifest.of_artifacts(
+            files, ctx.staging.index_url, commit=ctx.bump_commit, tested_lock=lock, audit_ignores=ignores
+        )
     pins = ctx.release.build_requirements()
     if not build_requirements.hashed(pins):  # recorded by a relsafe that kept none, or no hashes: the rebuild
         raise StepFailed(  # installs them with --require-hashes and would refuse the tag
@@ -32,7 +35,9 @@ def release_manifest(ctx: Context) -> manifest.Manifest | None:
             "rebuild needs from the tag",
             hint="run `relsafe abort` and release again (or add stage to [release] steps)",
         )
-    return manifest.of_artifacts(files, None, build_requires=pins, commit=ctx.bump_commit)
+    return manifest.of_artifacts(
+        files, None, build_requires=pins, commit=ctx.bump_commit, tested_lock=lock, audit_ignores=ignores
+    )
 
 
 def unproven(ctx: Context) -> str | None:

@@ -2,8 +2,9 @@
 
 smoke tests the wheel it built and verify-stage the one it downloaded from
 the staging index; both hold a Session, prepare it while earlier steps run,
-and record what run() returns. The three looks at an installed venv only
-read it, so they run side by side.
+and record what run() returns. The four looks at an installed venv (pip
+check, the import probe, the tests, what the wheel installed) only read it,
+so they run side by side.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from relsafe.model.project import Project
 from relsafe.tools import process
 from relsafe.tools import venv as venvs
 from relsafe.wheeltest.environment import Environments, Wheel, install_wheel, pythons
+from relsafe.wheeltest.installed import tested_environment
 from relsafe.wheeltest.probe import top_level_modules, verify_installed
 from relsafe.wheeltest.provenance import install_recorder
 from relsafe.wheeltest.suite import run_suite
@@ -58,11 +60,13 @@ class Session:
             site_packages = venvs.site_packages(venv, self.log)
             install_recorder(site_packages[0])  # before any interpreter starts in the venv: it reads the .pth
             modules = top_level_modules(wheel.path)
-            # Three read-only looks at one venv, side by side; their errors in this order, as when they ran in turn.
-            *_, tests = process.side_by_side(
+            extras = self.config.test_extras
+            # Four read-only looks at one venv, side by side; their errors in this order, as when they ran in turn.
+            *_, tests, tested = process.side_by_side(
                 partial(venvs.pip_check, venv, self.log),
                 partial(verify_installed, venv, wheel.path, self.project.name, version, self.log, venv.path),
                 partial(run_suite, venv, self.config, self.project.root, modules, site_packages, self.log, note),
+                partial(tested_environment, venv, python, site_packages, self.project.name, extras, self.log),
             )
             note(
                 f"{Path(python).name}: venv {venv.seconds:.1f}s, install {install_seconds:.1f}s, "
@@ -74,6 +78,9 @@ class Session:
                     "venv_seconds": round(venv.seconds, 2),
                     "install_seconds": round(install_seconds, 2),
                     "tests": tests,
+                    # what the wheel brought into the venv, for audit-deps (journal.records.TestedEnvironment)
+                    "markers": tested.markers,
+                    "installed": [item.as_dict() for item in tested.installed],
                 }
             )
             shutil.rmtree(venv.path, ignore_errors=True)
