@@ -116,8 +116,25 @@ def audit(
     if failures:
         # the cause that says something (`HTTPError: 500 Server Error…`) over pip-audit's bare ServiceError
         cause = next((line for line in reversed(failures) if ": " in line), failures[-1])
-        raise ServiceFailed(f"{describe_service(service, osv_url)} did not answer: {cause}", details=done.tail())
+        raise ServiceFailed(f"{describe_service(service, osv_url)} did not answer: {_short(cause)}")
     raise ToolFailed(f"pip-audit failed (exit {done.returncode})", details=done.tail())
+
+
+_UNREACHED = (
+    (re.compile(r"Failed to resolve '([^']+)'"), "cannot resolve {0}"),
+    (re.compile(r"Connection refused"), "connection refused"),
+    (re.compile(r"timed out|Timeout", re.IGNORECASE), "timed out"),
+    (re.compile(r"(\d{3} (?:Client|Server) Error)"), "{0}"),
+)
+
+
+def _short(cause: str) -> str:
+    """One line a maintainer can act on, not requests' nested repr (pip-audit's whole output is in the log)."""
+    for pattern, said in _UNREACHED:
+        found = pattern.search(cause)
+        if found:
+            return said.format(*found.groups())
+    return cause if len(cause) <= 160 else cause[:157] + "..."
 
 
 def _read_report(report: Path) -> list[AuditedPackage]:
