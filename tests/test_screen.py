@@ -8,11 +8,15 @@ import signal
 import subprocess
 import textwrap
 import time
+from io import StringIO
 from pathlib import Path
 
 import pytest
+from rich.console import Console
+from rich.text import Text
 
 from relsafe.app.sample import SampleProject, create_sample
+from relsafe.cli.console import StepView
 from relsafe.tools.localindex import LocalIndex
 from relsafe.tools.process import error_tail
 from tests.support.cli import RunRelsafe, relsafe_command, relsafe_env
@@ -234,3 +238,66 @@ def test_ctrl_c_during_a_rehearsal_says_it_left_nothing(
     records = [json.loads(path.read_text()) for path in (journal_dir(sample) / "history").glob("*.json")]
     assert [record["status"] for record in records] == ["interrupted"]
     assert status_json(sample) is None or status_json(sample)["status"] == "interrupted"
+
+
+class Clock:
+    """The console's clock, moved by the test: the spinner's frame and the elapsed time follow it."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def live_console(clock: Clock) -> tuple[Console, StringIO]:
+    screen = StringIO()
+    return Console(file=screen, force_terminal=True, width=100, get_time=clock, markup=False), screen
+
+
+STEPS = [("preflight", "Preflight checks"), ("build", "Build sdist and wheel"), ("tag", "Tag the release")]
+DOTS = set("⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏")
+
+
+def test_the_live_spinner_turns_and_the_steps_to_come_are_listed() -> None:
+    clock = Clock()
+    console, screen = live_console(clock)
+    with StepView(console) as view:
+        view.planned(STEPS)
+        view.step_started("preflight", "Preflight checks")
+        assert view.live is not None
+        for _ in range(6):
+            clock.now += 0.3
+            view.live.refresh()
+        shown = screen.getvalue()
+        frames = {char for char in shown if char in DOTS}
+        assert len(frames) >= 4, f"one spinner, drawn at each refresh, turns: {frames}"
+        assert "1.8s" in shown, "the clock counts"
+        lines = Text.from_ansi(shown).plain.splitlines()
+        pending = [line for line in lines if line.rstrip().endswith("pending")]
+        assert any("Build sdist and wheel" in line for line in pending), lines
+        assert any("Tag the release" in line for line in pending), lines
+        view.step_finished("preflight", "done", 1.8, "all clear")
+    end = Text.from_ansi(screen.getvalue()).plain
+    assert "all clear" in end
+
+
+def test_a_gate_question_leaves_no_piece_of_the_table_over_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The table is taken off before the question and drawn again below the answer: nothing moves the cursor
+    up over the question's line."""
+    clock = Clock()
+    console, screen = live_console(clock)
+    monkeypatch.setattr("sys.stdin", StringIO("y\n"))  # the person's answer
+    with StepView(console) as view:
+        view.planned(STEPS)
+        view.step_started("preflight", "Preflight checks")
+        assert view.live is not None
+        view.live.refresh()
+        assert view.ask("The changelog is updated?") is True
+        assert view.live is not None, "the live table is back"
+        clock.now += 0.5
+        view.live.refresh()
+        after = screen.getvalue().rsplit("The changelog is updated?", 1)[1]
+        first_table = after.index("step")
+        assert "\x1b[1A" not in after[:first_table], "the table's first drawing after the answer starts below it"
+        assert "Build sdist and wheel" in after
