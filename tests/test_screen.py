@@ -6,6 +6,7 @@ import json
 import os
 import signal
 import subprocess
+import sys
 import textwrap
 import time
 from io import StringIO
@@ -19,6 +20,7 @@ from relsafe.app.sample import SampleProject, create_sample
 from relsafe.cli.console import StepView
 from relsafe.tools.localindex import LocalIndex
 from relsafe.tools.process import error_tail
+from relsafe.wheeltest.suite import failing_lines
 from tests.support.cli import RunRelsafe, relsafe_command, relsafe_env
 from tests.support.git import git
 from tests.support.world import journal_dir, status_json, world
@@ -301,3 +303,38 @@ def test_a_gate_question_leaves_no_piece_of_the_table_over_it(monkeypatch: pytes
         first_table = after.index("step")
         assert "\x1b[1A" not in after[:first_table], "the table's first drawing after the answer starts below it"
         assert "Build sdist and wheel" in after
+
+
+def pytest_output(folder: Path, files: dict[str, str]) -> str:
+    """The output of a real pytest run over `files` (name → source) in `folder`/tests."""
+    tests = folder / "tests"
+    tests.mkdir(parents=True)
+    for name, source in files.items():
+        (tests / name).write_text(textwrap.dedent(source), encoding="utf-8")
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests"],
+        cwd=folder,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode != 0
+    return done.stdout + done.stderr
+
+
+def test_a_failing_suite_shows_why_its_first_tests_failed(tmp_path: Path) -> None:
+    """pytest's own output, from a real run: a collection error's cause and each failure's exception are
+    shown, not only `ERROR tests/test_x.py`; the tally ends the lines, and they stay few."""
+    collection = failing_lines(pytest_output(tmp_path / "a", {"test_imports.py": "import attr_that_is_missing\n"}))
+    tests = {f"test_data{n}.py": "def test_loads():\n    open('no-such-table.csv')\n" for n in range(5)}
+    tests["test_sum.py"] = "def test_sum():\n    assert 1 + 1 == 3\n"
+    failures = failing_lines(pytest_output(tmp_path / "b", tests))
+
+    assert collection[0] == (
+        "ERROR collecting tests/test_imports.py: ModuleNotFoundError: No module named 'attr_that_is_missing'"
+    )
+    assert "ERROR tests/test_imports.py" in collection
+    assert failures[0].startswith("test_loads: FileNotFoundError: [Errno 2] No such file or directory"), failures
+    assert sum(line.startswith("test_loads: ") for line in failures) == 3, "the first three failures say why"
+    assert "6 failed" in failures[-1], failures
+    assert len(failures) <= 3 * 2 + 8
