@@ -255,6 +255,9 @@ def finished(release: Release) -> Text:
         if unproven:
             line.append("; ")
             line.append(str(unproven), "yellow")
+        approval = release.steps["push"].outputs.get("next_step") if "push" in release.steps else None
+        if approval:
+            line.append(f"\nnext: {approval}")
         return line
     return Text.assemble(
         (f"finished {' → '.join(release.order)} for {release.version}", "bold green"),

@@ -188,7 +188,7 @@ class Pipeline:
             raise refusal
         if found.state == CHECK_DONE:
             record.outputs = dict(found.outputs)
-            self._finish(step, started, "already done")
+            self._finish(step, started, str(found.outputs.get("summary") or "already done"))
             return
         if step.changes_world and self.world_to_recheck:
             self._recheck_world(ctx, step, started)
