@@ -253,8 +253,8 @@ def _refuse_moved_head(git: Git, release: Release) -> None:
         if git.is_ancestor(bump_commit, head):
             later = git.count_between(bump_commit, head)
             raise Refused(
-                f"HEAD moved since the bump: {later} commit(s) after the bump ({bump_commit[:12]}) are not in the "
-                "build this release tested and would tag",
+                f"HEAD moved since the bump: {later} commit(s) after the bump ({bump_commit[:12]}), up to "
+                f"{head[:12]}, are not in the build this release tested and would tag",
                 hint="`relsafe abort` keeps them (and says how to drop the bump under them); then "
                 f"`relsafe release {release.request}` releases them",
             )
