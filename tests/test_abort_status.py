@@ -8,11 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from relsafe.app.sample import SampleProject
+from relsafe.app.sample import SampleProject, create_sample
+from relsafe.tools.localindex import LocalIndex
 from tests.support.cli import RunRelsafe
 from tests.support.git import git
 from tests.support.processes import kill_at, kill_once_the_remote_took_the_push
-from tests.support.remotes import fail_push
+from tests.support.remotes import REJECT, fail_push, install_hook
 from tests.support.world import assert_released, journal_dir, status_json, version_in_files, world
 
 
@@ -64,7 +65,7 @@ def test_abort_after_a_failed_push_removes_the_local_tag_and_the_bump_commit(
 
 
 @pytest.mark.slow
-def test_abort_keeps_the_bump_commit_when_the_tree_has_changes_and_says_how_to_remove_it(
+def test_abort_removes_the_bump_commit_and_keeps_uncommitted_changes(
     release_sample: SampleProject, run_relsafe: RunRelsafe
 ) -> None:
     sample = release_sample
@@ -76,13 +77,56 @@ def test_abort_keeps_the_bump_commit_when_the_tree_has_changes_and_says_how_to_r
     proc = run_relsafe("abort", cwd=sample.root)
 
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert f"kept the bump commit {bump[:12]}" in proc.stdout
-    assert f"git reset --hard {base[:12]}" in proc.stdout
+    assert f"removed the bump commit {bump[:12]}" in proc.stdout
+    assert "your uncommitted changes are kept (README.md)" in proc.stdout
+    assert "reset --hard" not in proc.stdout
     assert "deleted the local tag v0.2.0" in proc.stdout
-    assert git(sample.root, "rev-parse", "HEAD") == bump
+    assert git(sample.root, "rev-parse", "HEAD") == base
     assert (sample.root / "README.md").read_text() == "# work in progress\n", "the user's change is untouched"
+    assert set(version_in_files(sample).values()) == {"0.1.0"}
     assert git(sample.root, "tag", "--list") == ""
     _aborted(sample, status["id"])
+
+
+@pytest.mark.slow
+def test_abort_keeps_a_fix_committed_after_the_bump_and_advises_only_what_keeps_it(
+    release_sample: SampleProject, run_relsafe: RunRelsafe
+) -> None:
+    """A fix committed on top of the bump is never thrown away: resume refuses to build on it and says abort
+    keeps it; abort keeps both commits and advises a rebase that drops the bump under the fix."""
+    sample = release_sample
+    base = git(sample.root, "rev-parse", "HEAD")
+    status, hook = fail_push(sample, run_relsafe)
+    bump = status["steps"]["bump"]["outputs"]["commit"]
+    (sample.root / "CHANGES.md").write_text("the fix\n", encoding="utf-8")
+    git(sample.root, "add", "CHANGES.md")
+    git(sample.root, "commit", "-q", "-m", "The fix")
+    fix = git(sample.root, "rev-parse", "HEAD")
+
+    resumed = run_relsafe("resume", cwd=sample.root)
+    assert resumed.returncode == 4, resumed.stdout + resumed.stderr
+    assert "1 commit(s) after the bump" in resumed.stderr and "`relsafe abort` keeps them" in resumed.stderr
+    assert "reset --hard" not in resumed.stderr
+
+    proc = run_relsafe("abort", cwd=sample.root)
+
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert f"kept the bump commit {bump[:12]}: 1 commit(s) were made after it" in proc.stdout
+    advice = f"git rebase --onto {base[:12]} {bump[:12]}"
+    assert advice in proc.stdout
+    assert "reset --hard" not in proc.stdout
+    assert git(sample.root, "rev-parse", "HEAD") == fix
+    assert git(sample.root, "tag", "--list") == ""
+    _aborted(sample, status["id"])
+
+    # the advice does what it says: the bump is gone, the fix is kept, and the next release goes through
+    git(sample.root, *advice.removeprefix("git ").split())
+    assert git(sample.root, "rev-list", "--count", f"{base}..HEAD") == "1"
+    assert (sample.root / "CHANGES.md").read_text(encoding="utf-8") == "the fix\n"
+    assert set(version_in_files(sample).values()) == {"0.1.0"}
+    hook.unlink()
+    again = run_relsafe("release", "minor", cwd=sample.root)
+    assert again.returncode == 0, again.stdout + again.stderr
 
 
 @pytest.mark.slow
@@ -90,6 +134,7 @@ def test_abort_keeps_commits_when_head_moved(release_sample: SampleProject, run_
     sample = release_sample
     status, _hook = fail_push(sample, run_relsafe)
     bump = status["steps"]["bump"]["outputs"]["commit"]
+    git(sample.root, "checkout", "-q", "-b", "elsewhere", status["base_commit"])
     (sample.root / "CHANGES.md").write_text("later\n", encoding="utf-8")
     git(sample.root, "add", "CHANGES.md")
     git(sample.root, "commit", "-q", "-m", "Later work")
@@ -98,7 +143,7 @@ def test_abort_keeps_commits_when_head_moved(release_sample: SampleProject, run_
     proc = run_relsafe("abort", cwd=sample.root)
 
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert f"kept the bump commit {bump[:12]}: HEAD moved" in proc.stdout
+    assert f"kept the bump commit {bump[:12]}: HEAD ({later[:12]}) is elsewhere" in proc.stdout
     assert git(sample.root, "rev-parse", "HEAD") == later
     assert git(sample.root, "tag", "--list") == ""
     _aborted(sample, status["id"])
@@ -218,3 +263,33 @@ def test_status_shows_a_failed_release_step_by_step(release_sample: SampleProjec
         check=True,
     )
     assert run_relsafe("status", "-C", elsewhere.stdout.strip(), cwd=sample.root.parent).returncode == 0
+
+
+@pytest.mark.slow
+def test_after_abort_the_next_release_passes_over_the_version_staging_used_up(
+    tmp_path: Path, local_index: LocalIndex, run_relsafe: RunRelsafe
+) -> None:
+    """0.2.0 reached the staging index before the push failed: after abort, `release minor` names 0.2.1 and
+    says why, in the plan and in the release, and releases it."""
+    sample = create_sample(tmp_path, index=(local_index.upload_url, local_index.index_url), offline=True)
+    hook = install_hook(sample, REJECT)
+    failed = run_relsafe("release", "minor", cwd=sample.root)
+    assert failed.returncode == 1, failed.stdout + failed.stderr
+    assert "`relsafe resume` runs push again" in failed.stderr
+    assert "0.2.0 is on the staging index" in failed.stderr
+
+    aborted = run_relsafe("abort", cwd=sample.root)
+    assert aborted.returncode == 0, aborted.stdout + aborted.stderr
+    assert "0.2.0 is used up there, so the next `relsafe release minor` takes the version after it" in aborted.stdout
+
+    planned = run_relsafe("release", "minor", "--plan", cwd=sample.root)
+    assert planned.returncode == 0, planned.stdout + planned.stderr
+    assert "0.1.0 → 0.2.1" in planned.stdout
+    assert "0.2.0 is used up: the aborted release" in planned.stdout
+
+    hook.unlink()
+    base = git(sample.root, "rev-parse", "HEAD")
+    released = run_relsafe("release", "minor", cwd=sample.root)
+    assert released.returncode == 0, released.stdout + released.stderr
+    assert "0.2.0 is used up" in released.stdout
+    assert_released(sample, "0.2.1", base)

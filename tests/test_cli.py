@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from importlib.metadata import version
@@ -211,3 +212,32 @@ def test_a_commands_own_exit_code_passes_the_guard(tmp_path: Path, run_relsafe: 
     assert proc.returncode == 4, proc.stdout + proc.stderr
     assert "dangerous-trigger" in proc.stdout
     assert "internal error" not in proc.stdout + proc.stderr
+
+
+@pytest.mark.parametrize(
+    "args", [("status", "--json"), ("status",), ("audit", "--format", "json"), ("--help",), ("demo", "--help")]
+)
+def test_a_reader_that_went_away_ends_the_command_quietly(tmp_path: Path, args: tuple[str, ...]) -> None:
+    """`relsafe status --json | head -1`: once the reader has closed the pipe, relsafe ends as Unix tools do
+    (exit 141, 128 + SIGPIPE), says nothing and leaves no internal-error log."""
+    sample = create_sample(tmp_path / "work")
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    reader, writer = os.pipe()
+    os.close(reader)  # the reader is gone before relsafe writes its first line
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-m", "relsafe", *args],
+            cwd=sample.root,
+            env=relsafe_env(TMPDIR=str(scratch)),
+            stdout=writer,
+            stderr=subprocess.PIPE,
+            stdin=subprocess.DEVNULL,
+            text=True,
+            timeout=120,
+        )
+    finally:
+        os.close(writer)
+    assert proc.returncode == 141, proc.stderr
+    assert proc.stderr == ""
+    assert not list(scratch.iterdir()), "no internal-error log"

@@ -40,7 +40,11 @@ def test_demo_runs_the_whole_pipeline_offline(tmp_path: Path) -> None:
         assert re.search(rf"^\s+{re.escape(step)}\s+done$", out, re.MULTILINE), (step, out)
     assert "released 0.1.0 → 0.2.0" in out
     assert "staged on the embedded index and read back: relsafe_sample-0.2.0-py3-none-any.whl" in out
-    assert "gate 'checklist': confirmed by --confirm checklist" in out
+    assert "gate 'checklist': the demo answered it for you (confirmed by --confirm checklist" in out
+    assert "a real release asks you each item" in out
+    lines = out.splitlines()
+    assert lines[-3:][0] == "on your own project:"
+    assert lines[-2].lstrip().startswith("relsafe init ") and "relsafe release patch --dry-run" in lines[-1]
     artifacts = Path(re.search(r"its artifacts are in (\S+)", out).group(1))  # type: ignore[union-attr]
     assert sorted(p.name for p in artifacts.iterdir()) == [
         "relsafe_sample-0.2.0-py3-none-any.whl",

@@ -86,6 +86,9 @@ class Recorder:
 
     events: list[tuple[str, ...]] = field(default_factory=list)
 
+    def planned(self, steps: list[tuple[str, str]]) -> None:
+        self.events.append(("planned", *(name for name, _title in steps)))
+
     def step_started(self, name: str, title: str) -> None:
         self.events.append(("started", name))
 
@@ -242,7 +245,7 @@ def test_a_changed_input_is_refused_on_resume_with_a_message_naming_it(
 
     assert refused.value.message == "bump was done on other inputs than it would have now: source: one → two"
     assert calls == []
-    assert observer.events == [("started", "bump")]
+    assert observer.events == [("planned", "bump", "build", "tag"), ("started", "bump")]
     assert on_disk(repo) == before
 
 

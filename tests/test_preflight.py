@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from relsafe.app.sample import SampleProject
-from tests.support.cli import RunRelsafe
+from tests.support.cli import RunRelsafe, relsafe_env
 from tests.support.git import git
 from tests.support.remotes import push_from_another_clone
 from tests.support.static_index import StaticIndex
@@ -230,3 +230,48 @@ def test_a_project_that_takes_no_upload_on_the_production_index_is_refused(
     assert "\x1b" not in proc.stderr
     assert world(sample) == before
     assert status_json(sample)["steps"]["preflight"]["status"] in ("blocked", "failed")  # type: ignore[index]
+
+
+SECOND_PUBLISHER = """\
+name: upload
+on:
+  push:
+    branches: [main]
+jobs:
+  upload:
+    runs-on: ubuntu-latest
+    steps:
+      - uses: actions/checkout@v4
+      - run: pipx run build
+      - uses: pypa/gh-action-pypi-publish@release/v1
+        with:
+          password: ${{ secrets.PYPI_TOKEN }}
+"""
+
+
+def test_workflow_findings_say_once_where_their_fix_is_and_piped_lines_stay_whole(
+    release_sample: SampleProject, run_relsafe: RunRelsafe
+) -> None:
+    """Each finding is one line, whole even when piped at the default 80 columns; `relsafe audit` is named once."""
+    sample = release_sample
+    (sample.root / ".github" / "workflows" / "upload.yml").write_text(SECOND_PUBLISHER, encoding="utf-8")
+    git(sample.root, "add", "-A")
+    git(sample.root, "commit", "-qm", "A second way to PyPI")
+    git(sample.root, "push", "-q", "origin", "main")
+    env = {key: value for key, value in relsafe_env().items() if key != "COLUMNS"}
+
+    refused = run_relsafe("release", "minor", cwd=sample.root, env=env)
+    rehearsed = run_relsafe("release", "minor", "--dry-run", cwd=sample.root, env=env)
+
+    assert refused.returncode == 4, refused.stdout + refused.stderr
+    findings = [line for line in refused.stderr.splitlines() if "upload.yml:" in line]
+    assert len(findings) >= 2, refused.stderr
+    assert refused.stderr.count("relsafe audit") == 1, refused.stderr
+    assert rehearsed.returncode == 4, rehearsed.stdout + rehearsed.stderr
+    table = rehearsed.stdout.split("blocker(s)", 1)[1]
+    assert table.count("relsafe audit") == 1, table
+    shown = [line.strip() for line in table.splitlines() if "upload.yml:" in line]
+    assert len(shown) >= 2 and any(len(line) > 80 for line in shown), shown
+    for line in findings:  # the same finding, not cut into pieces
+        message = line.split("upload.yml:", 1)[1]
+        assert any(message in whole for whole in shown), (message, shown)

@@ -71,6 +71,9 @@ def test_minor_release_bumps_tags_pushes_and_records_every_step(
 
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "released 0.2.0" in proc.stdout
+    # what comes next: the publish job waits for a reviewer (the sample's remote is a folder, not GitHub)
+    assert "next: approve the deployment of the .github/workflows/relsafe-publish.yml run for v0.2.0 " in proc.stdout
+    assert "(environment 'pypi') on the repository's Actions page" in proc.stdout
     assert "Traceback" not in proc.stdout + proc.stderr
     status = assert_released(sample, "0.2.0", base)
     assert git(sample.remote, "tag", "--list") == "v0.2.0"

@@ -6,15 +6,21 @@ import json
 import os
 import signal
 import subprocess
+import sys
 import textwrap
 import time
+from io import StringIO
 from pathlib import Path
 
 import pytest
+from rich.console import Console
+from rich.text import Text
 
 from relsafe.app.sample import SampleProject, create_sample
+from relsafe.cli.console import StepView
 from relsafe.tools.localindex import LocalIndex
 from relsafe.tools.process import error_tail
+from relsafe.wheeltest.suite import failing_lines
 from tests.support.cli import RunRelsafe, relsafe_command, relsafe_env
 from tests.support.git import git
 from tests.support.world import journal_dir, status_json, world
@@ -234,3 +240,101 @@ def test_ctrl_c_during_a_rehearsal_says_it_left_nothing(
     records = [json.loads(path.read_text()) for path in (journal_dir(sample) / "history").glob("*.json")]
     assert [record["status"] for record in records] == ["interrupted"]
     assert status_json(sample) is None or status_json(sample)["status"] == "interrupted"
+
+
+class Clock:
+    """The console's clock, moved by the test: the spinner's frame and the elapsed time follow it."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def live_console(clock: Clock) -> tuple[Console, StringIO]:
+    screen = StringIO()
+    return Console(file=screen, force_terminal=True, width=100, get_time=clock, markup=False), screen
+
+
+STEPS = [("preflight", "Preflight checks"), ("build", "Build sdist and wheel"), ("tag", "Tag the release")]
+DOTS = set("⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏")
+
+
+def test_the_live_spinner_turns_and_the_steps_to_come_are_listed() -> None:
+    clock = Clock()
+    console, screen = live_console(clock)
+    with StepView(console) as view:
+        view.planned(STEPS)
+        view.step_started("preflight", "Preflight checks")
+        assert view.live is not None
+        for _ in range(6):
+            clock.now += 0.3
+            view.live.refresh()
+        shown = screen.getvalue()
+        frames = {char for char in shown if char in DOTS}
+        assert len(frames) >= 4, f"one spinner, drawn at each refresh, turns: {frames}"
+        assert "1.8s" in shown, "the clock counts"
+        lines = Text.from_ansi(shown).plain.splitlines()
+        pending = [line for line in lines if line.rstrip().endswith("pending")]
+        assert any("Build sdist and wheel" in line for line in pending), lines
+        assert any("Tag the release" in line for line in pending), lines
+        view.step_finished("preflight", "done", 1.8, "all clear")
+    end = Text.from_ansi(screen.getvalue()).plain
+    assert "all clear" in end
+
+
+def test_a_gate_question_leaves_no_piece_of_the_table_over_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The table is taken off before the question and drawn again below the answer: nothing moves the cursor
+    up over the question's line."""
+    clock = Clock()
+    console, screen = live_console(clock)
+    monkeypatch.setattr("sys.stdin", StringIO("y\n"))  # the person's answer
+    with StepView(console) as view:
+        view.planned(STEPS)
+        view.step_started("preflight", "Preflight checks")
+        assert view.live is not None
+        view.live.refresh()
+        assert view.ask("The changelog is updated?") is True
+        assert view.live is not None, "the live table is back"
+        clock.now += 0.5
+        view.live.refresh()
+        after = screen.getvalue().rsplit("The changelog is updated?", 1)[1]
+        first_table = after.index("step")
+        assert "\x1b[1A" not in after[:first_table], "the table's first drawing after the answer starts below it"
+        assert "Build sdist and wheel" in after
+
+
+def pytest_output(folder: Path, files: dict[str, str]) -> str:
+    """The output of a real pytest run over `files` (name → source) in `folder`/tests."""
+    tests = folder / "tests"
+    tests.mkdir(parents=True)
+    for name, source in files.items():
+        (tests / name).write_text(textwrap.dedent(source), encoding="utf-8")
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests"],
+        cwd=folder,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode != 0
+    return done.stdout + done.stderr
+
+
+def test_a_failing_suite_shows_why_its_first_tests_failed(tmp_path: Path) -> None:
+    """pytest's own output, from a real run: a collection error's cause and each failure's exception are
+    shown, not only `ERROR tests/test_x.py`; the tally ends the lines, and they stay few."""
+    collection = failing_lines(pytest_output(tmp_path / "a", {"test_imports.py": "import attr_that_is_missing\n"}))
+    tests = {f"test_data{n}.py": "def test_loads():\n    open('no-such-table.csv')\n" for n in range(5)}
+    tests["test_sum.py"] = "def test_sum():\n    assert 1 + 1 == 3\n"
+    failures = failing_lines(pytest_output(tmp_path / "b", tests))
+
+    assert collection[0] == (
+        "ERROR collecting tests/test_imports.py: ModuleNotFoundError: No module named 'attr_that_is_missing'"
+    )
+    assert "ERROR tests/test_imports.py" in collection
+    assert failures[0].startswith("test_loads: FileNotFoundError: [Errno 2] No such file or directory"), failures
+    assert sum(line.startswith("test_loads: ") for line in failures) == 3, "the first three failures say why"
+    assert "6 failed" in failures[-1], failures
+    assert len(failures) <= 3 * 2 + 8

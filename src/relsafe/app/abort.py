@@ -9,7 +9,7 @@ from relsafe.app.repository import Repository
 from relsafe.core.errors import DamagedJournal, UsageError
 from relsafe.journal.records import Release, Status
 from relsafe.steps.bump import found_bump_commit, is_pure_bump
-from relsafe.tools.git import tagged_commit
+from relsafe.tools.git import Git, tagged_commit
 
 
 @dataclass
@@ -65,14 +65,8 @@ def _undo_local(repo: Repository, release: Release) -> list[str]:
         if remote_head is not None and git.is_ancestor(bump_commit, remote_head):
             where = f"{release.remote}/{release.branch}"
             notes.append(f"kept the bump commit {bump_commit[:12]}: it is already on {where}")
-        elif git.head() == bump_commit and not git.dirty_paths():
-            git.reset_hard(release.base_commit)
-            notes.append(f"removed the bump commit {bump_commit[:12]} (HEAD is back on {release.base_commit[:12]})")
         else:
-            notes.append(
-                f"kept the bump commit {bump_commit[:12]}: HEAD moved or the tree has changes; "
-                f"remove it yourself with `git reset --hard {release.base_commit[:12]}` if you want"
-            )
+            notes.append(_undo_bump(git, release, bump_commit))
     elif git.head() == release.base_commit:
         leftovers = git.dirty_paths()
         purely_bumped = [p for p in leftovers if is_pure_bump(git, release, p)]
@@ -82,6 +76,35 @@ def _undo_local(repo: Repository, release: Release) -> list[str]:
     staged = release.staged_files
     if staged:
         notes.append(
-            "cannot undo: " + ", ".join(staged) + " stay on the staging index; that version number is used up there"
+            "cannot undo: " + ", ".join(staged) + f" stay on the staging index; {release.version} is used up there, "
+            f"so the next `relsafe release {release.request}` takes the version after it"
         )
     return notes
+
+
+def _undo_bump(git: Git, release: Release, bump: str) -> str:
+    """Take the unpushed bump commit away without losing any work: uncommitted changes stay (git's
+    `reset --keep` refuses rather than overwrite one), and commits made after the bump are kept, with the
+    command that drops the bump from under them. Never advises a command that throws work away."""
+    base, short = release.base_commit[:12], bump[:12]
+    head = git.head()
+    if head == bump:
+        dirty = git.dirty_paths()
+        if git.reset_keep(release.base_commit):
+            kept = f"; your uncommitted changes are kept ({', '.join(dirty[:3])})" if dirty else ""
+            return f"removed the bump commit {short} (HEAD is back on {base}){kept}"
+        return (
+            f"kept the bump commit {short}: uncommitted changes touch the files it changed; commit or stash them, "
+            f"then `git reset --keep {base}` removes it and keeps everything else"
+        )
+    if git.is_ancestor(bump, head):
+        later = git.count_between(bump, head)
+        return (
+            f"kept the bump commit {short}: {later} commit(s) were made after it; "
+            f"`git rebase --onto {base} {short}` drops the bump and keeps them "
+            f"(or `git revert {short}` undoes it in a new commit)"
+        )
+    return (
+        f"kept the bump commit {short}: HEAD ({head[:12]}) is elsewhere; on the branch that holds it, "
+        f"`git rebase --onto {base} {short}` drops it and keeps any later commits"
+    )

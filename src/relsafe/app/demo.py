@@ -45,7 +45,10 @@ class DemoResult:
         lines.append(f"  staged on the embedded index and read back: {', '.join(self.staged)}")
         gate = release.confirmation(DEMO_GATE)
         if gate is not None:
-            lines.append(f"  gate {DEMO_GATE!r}: {gate.how} ({'; '.join(gate.items)})")
+            lines.append(
+                f"  gate {DEMO_GATE!r}: the demo answered it for you ({gate.how}: {'; '.join(gate.items)}); "
+                "a real release asks you each item"
+            )
         lines.append(f"  tag {release.tag} pushed to the sample's bare remote, with the manifest of the tested files")
         lines.append(f"  the publish workflow, run here: {self.published}")
         if self.kept:
@@ -54,6 +57,11 @@ class DemoResult:
             lines.append(f"  `relsafe status -C {self.project}` shows the journal")
         else:
             lines.append("  the sample project was removed (use --keep to look at it and its artifacts)")
+        lines += [
+            "on your own project:",
+            "  relsafe init                       # release.toml and the publish workflow, and what to set up",
+            "  relsafe release patch --dry-run    # the whole release rehearsed, leaving no trace",
+        ]
         return lines
 
 

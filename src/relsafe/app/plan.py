@@ -22,7 +22,8 @@ class Plan:
 def make_plan(path: Path, request: str) -> Plan:
     repo = Repository.open(path, keep_log=False)
     project = repo.project()
-    release = new_release(repo, project, request)
+    skipped: list[str] = []
+    release = new_release(repo, project, request, skipped)
     config = repo.config
     where = f" in {project.subdir}/" if project.subdir else ""
     lines = [f"project      {project.name}{where} ({project.backend}, version from {project.version_source})"]
@@ -30,6 +31,7 @@ def make_plan(path: Path, request: str) -> Plan:
         lines.append(f"version      {release.version}: the first release (no release tag yet)")
     else:
         lines.append(f"version      {release.from_version} → {release.version}")
+    lines += [f"             ({line})" for line in skipped]
     if project.version_source != "scm":
         lines.append(f"commit       '{release_commit_message(release)}' on {config.branch}")
     lines += [

@@ -46,7 +46,35 @@ class Outcome:
     notes: list[str] = field(default_factory=list)
 
 
-def new_release(repo: Repository, project: Project, request: str) -> Release:
+def used_on_staging(journal: Journal) -> dict[str, str]:
+    """Versions that aborted releases uploaded to the staging index (version → release id): an index never
+    takes a file name twice, so they can never be released there again."""
+    return {
+        old.version: old.id
+        for old in journal.history()
+        if old.status == Status.ABORTED and not old.rehearsal and old.staged_files
+    }
+
+
+def past_used_up(journal: Journal, version: str, request: str, current: str, skipped: list[str]) -> str:
+    """`version`, or the first after it that no aborted release used up on the staging index; each version
+    passed over is added to `skipped` with why. A part asks for the next patch (0.2.0 used up → 0.2.1,
+    still a minor release over 0.1.x); a pre-release part for the next pre-release of its kind."""
+    used = used_on_staging(journal)
+    step = request if request in versioning.PRE_RELEASE_PARTS else "patch"
+    while version in used:
+        skipped.append(
+            f"{version} is used up: the aborted release {used[version]} uploaded it to the staging index, which "
+            "never takes a file name twice"
+        )
+        version = versioning.spell_like(versioning.next_version(version, step), current)
+    return version
+
+
+def new_release(repo: Repository, project: Project, request: str, skipped: list[str] | None = None) -> Release:
+    """The release of `request`; a version an aborted release used up on the staging index is passed over,
+    and `skipped` (when given) says which and why."""
+    skipped = [] if skipped is None else skipped
     current = project.current_version
     if current is None:
         if request in versioning.ALL_PARTS:
@@ -59,6 +87,7 @@ def new_release(repo: Repository, project: Project, request: str) -> Release:
         version = versioning.explicit_version(request)
     else:
         version = versioning.spell_like(versioning.next_version(current, request), current)
+        version = past_used_up(repo.journal, version, request, current, skipped)
         versioning.check_increase(current, version)
     versioning.check_publishable(version)
     config = repo.config
@@ -134,11 +163,31 @@ def _recording(repo: Repository, release: Release) -> Iterator[None]:
             repo.journal.save(release)
             if error.hint is None:
                 # the release stays in progress: a failed tool's message alone does not say how to go on
-                error.hint = "fix the cause and run `relsafe resume` to go on from here, or `relsafe abort`"
+                error.hint = how_to_go_on(release)
         else:
             release.status = Status.REFUSED
             repo.close(release)
         raise
+
+
+def how_to_go_on(release: Release) -> str:
+    """The next command after a failed step, for both causes a maintainer meets. Resume runs the failed step
+    again on the same commit and build: right for a flaky test or the network. A fix is a new commit, which
+    this release's build cannot contain: abort (it keeps the fix) and release again, which costs nothing
+    until a file reached the staging index, and the version after it once one did."""
+    failed = next((name for name in release.order if release.step(name).status == Status.FAILED), "the step")
+    retry = f"if a second try may pass (a flaky test, the network): `relsafe resume` runs {failed} again"
+    if release.staged_files:
+        return (
+            f"{retry}; if the code, the tests or release.toml must change: `relsafe abort`, commit the fix, and "
+            f"`relsafe release {release.request}`: {release.version} is on the staging index, which never takes a "
+            "file twice, so that release takes the next version"
+        )
+    return (
+        f"{retry} on the same build; if the code, the tests or release.toml must change: `relsafe abort`, commit "
+        f"the fix, and `relsafe release {release.request}` again (nothing reached the staging index: "
+        f"{release.version} stays free)"
+    )
 
 
 def _run(repo: Repository, ctx: Context, observer: Observer) -> Outcome:
@@ -170,7 +219,10 @@ def start(path: Path, request: str, observer: Observer, options: Options) -> Out
         if current is not None:
             raise in_progress(current)
         project = repo.project()
-        release = new_release(repo, project, request)
+        skipped: list[str] = []
+        release = new_release(repo, project, request, skipped)
+        if skipped:
+            options.show([f"{line}: releasing {release.version}" for line in skipped])
         return _run(repo, context_for(repo, project, release, options), observer)
 
 
@@ -196,12 +248,20 @@ def _refuse_moved_head(git: Git, release: Release) -> None:
     pushed = release.step("push").status == Status.DONE
     if bump_commit and not pushed and release.step("bump").status == Status.DONE:
         head = git.head()
-        if head != bump_commit:
+        if head == bump_commit:
+            return
+        if git.is_ancestor(bump_commit, head):
+            later = git.count_between(bump_commit, head)
             raise Refused(
-                f"HEAD moved since the bump: it was {bump_commit[:12]}, it is {head[:12]}",
-                hint=f"`git checkout {release.branch} && git reset --hard {bump_commit[:12]}` to go on, "
-                "or `relsafe abort`",
+                f"HEAD moved since the bump: {later} commit(s) after the bump ({bump_commit[:12]}), up to "
+                f"{head[:12]}, are not in the build this release tested and would tag",
+                hint="`relsafe abort` keeps them (and says how to drop the bump under them); then "
+                f"`relsafe release {release.request}` releases them",
             )
+        raise Refused(
+            f"HEAD moved since the bump: it was {bump_commit[:12]}, it is {head[:12]}",
+            hint=f"check out the branch that ends at {bump_commit[:12]} to go on, or `relsafe abort`",
+        )
 
 
 def last_release(path: Path) -> Release | None:

@@ -12,7 +12,6 @@ message stays as written, and relsafe's own styling is always a rich Text.
 from __future__ import annotations
 
 import sys
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO, cast
@@ -61,10 +60,27 @@ class _RedactedStream:
         return getattr(self._stream, name)
 
 
+class _Console(Console):
+    def on_broken_pipe(self) -> None:
+        """The reader went away: end as every relsafe command does then (rich's own way exits 1, a failure)."""
+        from relsafe.cli.exit_guard import output_closed
+
+        self.quiet = True
+        output_closed()
+
+
+UNWRAPPED = 10_000
+"""The width of a console that is not a terminal: a pipe or a CI log keeps each line whole, for grep."""
+
+
 def make_console(stderr: bool = False) -> Console:
-    """A console that prints strings as they are (no markup, no emoji codes, no highlighting), redacted."""
+    """A console that prints strings as they are (no markup, no emoji codes, no highlighting), redacted; off a
+    terminal, tables are not wrapped at 80 columns either."""
     stream = cast("TextIO", _RedactedStream(sys.stderr if stderr else sys.stdout))
-    return Console(file=stream, highlight=False, markup=False, emoji=False, soft_wrap=True)
+    console = _Console(file=stream, highlight=False, markup=False, emoji=False, soft_wrap=True)
+    if not console.is_terminal:
+        console.width = UNWRAPPED
+    return console
 
 
 @dataclass
@@ -76,22 +92,25 @@ class _Row:
     seconds: float | None = None
     summary: str = ""
     notes: list[str] = field(default_factory=list)
+    spinner: Any = None  # the running step's one rich Spinner: it turns only if the same one is drawn each time
 
 
 class StepView:
-    """The pipeline Observer for humans: a live table on a TTY, plain lines elsewhere."""
+    """The pipeline Observer for humans: a live table on a TTY, plain lines elsewhere.
+
+    The table lists every step of the release from the start (those still to
+    come dim, `pending`), so that one sees how much is left.
+    """
 
     def __init__(self, console: Console, steps: list[tuple[str, str]] | None = None) -> None:
         self.console = console
-        self.rows: dict[str, _Row] = {name: _Row(name, title) for name, title in steps or []}
+        self.rows: dict[str, _Row] = {}
+        self.planned(steps or [])
         self.live: Live | None = None
 
     def __enter__(self) -> StepView:
         if self.console.is_terminal:
-            from rich.live import Live
-
-            self.live = Live(console=self.console, refresh_per_second=8, get_renderable=self._render)
-            self.live.__enter__()
+            self._start_live()
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -100,9 +119,18 @@ class StepView:
             self.live.__exit__(None, None, None)
             self.live = None
 
-    def _render(self) -> Table:
-        from rich.spinner import Spinner  # only the live table spins: not worth its import to `relsafe status`
+    def _start_live(self) -> None:
+        from rich.live import Live
 
+        self.live = Live(console=self.console, refresh_per_second=8, get_renderable=self._render)
+        self.live.start(refresh=True)
+
+    def planned(self, steps: Sequence[tuple[str, str]]) -> None:
+        """The steps this run will go through, in order: listed as pending until they start."""
+        for name, title in steps:
+            self.rows.setdefault(name, _Row(name, title))
+
+    def _render(self) -> Table:
         table = Table(show_header=True, header_style="bold", box=None, pad_edge=False)
         table.add_column("", width=2)
         table.add_column("step")
@@ -111,36 +139,47 @@ class StepView:
         for row in self.rows.values():
             icon: Any
             if row.status == "running":
-                icon = Spinner("dots", style="cyan")
-                elapsed = time.monotonic() - row.started
+                icon = row.spinner
+                elapsed = self.console.get_time() - row.started
             else:
                 symbol, style = ICONS.get(row.status, ("?", ""))
                 icon = Text(symbol, style=style)
                 elapsed = row.seconds if row.seconds is not None else 0.0
-            timing = f"{elapsed:.1f}s" if row.status != "pending" else ""
+            if row.status == "pending":
+                table.add_row(icon, Text(row.title or row.name, style="dim"), "", Text("pending", style="dim"))
+                continue
             detail = row.notes[-1] if row.status == "running" and row.notes else row.summary
-            table.add_row(icon, Text(row.title or row.name), timing, Text(detail, style="dim", overflow="ellipsis"))
+            table.add_row(
+                icon, Text(row.title or row.name), f"{elapsed:.1f}s", Text(detail, style="dim", overflow="ellipsis")
+            )
         return table
 
     def ask(self, question: str) -> bool:
-        """A y/n question; the live table pauses so the prompt is not overdrawn."""
+        """A y/n question. The live table is taken off the screen first and drawn anew below the answer: a
+        table stopped and started again would redraw over the prompt's lines and leave pieces of itself."""
         from rich.prompt import Confirm
 
-        if self.live is not None:
-            self.live.stop()
+        live = self.live
+        if live is not None:
+            live.transient = True
+            live.stop()
+            self.live = None
         try:
             return Confirm.ask(Text(question), default=False, console=self.console)  # a str would be markup
         finally:
-            if self.live is not None:
-                self.live.start()
+            if live is not None:
+                self._start_live()
 
     def _plain(self, text: str) -> None:
         if self.live is None:
             self.console.print(text, markup=False)
 
     def step_started(self, name: str, title: str) -> None:
+        from rich.spinner import Spinner  # only the live table spins: not worth its import to `relsafe status`
+
         row = self.rows.setdefault(name, _Row(name, title))
-        row.title, row.status, row.started = title, "running", time.monotonic()
+        row.title, row.status, row.started = title, "running", self.console.get_time()
+        row.spinner = Spinner("dots", style="cyan")
         self._plain(f"… {title}")
 
     def step_finished(self, name: str, status: str, seconds: float, summary: str) -> None:
@@ -216,6 +255,9 @@ def finished(release: Release) -> Text:
         if unproven:
             line.append("; ")
             line.append(str(unproven), "yellow")
+        approval = release.steps["push"].outputs.get("next_step") if "push" in release.steps else None
+        if approval:
+            line.append(f"\nnext: {approval}")
         return line
     return Text.assemble(
         (f"finished {' → '.join(release.order)} for {release.version}", "bold green"),

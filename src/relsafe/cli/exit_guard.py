@@ -14,6 +14,19 @@ def exit_with(code: int) -> NoReturn:
     raise SystemExit(code)  # typer passes it on as it is; the fast `status` has no typer to raise its Exit
 
 
+CLOSED_OUTPUT = 141  # 128 + SIGPIPE: what a shell reports for `cat` or `grep` whose reader went away
+
+
+def output_closed() -> NoReturn:
+    """The reader of stdout went away (`relsafe status --json | head -1`): end quietly, as Unix tools do.
+    Whatever is still buffered goes nowhere, so that Python's own flush at exit cannot fail again."""
+    with suppress(OSError, ValueError):
+        descriptor = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(descriptor, sys.stdout.fileno())
+        os.close(descriptor)
+    exit_with(CLOSED_OUTPUT)
+
+
 RESUMABLE = "{interrupted}; run `relsafe resume` to go on, or `relsafe abort`"
 
 
@@ -38,6 +51,8 @@ def reported(interrupted: str = RESUMABLE) -> Iterator[None]:
         except RelsafeError as error:
             show_error(make_console(stderr=True), error, error.log_path)
             exit_with(int(error.exit_code))
+        except BrokenPipeError:
+            output_closed()
         except KeyboardInterrupt:
             make_console(stderr=True).print(interrupted.format(interrupted=interruption.described()), markup=False)
             exit_with(interruption.exit_code())

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 from relsafe import __version__
-from relsafe.cli.exit_guard import exit_with, reported
+from relsafe.cli.exit_guard import exit_with, output_closed, reported
 
 if TYPE_CHECKING:
     import typer
@@ -438,13 +438,26 @@ def main() -> None:
 
         withhold_credentials()  # may re-execute relsafe without the shell's credentials in its environment
     try:
-        plain = _plain_call(sys.argv[1:])
-        if plain is None:
-            _app()()
-        else:
-            command, parameters = plain
-            command(**parameters)
+        try:
+            plain = _plain_call(sys.argv[1:])
+            if plain is None:
+                _app()()
+            else:
+                command, parameters = plain
+                command(**parameters)
+        finally:
+            sys.stdout.flush()  # here, where a reader that went away is told apart from a failure
+    except BrokenPipeError:  # the last flush, or a command without the guard (--help, --version)
+        output_closed()
     except KeyboardInterrupt:  # before a command's own handling began: as typer ends it
         sys.exit(130)
     except SystemExit as exit_:
+        if _click_saw_closed_output():
+            output_closed()
         sys.exit(exit_.code)
+
+
+def _click_saw_closed_output() -> bool:
+    """click and typer end `--help` written to a closed pipe with exit 1, a failure; they wrap stdout in
+    click's (_)PacifyFlushWrapper when they do."""
+    return type(sys.stdout).__name__.lstrip("_") == "PacifyFlushWrapper"

@@ -29,6 +29,9 @@ from relsafe.tools import process
 class Observer(Protocol):
     """Receives progress; the console draws it, tests may record it."""
 
+    def planned(self, steps: list[tuple[str, str]]) -> None:
+        """Every step of this run, in order (name, title), before the first starts."""
+
     def step_started(self, name: str, title: str) -> None: ...
 
     def step_finished(self, name: str, status: str, seconds: float, summary: str) -> None: ...
@@ -101,6 +104,7 @@ class Pipeline:
             raise
 
     def _run_steps(self) -> list[Blocker]:
+        self.observer.planned([(step.name, step.title) for step in self.steps])
         self._prepare_later_steps(with_preflight=True)
         for batch in self._batches():
             stop = False
@@ -184,7 +188,7 @@ class Pipeline:
             raise refusal
         if found.state == CHECK_DONE:
             record.outputs = dict(found.outputs)
-            self._finish(step, started, "already done")
+            self._finish(step, started, str(found.outputs.get("summary") or "already done"))
             return
         if step.changes_world and self.world_to_recheck:
             self._recheck_world(ctx, step, started)

@@ -52,7 +52,12 @@ class Bump(Step):
     def check(self, ctx: Context) -> Check:
         release, git = ctx.release, ctx.git
         if ctx.project.version_source == "scm":
-            return Check.done(commit=release.base_commit, files=[], source="git tags")
+            return Check.done(
+                commit=release.base_commit,
+                files=[],
+                source="git tags",
+                summary=f"version from the tag {release.tag}: no bump commit",
+            )
         head = git.head()
         if head == release.base_commit:
             foreign = [path for path in git.dirty_paths() if not is_pure_bump(git, release, path)]

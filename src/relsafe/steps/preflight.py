@@ -109,7 +109,7 @@ class Preflight(Step):
         release branch.
         """
         from relsafe.security.workflow.audit import audit_workflows, publishing_workflows
-        from relsafe.security.workflow.ownership import check_publish_path
+        from relsafe.security.workflow.ownership import AUDIT_FIX, check_publish_path
 
         root, path = ctx.git.root, publish_path_of(ctx)
         committed = ctx.git.file_at(ctx.release.base_commit, path.workflow) if path.workflow else None
@@ -129,9 +129,9 @@ class Preflight(Step):
             log=ctx.log,
         )
         errors = [finding for finding in report.findings if finding.severity == "error"]
-        reasons = checked.reasons + [
-            f"{_shown(f.path, root)}:{f.line}: {f.rule}: {f.message} (run `relsafe audit` for the fix)" for f in errors
-        ]
+        reasons = checked.reasons + [f"{_shown(f.path, root)}:{f.line}: {f.rule}: {f.message}" for f in errors]
+        if errors and AUDIT_FIX not in publishing.details:
+            publishing.details.append(AUDIT_FIX)  # said once, after every finding
         if workflow is None:
             return reasons
         reported = {f.rule for f in errors if _shown(f.path, root) == workflow}

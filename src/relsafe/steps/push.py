@@ -14,14 +14,17 @@ step's.
 from __future__ import annotations
 
 import shutil
+from contextlib import suppress
 from typing import Any
 
-from relsafe.core.errors import StepFailed
+from relsafe.core.errors import RelsafeError, StepFailed
 from relsafe.journal.records import MANUAL_STEP
 from relsafe.steps.context import Context
 from relsafe.steps.contract import Check, Step
 from relsafe.tools.git import tagged_commit
 
+NEXT_STEP = "next_step"
+"""The push step's output saying what a person does next: approve the publish job's deployment."""
 UNPROVEN = "unproven"
 """The push step's output saying relsafe cannot prove what the project's own workflow publishes (audit-only)."""
 
@@ -119,7 +122,22 @@ class Push(Step):
                 f"publish a GitHub Release for {ctx.release.tag} to start publishing "
                 '(the publish workflow runs on `release`, not on the tag push: [publish] trigger = "release")'
             )
+        outputs[NEXT_STEP] = Push._approval(ctx)
         return outputs
+
+    @staticmethod
+    def _approval(ctx: Context) -> str:
+        """What a person does once the tag is pushed: the publish job waits for its environment's reviewers."""
+        from relsafe.model.publish_workflow import parse_github_remote
+
+        workflow = ctx.release.publish_workflow or "the publish workflow"
+        where = "on the repository's Actions page"
+        with suppress(RelsafeError):  # not a GitHub remote: the page is named, not linked
+            where = f"at {parse_github_remote(ctx.git.remote_url(ctx.remote) or '').url}/actions"
+        return (
+            f"approve the deployment of the {workflow} run for {ctx.release.tag} (environment "
+            f"'{ctx.config.publish_environment}') {where}"
+        )
 
     def verify(self, ctx: Context) -> None:
         tagged, branch_head = self._remote_state(ctx)

@@ -206,6 +206,10 @@ class Git:
             return 0
         return int(self._run("rev-list", "--count", f"HEAD..{tracking}").strip())
 
+    def count_between(self, older: str, newer: str) -> int:
+        """How many commits `newer` has that `older` lacks."""
+        return int(self._run("rev-list", "--count", f"{older}..{newer}").strip())
+
     def remote_refs(self, remote: str) -> dict[str, str]:
         """ref name → object id, straight from the remote (tags peeled to their commit as ref^{})."""
         output = self._run("ls-remote", remote, what=f"git ls-remote {remote}", helpers=True)
@@ -234,6 +238,15 @@ class Git:
 
     def reset_hard(self, commit: str) -> None:
         self._run("reset", "--hard", "--quiet", commit)
+
+    def reset_keep(self, commit: str) -> bool:
+        """Move the branch to `commit` keeping uncommitted changes; False (nothing moved) when a change is in a
+        file that differs between HEAD and `commit`, which git refuses rather than lose it."""
+        try:
+            self._run("reset", "--keep", "--quiet", commit)
+        except ToolFailed:
+            return False
+        return True
 
     def restore(self, paths: list[str], commit: str) -> None:
         self._run("checkout", commit, "--", *paths)

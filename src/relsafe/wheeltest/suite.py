@@ -25,10 +25,44 @@ TALLY_LINE = re.compile(r"\b\d+ (passed|failed|skipped|errors?)\b|^OK\b|^Ran \d+
 SUMMARY_LINE = re.compile(r"^(FAILED|ERROR) |^=+ .*(failed|error|passed|no tests ran).* =+$|^\d+ (failed|passed)")
 
 
+SECTION = re.compile(r"^_{3,} (.+?) _{3,}$")  # pytest's header of one failure or collection error
+EXCEPTION_LINE = re.compile(r"^E {3}(.*\S)")  # pytest's lines that say what was raised or asserted
+TELLING_SECTIONS = 3  # the first failures say why; the rest are in the log
+LINES_PER_SECTION = 2
+SUMMARY_LINES = 8
+
+
+def telling_lines(output: str) -> list[str]:
+    """pytest's `E   ...` lines of the first failures and collection errors, each after what failed:
+    `ERROR collecting tests/test_x.py: ModuleNotFoundError: No module named 'attr'`. The summary's
+    `ERROR tests/test_x.py` alone does not say why."""
+    found: list[tuple[str, list[str]]] = []  # in order; two files may hold tests of one name
+    for line in output.splitlines():
+        header = SECTION.match(line.strip())
+        if header is not None:
+            if len(found) == TELLING_SECTIONS and found[-1][1]:
+                break
+            if not found or found[-1][1]:  # a section that said nothing makes way for the next
+                found.append((header.group(1).strip(), []))
+            else:
+                found[-1] = (header.group(1).strip(), [])
+            continue
+        raised = EXCEPTION_LINE.match(line)
+        if found and raised is not None and len(found[-1][1]) < LINES_PER_SECTION:
+            found[-1][1].append(raised.group(1).strip())
+    return [
+        f"{section}: {line}" if index == 0 else f"  {line}"
+        for section, said in found
+        for index, line in enumerate(said)
+    ]
+
+
 def failing_lines(output: str) -> list[str]:
-    """The test runner's own summary: which tests failed, and the tally."""
-    lines = [line for line in output.splitlines() if SUMMARY_LINE.search(line.strip())]
-    return lines[-12:] or output.strip().splitlines()[-12:]
+    """Why the first tests failed (pytest's exception lines), then the runner's own summary: which tests
+    failed, and the tally. Without either, the output's last lines."""
+    summary = [line for line in output.splitlines() if SUMMARY_LINE.search(line.strip())][-SUMMARY_LINES:]
+    telling = telling_lines(output)
+    return telling + summary if telling or summary else output.strip().splitlines()[-12:]
 
 
 def run_suite(
@@ -65,7 +99,7 @@ def run_suite(
     if done.returncode != 0:
         raise StepFailed(
             f"the tests failed against the installed wheel ({config.test_command!r}, exit {done.returncode})",
-            hint="fix the code, then `relsafe abort` and release again; the full output is in the log",
+            # how to go on depends on the step and whether a file reached the staging index: the release says
             details=failing_lines(done.output),
         )
     lines = [line.strip() for line in done.output.splitlines() if line.strip()]

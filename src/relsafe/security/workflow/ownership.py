@@ -34,6 +34,7 @@ from relsafe.security.workflow.uploads import publishing_reason
 WORKFLOWS_DIR = ".github/workflows"
 EXACT, AUDIT_ONLY = "exact", "audit-only"
 UPDATE = "`relsafe init --update` rewrites it from release.toml; commit it"
+AUDIT_FIX = "run `relsafe audit` for how to fix each workflow finding"
 UNPROVEN = (
     'relsafe cannot prove what {workflow} will publish: [publish] workflow-check = "audit-only" keeps the '
     "project's own workflow, which relsafe audits but did not write"
@@ -375,7 +376,7 @@ def check_publish_path(
             if shown == path.workflow:
                 continue
             for finding in second_paths(Workflow.load(file), path):
-                found.reasons.append(
-                    f"{shown}:{finding.line}: {finding.rule}: {finding.message} (run `relsafe audit` for the fix)"
-                )
+                found.reasons.append(f"{shown}:{finding.line}: {finding.rule}: {finding.message}")
+                if AUDIT_FIX not in found.details:
+                    found.details.append(AUDIT_FIX)
     return found
