@@ -88,4 +88,6 @@ class Session:
                 }
             )
             shutil.rmtree(venv.path, ignore_errors=True)
-        return {"environments": results, "summary": "; ".join(r["tests"]["summary"] for r in results)}
+        summary = "; ".join(r["tests"]["summary"] for r in results)
+        pinned = f" (test dependencies at the versions {lock.path} pins)" if lock is not None else ""
+        return {"environments": results, "summary": summary + pinned}
