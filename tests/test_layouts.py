@@ -233,3 +233,22 @@ def test_a_version_not_above_the_latest_release_on_production_is_refused(
     assert proc.returncode == 4, output
     assert f"{NAME} 0.2.0 is not above the latest release 0.5.0rc1 on the production index" in output
     assert world(sample) == before
+
+
+def test_init_writes_the_version_module_and_the_lock_it_finds(
+    tmp_path: Path, local_index: LocalIndex, run_relsafe: RunRelsafe
+) -> None:
+    """requests' shape: `relsafe init` finds src/PKG/__version__.py and names it, and the project's uv.lock."""
+    sample = make("version-module", tmp_path, local_index)
+    (sample.root / "release.toml").unlink()
+    (sample.root / "uv.lock").write_text('version = 1\n\n[[package]]\nname = "six"\nversion = "1.17.0"\n')
+    git(sample.root, "add", "-A")
+    git(sample.root, "commit", "-qm", "No relsafe configuration yet; a uv lock")
+    git(sample.root, "remote", "set-url", "origin", "git@github.com:acme/widget.git")
+
+    done = run_relsafe("init", cwd=sample.root)
+
+    assert done.returncode == 0, done.stdout + done.stderr
+    written = (sample.root / "release.toml").read_text(encoding="utf-8")
+    assert f'\nfiles = ["src/{MODULE}/__version__.py"]' in written, written
+    assert '\nlock = "uv.lock"' in written, written
