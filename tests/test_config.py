@@ -78,6 +78,26 @@ RELEASE_TOML_ERRORS = {
         '[[gate]]\nname = "checklist"\nitmes = ["docs"]\n',
         ["release.toml: gate[0].itmes: unknown key", "did you mean 'items'?"],
     ),
+    "integer-beyond-64-bits": (
+        "[watch]\ntimeout = 18446744073709551616\n",
+        ["release.toml: watch.timeout:", "an integer within 64 bits", "20 digits"],
+    ),
+    "integer-beyond-64-bits-in-a-gate": (
+        '[[gate]]\nname = "checklist"\nitems = ["docs", -9223372036854775809]\n',
+        ["release.toml: gate[0].items[1]:", "an integer within 64 bits"],
+    ),
+    "version-source-unknown": (
+        '[version]\nsource = "tag"\n',
+        ["release.toml: version.source:", 'expected "tags" or "files"', "did you mean 'tags'?"],
+    ),
+    "version-source-tags-with-files": (
+        '[version]\nsource = "tags"\nfiles = ["pyproject.toml"]\n',
+        ["release.toml: version.files:", 'source = "tags" bumps none'],
+    ),
+    "test-lock-outside": (
+        '[test]\nlock = "../uv.lock"\n',
+        ["release.toml: test.lock:", "inside the project"],
+    ),
     "production-as-staging": (
         '[staging]\nrepository-url = "https://upload.pypi.org/legacy/"\n',
         ["release.toml: staging.repository-url:", "production index"],

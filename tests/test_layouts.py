@@ -20,13 +20,15 @@ from relsafe.tools.localindex import LocalIndex
 from tests.support.cli import RunRelsafe
 from tests.support.git import git
 from tests.support.shapes import CALVER, LAYOUTS, MODULE, NAME, create_shape
+from tests.support.version_shapes import VERSION_LAYOUTS
+from tests.support.wheels import wheel_metadata
 from tests.support.world import journal_dir, status_json, world
 
 pytestmark = pytest.mark.slow
 
 
 def make(name: str, tmp_path: Path, local_index: LocalIndex) -> SampleProject:
-    return create_shape(tmp_path, LAYOUTS[name], local_index.upload_url, local_index.index_url)
+    return create_shape(tmp_path, {**LAYOUTS, **VERSION_LAYOUTS}[name], local_index.upload_url, local_index.index_url)
 
 
 def released(sample: SampleProject, run_relsafe: RunRelsafe, *args: str, cwd: Path | None = None) -> dict[str, str]:
@@ -83,6 +85,16 @@ def changed_lines(sample: SampleProject, ref: str = "HEAD") -> list[str]:
             ['-version = "0.1.0"', '+version = "0.2.0"', '-__version__ = "0.1.0"', '+__version__ = "0.2.0"'],
         ),
         ("setup-py-only", "patch", "0.1.1", "v0.1.1", ['-__version__ = "0.1.0"', '+__version__ = "0.1.1"']),
+        # the version in a module only the backend's configuration (or setup.py's exec) names
+        ("version-module", "patch", "0.1.1", "v0.1.1", ['-__version__ = "0.1.0"', '+__version__ = "0.1.1"']),
+        ("hatch-version-path", "minor", "0.2.0", "v0.2.0", ['-__version__ = "0.1.0"', '+__version__ = "0.2.0"']),
+        (
+            "setuptools-attr-version-module",
+            "minor",
+            "0.2.0",
+            "v0.2.0",
+            ['-__version__ = "0.1.0"', '+__version__ = "0.2.0"'],
+        ),
     ],
 )
 def test_a_file_versioned_layout_bumps_exactly_the_line_it_read(
@@ -119,6 +131,10 @@ def test_a_file_versioned_layout_bumps_exactly_the_line_it_read(
         ("hatch-vcs-bare-tags", "minor", "26.1.0", "26.2.0", "26.2.0"),
         ("hatch-vcs-mixed-tags", "patch", "3.32.0", "3.32.1", "3.32.1"),
         ("hatch-vcs-no-tags", "0.1.0", "", "0.1.0", "v0.1.0"),
+        # tools other than hatch-vcs and setuptools-scm: pdm-backend's scm source is told the version through
+        # its variable; versioneer takes none and reads `git describe` in a clone that holds the tag
+        ("pdm-backend-scm", "minor", "0.1.0", "0.2.0", "v0.2.0"),
+        ("versioneer", "minor", "0.1.0", "0.2.0", "v0.2.0"),
     ],
 )
 def test_a_tag_versioned_layout_goes_on_from_its_own_last_tag(
@@ -132,11 +148,15 @@ def test_a_tag_versioned_layout_goes_on_from_its_own_last_tag(
     run_relsafe: RunRelsafe,
 ) -> None:
     sample = make(layout, tmp_path, local_index)
+    base = git(sample.root, "rev-parse", "HEAD")
+    tags_before = set(git(sample.root, "tag", "--list").split())
     plan = run_relsafe("release", request_, "--plan", cwd=sample.root)
     assert plan.returncode == 0, plan.stdout + plan.stderr
+    assert "files        none: the version comes from the tag" in plan.stdout
     if from_version:
         assert f"version      {from_version} → {version}" in plan.stdout
-        assert "detected from the existing tags" in plan.stdout and "'{version}' (bare versions" in plan.stdout
+        if not tag.startswith("v"):
+            assert "detected from the existing tags" in plan.stdout and "'{version}' (bare versions" in plan.stdout
     else:
         assert f"version      {version}: the first release (no release tag yet)" in plan.stdout
 
@@ -146,6 +166,11 @@ def test_a_tag_versioned_layout_goes_on_from_its_own_last_tag(
     assert git(sample.root, "rev-parse", f"{tag}^{{commit}}") == git(sample.root, "rev-parse", "HEAD")
     assert git(sample.remote, "rev-parse", f"refs/tags/{tag}^{{commit}}") == git(sample.root, "rev-parse", "HEAD")
     assert built_files(sample, record) == sorted([f"{MODULE}-{version}-py3-none-any.whl", f"{MODULE}-{version}.tar.gz"])
+    # no bump commit: the tag is on the commit the release started from, and the wheel is that version inside
+    assert git(sample.root, "rev-parse", "HEAD") == base
+    dist = journal_dir(sample) / "releases" / record["id"] / "dist"
+    assert wheel_metadata(dist / f"{MODULE}-{version}-py3-none-any.whl")["Version"] == version
+    assert set(git(sample.root, "tag", "--list").split()) == tags_before | {tag}, "no other tag was made"
 
 
 def test_a_first_release_needs_its_version_spelled_out(
@@ -208,3 +233,22 @@ def test_a_version_not_above_the_latest_release_on_production_is_refused(
     assert proc.returncode == 4, output
     assert f"{NAME} 0.2.0 is not above the latest release 0.5.0rc1 on the production index" in output
     assert world(sample) == before
+
+
+def test_init_writes_the_version_module_and_the_lock_it_finds(
+    tmp_path: Path, local_index: LocalIndex, run_relsafe: RunRelsafe
+) -> None:
+    """requests' shape: `relsafe init` finds src/PKG/__version__.py and names it, and the project's uv.lock."""
+    sample = make("version-module", tmp_path, local_index)
+    (sample.root / "release.toml").unlink()
+    (sample.root / "uv.lock").write_text('version = 1\n\n[[package]]\nname = "six"\nversion = "1.17.0"\n')
+    git(sample.root, "add", "-A")
+    git(sample.root, "commit", "-qm", "No relsafe configuration yet; a uv lock")
+    git(sample.root, "remote", "set-url", "origin", "git@github.com:acme/widget.git")
+
+    done = run_relsafe("init", cwd=sample.root)
+
+    assert done.returncode == 0, done.stdout + done.stderr
+    written = (sample.root / "release.toml").read_text(encoding="utf-8")
+    assert f'\nfiles = ["src/{MODULE}/__version__.py"]' in written, written
+    assert '\nlock = "uv.lock"' in written, written

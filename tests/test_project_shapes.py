@@ -25,7 +25,7 @@ from tests.support.cli import RunRelsafe
 from tests.support.git import git
 from tests.support.sdists import sdist_files
 from tests.support.shapes import INIT, MODULE, NAME, SHAPES, Shape, create_shape
-from tests.support.wheels import wheel_files
+from tests.support.wheels import wheel_files, wheel_metadata
 from tests.support.world import commits_since, journal_dir, status_json
 
 pytestmark = pytest.mark.slow
@@ -39,13 +39,6 @@ GENERATED = ("PKG-INFO", ".egg-info/", "_version.py", "setup.cfg")
 
 def sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
-
-
-def wheel_metadata(wheel: Path) -> email.message.Message:
-    members = wheel_files(wheel)
-    return email.message_from_bytes(
-        next(data for name, data in members.items() if name.endswith(".dist-info/METADATA"))
-    )
 
 
 def file_at(sample: SampleProject, ref: str, path: str) -> bytes | None:

@@ -11,6 +11,7 @@ and relsafe never relaxes it itself.
 
 from __future__ import annotations
 
+import shutil
 import tarfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -115,16 +116,40 @@ def test_the_release_ships_the_submodule_at_the_recorded_revision_and_leaves_no_
     assert git(sample.remote, "ls-tree", "v0.2.0", f"src/{sample.module}/{VENDOR}").split()[2] == (vendored.recorded)
 
 
-def test_a_local_submodule_without_the_users_file_permission_fails_the_build_and_leaves_no_worktree(
+def test_the_build_takes_the_submodule_from_the_local_objects_without_fetching_its_url(
     vendored: Vendored, run_relsafe: RunRelsafe
 ) -> None:
-    """relsafe keeps git's protection: without protocol.file.allow the checkout fails, cleanly."""
+    """The library's repository is gone and git's file transport is not allowed: the build checkout gets the
+    submodule from the user's .git/modules, which holds the recorded revision, and fetches nothing."""
     sample = vendored.sample
+    vendored.library.rename(vendored.library.with_name("moved-away.git"))
+    config_before = (sample.root / ".git" / "config").read_text(encoding="utf-8")
+    proc = run_relsafe("release", "minor", cwd=sample.root)
+    output = proc.stdout + proc.stderr
+    assert proc.returncode == 0, output
+    record = status_json(sample)
+    assert record is not None and record["status"] == "done", record
+    [wheel] = (journal_dir(sample) / "releases" / record["id"] / "dist").glob("*.whl")
+    assert wheel_files(wheel)[f"{sample.module}/{VENDOR}/data.txt"] == b"recorded revision\n"
+    assert worktrees(sample) == [str(sample.root)]
+    assert not list((sample.root / ".git" / "worktrees").glob("*"))
+    assert (sample.root / ".git" / "config").read_text(encoding="utf-8") == config_before
+    assert git(sample.root, "status", "--porcelain", "--untracked-files=all") == ""
+
+
+def test_a_submodule_missing_locally_is_fetched_and_keeps_gits_file_protection(
+    vendored: Vendored, run_relsafe: RunRelsafe
+) -> None:
+    """Without the module in .git/modules the submodule comes from its URL, and relsafe keeps git's
+    protection: without protocol.file.allow that checkout fails, cleanly."""
+    sample = vendored.sample
+    git(sample.root, "submodule", "deinit", "-q", "--force", "--all")  # as a clone that never initialised it
+    shutil.rmtree(sample.root / ".git" / "modules")
     proc = run_relsafe("release", "minor", cwd=sample.root)
     output = proc.stdout + proc.stderr
     assert proc.returncode != 0, output
     assert "Traceback" not in output
-    assert "git submodule update --init --recursive failed" in output, output
+    assert "git submodule update --init failed" in output, output
     assert "transport 'file' not allowed" in output, output
 
     assert worktrees(sample) == [str(sample.root)]

@@ -18,6 +18,8 @@ LOOPBACK_PACKAGES = (
     "poetry-core",
     "setuptools-scm",
     "hatch-vcs",
+    "pdm-backend",
+    "versioneer",
     "pytest",
     "sql-metadata",  # and sqlparse 0.4.3 through it: a real advisory for the audit-deps tests
 )

@@ -8,6 +8,7 @@ wheel can leave them out.
 from __future__ import annotations
 
 import base64
+import email.message
 import hashlib
 import zipfile
 from collections.abc import Mapping
@@ -59,3 +60,11 @@ def repack(source: Path, dest: Path, changes: Mapping[str, bytes] | None = None,
     match, as a backend would have written it, unless `record` is False. `dest` may be `source`."""
     files = {**wheel_files(source), **(changes or {})}
     return write_wheel(dest, with_record(files) if record else files)
+
+
+def wheel_metadata(wheel: Path) -> email.message.Message:
+    """The wheel's METADATA, as the index and installers read it."""
+    members = wheel_files(wheel)
+    return email.message_from_bytes(
+        next(data for name, data in members.items() if name.endswith(".dist-info/METADATA"))
+    )

@@ -7,6 +7,8 @@ from pathlib import Path, PurePosixPath
 
 from relsafe.app.repository import Repository
 from relsafe.core.errors import RelsafeError, UsageError
+from relsafe.model.project import Project
+from relsafe.model.project_lock import LOCK_FILES
 from relsafe.model.publish_workflow import (
     InitWrite,
     PublisherSetup,
@@ -70,10 +72,11 @@ def initialise(path: Path, *, force: bool, update: bool = False) -> Initialised:
     branch = git.branch()
     if branch is not None and branch != config.branch:
         settings["release"] = {"branch": branch}
+    settings.update(_version_and_lock(repo, project))
     if not (repo.project_root / "tests").is_dir():
         found = [name for name in ("test", "testing") if (repo.project_root / name).is_dir()]
         if found:
-            settings["test"] = {"paths": found}
+            settings.setdefault("test", {})["paths"] = found
     trusted = publish_path(git.root, config, project.name, project.tag_format)
     if trusted.workflow is None:
         raise UsageError(
@@ -134,6 +137,23 @@ def _update(repo: Repository) -> Initialised:
         written.append(target)
     others = tuple(_second_paths(root, trusted))
     return Initialised(InitWrite(written, []), None, trusted.workflow, others=others)
+
+
+SCANNED_VERSION_FILES = ("pyproject.toml", "setup.cfg", "setup.py", "__init__.py")
+"""Where every relsafe finds a version by itself: a version file elsewhere is written into [version] files."""
+
+
+def _version_and_lock(repo: Repository, project: Project) -> dict[str, dict[str, object]]:
+    """[version] files when the version lives in a module only the backend's configuration names (requests'
+    `__version__.py`), and [test] lock when the project has a lock file: what init writes beside the defaults."""
+    settings: dict[str, dict[str, object]] = {}
+    files = project.version_files
+    if project.version_source == "files" and any(PurePosixPath(f).name not in SCANNED_VERSION_FILES for f in files):
+        settings["version"] = {"files": list(files)}
+    lock = next((name for name in LOCK_FILES if (project.root / name).is_file()), None)
+    if lock is not None and not repo.config.test_lock:
+        settings["test"] = {"lock": lock}
+    return settings
 
 
 def _second_paths(root: Path, trusted: PublishPath) -> list[str]:

@@ -47,10 +47,13 @@ def make_plan(path: Path, request: str) -> Plan:
         reviewed = f"; {len(config.audit_ignores)} reviewed ignore(s)" if config.audit_ignores else ""
         service = describe_service(config.audit_service, config.audit_osv_url)
         lines.append(f"audit        the tested dependencies on {service} (pip-audit){reviewed}")
+    if config.test_lock:
+        lines.append(f"lock         test dependencies at the versions {config.test_lock} pins")
     if project.version_source == "bumpversion":
         lines.append(f"files        as configured in {project.bumpversion_config} (bump-my-version)")
     elif project.version_source == "scm":
-        lines.append("files        none: the version comes from the tag")
+        read_by = f", read by {project.version_tool}" if project.version_tool else ""
+        lines.append(f"files        none: the version comes from the tag{read_by}")
     changes = versioning.planned_changes(project, release.from_version, release.version)
     paths = {name: f"{project.subdir}/{name}" if project.subdir else name for name in changes}  # as git names them
     diff = "".join(

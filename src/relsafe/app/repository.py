@@ -14,6 +14,7 @@ from relsafe.journal.runlog import RunLog
 from relsafe.journal.store import Journal
 from relsafe.model.config import Config, load_config
 from relsafe.model.project import Project, detect_project, find_project_root
+from relsafe.model.project_lock import read_lock
 from relsafe.steps.table import STEP_NAMES, STEPS
 from relsafe.tools import home, leftovers
 from relsafe.tools.git import Git
@@ -86,6 +87,8 @@ class Repository:
             self.project_root, self.git.root, self.config, self.git.tags_reachable(), self._backend_metadata
         )
         check_test_dependencies(self.config, project.root, project.name, project.extras)
+        if self.config.test_lock:  # a missing or unreadable lock is found now, not by smoke after the bump
+            read_lock(project.root, self.config.test_lock, project.name)
         return project
 
     def _backend_metadata(self) -> email.message.Message:

@@ -45,6 +45,7 @@ class Config:
     steps: tuple[str, ...] = ()
     scratch_home: bool = True
     version_files: tuple[str, ...] = ()
+    version_source: str = ""  # "": detected; "tags" or "files" ([version] source)
     build_isolation: bool = True
     test_command: str = "python -m pytest -q"
     test_paths: tuple[str, ...] = ("tests",)
@@ -53,6 +54,7 @@ class Config:
     test_groups: tuple[str, ...] = ()
     test_pythons: tuple[str, ...] = ()
     test_env: tuple[str, ...] = ()
+    test_lock: str = ""  # "": none; a lock file whose pins the test venvs install as constraints
     staging_repository_url: str = TESTPYPI_UPLOAD_URL
     staging_index_url: str = TESTPYPI_INDEX_URL
     staging_upload_host: str = ""  # "": TestPyPI and loopback only

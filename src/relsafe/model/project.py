@@ -19,11 +19,11 @@ from relsafe.core.errors import ConfigError, UsageError
 from relsafe.model.config import Config, present, read_toml
 from relsafe.model.tag_convention import TagConvention, read_convention
 from relsafe.model.version_file import read_versions
+from relsafe.model.version_location import declared_version_files, tag_versioning
 
 BUMPVERSION_FILES = (".bumpversion.toml", ".bumpversion.cfg")
-SCM_BACKEND_MARKERS = ("hatch-vcs", "hatch_vcs", "setuptools-scm", "setuptools_scm")
 PROJECT_MARKERS = ("pyproject.toml", "setup.py", "setup.cfg")
-PACKAGE_VERSION_FILES = ("__init__.py", "__about__.py", "_version.py", "version.py")
+PACKAGE_VERSION_FILES = ("__init__.py", "__version__.py", "__about__.py", "_version.py", "version.py")
 LEGACY_BACKEND = "setuptools.build_meta:__legacy__"
 
 if TYPE_CHECKING:  # `relsafe status` reaches this module and has no use for the email package
@@ -38,8 +38,10 @@ class Project:
 
     version_source is "bumpversion" (the project's own bump-my-version
     config), "files" (static version strings relsafe bumps), or "scm" (the
-    version comes from git tags: nothing to bump). current_version is as the
-    project spells it, and None for an SCM-versioned project never released.
+    version comes from git tags: nothing to bump; `version_tool` names the
+    tool that reads them, "" when only [version] source = "tags" says so).
+    current_version is as the project spells it, and None for an
+    SCM-versioned project never released.
     `root` is the project's folder, `subdir` the same relative to the
     repository ("" at its root, "backend" in a monorepo). `extras` is None
     when the project's extras are not known before a build.
@@ -56,6 +58,7 @@ class Project:
     import_names: tuple[str, ...]
     tags: TagConvention
     extras: frozenset[str] | None = None
+    version_tool: str = ""
 
     @property
     def normalized_name(self) -> str:
@@ -190,14 +193,6 @@ def _package_dirs(root: Path, name: str) -> list[Path]:
     return found
 
 
-def _requires_scm(pyproject: dict[str, Any]) -> bool:
-    requires = " ".join(pyproject.get("build-system", {}).get("requires", [])).lower()
-    tool = pyproject.get("tool", {})
-    uses_hatch_vcs = tool.get("hatch", {}).get("version", {}).get("source") == "vcs"
-    uses_scm = "setuptools_scm" in tool or "setuptools-scm" in tool
-    return uses_hatch_vcs or (uses_scm and any(m in requires for m in SCM_BACKEND_MARKERS))
-
-
 PYPROJECT_SHAPE = (
     ("project", dict),
     ("project.dynamic", list),
@@ -267,19 +262,22 @@ def _static_extras(
     return None
 
 
-def _detected_version_files(root: Path, packages: list[Path]) -> list[str]:
-    """Where a project states its version, in the order a maintainer would name them."""
-    candidates = ["pyproject.toml", "setup.cfg", "setup.py"]
+def _detected_version_files(root: Path, packages: list[Path], declared: list[str]) -> list[str]:
+    """Where a project states its version, in the order a maintainer would name them: the files its backend's
+    configuration names first, then those a scan of the usual places finds."""
+    candidates = [*declared, "pyproject.toml", "setup.cfg", "setup.py"]
     for package in packages:
         if package.is_file():
             candidates.append(package.relative_to(root).as_posix())
         else:
             candidates += [(package / name).relative_to(root).as_posix() for name in PACKAGE_VERSION_FILES]
-    return [relative for relative in candidates if (root / relative).is_file() and read_versions(root, relative)]
+    found = [relative for relative in candidates if (root / relative).is_file() and read_versions(root, relative)]
+    return list(dict.fromkeys(found))
 
 
-def _places_looked(packages: list[Path], root: Path) -> str:
-    places = ["pyproject.toml [project] version and [tool.poetry] version", "setup.cfg [metadata] version"]
+def _places_looked(packages: list[Path], root: Path, declared: list[tuple[str, str]]) -> str:
+    places = [f"{path} (named by {key})" for path, key in declared]
+    places += ["pyproject.toml [project] version and [tool.poetry] version", "setup.cfg [metadata] version"]
     places.append("setup.py version='…'")
     for package in packages:
         relative = package.relative_to(root).as_posix()
@@ -291,7 +289,7 @@ def _places_looked(packages: list[Path], root: Path) -> str:
     return "; ".join(places)
 
 
-def _files_version(root: Path, files: list[str], packages: list[Path], metadata: BackendMetadata | None) -> str:
+def _files_version(root: Path, files: list[str], looked: str, metadata: BackendMetadata | None) -> str:
     """The one version every version file states; the files disagreeing is an error, not a guess."""
     stated: dict[str, list[str]] = {}
     for relative in files:
@@ -302,8 +300,9 @@ def _files_version(root: Path, files: list[str], packages: list[Path], metadata:
     if not versions:
         reported = f" (its build backend reports {metadata()['Version']})" if metadata is not None else ""
         raise UsageError(
-            f"{root}: cannot find the current version{reported}: looked in {_places_looked(packages, root)}",
-            hint="list the files that hold it in release.toml [version] files",
+            f"{root}: cannot find the current version{reported}: looked in {looked}",
+            hint='list the files that hold it in release.toml [version] files, or set [version] source = "tags" '
+            "when git tags give the version",
         )
     if len(versions) > 1:
         listed = ", ".join(f"{path} says {', '.join(found)}" for path, found in stated.items() if found)
@@ -360,7 +359,8 @@ def detect_project(
         extras = frozenset(canonicalize_name(extra) for extra in metadata().get_all("Provides-Extra") or [])
     subdir = "" if root == repository_root else root.relative_to(repository_root).as_posix()
     convention = read_convention(tags, config.tag_format, name, in_subfolder=bool(subdir))
-    bumpversion = _bumpversion_config(root, pyproject)
+    bumpversion = _bumpversion_config(root, pyproject) if config.version_source != "tags" else None
+    tool = tag_versioning(pyproject, setup_cfg) if config.version_source != "files" else None
     files: tuple[str, ...] = ()
     current: str | None
     if bumpversion is not None:
@@ -372,14 +372,19 @@ def detect_project(
                 _refuse_outside(root, repository_root, relative, f"{bumpversion}: bump-my-version files")
             else:
                 _refuse_glob_outside(root, repository_root, relative, f"{bumpversion}: bump-my-version {kind}")
-    elif _requires_scm(pyproject):
+    elif tool or config.version_source == "tags":
         latest = convention.latest
         source, current = "scm", latest[1] if latest else None
     else:
-        files = tuple(config.version_files) or tuple(_detected_version_files(root, packages))
+        declared = declared_version_files(root, pyproject, setup_cfg)
+        for relative, named_by in declared:
+            _refuse_outside(root, repository_root, relative, named_by)
+        readable = [path for path, _ in declared if (root / path).is_file()]
+        files = tuple(config.version_files) or tuple(_detected_version_files(root, packages, readable))
         for relative in files:
             _refuse_outside(root, repository_root, relative, "[version] files")
-        source, current = "files", _files_version(root, list(files), packages, metadata if has_setup_py else None)
+        looked = _places_looked(packages, root, declared)
+        source, current = "files", _files_version(root, list(files), looked, metadata if has_setup_py else None)
     if current is not None:
         _valid(current, root)
     return Project(
@@ -394,4 +399,5 @@ def detect_project(
         import_names=import_names,
         tags=convention,
         extras=extras,
+        version_tool=(tool or "") if source == "scm" else "",
     )

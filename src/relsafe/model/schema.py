@@ -68,6 +68,9 @@ SCHEMA: dict[str, dict[str, Key]] = {
     },
     "version": {
         "files": Key("version_files", "list[str]", "files holding the version, when bump-my-version has no config"),
+        "source": Key(
+            "version_source", "str", '"tags": the version comes from git tags (no bump commit); "files": from files'
+        ),
     },
     "build": {
         "isolation": Key(
@@ -84,6 +87,11 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "groups": Key("test_groups", "list[str]", "PEP 735 dependency groups from pyproject.toml"),
         "pythons": Key("test_pythons", "list[str]", "interpreters, one fresh venv each (default: relsafe's own)"),
         "env": Key("test_env", "list[str]", "variables the test command gets though they look like credentials"),
+        "lock": Key(
+            "test_lock",
+            "str",
+            "a lock file (uv.lock, poetry.lock, pylock.toml, requirements*.txt) pinning the test venv's dependencies",
+        ),
     },
     "staging": {
         "repository-url": Key("staging_repository_url", "str", "upload URL of the staging index"),
@@ -126,6 +134,9 @@ SCHEMA: dict[str, dict[str, Key]] = {
 
 
 PUBLISH_TRIGGERS = ("tag", "release")
+VERSION_SOURCES = ("tags", "files")
+INT64 = range(-(2**63), 2**63)
+"""What a TOML integer may be (the TOML specification: 64-bit signed); Python's reader takes any size."""
 WORKFLOW_CHECKS = ("exact", "audit-only")
 GATE_KEYS = {"name": "str", "before": "str", "items": "list[str]"}
 TABLES = (*SCHEMA, "gate")
@@ -198,6 +209,7 @@ class Validator:
         return ConfigError(f"{self.source}: {self.prefix}{key}: {message}")
 
     def convert(self, raw: Mapping[str, Any]) -> dict[str, Any]:
+        self.refuse_big_integers(raw, "")
         values: dict[str, Any] = {}
         for table, content in raw.items():
             if table not in TABLES:
@@ -220,6 +232,19 @@ class Validator:
                 values[spec.attribute] = tuple(value) if isinstance(value, list) else value
         self.check_semantics(values)
         return values
+
+    def refuse_big_integers(self, value: Any, key: str) -> None:
+        """An integer beyond 64 bits is no TOML integer, though Python's reader takes it: named, not carried on
+        into a timeout or a journal that another reader cannot hold."""
+        if isinstance(value, Mapping):
+            for name, item in value.items():
+                self.refuse_big_integers(item, f"{key}.{name}" if key else str(name))
+        elif isinstance(value, list):
+            for index, item in enumerate(value):
+                self.refuse_big_integers(item, f"{key}[{index}]")
+        elif isinstance(value, int) and not isinstance(value, bool) and value not in INT64:
+            digits = len(str(abs(value)))
+            raise self.fail(key, f"expected an integer within 64 bits (TOML's limit), got one of {digits} digits")
 
     def gates(self, content: Any) -> tuple[GateConfig, ...]:
         if not isinstance(content, list) or not all(isinstance(g, Mapping) for g in content):
@@ -381,6 +406,15 @@ class Validator:
         for name in values.get("inspect_accept_pth", ()):
             if not name.strip() or "/" in name or "\\" in name:
                 raise self.fail("inspect.accept-pth", f"expected file names such as 'name.pth', got {name!r}")
+        source = values.get("version_source")
+        if source is not None and source not in VERSION_SOURCES:
+            expected = f'expected "tags" or "files", got {source!r}'
+            raise self.fail("version.source", expected + _suggest(source, list(VERSION_SOURCES)))
+        if source == "tags" and values.get("version_files"):
+            raise self.fail("version.files", 'names files to bump, but source = "tags" bumps none; remove one of them')
+        lock = values.get("test_lock")
+        if lock is not None and (not lock.strip() or Path(lock).is_absolute() or os.pardir in Path(lock).parts):
+            raise self.fail("test.lock", f"expected a path inside the project, relative to it; got {lock!r}")
         trigger = values.get("publish_trigger")
         if trigger is not None and trigger not in PUBLISH_TRIGGERS:
             raise self.fail(

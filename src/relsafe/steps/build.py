@@ -13,6 +13,7 @@ from packaging.version import Version
 from relsafe.artifacts.distribution import Distribution, sha256_file
 from relsafe.core.errors import StepFailed
 from relsafe.journal.records import Artifact, TreeWheel, checked_build_requirements
+from relsafe.model.version_location import TAKES_OVERRIDE
 from relsafe.steps.context import Context
 from relsafe.steps.contract import Check, Step
 from relsafe.tools import builder
@@ -41,18 +42,27 @@ def release_checkout(ctx: Context) -> Iterator[Path]:
     commit the tag will name (no ignored file slips into an sdist), and keeps
     the backends' byproducts (setuptools' *.egg-info, setuptools-scm's version
     file) out of the tree that resume and the next release's preflight need
-    clean. A worktree, not an export, so SCM backends still see git. Its
+    clean. A worktree, not an export, so SCM backends still see git (a
+    private clone holding the release tag for a tool that reads the tag
+    itself, see Git.tagged_clone). Its
     submodules, if the commit has any, are checked out at the commit's
     recorded revisions, so the sdist holds what the project ships.
     """
     source = ctx.folder.new_checkout()
-    ctx.git.add_worktree(source, ctx.bump_commit)
+    tagged = ctx.project.version_source == "scm" and ctx.project.version_tool not in TAKES_OVERRIDE
+    if tagged:  # versioneer reads `git describe`, and no variable: the tag must be there, in a private clone
+        ctx.git.tagged_clone(source, ctx.bump_commit, ctx.project.tag_for(ctx.release.version))
+    else:
+        ctx.git.add_worktree(source, ctx.bump_commit)
     try:
         if (source / ".gitmodules").is_file():  # vendored code the sdist must ship, at the recorded revisions
             ctx.git.init_submodules(source)
         yield source
     finally:
-        ctx.git.remove_worktree(source)
+        if tagged:
+            shutil.rmtree(source, ignore_errors=True)
+        else:
+            ctx.git.remove_worktree(source)
 
 
 class Build(Step):

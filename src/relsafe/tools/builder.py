@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING, Literal
 from relsafe.core.errors import RelsafeError, ToolFailed
 from relsafe.journal.runlog import RunLog
 from relsafe.model import build_requirements
+from relsafe.model.version_location import TAG_OVERRIDES
 from relsafe.tools import process
 from relsafe.tools import venv as venvs
 
@@ -74,9 +75,9 @@ def build_environment(source_date_epoch: int, pretend_version: str | None) -> di
     env["SOURCE_DATE_EPOCH"] = str(source_date_epoch)
     env["PYTHONDONTWRITEBYTECODE"] = "1"
     if pretend_version is not None:
-        # setuptools-scm and hatch-vcs both honour this: the build gets the
-        # release version before the tag that would normally give it exists.
-        env["SETUPTOOLS_SCM_PRETEND_VERSION"] = pretend_version
+        # each tag-versioning tool's own variable: the build gets the release
+        # version before the tag that would normally give it exists.
+        env.update(dict.fromkeys(TAG_OVERRIDES, pretend_version))
     return env
 
 

@@ -255,32 +255,98 @@ class Git:
         with _WORKTREES:
             self._run("worktree", "add", "--detach", "--quiet", str(path), commit)
 
+    def tagged_clone(self, path: Path, commit: str, tag: str) -> None:
+        """A private checkout of `commit` on which the lightweight tag `tag` exists, for a backend that reads the
+        version from git's tags and takes it from no variable (versioneer's `git describe`).
+
+        A clone, not a worktree: a worktree shares the repository's tags, and the release tag must not exist
+        there before the tag step. It borrows this repository's objects (--shared) and is deleted afterwards.
+        """
+        self._run("clone", "--quiet", "--shared", "--no-checkout", str(self.common_dir), str(path))
+        self._run("-C", str(path), "-c", "tag.gpgSign=false", "tag", tag, commit)
+        self._run("-C", str(path), "-c", "advice.detachedHead=false", "checkout", "--quiet", "--detach", commit)
+
     def init_submodules(self, worktree: Path) -> None:
         """Check out every submodule (recursively) of `worktree` at the revision its commit records.
 
         A build of the commit must hold what the project ships, vendored
-        submodules included. `--init` writes each submodule's url into the
-        configuration the worktree shares with the user's repository; what it
-        added is taken out again, so a build changes nothing there. Git's own
-        protections stay: a local-path or `file://` submodule needs
-        protocol.file.allow from the user's configuration or environment.
+        submodules included. A submodule whose recorded revision the user's
+        repository already holds (`.git/modules/NAME`) is cloned from there,
+        never fetched again from its URL (which may be unreachable, or ask for
+        a login). Any other is fetched by `git submodule update --init`, which
+        writes its url into the configuration the worktree shares with the
+        user's repository; what it added is taken out again, so a build changes
+        nothing there. Git's own protections stay: a local-path or `file://`
+        submodule URL needs protocol.file.allow from the user's configuration.
         """
         before = self._submodule_sections()
         try:
-            self._run(
-                "-C",
-                str(worktree),
-                "submodule",
-                "update",
-                "--init",
-                "--recursive",
-                "--checkout",
-                what="git submodule update --init --recursive",
-                helpers=True,
-            )
+            self._populate_submodules(worktree, self.common_dir / "modules")
         finally:
             for name in sorted(self._submodule_sections() - before):
                 self._run("config", "--local", "--remove-section", f"submodule.{name}")
+
+    def _populate_submodules(self, checkout: Path, store: Path) -> None:
+        """The submodules `checkout/.gitmodules` lists, each from `store/NAME` (the local module repository)
+        when it holds the recorded commit, else from its URL; then theirs, from `store/NAME/modules`."""
+        if not (checkout / ".gitmodules").is_file():
+            return
+        try:
+            listed = self._run("-C", str(checkout), "config", "--file", ".gitmodules", "--get-regexp", r"\.path$")
+        except ToolFailed:  # exit 1: no submodule listed
+            return
+        gitdir = Path(self._run("-C", str(checkout), "rev-parse", "--path-format=absolute", "--git-dir"))
+        for line in listed.splitlines():
+            key, _, path = line.partition(" ")
+            name = key.removeprefix("submodule.").removesuffix(".path")
+            entry = self._run("-C", str(checkout), "ls-tree", "HEAD", "--", path).split()
+            if len(entry) < 3 or entry[1] != "commit":
+                continue  # listed in .gitmodules, but the commit records no submodule there
+            recorded, local = entry[2], store / name
+            if local.is_dir() and self._holds_commit(local, recorded):
+                target = gitdir / "modules" / name
+                target.parent.mkdir(parents=True, exist_ok=True)
+                self._run(
+                    "clone",
+                    "--quiet",
+                    "--no-checkout",
+                    "--separate-git-dir",
+                    str(target),
+                    str(local),
+                    str(checkout / path),
+                    what=f"git clone of the submodule {path} from {local}",
+                )
+                self._run(
+                    "-C",
+                    str(checkout / path),
+                    "-c",
+                    "advice.detachedHead=false",
+                    "checkout",
+                    "--quiet",
+                    "--detach",
+                    recorded,
+                )
+            else:
+                self._run(
+                    "-C",
+                    str(checkout),
+                    "submodule",
+                    "update",
+                    "--init",
+                    "--checkout",
+                    "--",
+                    path,
+                    what="git submodule update --init",
+                    helpers=True,
+                )
+            self._populate_submodules(checkout / path, local / "modules")
+
+    def _holds_commit(self, repository: Path, commit: str) -> bool:
+        try:
+            self._run(f"--git-dir={repository}", "cat-file", "-e", f"{commit}^{{commit}}")
+        except ToolFailed:
+            return False
+        return True
 
     def _submodule_sections(self) -> set[str]:
         """Names of the `[submodule "…"]` sections in the repository's own configuration."""

@@ -90,12 +90,14 @@ def install(
     index_url: str | None = None,
     what: str = "installing into a fresh venv",
     dependencies: bool = True,
+    constraints: Path | None = None,
 ) -> float:
     """pip-install files or requirement strings; returns seconds taken.
 
     With index_url, dependencies resolve from that index only: machine-wide
     extra indexes and find-links are switched off. dependencies=False installs
     exactly what is named (a set of pins that is complete already).
+    `constraints`: a constraints file (the project's lock, as pins).
     """
     if not requirements:
         return 0.0
@@ -111,6 +113,8 @@ def install(
             command += ["--index-url", index_url]
     if not dependencies:
         command.append("--no-deps")
+    if constraints is not None:
+        command += ["--constraint", str(constraints)]
     done = process.run([*command, *items], log=log, env=env, what=what)
     return done.seconds
 

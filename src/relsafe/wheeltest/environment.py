@@ -17,6 +17,7 @@ from pathlib import Path
 from relsafe.core.errors import StepFailed
 from relsafe.journal.runlog import RunLog
 from relsafe.model.config import Config
+from relsafe.model.project_lock import LockPins, read_lock
 from relsafe.tools import venv as venvs
 from relsafe.wheeltest.requirements import group_requirements, wheel_requirement
 
@@ -47,12 +48,29 @@ class Environments:
     reported by the step itself rather than by groundwork nobody waited for.
     """
 
-    def __init__(self, folder: Path, config: Config, project_root: Path, log: RunLog) -> None:
+    def __init__(self, folder: Path, config: Config, project_root: Path, log: RunLog, project_name: str) -> None:
         self.folder = folder
         self.config = config
         self.project_root = project_root
+        self.project_name = project_name
         self.log = log
         self._prepared: dict[str, Future[venvs.Venv]] = {}
+
+    def lock(self) -> LockPins | None:
+        """The pins of [test] lock, None without one."""
+        if not self.config.test_lock:
+            return None
+        return read_lock(self.project_root, self.config.test_lock, self.project_name)
+
+    def constraints(self) -> Path | None:
+        """[test] lock as a constraints file beside the venvs (written again each time: it is tiny), or None."""
+        pins = self.lock()
+        if pins is None:
+            return None
+        self.folder.mkdir(parents=True, exist_ok=True)
+        path = self.folder / "lock-constraints.txt"
+        path.write_text(pins.constraints(), encoding="utf-8")
+        return path
 
     def prepare(self) -> None:
         """Start making every venv and installing the test requirements; returns at once."""
@@ -75,12 +93,24 @@ class Environments:
         venv = venvs.create(self.folder / f"venv-{index}", python, self.log)
         # read here, not when preparing: a broken dependency group then fails the step that uses it
         requirements = [*self.config.test_requires, *group_requirements(self.config, self.project_root)]
-        venvs.install(venv, requirements, self.log, what="installing [test] requires and groups")
+        constraints = self.constraints()
+        pinned = f" at the versions {self.config.test_lock} pins" if constraints else ""
+        venvs.install(
+            venv, requirements, self.log, what=f"installing [test] requires and groups{pinned}", constraints=constraints
+        )
         return venv
 
 
-def install_wheel(venv: venvs.Venv, wheel: Wheel, project_name: str, extras: Sequence[str], log: RunLog) -> float:
-    """Install the wheel with the [test] extras; returns the seconds it took."""
+def install_wheel(
+    venv: venvs.Venv,
+    wheel: Wheel,
+    project_name: str,
+    extras: Sequence[str],
+    log: RunLog,
+    constraints: Path | None = None,
+) -> float:
+    """Install the wheel with the [test] extras (its dependencies at the lock's versions, given `constraints`,
+    which never pin the project itself); returns the seconds it took."""
     with_extras = f" with extras {', '.join(extras)}" if extras else ""
     return venvs.install(
         venv,
@@ -88,4 +118,5 @@ def install_wheel(venv: venvs.Venv, wheel: Wheel, project_name: str, extras: Seq
         log,
         index_url=wheel.index_url,
         what=f"installing {wheel.path.name}{with_extras}{wheel.origin}",
+        constraints=constraints,
     )

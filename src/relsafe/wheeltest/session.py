@@ -31,9 +31,9 @@ def inputs(config: Config) -> dict[str, Any]:
     """The [test] settings a result depends on, for a step's fingerprint: a change makes resume refuse."""
     found: dict[str, Any] = {"pythons": pythons(config), "command": config.test_command}
     # only when set, so that a release recorded before these keys existed still resumes
-    for key, value in (("extras", config.test_extras), ("groups", config.test_groups)):
+    for key, value in (("extras", config.test_extras), ("groups", config.test_groups), ("lock", config.test_lock)):
         if value:
-            found[key] = list(value)
+            found[key] = value if isinstance(value, str) else list(value)
     return found
 
 
@@ -44,7 +44,7 @@ class Session:
         self.project = project
         self.config = config
         self.log = log
-        self.environments = Environments(folder, config, project.root, log)
+        self.environments = Environments(folder, config, project.root, log, project.name)
 
     def prepare(self) -> None:
         """Make the venvs and install the test requirements in the background (the wheel may not exist yet)."""
@@ -54,13 +54,17 @@ class Session:
         """Install the wheel in each fresh venv, check it imports at `version`, run the tests; raise StepFailed
         on the first problem. Each venv is removed once its python passed."""
         results: list[dict[str, Any]] = []
+        lock = self.environments.lock()
+        if lock is not None:
+            note(f"test dependencies and the wheel's own at the versions {lock.path} pins ({len(lock.pins)} pins)")
+        constraints = self.environments.constraints()
         for index, python in enumerate(pythons(self.config)):
             venv = self.environments.take(index, python)
-            install_seconds = install_wheel(venv, wheel, self.project.name, self.config.test_extras, self.log)
+            extras = self.config.test_extras
+            install_seconds = install_wheel(venv, wheel, self.project.name, extras, self.log, constraints)
             site_packages = venvs.site_packages(venv, self.log)
             install_recorder(site_packages[0])  # before any interpreter starts in the venv: it reads the .pth
             modules = top_level_modules(wheel.path)
-            extras = self.config.test_extras
             # Four read-only looks at one venv, side by side; their errors in this order, as when they ran in turn.
             *_, tests, tested = process.side_by_side(
                 partial(venvs.pip_check, venv, self.log),
@@ -84,4 +88,6 @@ class Session:
                 }
             )
             shutil.rmtree(venv.path, ignore_errors=True)
-        return {"environments": results, "summary": "; ".join(r["tests"]["summary"] for r in results)}
+        summary = "; ".join(r["tests"]["summary"] for r in results)
+        pinned = f" (test dependencies at the versions {lock.path} pins)" if lock is not None else ""
+        return {"environments": results, "summary": summary + pinned}
