@@ -340,6 +340,7 @@ ATTEST = "actions/attest-build-provenance@e8998f949152b193b063cb0ec769d69d929409
 NOTIFY = f"\n      - uses: owner/notify@{SHAPE_ONLY}\n        with:\n          text: "
 COMMENT_THROUGH_ENV = '\n      - env:\n          BODY: ${{ github.event.comment.body }}\n        run: echo "$BODY"'
 SHARED_DOCS = f"org/shared/.github/workflows/docs.yml@{SHAPE_ONLY}"
+SHARED_BUILD = f"org/shared/.github/workflows/build.yml@{SHAPE_ONLY}"
 LABELER_WORKFLOW = (
     "on:\n  pull_request_target:\npermissions:\n  contents: read\n  pull-requests: write\njobs:\n"
     f"  label:\n    runs-on: ubuntu-latest\n    steps:\n      - uses: {LABELER} # v5.0.0\n"
@@ -371,11 +372,17 @@ TWINS: list[tuple[str, str, str, str]] = [
     (
         "secrets-inherit",
         "error",
-        publishing(f"\n  build:\n    uses: ./.github/workflows/build.yml {MARK}\n    secrets: inherit" + publish_job()),
+        publishing(f"\n  build:\n    uses: {SHARED_BUILD} {MARK}\n    secrets: inherit" + publish_job()),
         publishing(
-            "\n  build:\n    uses: ./.github/workflows/build.yml\n    secrets:\n      CODECOV: ${{ secrets.CODECOV }}"
+            f"\n  build:\n    uses: {SHARED_BUILD}\n    secrets:\n      CODECOV: ${{{{ secrets.CODECOV }}}}"
             + publish_job()
         ),
+    ),
+    (  # the repository's own workflow, at the commit that runs: least privilege, not a way in
+        "secrets-inherit",
+        "warning",
+        publishing(f"\n  build:\n    uses: $/.github/workflows/build.yml {MARK}\n    secrets: inherit" + publish_job()),
+        publishing("\n  build:\n    uses: $/.github/workflows/build.yml" + publish_job()),
     ),
     (
         "secrets-inherit",
@@ -511,7 +518,8 @@ def test_an_attesting_ci_workflow_is_not_a_publishing_one(tmp_path: Path, log: R
         "runs-on: ubuntu-latest",
         "runs-on: ubuntu-latest\n    permissions:\n      id-token: write\n      attestations: write",
     )
-    path = write(tmp_path, f"# CI {MARK}\non: [push]\njobs:{job}", "ci.yml")
+    lint = "  lint:\n    runs-on: ubuntu-latest\n    steps:\n      - run: ruff check\n"
+    path = write(tmp_path, f"# CI {MARK}\non: [push]\njobs:{job}{lint}", "ci.yml")
     assert [(f.rule, f.severity, f.line) for f in audit(path, log).findings] == [
         ("missing-permissions", "warning", marked_line(path))
     ]
@@ -572,6 +580,7 @@ def test_generated_workflow_passes_zizmor(tmp_path: Path, log: RunLog) -> None:
     assert [f.ident for f in direct.findings if f.severity in {"Medium", "High"}] == []
 
 
+REBUILD_JOB = "  build:\n    name: Rebuild the tagged commit (its files are checked in the next job)\n    runs-on: ubuntu-latest\n"
 # The generated workflow with one rule's mistake put back: (rule, old text, new text).
 MISTAKES: list[tuple[str, str, str]] = [
     ("dangerous-trigger", "on:\n  push:", "on:\n  pull_request_target:\n  push:"),
@@ -583,7 +592,11 @@ MISTAKES: list[tuple[str, str, str]] = [
     ("id-token-scope", "permissions: {}", "permissions:\n  id-token: write"),
     ("id-token-scope", "contents: read # to check out the tag", "contents: read\n      id-token: write"),
     ("write-all-permissions", "permissions: {}", "permissions: write-all"),
-    ("missing-permissions", "permissions: {}\n", ""),
+    (  # no top-level permissions, and a job without its own: it gets the repository's default token
+        "missing-permissions",
+        f"permissions: {{}}\n\njobs:\n{REBUILD_JOB}    permissions:\n      contents: read # to check out the tag\n",
+        f"\njobs:\n{REBUILD_JOB}",
+    ),
     ("publish-environment", "      name: pypi\n", "      name: release\n"),
     ("publish-needs", "    needs: check\n", ""),
     (
