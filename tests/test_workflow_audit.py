@@ -12,7 +12,7 @@ import pytest
 
 from relsafe.core.errors import ToolFailed, UsageError
 from relsafe.journal.runlog import RunLog
-from relsafe.model.config import TESTPYPI_INDEX_URL
+from relsafe.model.config import TESTPYPI_INDEX_URL, Config
 from relsafe.model.publish_workflow import render_publish_workflow
 from relsafe.security.workflow.audit import audit_workflows
 from relsafe.security.workflow.report import SAME_CONCERN, UNAVAILABLE, AuditReport, Finding
@@ -340,6 +340,7 @@ ATTEST = "actions/attest-build-provenance@e8998f949152b193b063cb0ec769d69d929409
 NOTIFY = f"\n      - uses: owner/notify@{SHAPE_ONLY}\n        with:\n          text: "
 COMMENT_THROUGH_ENV = '\n      - env:\n          BODY: ${{ github.event.comment.body }}\n        run: echo "$BODY"'
 SHARED_DOCS = f"org/shared/.github/workflows/docs.yml@{SHAPE_ONLY}"
+SHARED_BUILD = f"org/shared/.github/workflows/build.yml@{SHAPE_ONLY}"
 LABELER_WORKFLOW = (
     "on:\n  pull_request_target:\npermissions:\n  contents: read\n  pull-requests: write\njobs:\n"
     f"  label:\n    runs-on: ubuntu-latest\n    steps:\n      - uses: {LABELER} # v5.0.0\n"
@@ -371,11 +372,17 @@ TWINS: list[tuple[str, str, str, str]] = [
     (
         "secrets-inherit",
         "error",
-        publishing(f"\n  build:\n    uses: ./.github/workflows/build.yml {MARK}\n    secrets: inherit" + publish_job()),
+        publishing(f"\n  build:\n    uses: {SHARED_BUILD} {MARK}\n    secrets: inherit" + publish_job()),
         publishing(
-            "\n  build:\n    uses: ./.github/workflows/build.yml\n    secrets:\n      CODECOV: ${{ secrets.CODECOV }}"
+            f"\n  build:\n    uses: {SHARED_BUILD}\n    secrets:\n      CODECOV: ${{{{ secrets.CODECOV }}}}"
             + publish_job()
         ),
+    ),
+    (  # the repository's own workflow, at the commit that runs: least privilege, not a way in
+        "secrets-inherit",
+        "warning",
+        publishing(f"\n  build:\n    uses: $/.github/workflows/build.yml {MARK}\n    secrets: inherit" + publish_job()),
+        publishing("\n  build:\n    uses: $/.github/workflows/build.yml" + publish_job()),
     ),
     (
         "secrets-inherit",
@@ -511,7 +518,8 @@ def test_an_attesting_ci_workflow_is_not_a_publishing_one(tmp_path: Path, log: R
         "runs-on: ubuntu-latest",
         "runs-on: ubuntu-latest\n    permissions:\n      id-token: write\n      attestations: write",
     )
-    path = write(tmp_path, f"# CI {MARK}\non: [push]\njobs:{job}", "ci.yml")
+    lint = "  lint:\n    runs-on: ubuntu-latest\n    steps:\n      - run: ruff check\n"
+    path = write(tmp_path, f"# CI {MARK}\non: [push]\njobs:{job}{lint}", "ci.yml")
     assert [(f.rule, f.severity, f.line) for f in audit(path, log).findings] == [
         ("missing-permissions", "warning", marked_line(path))
     ]
@@ -572,6 +580,11 @@ def test_generated_workflow_passes_zizmor(tmp_path: Path, log: RunLog) -> None:
     assert [f.ident for f in direct.findings if f.severity in {"Medium", "High"}] == []
 
 
+REBUILD_JOB = (
+    "  build:\n"
+    "    name: Rebuild the tagged commit (its files are checked in the next job)\n"
+    "    runs-on: ubuntu-latest\n"
+)
 # The generated workflow with one rule's mistake put back: (rule, old text, new text).
 MISTAKES: list[tuple[str, str, str]] = [
     ("dangerous-trigger", "on:\n  push:", "on:\n  pull_request_target:\n  push:"),
@@ -583,7 +596,11 @@ MISTAKES: list[tuple[str, str, str]] = [
     ("id-token-scope", "permissions: {}", "permissions:\n  id-token: write"),
     ("id-token-scope", "contents: read # to check out the tag", "contents: read\n      id-token: write"),
     ("write-all-permissions", "permissions: {}", "permissions: write-all"),
-    ("missing-permissions", "permissions: {}\n", ""),
+    (  # no top-level permissions, and a job without its own: it gets the repository's default token
+        "missing-permissions",
+        f"permissions: {{}}\n\njobs:\n{REBUILD_JOB}    permissions:\n      contents: read # to check out the tag\n",
+        f"\njobs:\n{REBUILD_JOB}",
+    ),
     ("publish-environment", "      name: pypi\n", "      name: release\n"),
     ("publish-needs", "    needs: check\n", ""),
     (
@@ -1026,3 +1043,248 @@ def test_the_rebuild_workflow_without_its_check_step_is_unverified_though_it_rea
     assert "rebuild-unverified" in rules(audit(write(tmp_path, in_the_build_job, "same-job.yml"), log)), (
         "a check in the job that ran the build checks nothing the build could not change afterwards"
     )
+
+
+# Issue 25, false errors: each class of verdict a maintainer could not trust, as (rule, severity, the dangerous
+# workflow with its line marked, its safe twin that must not get that rule's error). The safe twins are the shapes
+# real projects have (Scorecard, a credential broker, crates.io, `uv publish` with Trusted Publishing, …).
+SCORECARD = f"ossf/scorecard-action@{SHAPE_ONLY}"
+BROKER = f"octo-sts/action@{SHAPE_ONLY}"
+CRATES_AUTH = f"rust-lang/crates-io-auth-action@{SHAPE_ONLY}"
+SETUP_UV = f"astral-sh/setup-uv@{SHAPE_ONLY}"
+
+
+def oidc_job(name: str, step: str, mark: str = "") -> str:
+    """A job that asks for an OIDC token (its `id-token:` line marked with `mark`) for the step given."""
+    return (
+        f"\n  {name}:\n    runs-on: ubuntu-latest\n    permissions:\n      contents: read\n"
+        f"      id-token: write {mark}\n    steps:\n      - {step}\n"
+    )
+
+
+def bot(body: str, trigger: str = "schedule:\n    - cron: '0 6 * * *'") -> str:
+    """A workflow that uploads nothing: whatever its jobs hold, PyPI trusts none of its tokens."""
+    return f"on:\n  {trigger}\npermissions: {{}}\njobs:{body}"
+
+
+UV_PUBLISH = "\n      - run: uv publish dist/*"
+VERDICT_TWINS: list[tuple[str, str, str, str]] = [
+    (  # a job of the publishing workflow that nothing known asks the token for
+        "id-token-scope",
+        "error",
+        publishing(build_job() + publish_job() + oidc_job("lint", "run: ruff check", MARK)),
+        bot(oidc_job("analysis", f"uses: {SCORECARD} # v2.4.0")),
+    ),
+    (  # a credential broker in a bot that pushes: the token is the broker's
+        "id-token-scope",
+        "error",
+        publishing(build_job() + publish_job() + oidc_job("sync", "run: ./sync.sh", MARK)),
+        bot(oidc_job("sync", f"uses: {BROKER}\n        with:\n          scope: org/repo") + "  # for the broker\n"),
+    ),
+    (  # crates.io trusted publishing beside PyPI's: PyPI accepts that job's token too, unless its environment differs
+        "id-token-scope",
+        "warning",
+        publishing(build_job() + publish_job() + oidc_job("crates", f"uses: {CRATES_AUTH}", MARK)),
+        bot(oidc_job("crates", f"uses: {CRATES_AUTH}"), trigger="push:\n    tags: ['v*']"),
+    ),
+    (  # id-token for every job of a workflow that uploads nothing is hygiene, not a path to PyPI
+        "id-token-scope",
+        "warning",
+        f"on: [push]\npermissions:\n  id-token: write {MARK}\njobs:" + oidc_job("analysis", f"uses: {SCORECARD}"),
+        bot(oidc_job("analysis", f"uses: {SCORECARD}")),
+    ),
+    (  # a cache in a workflow that can publish; the same cache in a bot with id-token, which cannot
+        "release-cache",
+        "error",
+        publishing(build_job(f"\n      - uses: {SETUP_UV} {MARK}") + publish_job()),
+        bot(oidc_job("sync", f"uses: {SETUP_UV}\n      - uses: {BROKER}")),
+    ),
+    (  # a manual publishing workflow; a manual bot with id-token publishes nothing, so needs no tag trigger
+        "no-tag-trigger",
+        "warning",
+        publishing(build_job() + publish_job(), trigger="workflow_dispatch:").replace("on:", f"on: {MARK}", 1),
+        bot(oidc_job("sync", f"uses: {BROKER}"), trigger="workflow_dispatch:"),
+    ),
+    (  # `uv publish` handed a token; without one it trades the job's OIDC token (Trusted Publishing)
+        "stored-credentials",
+        "error",
+        publishing(
+            build_job()
+            + publish_job(f"{UV_PUBLISH} {MARK}\n        env:\n          UV_PUBLISH_TOKEN: ${{{{ secrets.PYPI }}}}")
+        ),
+        publishing(build_job() + publish_job(UV_PUBLISH)),
+    ),
+    (  # `uv publish` in a job without id-token can only use a stored token
+        "stored-credentials",
+        "error",
+        publishing(build_job() + publish_job(f"{UV_PUBLISH} {MARK}").replace("id-token: write", "contents: read")),
+        publishing(build_job() + publish_job("\n      - run: python -m twine upload dist/*")),
+    ),
+    (  # a reusable workflow that uploads to PyPI; one that uses OIDC for crates.io publishes nothing to PyPI
+        "reusable-publish",
+        "error",
+        publishing(build_job() + publish_job(), trigger=f"workflow_call: {MARK}"),
+        bot(oidc_job("crates", f"uses: {CRATES_AUTH}"), trigger="workflow_call:"),
+    ),
+    (  # a job left the default token; where every job declares its own, no job is
+        "missing-permissions",
+        "warning",
+        f"# CI {MARK}\non: [push]\njobs:" + oidc_job("analysis", f"uses: {SCORECARD}") + build_job(),
+        "on: [push]\njobs:" + oidc_job("analysis", f"uses: {SCORECARD}"),
+    ),
+    (  # the self-repository form names this repository's own code at the running commit, like `./`
+        "unpinned-action",
+        "warning",
+        f"on: [push]\npermissions: {{}}\njobs:\n  docs:\n    uses: {SHARED_DOCS.split('@')[0]}@main {MARK}\n",
+        "on: [push]\npermissions: {}\njobs:\n  docs:\n    uses: $/.github/workflows/docs.yml\n",
+    ),
+    (  # text an outsider chose; expressions whose value is a boolean or a literal carry nothing
+        "template-injection",
+        "error",
+        "on: [pull_request]\npermissions: {}\njobs:"
+        + build_job(f"\n      - run: echo ${{{{ github.head_ref || 'main' }}}} {MARK}"),
+        "on:\n  pull_request:\n  workflow_dispatch:\n    inputs:\n      plan: {type: string}\npermissions: {}\njobs:"
+        + build_job(
+            "\n      - run: |"
+            "\n          echo ${{ github.event_name == 'push' }} ${{ github.event.pull_request.head.repo.fork }}"
+            "\n          echo ${{ contains(github.event.pull_request.labels.*.name, 'ci: full') }}"
+            "\n          echo ${{ fromJSON(inputs.plan) && 'release' || '' }} ${{ !startsWith(github.head_ref, 'x') }}"
+        ),
+    ),
+    (  # zizmor's ignore comment on the step's `run:` line, for the same concern, silences relsafe's twin too
+        "template-injection",
+        "error",
+        "on: [pull_request]\npermissions: {}\njobs:"
+        + build_job(
+            "\n      - run: | # zizmor: ignore[artipacked]\n          echo start\n"
+            f'          echo "${{{{ github.head_ref }}}}" {MARK}'
+        ),
+        "on: [pull_request]\npermissions: {}\njobs:"
+        + build_job(
+            "\n      - run: | # zizmor: ignore[template-injection] - checked\n          echo start\n"
+            '          echo "${{ github.head_ref }}"'
+        ),
+    ),
+    (  # a branch push that uploads to PyPI; one that uploads to TestPyPI only tests the upload
+        "branch-push-publish",
+        "error",
+        publishing(build_job() + publish_job(), trigger=f"push:\n    branches: [main] {MARK}"),
+        publishing(
+            build_job()
+            + publish_job("\n        with:\n          repository-url: https://test.pypi.org/legacy/").replace(
+                "environment: pypi", "environment: testpypi"
+            ),
+            trigger="push:\n    branches: [main]",
+        ),
+    ),
+    (  # a publish job with nothing to need; in a reusable workflow of publish jobs alone, the caller orders it
+        "publish-needs",
+        "error",
+        publishing(publish_job().replace("    needs: build\n", "").replace("publish:", f"publish: {MARK}")),
+        publishing(publish_job().replace("    needs: build\n", ""), trigger="workflow_call:"),
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("rule", "severity", "dangerous", "safe"),
+    VERDICT_TWINS,
+    ids=[f"{c[0]}-{c[1]}-{i}" for i, c in enumerate(VERDICT_TWINS)],
+)
+def test_each_false_error_class_keeps_the_dangerous_case_and_clears_the_safe_twin(
+    tmp_path: Path, log: RunLog, rule: str, severity: str, dangerous: str, safe: str
+) -> None:
+    """The safe twin gets no finding of the rule at the dangerous one's severity, nor above it."""
+    bad = write(tmp_path, dangerous, "dangerous.yml")
+    found = [(f.rule, f.severity, f.line) for f in audit(bad, log).findings]
+    assert (rule, severity, marked_line(bad)) in found, audit(bad, log).to_json()
+    good = write(tmp_path, safe, "safe.yml")
+    as_bad = SEVERITIES[: SEVERITIES.index(severity) + 1]
+    assert [f for f in audit(good, log).findings if f.rule == rule and f.severity in as_bad] == [], audit(
+        good, log
+    ).to_json()
+
+
+def test_oidc_for_another_consumer_does_not_make_a_workflow_publish(tmp_path: Path, log: RunLog) -> None:
+    """A bot that pushes with a broker's token: no rule of publishing is an error there, each is what it is in CI."""
+    text = bot(oidc_job("sync", f"uses: {BROKER}\n      - uses: {CHECKOUT}\n      - uses: actions/setup-python@v5"))
+    findings = audit(write(tmp_path, text, "sync.yml"), log).findings
+    assert {(f.rule, f.severity) for f in findings} == {
+        ("checkout-credentials", "warning"),
+        ("unpinned-action", "warning"),
+    }, [f.rule for f in findings]
+
+
+def test_a_step_naming_pypis_upload_endpoint_publishes_and_a_registry_login_does_not(
+    tmp_path: Path, log: RunLog
+) -> None:
+    upload = "run: curl -F content=@dist/x.whl https://upload.pypi.org/legacy/"
+    login = f"uses: docker/login-action@{SHAPE_ONLY}\n        with:\n          password: ${{{{ secrets.DOCKERHUB }}}}"
+    for step, publishes in ((upload, True), (login, False)):
+        text = f"on: [push]\npermissions: {{}}\njobs:\n  up:\n    runs-on: ubuntu-latest\n    steps:\n      - {step}\n"
+        found = rules(audit(write(tmp_path, text, "up.yml"), log))
+        assert ("publish-environment" in found) is publishes, (step, found)
+
+
+def test_the_workflows_environment_stands_when_none_is_configured(tmp_path: Path, log: RunLog) -> None:
+    """No [publish] environment: the workflow's own (`release-pypi`) is the one registered on PyPI."""
+    path = write(tmp_path, publishing(build_job() + publish_job().replace("environment: pypi", "environment: publish")))
+    assert "publish-environment" not in rules(audit_workflows([path], log=log, use_zizmor=False, environment=None))
+    assert "publish-environment" in rules(audit_workflows([path], log=log, use_zizmor=False, environment="pypi"))
+    unprotected = write(tmp_path, publishing(build_job() + publish_job().replace("    environment: pypi\n", "")))
+    assert "publish-environment" in rules(audit_workflows([unprotected], log=log, use_zizmor=False, environment=None))
+    assert Config().configured_environment is None
+    assert Config(publish_environment="release-pypi").configured_environment == "release-pypi"
+
+
+def test_audit_command_outside_a_configured_project_takes_the_workflows_environment(
+    tmp_path: Path, run_relsafe: RunRelsafe
+) -> None:
+    text = publishing(build_job() + publish_job().replace("environment: pypi", "environment: release-pypi"))
+    write(tmp_path, text, "publish.yml")
+    result = run_relsafe("audit", "--format", "json", "publish.yml", cwd=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "publish-environment" not in {f["rule"] for f in json.loads(result.stdout)["findings"]}
+
+
+def test_a_branch_push_caller_of_a_self_repository_publish_workflow_is_followed(tmp_path: Path, log: RunLog) -> None:
+    """`uses: $/.github/workflows/publish.yml` resolves to this repository at the running commit, as `./` does."""
+    folder = tmp_path / ".github" / "workflows"
+    folder.mkdir(parents=True)
+    write(folder, publishing(build_job() + publish_job(), trigger="workflow_call:"), "publish.yml")
+    for form in ("./", "$/"):
+        caller = write(
+            folder,
+            f"on:\n  push:\n    branches: [main] {MARK}\npermissions: {{}}\njobs:\n"
+            f"  release:\n    uses: {form}.github/workflows/publish.yml\n",
+            "caller.yml",
+        )
+        found = [(f.rule, f.severity, f.line) for f in audit(caller, log).findings]
+        assert ("branch-push-publish", "error", marked_line(caller)) in found, (form, found)
+        assert "unpinned-action" not in {rule for rule, _severity, _line in found}
+
+
+def test_a_zizmor_ignore_comment_in_another_step_silences_nothing(tmp_path: Path, log: RunLog) -> None:
+    steps = (
+        "\n      - run: echo checked # zizmor: ignore[template-injection]"
+        f'\n      - run: echo "${{{{ github.head_ref }}}}" {MARK}'
+    )
+    path = write(tmp_path, "on: [pull_request]\npermissions: {}\njobs:" + build_job(steps))
+    found = [(f.rule, f.line) for f in audit(path, log).findings]
+    assert ("template-injection", marked_line(path)) in found
+
+
+@pytest.mark.slow
+def test_relsafe_and_zizmor_on_two_lines_of_one_step_are_one_finding(tmp_path: Path, log: RunLog) -> None:
+    """zizmor puts artipacked on a named step's first line, relsafe on its `uses:`: one step, one concern, one
+    finding; two zizmor findings of one line are not mistaken for a relsafe twin."""
+    steps = (
+        f"\n      - name: Check out\n        uses: {CHECKOUT} # v4.2.2 {MARK}\n        with:\n          fetch-depth: 0"
+    )
+    path = write(
+        tmp_path, f"on: [push]\npermissions: {{}}\njobs:\n  test:\n    runs-on: ubuntu-latest\n    steps:{steps}\n"
+    )
+    report = audit_workflows([path], log=log)
+    credentials = [(f.rule, f.also, f.line) for f in report.findings if "artipacked" in (f.rule, f.also)]
+    assert credentials == [("checkout-credentials", "artipacked", marked_line(path))], report.to_json()
+    assert all(f.source != "relsafe+zizmor" or f.rule in SAME_CONCERN for f in report.findings), report.to_json()

@@ -39,7 +39,7 @@ def audit_paths(path: Path, paths: list[Path]) -> AuditReport:
     targets = paths or [root / ".github" / "workflows"]
     return audit_workflows(
         targets,
-        environment=config.publish_environment,
+        environment=config.configured_environment,
         tag_format=tag_format,
         log=RunLog(None),
         publish_path=owner,

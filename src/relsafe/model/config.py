@@ -31,6 +31,7 @@ TESTPYPI_UPLOAD_URL = "https://test.pypi.org/legacy/"
 TESTPYPI_INDEX_URL = "https://test.pypi.org/simple/"
 PYPI_INDEX_URL = "https://pypi.org/simple/"
 OSV_QUERY_URL = "https://api.osv.dev/v1/query"
+DEFAULT_ENVIRONMENT = "pypi"  # the GitHub environment of the publish job relsafe writes
 
 
 @dataclass(frozen=True)
@@ -65,7 +66,7 @@ class Config:
     gates: tuple[GateConfig, ...] = ()
     publish_workflow: str | None = None  # None: relsafe's own file (exact), or the one that publishes (audit-only)
     publish_workflow_check: str = "exact"  # "audit-only": the project keeps a workflow of its own, audited only
-    publish_environment: str = "pypi"
+    publish_environment: str = DEFAULT_ENVIRONMENT
     publish_trigger: str = "tag"
     audit_osv_url: str = OSV_QUERY_URL
     audit_service: str = "osv"
@@ -73,6 +74,12 @@ class Config:
     watch_timeout: float = 1800.0
     watch_interval: float = 30.0
     extra: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def configured_environment(self) -> str | None:
+        """[publish] environment when it names another than the default `pypi`; None otherwise, and then the
+        environment the publish workflow uses is the one PyPI's publisher names (an audit takes it as set)."""
+        return None if self.publish_environment == DEFAULT_ENVIRONMENT else self.publish_environment
 
     def fingerprint(self) -> str:
         """A short stable hash of what the user set: a changed configuration changes a step's inputs.

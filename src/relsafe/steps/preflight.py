@@ -124,7 +124,7 @@ class Preflight(Step):
             return checked.reasons
         report = audit_workflows(
             [root / audited_path for audited_path in audited],
-            environment=ctx.config.publish_environment,
+            environment=ctx.config.configured_environment,
             tag_format=ctx.project.tag_format,
             log=ctx.log,
         )

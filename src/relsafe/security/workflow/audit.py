@@ -29,6 +29,7 @@ from relsafe.security.workflow.ownership import (
     workflow_files,
 )
 from relsafe.security.workflow.report import AuditReport, ignored, merged, zizmor_findings
+from relsafe.security.workflow.spans import step_spans
 
 __all__ = [
     "RELEASE",
@@ -46,7 +47,7 @@ TAG, RELEASE = "tag", "release"  # what can start the publish run of a release (
 def audit_workflows(
     paths: Sequence[Path],
     *,
-    environment: str = "pypi",
+    environment: str | None = "pypi",
     tag_format: str = "v{version}",
     log: RunLog,
     use_zizmor: bool = True,
@@ -55,7 +56,8 @@ def audit_workflows(
 ) -> AuditReport:
     """Audit workflow files, or the *.yml and *.yaml files in directories, and report every finding.
 
-    environment is the GitHub environment PyPI's publisher names; tag_format the
+    environment is the GitHub environment PyPI's publisher names (None: not
+    configured, so the one the workflow uses is taken as registered); tag_format the
     release tags relsafe pushes. With publish_path (and the repository's root)
     the audit also checks who owns the publish path: the trusted workflow is
     relsafe's rendering (or, audit-only, unproven) and no other can publish to
@@ -75,7 +77,12 @@ def audit_workflows(
         status, extra = zizmor_findings(files, can_publish, log)
         findings.extend(extra)
     lines = {workflow.path: workflow.lines for workflow in workflows}
-    kept = [finding for finding in merged(findings) if not ignored(finding, lines.get(finding.path, []))]
+    steps = {workflow.path: step_spans(workflow) for workflow in workflows}
+    kept = [
+        finding
+        for finding in merged(findings, steps)
+        if not ignored(finding, lines.get(finding.path, []), steps.get(finding.path))
+    ]
     kept.sort(key=lambda f: (f.path, f.line, f.source, f.rule))
     return AuditReport(findings=kept, zizmor_status=status)
 

@@ -20,8 +20,18 @@ _SAFE_GITHUB = frozenset(
         "server_url", "sha", "token", "triggering_actor", "workflow_ref", "workflow_sha", "workspace",
     }
 )  # fmt: skip
-# The last part of a github.event.* path that only ever holds numbers or commit hashes.
-_SAFE_EVENT_LEAVES = frozenset({"number", "id", "sha", "after", "before", "run_number", "run_attempt"})
+# The last part of a github.event.* path that only ever holds numbers, booleans or commit hashes.
+_SAFE_EVENT_LEAVES = frozenset(
+    {
+        "number", "id", "sha", "head_sha", "after", "before", "run_number", "run_attempt", "fork", "draft",
+        "merged", "locked", "private", "forced", "created", "deleted", "prerelease", "additions", "deletions",
+        "changed_files", "commits", "comments", "review_comments",
+    }
+)  # fmt: skip
+# Functions whose value is true or false, whatever their arguments hold.
+_BOOLEAN_FUNCTIONS = frozenset({"contains", "startswith", "endswith", "success", "always", "failure", "cancelled"})
+_LITERAL = re.compile(r"'(?:[^']|'')*'|-?\d+(?:\.\d+)?|true|false|null", re.IGNORECASE)
+_CALL = re.compile(r"([A-Za-z_]\w*)\s*\(")
 
 
 def template_injection(workflow: Workflow, settings: Settings) -> Iterator[Finding]:
@@ -41,7 +51,9 @@ def template_injection(workflow: Workflow, settings: Settings) -> Iterator[Findi
             start = value_line(holder, key, key_line(holder, key, 1))
             for expression in _EXPRESSION.finditer(holder[key]):
                 unsafe = [
-                    context for context in _contexts(expression.group(1)) if _user_controlled(context, typed_inputs)
+                    context
+                    for context in _contexts(" ".join(value_carriers(expression.group(1))))
+                    if _user_controlled(context, typed_inputs)
                 ]
                 if unsafe:
                     yield workflow.finding(
@@ -62,9 +74,80 @@ def untrusted_expansions(text: str) -> list[str]:
         for expression in _EXPRESSION.finditer(text)
         if any(
             context.lower().startswith("github") and _user_controlled(context, set())
-            for context in _contexts(expression.group(1))
+            for context in _contexts(" ".join(value_carriers(expression.group(1))))
         )
     ]
+
+
+def value_carriers(expression: str) -> list[str]:
+    """The parts of a `${{ … }}` expression whose text can become its value; the rest only decides which.
+
+    `a && b` is b, or a when a is falsy (false, 0, '' or null: nothing that
+    can carry shell syntax); `a || b` is a or b. A comparison, a negation and
+    contains()/startsWith()/endsWith() are true or false; a quoted string or a
+    number is itself. So `github.event.pull_request.head.repo.fork`,
+    `${{ a == 'b' }}` and `fromJSON(inputs.x) && 'a' || ''` carry nothing.
+    """
+    carriers: list[str] = []
+    for alternative in _split(expression, "||"):
+        operand = _unwrap(_split(alternative, "&&")[-1])
+        if operand != alternative.strip() and ("||" in operand or "&&" in operand):
+            carriers += value_carriers(operand)
+        elif not _carries_nothing(operand):
+            carriers.append(operand)
+    return carriers
+
+
+def _carries_nothing(operand: str) -> bool:
+    if not operand or _LITERAL.fullmatch(operand) or operand.startswith("!"):
+        return True
+    if any(_split(operand, comparison)[1:] for comparison in ("==", "!=", "<", ">")):
+        return True
+    call = _CALL.match(operand)
+    return bool(call and call.group(1).lower() in _BOOLEAN_FUNCTIONS and _closes_at_end(operand, call.end() - 1))
+
+
+def _split(expression: str, operator: str) -> list[str]:
+    """The expression split at `operator` where it stands outside quotes and parentheses."""
+    parts, depth, quoted, start, index = [], 0, False, 0, 0
+    while index < len(expression):
+        char = expression[index]
+        if char == "'":
+            quoted = not quoted
+        elif not quoted and char in "([":
+            depth += 1
+        elif not quoted and char in ")]":
+            depth -= 1
+        elif not quoted and depth == 0 and expression.startswith(operator, index):
+            parts.append(expression[start:index])
+            index += len(operator)
+            start = index
+            continue
+        index += 1
+    return [part.strip() for part in [*parts, expression[start:]]]
+
+
+def _unwrap(operand: str) -> str:
+    """The operand without parentheses around the whole of it."""
+    while operand.startswith("(") and _closes_at_end(operand, 0):
+        operand = operand[1:-1].strip()
+    return operand
+
+
+def _closes_at_end(text: str, opening: int) -> bool:
+    """Does the parenthesis at `opening` close at the last character of text?"""
+    depth, quoted = 0, False
+    for index in range(opening, len(text)):
+        char = text[index]
+        if char == "'":
+            quoted = not quoted
+        elif not quoted and char == "(":
+            depth += 1
+        elif not quoted and char == ")":
+            depth -= 1
+            if depth == 0:
+                return index == len(text) - 1
+    return False
 
 
 def _typed_inputs(triggers: dict[str, Any]) -> set[str]:

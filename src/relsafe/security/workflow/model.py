@@ -18,8 +18,10 @@ from ruamel.yaml import YAML
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
 from relsafe.core.errors import UsageError
+from relsafe.security.workflow.references import local_path
 from relsafe.security.workflow.report import Finding
 from relsafe.security.workflow.uploads import (
+    PYPI_UPLOAD_URL,
     handed_credential,
     holds_upload_credential,
     is_publish_action,
@@ -33,7 +35,7 @@ RELEASE_TYPES = frozenset({"published", "created", "released"})
 
 @dataclass(frozen=True)
 class Settings:
-    environment: str
+    environment: str | None  # the one PyPI's publisher names; None: not configured, whichever the workflow uses
     tag_format: str
 
 
@@ -107,12 +109,11 @@ class Workflow:
 
     @property
     def publishing(self) -> bool:
-        """Can this workflow upload to an index, or mint the OIDC token that can?"""
-        return (
-            bool(self.publish_jobs or self.calls_publish)
-            or grants_id_token(self.doc)
-            or any(grants_id_token(job) and not attests(job) for job in self.jobs.values())
-        )
+        """Can this workflow upload to an index? Decided by what its jobs do (an upload step, an upload
+        credential, a call of a local workflow that uploads), never by `id-token: write` alone: PyPI accepts an
+        OIDC token only from the workflow registered as its publisher, which is one that uploads, so the token
+        of a workflow that uploads nothing serves another consumer (Scorecard, a credential broker, crates.io)."""
+        return bool(self.publish_jobs or self.calls_publish)
 
     def job_line(self, job_id: str) -> int:
         return key_line(self.doc["jobs"], job_id, 1)
@@ -179,11 +180,6 @@ def uses_action(step: Any) -> str | None:
     return uses.partition("@")[0].lower() if isinstance(uses, str) else None
 
 
-def attests(job: Any) -> bool:
-    """Does the job make GitHub artifact attestations (actions/attest*), which need `id-token: write` to sign?"""
-    return any((uses_action(step) or "").startswith("actions/attest") for step in job_steps(job))
-
-
 def repository_root(path: Path) -> Path | None:
     """The repository a workflow file belongs to: two folders up from .github/workflows/; None elsewhere (a
     workflow audited on its own, whose local actions cannot be found)."""
@@ -194,16 +190,16 @@ def repository_root(path: Path) -> Path | None:
 
 
 def _calls_publish(root: Path | None, caller: Path, job: Any, seen: frozenset[Path]) -> bool:
-    """Does the job call a reusable workflow of this repository (`uses: ./.github/workflows/x.yml`) that publishes?
+    """Does the job call a reusable workflow of this repository (`uses: ./.github/workflows/x.yml`, or the
+    self-repository form `$/.github/workflows/x.yml`) that publishes?
 
     The path is taken from the repository root, or beside the caller when it
     lies outside .github/workflows/; a missing or unreadable file, or a cycle
     of calls, counts as not publishing (the audit of that file says why).
     """
-    uses = job.get("uses")
-    if not isinstance(uses, str) or not uses.startswith("./"):
+    path = local_path(job.get("uses"))
+    if path is None:
         return False
-    path = uses.partition("@")[0]
     target = root / path if root is not None else caller.parent / Path(path).name
     if not target.is_file() or target.resolve() in seen:
         return False
@@ -236,7 +232,7 @@ def targets_pypi(job: Any) -> bool:
         if is_publish_action(step):
             return is_pypi(repository_url(with_) if isinstance(with_, dict) else "")
         run = step.get("run")
-        if isinstance(run, str) and upload_command(run):
+        if isinstance(run, str) and (upload_command(run) or PYPI_UPLOAD_URL.search(run)):
             return "test.pypi.org" not in run and "testpypi" not in run.lower()
     return True
 

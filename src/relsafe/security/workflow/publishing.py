@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from typing import Any
 
 from relsafe.model.manifest import MARKER as MANIFEST_MARKER
 from relsafe.security.workflow.model import (
     Rule,
     Settings,
     Workflow,
+    grants_id_token,
     is_pypi,
     job_steps,
     key_line,
@@ -18,16 +20,29 @@ from relsafe.security.workflow.model import (
     targets_pypi,
 )
 from relsafe.security.workflow.report import ERROR, WARNING, Finding
-from relsafe.security.workflow.uploads import PUBLISH_SESSION, UPLOAD_CREDENTIALS, is_publish_action, upload_command
+from relsafe.security.workflow.uploads import (
+    PUBLISH_SESSION,
+    UPLOAD_CREDENTIALS,
+    handed_credential,
+    is_publish_action,
+    upload_command,
+)
 
 _BUILD_COMMAND = re.compile(
     r"(?:-m\s+build\b|\bpyproject-build\b|\buv\s+build\b|\bhatch\s+build\b|\bpoetry\s+build\b"
     r"|\bflit\s+build\b|\bpip3?\s+wheel\b|-m\s+pip\s+wheel\b|\bsetup\.py\s+(?:sdist|bdist))"
 )
 _CREDENTIAL_VARIABLES = re.compile(rf"\b(?:{UPLOAD_CREDENTIALS.pattern})\b")
+# Upload tools that trade the job's OIDC token for a short-lived PyPI token themselves (Trusted Publishing), and
+# what in a script hands them a stored credential instead.
+_TRUSTED_PUBLISHING_TOOLS = frozenset({"uv", "twine", "pdm", "maturin"})
+_LOGIN_VARIABLE = re.compile(r"(?:TWINE|UV_PUBLISH|PDM_PUBLISH|MATURIN(?:_PYPI)?)_(?:USERNAME|PASSWORD|TOKEN)")
+_CREDENTIAL_OPTION = re.compile(r"(?:^|\s)(?:--token|--password|--username|-[tpu])(?=[\s=])|\bsecrets\s*\.")
 
 
 def publish_environment(workflow: Workflow, settings: Settings) -> Iterator[Finding]:
+    """The publish job runs in a GitHub environment, for PyPI the one its publisher names: [publish] environment
+    when the configuration sets one; otherwise the workflow's own name is the one registered, whatever it is."""
     for job_id in sorted(workflow.publish_jobs):
         job = workflow.jobs[job_id]
         environment = job.get("environment")
@@ -40,10 +55,10 @@ def publish_environment(workflow: Workflow, settings: Settings) -> Iterator[Find
                 workflow.job_line(job_id),
                 f"publish job `{job_id}` runs outside a GitHub environment, so no reviewer or "
                 "tag rule stands between a push and the upload",
-                f"Add `environment: {settings.environment if to_pypi else 'testpypi'}` to the job "
+                f"Add `environment: {(settings.environment or 'pypi') if to_pypi else 'testpypi'}` to the job "
                 "and protect that environment on GitHub.",
             )
-        elif to_pypi and str(name) != settings.environment:
+        elif to_pypi and settings.environment is not None and str(name) != settings.environment:
             yield workflow.finding(
                 "publish-environment",
                 ERROR,
@@ -56,6 +71,10 @@ def publish_environment(workflow: Workflow, settings: Settings) -> Iterator[Find
 
 
 def publish_needs(workflow: Workflow, settings: Settings) -> Iterator[Finding]:
+    """A reusable workflow of publish jobs alone has nothing of its own to need: its caller's job orders it after
+    the build (reusable-publish reports the workflow itself)."""
+    if "workflow_call" in workflow.triggers and set(workflow.jobs) <= workflow.publish_jobs:
+        return
     for job_id in sorted(workflow.publish_jobs):
         if not workflow.jobs[job_id].get("needs"):
             yield workflow.finding(
@@ -117,21 +136,23 @@ def rebuild_unverified(workflow: Workflow, settings: Settings) -> Iterator[Findi
 
 
 def stored_credentials(workflow: Workflow, settings: Settings) -> Iterator[Finding]:
-    for step in workflow.steps():
-        with_ = step.get("with")
-        if is_publish_action(step) and isinstance(with_, dict) and "password" in with_:
-            yield workflow.finding(
-                "stored-credentials",
-                ERROR,
-                key_line(with_, "password", 1),
-                "the publish action is given a stored API token; a leaked token uploads from anywhere",
-                "Remove `password:`, register the workflow as a Trusted Publisher on PyPI and delete the token.",
-            )
-        run = step.get("run")
-        if isinstance(run, str):
+    for job in workflow.jobs.values():
+        for step in job_steps(job):
+            with_ = step.get("with")
+            if is_publish_action(step) and isinstance(with_, dict) and "password" in with_:
+                yield workflow.finding(
+                    "stored-credentials",
+                    ERROR,
+                    key_line(with_, "password", 1),
+                    "the publish action is given a stored API token; a leaked token uploads from anywhere",
+                    "Remove `password:`, register the workflow as a Trusted Publisher on PyPI and delete the token.",
+                )
+            run = step.get("run")
+            if not isinstance(run, str):
+                continue
             session = PUBLISH_SESSION.search(run)
             command = upload_command(run) or (" ".join(session.group(0).split()) if session else None)
-            if command:
+            if command and not _trusted_publishing(workflow, job, step, command):
                 yield workflow.finding(
                     "stored-credentials",
                     ERROR,
@@ -150,6 +171,22 @@ def stored_credentials(workflow: Workflow, settings: Settings) -> Iterator[Findi
                 f"`{variable.group(0)}` hands an upload credential to the workflow",
                 "Remove the secret and use Trusted Publishing; revoke the token on PyPI.",
             )
+
+
+def _trusted_publishing(workflow: Workflow, job: Any, step: Any, command: str) -> bool:
+    """Does this upload trade the job's OIDC token for a short-lived one, so that no stored token exists? Its
+    tool must do Trusted Publishing itself, the job hold `id-token: write`, and no credential reach the step."""
+    if command.split()[0] not in _TRUSTED_PUBLISHING_TOOLS:
+        return False
+    holder = job if "permissions" in job else workflow.doc
+    handed = [step.get("env"), step.get("with"), job.get("env"), workflow.doc.get("env")]
+    logins = [str(name) for mapping in handed if isinstance(mapping, dict) for name in mapping]
+    return (
+        grants_id_token(holder)
+        and not any(handed_credential(mapping) for mapping in handed)
+        and not any(_LOGIN_VARIABLE.fullmatch(name) for name in logins)
+        and not _CREDENTIAL_OPTION.search(str(step.get("run")))
+    )
 
 
 def self_hosted_runner(workflow: Workflow, settings: Settings) -> Iterator[Finding]:

@@ -14,7 +14,8 @@ from relsafe.tools import zizmor
 ERROR = "error"
 WARNING = "warning"
 INFO = "info"
-_IGNORE = re.compile(r"#\s*relsafe:\s*ignore\[([^\]]*)\]")
+_IGNORE = re.compile(r"#\s*(relsafe|zizmor):\s*ignore\[([^\]]*)\]")
+Span = tuple[int, int]  # a step's first and last line
 
 
 @dataclass(frozen=True)
@@ -113,9 +114,10 @@ def zizmor_findings(files: list[Path], publishing: set[str], log: RunLog) -> tup
     return report.status, findings
 
 
-def merged(findings: list[Finding]) -> list[Finding]:
-    """One finding per line and concern: a rule that fires twice on a line (two events on one `on:` line) is
-    reported once, and a zizmor finding that relsafe's twin rule also makes on that line is folded into it.
+def merged(findings: list[Finding], steps: dict[str, list[Span]] | None = None) -> list[Finding]:
+    """One finding per concern and place: a rule that fires twice on a line (two events on one `on:` line) is
+    reported once, and a zizmor finding that relsafe's twin rule also makes on that line, or on another line of the
+    same step (`steps`: each file's step spans), is folded into it.
 
     The merged finding keeps relsafe's severity, which follows where the
     workflow can publish, and names zizmor's id in `also`.
@@ -127,11 +129,16 @@ def merged(findings: list[Finding]) -> list[Finding]:
     for finding in findings:
         if finding.source != "zizmor":
             continue
+        spans = (steps or {}).get(finding.path, [])
         twins = [
             key
             for key, mine in kept.items()
-            if key[:2] == (finding.path, finding.line) and SAME_CONCERN.get(mine.rule) == finding.rule
+            if mine.source != "zizmor"
+            and key[0] == finding.path
+            and SAME_CONCERN.get(mine.rule) == finding.rule
+            and _together(spans, key[1], finding.line)
         ]
+        twins.sort(key=lambda key: (key[1] != finding.line, kept[key].also != ""))
         for key in twins[:1]:
             kept[key] = replace(kept[key], source="relsafe+zizmor", also=finding.rule)
         if not twins:
@@ -139,10 +146,22 @@ def merged(findings: list[Finding]) -> list[Finding]:
     return list(kept.values())
 
 
-def ignored(finding: Finding, lines: list[str]) -> bool:
+def _together(spans: list[Span], line: int, other: int) -> bool:
+    """The same line, or two lines of one step."""
+    return line == other or any(first <= line <= last and first <= other <= last for first, last in spans)
+
+
+def ignored(finding: Finding, lines: list[str], steps: list[Span] | None = None) -> bool:
+    """Is the finding silenced? `# relsafe: ignore[id]` on its line, or zizmor's own `# zizmor: ignore[id]` on its
+    line or, as zizmor reads it, any line of its step; the id is relsafe's or zizmor's for the same concern."""
     if finding.rule == UNAVAILABLE or not 1 <= finding.line <= len(lines):
         return False
-    return any(
-        ({finding.rule, finding.also} - {""}) & {rule.strip() for rule in match.group(1).split(",")}
-        for match in _IGNORE.finditer(lines[finding.line - 1])
-    )
+    ids = {finding.rule, finding.also, SAME_CONCERN.get(finding.rule, "")} - {""}
+    span = next(((first, last) for first, last in steps or [] if first <= finding.line <= last), None)
+    first, last = span if span is not None else (finding.line, finding.line)
+    for number in range(first, min(last, len(lines)) + 1):
+        for match in _IGNORE.finditer(lines[number - 1]):
+            tool, named = match.group(1), {rule.strip() for rule in match.group(2).split(",")}
+            if (number == finding.line or tool == "zizmor") and ids & named:
+                return True
+    return False

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from relsafe.security.workflow.model import Rule, Settings, Workflow, key_line, uses_action
+from relsafe.security.workflow.references import is_local
 from relsafe.security.workflow.report import ERROR, WARNING, Finding
 
 _SHA = re.compile(r"^[0-9a-f]{40}$")
@@ -16,7 +17,7 @@ def unpinned_action(workflow: Workflow, settings: Settings) -> Iterator[Finding]
     severity = ERROR if workflow.publishing else WARNING
     for holder in [*workflow.jobs.values(), *workflow.steps()]:
         uses = holder.get("uses")
-        if not isinstance(uses, str) or uses.startswith("./"):
+        if not isinstance(uses, str) or is_local(uses):
             continue
         if uses.startswith("docker://"):
             if "@sha256:" in uses:

@@ -15,6 +15,7 @@ from relsafe.security.workflow.model import (
     filter_matches,
     key_line,
     patterns,
+    targets_pypi,
     uses_action,
 )
 from relsafe.security.workflow.report import ERROR, WARNING, Finding
@@ -153,15 +154,19 @@ def branch_push(workflow: Workflow, settings: Settings) -> Iterator[Finding]:
 
 
 def _branch_reachable(workflow: Workflow) -> list[str]:
-    """The jobs that publish, or call a reusable workflow that does, which a branch push runs: all of them,
-    unless a job's `if:` (or that of a job it needs) only holds for tags."""
+    """The jobs that publish to PyPI, or call a reusable workflow that does, which a branch push runs: all of
+    them, unless a job's `if:` (or that of a job it needs) only holds for tags. A job that uploads to TestPyPI
+    alone tests the upload; it is no way to PyPI."""
     if not branch_pushes(workflow.triggers):
         return []
     return [
         job_id
         for job_id in sorted(workflow.publish_jobs | workflow.calls_publish)
-        if not any(_tag_only(workflow.jobs[needed]) for needed in workflow.with_needs(job_id))
-        or _WIDENING.search(str(workflow.jobs[job_id].get("if", "")))
+        if (job_id in workflow.calls_publish or targets_pypi(workflow.jobs[job_id]))
+        and (
+            not any(_tag_only(workflow.jobs[needed]) for needed in workflow.with_needs(job_id))
+            or _WIDENING.search(str(workflow.jobs[job_id].get("if", "")))
+        )
     ]
 
 

@@ -10,6 +10,8 @@ from typing import Any
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
+from relsafe.security.workflow.references import is_local, local_path
+
 PUBLISH_ACTION = "pypa/gh-action-pypi-publish"
 
 
@@ -28,6 +30,18 @@ UPLOAD_CREDENTIALS = re.compile(
 # in any variable or input, it is a token that step can upload with, whatever the step runs.
 UPLOAD_SECRET = re.compile(
     r"\bsecrets\s*\.\s*\w*(?:PYPI|TWINE|UV_PUBLISH|FLIT_PASSWORD|HATCH_INDEX|POETRY_PYPI)\w*", re.IGNORECASE
+)
+
+
+# An upload endpoint of PyPI or TestPyPI, or the endpoint that trades an OIDC token for an upload token: a step that
+# names one in its script, `env:` or `with:` (`curl -F … https://upload.pypi.org/legacy/`, `UV_PUBLISH_URL: …`)
+# uploads, whatever tool it runs. Index pages (`pypi.org/simple`) only install.
+PYPI_UPLOAD_URL = re.compile(r"\bupload\.pypi\.org\b|\btest\.pypi\.org/legacy\b|\bpypi\.org/_/oidc\b", re.IGNORECASE)
+
+
+# Actions that log into a container registry: their `password:` input is the registry's, not an index upload's.
+REGISTRY_LOGINS = frozenset(
+    {"docker/login-action", "azure/docker-login", "redhat-actions/podman-login", "aws-actions/amazon-ecr-login"}
 )
 
 
@@ -92,11 +106,12 @@ def publishing_reason(step: Any, root: Path | None = None, _seen: frozenset[Path
     The publish action or a fork of it; an upload command in a `run:` script
     (`uv publish` however it is spelt: split over lines with `\\`, behind
     `pipx run`, `uvx` or `python -m`, with options before the subcommand); a
-    tox/nox session named for releasing; an upload credential or a secret named
-    for one handed to the step (`TWINE_PASSWORD`, `password:`,
+    tox/nox session named for releasing; PyPI's upload or token-minting endpoint
+    named in its script, `env:` or `with:`; an upload credential or a secret
+    named for one handed to the step (`TWINE_PASSWORD`, `password:`,
     `${{ secrets.PYPI_TOKEN }}`), whatever it runs; a local composite action
-    (`uses: ./.github/actions/x`, read from the repository at `root`) with such
-    a step inside.
+    (`uses: ./.github/actions/x` or `$/.github/actions/x`, read from the
+    repository at `root`) with such a step inside.
     """
     if is_publish_action(step):
         return f"uses {step.get('uses')}"
@@ -106,14 +121,17 @@ def publishing_reason(step: Any, root: Path | None = None, _seen: frozenset[Path
         if found:
             return f"runs `{found}`"
     with_ = step.get("with")
-    if isinstance(with_, dict) and "password" in with_:
+    url = _upload_url(step)
+    if url:
+        return f"names PyPI's upload endpoint `{url}`"
+    if isinstance(with_, dict) and "password" in with_ and not _registry_login(step):
         return f"gives {step.get('uses') or 'the step'} a `password:`"
     credential = handed_credential(step.get("env")) or handed_credential(with_)
     if credential:
         return f"is handed {credential}"
     uses = step.get("uses")
-    if root is not None and isinstance(uses, str) and uses.startswith("./"):
-        return _composite_reason(root, uses, _seen)
+    if root is not None and is_local(uses):
+        return _composite_reason(root, str(uses), _seen)
     return None
 
 
@@ -157,6 +175,26 @@ def _subcommand(words: list[str]) -> str | None:
     return None
 
 
+def _registry_login(step: Any) -> bool:
+    """Is the step a container registry's login action, whose `password:` is that registry's (a secret named for
+    PyPI handed to it still counts)?"""
+    uses = step.get("uses")
+    return isinstance(uses, str) and uses.partition("@")[0].lower() in REGISTRY_LOGINS
+
+
+def _upload_url(step: Any) -> str | None:
+    """The PyPI upload endpoint a step's script, `env:` or `with:` names, if any."""
+    texts = [step.get("run")]
+    for key in ("env", "with"):
+        mapping = step.get(key)
+        texts += list(mapping.values()) if isinstance(mapping, dict) else []
+    for text in texts:
+        found = PYPI_UPLOAD_URL.search(str(text)) if text is not None else None
+        if found:
+            return found.group(0)
+    return None
+
+
 def _session(run: str) -> str | None:
     found = PUBLISH_SESSION.search(re.sub(r"\\\r?\n", " ", run))
     return " ".join(found.group(0).split()) if found else None
@@ -182,7 +220,7 @@ def holds_upload_credential(env: Any) -> bool:
 
 def _composite_reason(root: Path, uses: str, seen: frozenset[Path]) -> str | None:
     """Does the local action a step uses contain a publishing step? Only composite actions can be read."""
-    folder = (root / uses.partition("@")[0]).resolve()
+    folder = (root / str(local_path(uses))).resolve()
     if folder in seen:
         return None
     for name in ("action.yml", "action.yaml"):
