@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from relsafe.core.errors import UsageError
-from relsafe.security.workflow.indirection import indirect_injection, scripts
+from relsafe.security.workflow.indirection import indirect_injection, script_line, scripts
 from relsafe.security.workflow.injection import untrusted_expansions
 from relsafe.security.workflow.model import Rule, Settings, Workflow, job_steps, key_line, load_yaml, value_line
 from relsafe.security.workflow.report import ERROR, WARNING, Finding
@@ -132,7 +132,7 @@ def action_injection(action: Workflow, settings: Settings) -> Iterator[Finding]:
         for holder, key in scripts(step):
             start = value_line(holder, key, key_line(holder, key, 1))
             for expression in _EXPRESSION.finditer(holder[key]):
-                text, line = expression.group(0), action.text_line(start, expression.group(0))
+                text, line = expression.group(0), script_line(action, start, holder[key], expression.start())
                 untrusted = untrusted_expansions(text)
                 inputs = _inputs(expression.group(1))
                 if untrusted:

@@ -65,7 +65,7 @@ def indirect_injection(workflow: Workflow, settings: Settings) -> Iterator[Findi
                         yield workflow.finding(
                             "template-injection",
                             ERROR,
-                            workflow.text_line(start, text),
+                            script_line(workflow, start, holder[key], expression.start()),
                             f"`{text}` is pasted into the `{key}:` script before it runs, and {source}",
                             f'Read it as a variable: `env: VALUE: {text}` and "$VALUE" in the script.',
                         )
@@ -134,6 +134,13 @@ def _source(
         if match.group(1) in needs and origin is not None:
             return f"job `{match.group(1)}` sets output `{match.group(2)}` from {origin}, text an outsider chose"
     return None
+
+
+def script_line(workflow: Workflow, start: int, script: str, offset: int) -> int:
+    """The file line of the character at offset in a script whose value starts on line start (a block scalar's
+    text starts on a later line): each occurrence of a repeated expression on its own line."""
+    first = next((line for line in script.splitlines() if line.strip()), "")
+    return workflow.text_line(start, first.strip()) + script[:offset].count("\n")
 
 
 def scripts(step: Any) -> list[tuple[Any, str]]:
