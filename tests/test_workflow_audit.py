@@ -409,7 +409,7 @@ TWINS: list[tuple[str, str, str, str]] = [
             + publish_job()
         ),
         publishing(
-            "\n  lint:\n    runs-on: {group: linters}\n    steps:\n      - run: ruff check"
+            "\n  lint:\n    runs-on: ubuntu-latest\n    steps:\n      - run: ruff check"
             + build_job().replace("  build:\n", "  build:\n    needs: lint\n")
             + publish_job()
             + "  other:\n    runs-on: self-hosted\n    steps:\n      - run: echo unrelated\n"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import sys
 from collections.abc import Sequence
@@ -33,6 +34,10 @@ _FAILURES = {
     3: "zizmor found no workflow to audit",
 }
 _TIMEOUT = 300.0
+# zizmor's log lines (stderr, merged into the output): one per input it audited, one per input it rejected.
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+_COMPLETED = re.compile(r"\bINFO\b.*\bcompleted (.+?)\s*$")
+_REJECTED = re.compile(r"\bWARN\b.*?(failed to \w+ (?:file://(\S+) )?.*?)\s*$")
 
 
 @dataclass(frozen=True)
@@ -54,6 +59,8 @@ class ZizmorFinding:
 class ZizmorReport:
     version: str
     findings: tuple[ZizmorFinding, ...]
+    rejected: tuple[tuple[str, str], ...] = ()
+    """The inputs zizmor did not audit (it warns and goes on), each with zizmor's reason."""
 
     @property
     def status(self) -> str:
@@ -85,10 +92,12 @@ def find_zizmor() -> Path | None:
 
 
 def run_zizmor(paths: Sequence[Path], *, log: RunLog, executable: Path | None = None) -> ZizmorReport:
-    """Audit the given workflow files with zizmor offline and return its findings.
+    """Audit the given workflow and action files with zizmor offline and return its findings.
 
-    Raises ToolFailed when zizmor is not installed, fails, or prints output that
-    is not its JSON report.
+    zizmor skips an input it cannot read as a workflow or action with a warning;
+    each input its log does not say it completed is in `rejected`, with the
+    reason it gave. Raises ToolFailed when zizmor is not installed, fails, or
+    prints output that is not its JSON report.
     """
     zizmor = executable or find_zizmor()
     if zizmor is None:
@@ -96,7 +105,7 @@ def run_zizmor(paths: Sequence[Path], *, log: RunLog, executable: Path | None = 
     version_run = run([zizmor, "--version"], log=log, timeout=_TIMEOUT, what="zizmor --version")
     version = version_run.output.strip().split()[-1] if version_run.output.strip() else "unknown"
     done = run(
-        [zizmor, "--offline", "--quiet", "--format", "json", *paths],
+        [zizmor, "--offline", "--format", "json", *paths],
         log=log,
         timeout=_TIMEOUT,
         check=False,
@@ -105,7 +114,30 @@ def run_zizmor(paths: Sequence[Path], *, log: RunLog, executable: Path | None = 
     if done.returncode not in _FINDING_EXITS:
         message = _FAILURES.get(done.returncode, "zizmor failed")
         raise ToolFailed(f"{message} (exit {done.returncode})", details=done.tail())
-    return ZizmorReport(version=version, findings=tuple(_finding(raw) for raw in _json_findings(done)))
+    findings = tuple(_finding(raw) for raw in _json_findings(done))
+    return ZizmorReport(version=version, findings=findings, rejected=_rejected(paths, done.output))
+
+
+def _rejected(paths: Sequence[Path], output: str) -> tuple[tuple[str, str], ...]:
+    """The inputs zizmor's log does not report as completed, with the reason its warning gives (the warning that
+    names the file, else the first that names none), fail closed: an input not reported is not audited."""
+    completed: set[str] = set()
+    named: dict[str, str] = {}
+    unnamed: list[str] = []
+    for line in _ANSI.sub("", output).splitlines():
+        done = _COMPLETED.search(line)
+        if done:
+            completed.add(done.group(1))
+            continue
+        warned = _REJECTED.search(line)
+        if warned:
+            reason = warned.group(1).replace(f"file://{warned.group(2)} ", "it ")
+            if warned.group(2):
+                named.setdefault(warned.group(2), reason)
+            else:
+                unnamed.append(reason)
+    fallback = unnamed[0] if unnamed else "zizmor did not say why"
+    return tuple((str(path), named.get(str(path), fallback)) for path in paths if str(path) not in completed)
 
 
 def _json_findings(done: Completed) -> list[dict[str, Any]]:

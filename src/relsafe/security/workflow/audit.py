@@ -18,7 +18,16 @@ from pathlib import Path
 from relsafe.core.errors import UsageError
 from relsafe.journal.runlog import RunLog
 from relsafe.model.publish_workflow import tag_pattern
-from relsafe.security.workflow import injection, permissions, publishing, supply_chain, triggers
+from relsafe.security.workflow import (
+    actions,
+    branch_secrets,
+    indirection,
+    injection,
+    permissions,
+    publishing,
+    supply_chain,
+    triggers,
+)
 from relsafe.security.workflow.model import Rule, Settings, Workflow, release_publishes, tag_pushes
 from relsafe.security.workflow.ownership import (
     WORKFLOWS_DIR,
@@ -54,7 +63,10 @@ def audit_workflows(
     publish_path: PublishPath | None = None,
     root: Path | None = None,
 ) -> AuditReport:
-    """Audit workflow files, or the *.yml and *.yaml files in directories, and report every finding.
+    """Audit workflow and action files, or the *.yml and *.yaml files in directories, and report every finding.
+
+    The local actions the workflows use (`uses: ./path`) are audited too, once
+    each, with the strict rules when a workflow that can publish uses them.
 
     environment is the GitHub environment PyPI's publisher names (None: not
     configured, so the one the workflow uses is taken as registered); tag_format the
@@ -62,15 +74,21 @@ def audit_workflows(
     the audit also checks who owns the publish path: the trusted workflow is
     relsafe's rendering (or, audit-only, unproven) and no other can publish to
     PyPI. Raises UsageError for a missing path, no workflow at all, or a file
-    that is not a readable workflow.
+    that is not a readable workflow or action.
     """
     tag_pattern(tag_format)  # rejects a format without {version}
     files = _collect(paths)
-    workflows = [Workflow.load(path) for path in files]
+    loaded = [_load(path) for path in files]
+    workflows = [workflow for workflow, is_action in loaded if not is_action]
+    used = actions.local_actions(workflows, files)
+    defined = [workflow for workflow, is_action in loaded if is_action] + used
+    files += [Path(action.path) for action in used]
     settings = Settings(environment, tag_format)
     findings = [finding for workflow in workflows for rule in RULES for finding in rule(workflow, settings)]
+    findings += [finding for action in defined for rule in actions.ACTION_RULES for finding in rule(action, settings)]
     if publish_path is not None and root is not None:
         findings.extend(ownership_findings(workflows, publish_path, root))
+    workflows += defined
     status = "zizmor skipped"
     if use_zizmor:
         can_publish = {workflow.path for workflow in workflows if workflow.publishing}
@@ -99,6 +117,19 @@ def starts(path: Path, tag_format: str) -> frozenset[str]:
     return frozenset(found)
 
 
+def _load(path: Path) -> tuple[Workflow, bool]:
+    """The workflow or action definition (named action.yml/action.yaml, or with `runs:` and no `jobs:`) in a
+    file, and whether it is an action."""
+    if actions.is_action_file(path):
+        return actions.load_action(path), True
+    try:
+        return Workflow.load(path), False
+    except UsageError:
+        if actions.is_action_document(path):
+            return actions.load_action(path), True
+        raise
+
+
 def _collect(paths: Sequence[Path]) -> list[Path]:
     files: list[Path] = []
     for path in paths:
@@ -119,4 +150,7 @@ RULES: tuple[Rule, ...] = (
     *permissions.RULES,
     *publishing.RULES,
     *supply_chain.RULES,
+    *indirection.RULES,
+    *branch_secrets.RULES,
+    *actions.RULES,
 )

@@ -67,14 +67,7 @@ class Workflow:
     def parse(cls, text: str, name: str, root: Path | None, _seen: frozenset[Path] = frozenset()) -> Workflow:
         """A workflow from its text; `root` is the repository its local actions and reusable workflows are read
         from (None: they are not read)."""
-        try:
-            doc = YAML(typ="rt").load(text)
-        except MarkedYAMLError as error:
-            mark = error.problem_mark or error.context_mark
-            where = f"{name}:{mark.line + 1}" if mark is not None else name
-            raise UsageError(f"{where}: not valid YAML: {error.problem or error.context}") from error
-        except YAMLError as error:
-            raise UsageError(f"{name}: not valid YAML: {error}") from error
+        doc = load_yaml(text, name)
         on_key = "on" if isinstance(doc, dict) and "on" in doc else True
         if not isinstance(doc, dict) or on_key not in doc or not isinstance(doc.get("jobs"), dict):
             raise UsageError(f"{name}: not a GitHub workflow (it needs `on:` and `jobs:`)")
@@ -146,6 +139,18 @@ class Workflow:
 
 
 Rule = Callable[[Workflow, Settings], Iterator[Finding]]
+
+
+def load_yaml(text: str, name: str) -> Any:
+    """The YAML document in text, with line numbers; UsageError naming the file and line when it is not YAML."""
+    try:
+        return YAML(typ="rt").load(text)
+    except MarkedYAMLError as error:
+        mark = error.problem_mark or error.context_mark
+        where = f"{name}:{mark.line + 1}" if mark is not None else name
+        raise UsageError(f"{where}: not valid YAML: {error.problem or error.context}") from error
+    except YAMLError as error:
+        raise UsageError(f"{name}: not valid YAML: {error}") from error
 
 
 def key_line(mapping: Any, key: Any, default: int) -> int:

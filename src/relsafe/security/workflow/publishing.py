@@ -15,11 +15,11 @@ from relsafe.security.workflow.model import (
     is_pypi,
     job_steps,
     key_line,
-    patterns,
     repository_url,
     targets_pypi,
 )
 from relsafe.security.workflow.report import ERROR, WARNING, Finding
+from relsafe.security.workflow.runners import self_hosted
 from relsafe.security.workflow.uploads import (
     PUBLISH_SESSION,
     UPLOAD_CREDENTIALS,
@@ -195,19 +195,18 @@ def self_hosted_runner(workflow: Workflow, settings: Settings) -> Iterator[Findi
     reported: set[str] = set()
     for publisher in sorted(workflow.publish_jobs):
         for job_id in workflow.with_needs(publisher):
-            runs_on = workflow.jobs[job_id].get("runs-on")
-            labels = patterns(runs_on.get("labels") if isinstance(runs_on, dict) else runs_on)
-            if job_id in reported or "self-hosted" not in {label.lower() for label in labels}:
+            runner = self_hosted(workflow.jobs[job_id])
+            if job_id in reported or runner is None:
                 continue
             reported.add(job_id)
             yield workflow.finding(
                 "self-hosted-runner",
                 ERROR,
                 key_line(workflow.jobs[job_id], "runs-on", workflow.job_line(job_id)),
-                f"publish job `{job_id}` runs on a self-hosted runner, where whatever ran there before can "
+                f"publish job `{job_id}` runs on {runner}, where whatever ran there before can "
                 "change the files or read the upload token"
                 if job_id == publisher
-                else f"job `{job_id}`, which publish job `{publisher}` needs, runs on a self-hosted runner, where "
+                else f"job `{job_id}`, which publish job `{publisher}` needs, runs on {runner}, where "
                 "whatever ran there before can change the files the release uploads",
                 "Run the publish job and the jobs it needs on GitHub-hosted runners (`runs-on: ubuntu-latest`).",
             )

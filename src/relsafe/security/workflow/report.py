@@ -81,7 +81,8 @@ def zizmor_findings(files: list[Path], publishing: set[str], log: RunLog) -> tup
     """zizmor's findings on the files, medium and high ones errors on a publishing workflow (paths in publishing).
 
     The audit fails closed: when zizmor cannot run, each file gets an error
-    saying so, since a workflow half-checked must not publish.
+    saying so, since a workflow half-checked must not publish; so does each
+    file zizmor rejected while auditing the others.
     """
     try:
         report = zizmor.run_zizmor(files, log=log)
@@ -92,7 +93,18 @@ def zizmor_findings(files: list[Path], publishing: set[str], log: RunLog) -> tup
             Finding(UNAVAILABLE, ERROR, str(path), 1, f"zizmor did not audit this workflow: {error.message}", fix)
             for path in files
         ]
-    findings = []
+    findings = [
+        Finding(
+            UNAVAILABLE,
+            ERROR,
+            path,
+            1,
+            f"zizmor did not audit this file: it rejected it ({reason})",
+            "zizmor rejected the file, so its checks did not run on it: make it a valid workflow or action "
+            "(GitHub's schema; `zizmor --strict-collection FILE` says where), or leave it out of the audit.",
+        )
+        for path, reason in report.rejected
+    ]
     for item in report.findings:
         if item.path in publishing:
             severity = ERROR if item.severity in {"High", "Medium"} else INFO
@@ -111,7 +123,8 @@ def zizmor_findings(files: list[Path], publishing: set[str], log: RunLog) -> tup
                 source="zizmor",
             )
         )
-    return report.status, findings
+    status = report.status + (f", {len(report.rejected)} file(s) rejected" if report.rejected else "")
+    return status, findings
 
 
 def merged(findings: list[Finding], steps: dict[str, list[Span]] | None = None) -> list[Finding]:

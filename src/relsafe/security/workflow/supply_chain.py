@@ -40,8 +40,11 @@ _CACHING_BY_DEFAULT = {
     "actions/setup-node": "package-manager-cache",  # v5: npm projects that name their package manager
     "astral-sh/setup-uv": "enable-cache",
 }
-# Inputs that turn a setup action's cache on: setup-python/-node/-java `cache: pip`, setup-ruby `bundler-cache`.
-_CACHE_INPUTS = ("cache", "enable-cache", "bundler-cache")
+# Inputs that turn a setup action's cache on: setup-python/-node/-java `cache: pip`, setup-ruby `bundler-cache`,
+# setup-micromamba `cache-environment`/`cache-downloads`.
+_CACHE_INPUTS = ("cache", "enable-cache", "bundler-cache", "cache-environment", "cache-downloads")
+# An action named for caching restores one: buildjet/cache, Swatinem/rust-cache, hynek/setup-cached-uv.
+_CACHE_ACTION = re.compile(r"[^/]*cach(?:e|ed|ing)\b[^/]*", re.IGNORECASE)
 
 
 def release_cache(workflow: Workflow, settings: Settings) -> Iterator[Finding]:
@@ -72,7 +75,8 @@ def _cache(step: Any) -> tuple[int, str] | None:
     with_ = step.get("with") if isinstance(step.get("with"), dict) else {}
     line = key_line(step, "uses", 1)
     name = action.rsplit("/", 1)[-1]
-    if action == "actions/cache" or action.startswith("actions/cache/"):
+    parts = action.split("/")
+    if len(parts) >= 2 and _CACHE_ACTION.fullmatch(parts[1]):
         return line, f"`{action}` restores"
     for key in _CACHE_INPUTS:
         if key in with_ and _on(with_[key]):

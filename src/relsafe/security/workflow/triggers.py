@@ -13,11 +13,13 @@ from relsafe.security.workflow.model import (
     Workflow,
     branch_pushes,
     filter_matches,
+    job_steps,
     key_line,
     patterns,
     targets_pypi,
     uses_action,
 )
+from relsafe.security.workflow.outsiders import runs_triggering_artifact, untrusted_ref
 from relsafe.security.workflow.report import ERROR, WARNING, Finding
 
 # Events that run with the base repository's token, secrets and caches, and whose runs outsiders start.
@@ -30,12 +32,6 @@ UNTRUSTED_TRIGGERS = (
     "discussion_comment",
     "pull_request_review",
     "pull_request_review_comment",
-)
-# A checkout ref, repository or script naming the code of a pull request or of the run that triggered this one.
-_UNTRUSTED_REF = re.compile(
-    r"github\.head_ref|github\.event\.(?:pull_request\.(?:head|merge_commit_sha)|workflow_run\.head|number)"
-    r"|refs/pull/|gh\s+pr\s+checkout",
-    re.IGNORECASE,
 )
 _ENV_FILE_WRITE = re.compile(r"\bGITHUB_(?:ENV|PATH)\b|\bgithub\.(?:env|path)\b")
 # A job condition that only holds for a tag ref or a published release (black's `github.event_name == 'release'`),
@@ -50,14 +46,14 @@ _WIDENING = re.compile(r"\|\||!\s*(?:startsWith|\()|always\(\)|failure\(\)|cance
 def dangerous_trigger(workflow: Workflow, settings: Settings) -> Iterator[Finding]:
     """`pull_request_target`/`workflow_run` matter when the workflow can publish or runs the outsider's code;
     one that checks out nothing of theirs (a labeler) is their intended use."""
-    checkout = _untrusted_checkout(workflow)
+    checkout = _untrusted_checkout(workflow) or runs_triggering_artifact(workflow)
     for event in DANGEROUS_TRIGGERS:
         if event not in workflow.triggers or not (workflow.publishing or checkout):
             continue
         what = (
             "a workflow that can publish"
             if workflow.publishing
-            else f"this workflow, which checks out the outsider's code (line {checkout}),"
+            else f"this workflow, which checks out or runs the outsider's code (line {checkout}),"
         )
         yield workflow.finding(
             "dangerous-trigger",
@@ -92,17 +88,19 @@ def untrusted_trigger(workflow: Workflow, settings: Settings) -> Iterator[Findin
 
 
 def _untrusted_checkout(workflow: Workflow) -> int | None:
-    """The line of the first step that checks out (or fetches) a pull request's or triggering run's code."""
-    for step in workflow.steps():
-        action = uses_action(step)
-        with_ = step.get("with") if isinstance(step.get("with"), dict) else {}
-        if action == "actions/checkout":
-            target = f"{with_.get('ref', '')} {with_.get('repository', '')}"
-            if _UNTRUSTED_REF.search(target):
-                return key_line(with_, "ref" if "ref" in with_ else "repository", key_line(step, "uses", 1))
-        run = step.get("run")
-        if isinstance(run, str) and _UNTRUSTED_REF.search(run) and re.search(r"\b(?:git|gh)\b", run):
-            return key_line(step, "run", 1)
+    """The line of the first step that checks out (or fetches) a pull request's or triggering run's code, named
+    directly or through an `env:` entry."""
+    for job in workflow.jobs.values():
+        for step in job_steps(job):
+            action = uses_action(step)
+            with_ = step.get("with") if isinstance(step.get("with"), dict) else {}
+            if action == "actions/checkout":
+                target = f"{with_.get('ref', '')} {with_.get('repository', '')}"
+                if untrusted_ref(workflow, job, step, target):
+                    return key_line(with_, "ref" if "ref" in with_ else "repository", key_line(step, "uses", 1))
+            run = step.get("run")
+            if isinstance(run, str) and re.search(r"\b(?:git|gh)\b", run) and untrusted_ref(workflow, job, step, run):
+                return key_line(step, "run", 1)
     return None
 
 
