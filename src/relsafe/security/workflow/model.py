@@ -109,7 +109,11 @@ class Workflow:
         return bool(self.publish_jobs or self.calls_publish)
 
     def job_line(self, job_id: str) -> int:
-        return key_line(self.doc["jobs"], job_id, 1)
+        """The job's key line; for an action (its steps as one pseudo-job), its `runs:` line."""
+        jobs = self.doc.get("jobs") if isinstance(self.doc, dict) else None
+        if isinstance(jobs, dict) and job_id in jobs:
+            return key_line(jobs, job_id, 1)
+        return key_line(self.doc, "runs", 1) if isinstance(self.doc, dict) else 1
 
     def with_needs(self, job_id: str) -> list[str]:
         """The job and every job it needs, directly or not, in the order found: what feeds its upload."""
