@@ -242,6 +242,17 @@ def test_write_init_writes_once_and_keeps_edits_file_by_file(tmp_path: Path) -> 
     (tmp_path / "release.toml").unlink()
     assert write_init(tmp_path, plan) == InitWrite([tmp_path / "release.toml"], [workflow])
     assert workflow.read_text(encoding="utf-8") == "edited\n"
-    assert write_init(tmp_path, plan, overwrite=True) == InitWrite([workflow], [])
+    (tmp_path / "release.toml").write_text('# mine\n[release]\nbranch = "trunk"\n', encoding="utf-8")
+    edited = plan_init(
+        project="sample-pkg",
+        remote_url="https://github.com/octo-org/sample.git",
+        settings={"release": {"branch": "main"}, "test": {"groups": ["tests"]}},
+    )
+    config = tmp_path / "release.toml"
+    assert write_init(tmp_path, edited) == InitWrite([], [workflow], {config: ['[test] groups = ["tests"]']})
+    merged = config.read_text(encoding="utf-8")
+    assert merged.startswith('# mine\n[release]\nbranch = "trunk"\n'), "the maintainer's value and comment stay"
+    assert tomllib.loads(merged)["test"] == {"groups": ["tests"]}
+    workflow.write_text(plan.files[PurePosixPath(".github/workflows/relsafe-publish.yml")], encoding="utf-8")
     report = audit_workflows([workflow], log=RunLog(None), use_zizmor=False)
     assert report.findings == []

@@ -127,7 +127,7 @@ def test_init_writes_the_workflow_and_prints_the_publisher_values(
     out = done.stdout
     assert done.returncode == 0, out + done.stderr
     assert f"wrote {root / '.github' / 'workflows' / 'relsafe-publish.yml'}" in out
-    assert f"kept {root / 'release.toml'}: its settings were used" in out
+    assert f"kept {root / 'release.toml'}: your settings were used" in out
     assert (root / "release.toml").read_text(encoding="utf-8") == config
     assert "relsafe-sample is not there yet: add a pending publisher (http://127.0.0.1:" in out
     for label, value in (
@@ -143,8 +143,9 @@ def test_init_writes_the_workflow_and_prints_the_publisher_values(
     audited = run_relsafe("audit", cwd=root)
     assert audited.returncode == 0, audited.stdout
     forced = run_relsafe("init", "--force", cwd=root)
-    assert forced.returncode == 0, forced.stdout + forced.stderr
-    assert f"wrote {root / 'release.toml'}" in forced.stdout
+    assert forced.returncode == 2, forced.stdout + forced.stderr
+    assert "`relsafe init --force` is gone" in forced.stderr
+    assert (root / "release.toml").read_text(encoding="utf-8") == config, "an edited release.toml is never reset"
 
 
 def configure_production(sample: SampleProject, index_url: str) -> None:

@@ -43,7 +43,7 @@ def rewrite_workflow(root: Path) -> Path:
     from relsafe.model.publish_workflow import DEFAULT_WORKFLOW
 
     try:
-        done = initialise(root, force=False, update=True)
+        done = initialise(root, update=True)
     except ConfigError:
         return root / DEFAULT_WORKFLOW
     return root / done.workflow

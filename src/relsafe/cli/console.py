@@ -365,12 +365,23 @@ def _source(finding: Finding) -> str:
 
 
 def publisher_setup(result: Initialised) -> Group:
-    """What `relsafe init` wrote and kept, and what the maintainer must now set up on PyPI and GitHub."""
+    """What `relsafe init` read, wrote, added and kept, and what the maintainer must now set up on PyPI and
+    GitHub."""
+    from relsafe.model.publish_workflow import FOREIGN_WORKFLOW_HINT
+
     done, setup = result.done, result.setup
-    parts: list[Any] = [Text(f"wrote {path}") for path in done.written]
+    parts: list[Any] = [Text(f"read {line}") for line in result.read]
+    parts.extend(Text(f"wrote {path}") for path in done.written)
+    for path, lines in done.added.items():
+        parts.append(Text(f"added to {path} (your settings kept): {'; '.join(lines)}"))
     for path in done.kept:
         if path.suffix == ".toml":
-            why = "its settings were used; `relsafe init --force` replaces it"
+            why = "your settings were used, and it lacks none that init found"
+        elif result.foreign:
+            why = (
+                f"it is the project's own workflow, not relsafe's ({result.drift}), and init never rewrites it; "
+                f"{FOREIGN_WORKFLOW_HINT}"
+            )
         else:
             why = (
                 f"it is not relsafe's workflow for release.toml ({result.drift}), so a release refuses it; "
@@ -400,6 +411,8 @@ def publisher_setup(result: Initialised) -> Group:
         if done.written:
             parts.append(Text(f"commit {result.workflow}; the PyPI publisher registered for it stays as it is"))
         return Group(*parts)
+    if setup.underived:
+        parts.append(Text(f"\nnot derived: {setup.underived}", style="yellow"))
     parts.append(Text(f"\n1. On PyPI, {_publisher_action(setup)}:", style="bold"))
     table = Table(box=None, show_header=False, pad_edge=False)
     for label, value in setup.pypi_fields:

@@ -197,15 +197,23 @@ def init(
     update: Annotated[
         bool, typer.Option("--update", help="Rewrite relsafe's publish workflow for the current release.toml.")
     ] = False,
-    force: Annotated[bool, typer.Option("--force", help="Replace existing files that differ.")] = False,
+    force: Annotated[bool, typer.Option("--force", hidden=True)] = False,
     path: Annotated[Path, typer.Option("--path", "-C", help="The repository (default: the current folder).")] = Path(),
 ) -> None:
-    """Write release.toml and the Trusted Publishing workflow; print what to set up on PyPI and GitHub."""
+    """Write release.toml and the Trusted Publishing workflow, replacing neither; print what to set up on PyPI
+    and GitHub."""
     from relsafe.app.init import initialise
     from relsafe.cli.console import make_console, publisher_setup
+    from relsafe.core.errors import UsageError
 
     with reported():
-        make_console().print(publisher_setup(initialise(path, force=force, update=update)))
+        if force:  # it replaced a project's own workflow and reset release.toml: gone, and said so
+            raise UsageError(
+                "`relsafe init --force` is gone: init never replaces a workflow or resets release.toml",
+                hint="run `relsafe init` (it adds only what release.toml lacks), or `relsafe init --update` to "
+                "rewrite the workflow relsafe wrote",
+            )
+        make_console().print(publisher_setup(initialise(path, update=update)))
 
 
 def audit(

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path, PurePosixPath
 from string import Template
@@ -22,10 +22,17 @@ from packaging.utils import canonicalize_name
 
 from relsafe.core.errors import ConfigError, UsageError
 from relsafe.core.redaction import DEFAULT_REDACTOR
+from relsafe.model.config_merge import merge_settings
 
 DEFAULT_WORKFLOW = ".github/workflows/relsafe-publish.yml"
 """Where `relsafe init` writes relsafe's workflow unless [publish] workflow names another file: a name of its own,
 so that it never takes the place of a workflow the project wrote."""
+WRITTEN_BY = "Written by `relsafe init`"
+"""The mark of relsafe's workflow in its opening comment: init and `init --update` rewrite no file without it."""
+FOREIGN_WORKFLOW_HINT = (
+    "point [publish] workflow at a file of relsafe's own (unset, .github/workflows/relsafe-publish.yml) and run "
+    '`relsafe init`, or keep yours with [publish] workflow-check = "audit-only"'
+)
 DEFAULT_ENVIRONMENT = "pypi"
 DEFAULT_TAG_FORMAT = "v{version}"
 PYPI_SITE = "https://pypi.org"
@@ -83,6 +90,8 @@ class PublisherSetup:
     # Does the production index already know the project? None when it could not be asked.
     known: bool | None = False
     other_publishers: tuple[str, ...] = ()  # workflows beside workflow_file that upload too
+    underived: str | None = None
+    """Why owner and repository are placeholders (the remote is not on github.com); None when derived."""
 
     @property
     def pypi_url(self) -> str:
@@ -135,10 +144,12 @@ class PublisherSetup:
 
 @dataclass(frozen=True)
 class InitWrite:
-    """What `relsafe init` did with each file: written, or kept because it differs (the maintainer's)."""
+    """What `relsafe init` did with each file: written, kept because it differs (the maintainer's), or, for
+    an existing configuration, the settings added to it."""
 
     written: list[Path]
     kept: list[Path]
+    added: dict[Path, list[str]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -147,6 +158,12 @@ class InitPlan:
 
     files: dict[PurePosixPath, str]
     setup: PublisherSetup
+    settings: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """release.toml's settings, for merging into an existing configuration."""
+    config: PurePosixPath | None = None
+    """Where the configuration is (release.toml, or pyproject.toml with [tool.relsafe])."""
+    notes: dict[tuple[str, str], str] = field(default_factory=dict)
+    """Where a setting's value was read, as a comment beside a key merged into an existing configuration."""
 
 
 def index_site(index_url: str) -> str:
@@ -156,15 +173,24 @@ def index_site(index_url: str) -> str:
     return f"{parts.scheme}://{parts.netloc}"
 
 
-def parse_github_remote(url: str) -> GitHubRepository:
-    """Owner and repository from a GitHub remote URL in its https, scp-like or ssh:// form."""
+def github_repository(url: str) -> GitHubRepository | None:
+    """Owner and repository from a GitHub remote URL in its https, scp-like or ssh:// form; None for another
+    host or a path on disk."""
     text = url.strip()
     for form in _REMOTE_FORMS:
         match = form.match(text)
         if match:
             return GitHubRepository(match["owner"], match["repo"])
+    return None
+
+
+def parse_github_remote(url: str) -> GitHubRepository:
+    """Owner and repository from a GitHub remote URL; a UsageError for any other."""
+    found = github_repository(url)
+    if found is not None:
+        return found
     raise UsageError(
-        f"not a GitHub repository URL: {DEFAULT_REDACTOR(text)}",
+        f"not a GitHub repository URL: {DEFAULT_REDACTOR(url.strip())}",
         hint="Trusted Publishing from relsafe's workflow needs a remote on github.com, "
         "e.g. https://github.com/OWNER/REPO.git or git@github.com:OWNER/REPO.git",
     )
@@ -219,6 +245,20 @@ def render_publish_workflow(
     return text
 
 
+def template_defaults() -> dict[tuple[str, str], Any]:
+    """Each (table, key) release.toml's template shows, with the default its commented line gives."""
+    defaults: dict[tuple[str, str], Any] = {}
+    table = ""
+    for line in _template("release.toml").splitlines():
+        header = _TABLE_HEADER.match(line)
+        if header:
+            table = "" if header["commented"] else header["table"]
+        commented = _COMMENTED_KEY.match(line)
+        if commented and table:
+            defaults[(table, commented["key"])] = tomlkit.parse(f"x = {commented['value']}").unwrap()["x"]
+    return defaults
+
+
 def render_release_toml(settings: Mapping[str, Mapping[str, Any]] | None = None) -> str:
     """release.toml from its commented template, with only non-default values uncommented.
 
@@ -248,11 +288,13 @@ def render_release_toml(settings: Mapping[str, Mapping[str, Any]] | None = None)
 def plan_init(
     *,
     project: str,
-    remote_url: str,
+    remote_url: str | None,
+    remote: str = "origin",
     tag_format: str = DEFAULT_TAG_FORMAT,
     environment: str = DEFAULT_ENVIRONMENT,
     workflow: str = DEFAULT_WORKFLOW,
     settings: Mapping[str, Mapping[str, Any]] | None = None,
+    notes: Mapping[tuple[str, str], str] | None = None,
     project_dir: str = "",
     index_site: str = PYPI_SITE,
     known: bool | None = False,
@@ -268,9 +310,25 @@ def plan_init(
     when they differ from the defaults, so preflight later checks the same file.
     release.toml goes in `project_dir` (a monorepo's package folder); the
     workflow stays at the repository's root, where GitHub reads it. Without
-    `with_workflow` (a project that keeps its own) only release.toml is written.
+    `with_workflow` (a project that keeps its own) only release.toml is written;
+    without `with_config` ([tool.relsafe] configures relsafe) settings are only
+    merged into pyproject.toml. A remote that is not on github.com (or none)
+    leaves the publisher's owner and repository as placeholders, and says why.
     """
-    repository = parse_github_remote(remote_url)
+    repository = github_repository(remote_url) if remote_url is not None else None
+    underived = None
+    if repository is None:
+        where = (
+            f"the remote {remote!r} does not exist"
+            if remote_url is None
+            else f"the remote {remote!r} ({DEFAULT_REDACTOR(remote_url.strip())}) is not on github.com"
+        )
+        underived = (
+            f"{where}: PyPI's Trusted Publisher names the GitHub owner and repository whose workflow uploads, so "
+            "OWNER and REPO below are placeholders; push the repository to GitHub and run `relsafe init` again "
+            "to see them filled in"
+        )
+        repository = GitHubRepository("OWNER", "REPO")
     workflow_path = PurePosixPath(workflow)
     if workflow_path.is_absolute() or ".." in workflow_path.parts or workflow_path.suffix not in {".yml", ".yaml"}:
         raise UsageError(f"publish workflow must be a .yml file inside the repository: {workflow}")
@@ -286,8 +344,9 @@ def plan_init(
             staging_index_url=staging_index_url,
             trigger=trigger,
         )
+    config = PurePosixPath(project_dir) / ("release.toml" if with_config else "pyproject.toml")
     if with_config:  # not when pyproject.toml's [tool.relsafe] configures relsafe: only one of them may
-        files[PurePosixPath(project_dir) / "release.toml"] = render_release_toml(merged)
+        files[config] = render_release_toml(merged)
     setup = PublisherSetup(
         project=project,
         repository=repository,
@@ -297,41 +356,72 @@ def plan_init(
         index_site=index_site,
         known=known,
         other_publishers=tuple(other_publishers),
+        underived=underived,
     )
-    return InitPlan(files=files, setup=setup)
+    return InitPlan(files=files, setup=setup, settings=merged, config=config, notes=dict(notes or {}))
 
 
 def write_init(
     root: Path,
     plan: InitPlan,
     *,
-    overwrite: bool = False,
-    replace: Sequence[PurePosixPath] = (),
     same: Callable[[PurePosixPath, str, str], bool] | None = None,
 ) -> InitWrite:
-    """Write the plan's files under root.
+    """Write the plan's files under root, replacing none.
 
     A file that already holds the same text (or, as `same` judges, an
-    equivalent one) is left alone; one that differs is kept as it is unless
-    overwrite is set, or it is one of `replace`, because it may hold the
-    maintainer's edits. Each file is decided alone: an edited release.toml
-    does not stop the workflow from being written.
+    equivalent one) is left alone; a workflow that differs is kept as it is,
+    because it may hold the maintainer's edits or be theirs. An existing
+    configuration gets only the settings it lacks, its own comments and values
+    kept. Each file is decided alone: an edited release.toml does not stop the
+    workflow from being written.
     """
     written: list[Path] = []
     kept: list[Path] = []
+    added: dict[Path, list[str]] = {}
+    config = root / Path(*plan.config.parts) if plan.config is not None else None
+    if config is not None and config.name == "pyproject.toml" and config.is_file():
+        text, lines = merge_settings(
+            config.read_text(encoding="utf-8"),
+            plan.settings,
+            template_defaults(),
+            under=("tool", "relsafe"),
+            name="pyproject.toml",
+            notes=plan.notes,
+        )
+        if lines:
+            config.write_text(text, encoding="utf-8")
+            added[config] = lines
     for relative, text in plan.files.items():
         path = root / Path(*relative.parts)
         if path.exists():
             found = path.read_text(encoding="utf-8")
             if found == text or (same is not None and same(relative, found, text)):
                 continue
-            if not overwrite and relative not in replace:
-                kept.append(path)
+            if path == config:
+                merged, lines = merge_settings(found, plan.settings, template_defaults(), notes=plan.notes)
+                if lines:
+                    path.write_text(merged, encoding="utf-8")
+                    added[path] = lines
+                else:
+                    kept.append(path)
                 continue
+            kept.append(path)
+            continue
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")
         written.append(path)
-    return InitWrite(written, kept)
+    return InitWrite(written, kept, added)
+
+
+def written_by_relsafe(text: str) -> bool:
+    """Whether a workflow's opening comment carries relsafe's mark: the only workflows init may rewrite."""
+    for line in text.splitlines():
+        if not line.startswith("#"):
+            return False
+        if WRITTEN_BY in line:
+            return True
+    return False
 
 
 def _template(name: str) -> str:

@@ -26,7 +26,12 @@ from ruamel.yaml.error import YAMLError
 
 from relsafe.core.errors import ConfigError, UsageError
 from relsafe.model.config import Config
-from relsafe.model.publish_workflow import DEFAULT_WORKFLOW, render_publish_workflow
+from relsafe.model.publish_workflow import (
+    DEFAULT_WORKFLOW,
+    FOREIGN_WORKFLOW_HINT,
+    render_publish_workflow,
+    written_by_relsafe,
+)
 from relsafe.security.workflow.model import Workflow, item_line, job_steps, key_line, targets_pypi
 from relsafe.security.workflow.report import ERROR, WARNING, Finding
 from relsafe.security.workflow.uploads import publishing_reason
@@ -264,17 +269,23 @@ def _trusted_findings(workflow: Workflow, path: PublishPath, shown: str) -> list
             )
         ]
     assert path.rendered is not None
-    found = drift(Path(workflow.path).read_text(encoding="utf-8"), path.rendered, shown)
+    committed = Path(workflow.path).read_text(encoding="utf-8")
+    found = drift(committed, path.rendered, shown)
     if found is None:
         return []
+    fix = (
+        "Run `relsafe init --update`, which rewrites it from release.toml, and commit it (a release's refusal "
+        'shows the whole diff). To keep a workflow of your own, set [publish] workflow-check = "audit-only".'
+    )
+    if not written_by_relsafe(committed):
+        fix = f"It is the project's own workflow, which relsafe never rewrites: {FOREIGN_WORKFLOW_HINT}."
     return [
         workflow.finding(
             "publish-workflow-differs",
             ERROR,
             drift_line(workflow, found.where),
             f"this is not relsafe's workflow for release.toml: {found.reason}",
-            "Run `relsafe init --update`, which rewrites it from release.toml, and commit it (a release's refusal "
-            'shows the whole diff). To keep a workflow of your own, set [publish] workflow-check = "audit-only".',
+            fix,
         )
     ]
 
@@ -364,7 +375,8 @@ def check_publish_path(
         differs = drift(committed, path.rendered, path.workflow)
         if differs is not None:
             found.reasons.append(
-                f"{path.workflow} {where} is not relsafe's workflow for release.toml: {differs.reason}; {UPDATE}"
+                f"{path.workflow} {where} is not relsafe's workflow for release.toml: {differs.reason}; "
+                + (UPDATE if written_by_relsafe(committed) else FOREIGN_WORKFLOW_HINT)
             )
             found.details.extend(differs.diff)
     else:
