@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import configparser
 import glob as globbing
 import os
@@ -239,6 +240,20 @@ VALID_NAME = re.compile(r"^([A-Z0-9]|[A-Z0-9][A-Z0-9._-]*[A-Z0-9])$", re.IGNOREC
 index's URLs, the tag and the screen, so anything else is refused before it reaches them."""
 
 
+def _setup_py_name(root: Path) -> str | None:
+    """The name a setup.py states as a literal `setup(name="...")`, read without running it; None otherwise."""
+    try:
+        tree = ast.parse((root / "setup.py").read_text(encoding="utf-8", errors="replace"))
+    except (OSError, SyntaxError, ValueError):
+        return None
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and getattr(node.func, "id", getattr(node.func, "attr", None)) == "setup":
+            for keyword in node.keywords:
+                if keyword.arg == "name" and isinstance(keyword.value, ast.Constant):
+                    return keyword.value.value if isinstance(keyword.value.value, str) else None
+    return None
+
+
 def _checked_name(name: Any, key: str) -> str:
     if not isinstance(name, str) or not VALID_NAME.match(name):
         raise ConfigError(
@@ -327,12 +342,14 @@ def _valid(version: str, root: Path) -> Version:
 
 
 def detect_project(
-    root: Path, repository_root: Path, config: Config, tags: list[str], backend_metadata: BackendMetadata
+    root: Path, repository_root: Path, config: Config, tags: list[str], backend_metadata: BackendMetadata | None
 ) -> Project:
     """Read the project's files (and, for a setup.py-only project, ask its backend) to learn what a release changes.
 
     `tags` are the tags reachable from HEAD; `backend_metadata` runs the build
     backend, and is called only when no file states the name or the version.
+    None runs nothing of the project (`--plan`): the name comes from a literal
+    in setup.py, and the backend's report is not compared with the files.
     """
     pyproject_path = root / "pyproject.toml"
     pyproject = read_toml(pyproject_path) if present(pyproject_path) else {}
@@ -340,11 +357,19 @@ def detect_project(
     project_table = pyproject.get("project", {})
     setup_cfg = _setup_cfg(root)
     has_setup_py = (root / "setup.py").is_file()
-    metadata = cache(backend_metadata) if has_setup_py or project_table.get("dynamic") else None
+    asks_backend = has_setup_py or project_table.get("dynamic")
+    metadata = cache(backend_metadata) if asks_backend and backend_metadata is not None else None
 
     name, key = _static_name(project_table, pyproject, setup_cfg)
     if not name and metadata is not None:
         name, key = metadata()["Name"], "the name the build backend reports"
+    if not name and has_setup_py and backend_metadata is None:
+        name, key = _setup_py_name(root), "setup.py: setup(name=...)"
+        if not name:
+            raise UsageError(
+                f"{root}: setup.py computes the project's name, and --plan runs none of the project's code",
+                hint="`relsafe release <part> --dry-run` runs the build backend and shows the whole release",
+            )
     if not name:
         raise UsageError(
             f"{root}: no project name found: looked in pyproject.toml [project] name and [tool.poetry] name, "
