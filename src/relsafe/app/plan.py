@@ -21,7 +21,7 @@ class Plan:
 
 def make_plan(path: Path, request: str) -> Plan:
     repo = Repository.open(path, keep_log=False)
-    project = repo.project(run_backend=False)
+    project = repo.project(check_backend=False)
     skipped: list[str] = []
     release = new_release(repo, project, request, skipped)
     config = repo.config
@@ -33,7 +33,7 @@ def make_plan(path: Path, request: str) -> Plan:
         lines.append(f"version      {release.from_version} → {release.version}")
     lines += [f"             ({line})" for line in skipped]
     if (project.root / "setup.py").is_file():
-        lines.append("setup.py     not run for the plan: --dry-run and the release check what its backend reports")
+        lines.append("setup.py     what its backend reports is compared with the version files by --dry-run, not here")
     if project.version_source != "scm":
         lines.append(f"commit       '{release_commit_message(release)}' on {config.branch}")
     lines += [

@@ -79,9 +79,10 @@ class Repository:
     def project_root(self) -> Path:
         return self.git.root / self.subdir
 
-    def project(self, *, run_backend: bool = True) -> Project:
+    def project(self, *, check_backend: bool = True) -> Project:
         """The detected project, with its [test] dependencies checked against it before anything changes.
-        run_backend=False (`--plan`) asks no build backend: a setup.py project's code is not run to show a plan."""
+        check_backend=False (`--plan`) asks the build backend only for a name no file states: a setup.py
+        project's code is not run just to show a plan."""
         from relsafe.wheeltest.requirements import check_test_dependencies
 
         project = detect_project(
@@ -89,7 +90,8 @@ class Repository:
             self.git.root,
             self.config,
             self.git.tags_reachable(),
-            self._backend_metadata if run_backend else None,
+            self._backend_metadata,
+            check_backend=check_backend,
         )
         check_test_dependencies(self.config, project.root, project.name, project.extras)
         if self.config.test_lock:  # a missing or unreadable lock is found now, not by smoke after the bump

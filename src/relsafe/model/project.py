@@ -342,14 +342,21 @@ def _valid(version: str, root: Path) -> Version:
 
 
 def detect_project(
-    root: Path, repository_root: Path, config: Config, tags: list[str], backend_metadata: BackendMetadata | None
+    root: Path,
+    repository_root: Path,
+    config: Config,
+    tags: list[str],
+    backend_metadata: BackendMetadata,
+    *,
+    check_backend: bool = True,
 ) -> Project:
     """Read the project's files (and, for a setup.py-only project, ask its backend) to learn what a release changes.
 
     `tags` are the tags reachable from HEAD; `backend_metadata` runs the build
     backend, and is called only when no file states the name or the version.
-    None runs nothing of the project (`--plan`): the name comes from a literal
-    in setup.py, and the backend's report is not compared with the files.
+    check_backend=False (`--plan`) asks it only for a name no file states, not
+    even a literal `setup(name=...)`: its report of the version and extras is
+    then not compared with the files.
     """
     pyproject_path = root / "pyproject.toml"
     pyproject = read_toml(pyproject_path) if present(pyproject_path) else {}
@@ -357,19 +364,15 @@ def detect_project(
     project_table = pyproject.get("project", {})
     setup_cfg = _setup_cfg(root)
     has_setup_py = (root / "setup.py").is_file()
-    asks_backend = has_setup_py or project_table.get("dynamic")
-    metadata = cache(backend_metadata) if asks_backend and backend_metadata is not None else None
+    metadata = cache(backend_metadata) if has_setup_py or project_table.get("dynamic") else None
 
     name, key = _static_name(project_table, pyproject, setup_cfg)
+    if not name and has_setup_py and not check_backend:
+        name, key = _setup_py_name(root), "setup.py: setup(name=...)"
     if not name and metadata is not None:
         name, key = metadata()["Name"], "the name the build backend reports"
-    if not name and has_setup_py and backend_metadata is None:
-        name, key = _setup_py_name(root), "setup.py: setup(name=...)"
-        if not name:
-            raise UsageError(
-                f"{root}: setup.py computes the project's name, and --plan runs none of the project's code",
-                hint="`relsafe release <part> --dry-run` runs the build backend and shows the whole release",
-            )
+    if not check_backend:
+        metadata = None
     if not name:
         raise UsageError(
             f"{root}: no project name found: looked in pyproject.toml [project] name and [tool.poetry] name, "
