@@ -53,6 +53,7 @@ class Config:
     test_groups: tuple[str, ...] = ()
     test_pythons: tuple[str, ...] = ()
     test_env: tuple[str, ...] = ()
+    verify_tests: str = "auto"  # "always": verify-stage runs the tests again even when nothing differs
     staging_repository_url: str = TESTPYPI_UPLOAD_URL
     staging_index_url: str = TESTPYPI_INDEX_URL
     staging_upload_host: str = ""  # "": TestPyPI and loopback only

@@ -85,6 +85,13 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "pythons": Key("test_pythons", "list[str]", "interpreters, one fresh venv each (default: relsafe's own)"),
         "env": Key("test_env", "list[str]", "variables the test command gets though they look like credentials"),
     },
+    "verify-stage": {
+        "tests": Key(
+            "verify_tests",
+            "str",
+            '"auto": run the tests again only when the environment differs from smoke\'s; "always": every time',
+        ),
+    },
     "staging": {
         "repository-url": Key("staging_repository_url", "str", "upload URL of the staging index"),
         "index-url": Key("staging_index_url", "str", "simple index URL of the staging index"),
@@ -130,6 +137,7 @@ WORKFLOW_CHECKS = ("exact", "audit-only")
 GATE_KEYS = {"name": "str", "before": "str", "items": "list[str]"}
 TABLES = (*SCHEMA, "gate")
 AUDIT_SERVICES = ("osv", "pypi")
+VERIFY_TESTS = ("auto", "always")
 AUDIT_IGNORE_KEYS = {"id": "str", "reason": "str", "until": "str"}
 """[[audit-deps.ignore]]: `until` may also be a TOML date (2027-01-31)."""
 ADVISORY_ID = re.compile(r"[A-Za-z][A-Za-z0-9]*-[A-Za-z0-9._:-]+")
@@ -392,6 +400,12 @@ class Validator:
             raise self.fail(
                 "publish.workflow-check",
                 f'expected "exact" or "audit-only", got {check!r}' + _suggest(check, list(WORKFLOW_CHECKS)),
+            )
+        verify_tests = values.get("verify_tests")
+        if verify_tests is not None and verify_tests not in VERIFY_TESTS:
+            raise self.fail(
+                "verify-stage.tests",
+                f'expected "auto" or "always", got {verify_tests!r}' + _suggest(verify_tests, list(VERIFY_TESTS)),
             )
         service = values.get("audit_service")
         if service is not None and service not in AUDIT_SERVICES:
