@@ -1,8 +1,9 @@
 """verify-stage runs the tests again only when its venv differs from the one smoke tested.
 
-The sample depends on iniconfig. Smoke installs it from the session's loopback
-index; verify-stage from the production index only (the sample's local index),
-which serves a wheel of the same files. When a newer iniconfig is published on
+The sample depends on flit-core (which no [test] requirement brings in). Smoke
+installs it from the session's loopback index; verify-stage from the production
+index only (the sample's local index), which serves a wheel of the same files.
+When a newer flit-core is published on
 production between smoke and verify-stage (the release held at a gate right
 before verify-stage), the venv differs and the tests run again, saying why.
 """
@@ -29,32 +30,32 @@ from tests.support.osv_service import OsvService
 from tests.support.wheelhouse import wheel_of_installed
 from tests.support.world import journal_dir, status_json
 
-INICONFIG = metadata.version("iniconfig")
-NEWER = f"{INICONFIG}.post1"
+DEPENDENCY = metadata.version("flit-core")
+NEWER = f"{DEPENDENCY}.post1"
 GATE = "hold"
 MARKERS = {"python_full_version": "3.11.9", "sys_platform": "linux"}
 
 
 @pytest.fixture
 def osv() -> Iterator[OsvService]:
-    """The loopback OSV service audit-deps asks about iniconfig."""
+    """The loopback OSV service audit-deps asks about flit-core."""
     with OsvService() as service:
         yield service
 
 
-def depending_on_iniconfig(sample: SampleProject, production: LocalIndex, osv: OsvService, extra: str = "") -> None:
-    """The sample requires iniconfig; the production index serves the same files as the loopback index."""
+def depending_on_flit_core(sample: SampleProject, production: LocalIndex, osv: OsvService, extra: str = "") -> None:
+    """The sample requires flit-core; the production index serves the same files as the loopback index."""
     pyproject = sample.root / "pyproject.toml"
     text = pyproject.read_text(encoding="utf-8").replace(
         'description = "A sample package released by relsafe"',
-        'description = "A sample package released by relsafe"\ndependencies = ["iniconfig"]',
+        'description = "A sample package released by relsafe"\ndependencies = ["flit-core"]',
     )
     pyproject.write_text(text, encoding="utf-8")
     with (sample.root / "release.toml").open("a", encoding="utf-8") as release:
         release.write(f'\n[audit-deps]\nosv-url = "{osv.query_url}"\n' + textwrap.dedent(extra))
-    git(sample.root, "commit", "-qam", "depend on iniconfig")
+    git(sample.root, "commit", "-qam", "depend on flit-core")
     git(sample.root, "push", "-q", "origin", "main")
-    wheel_of_installed(f"iniconfig=={INICONFIG}", production.storage)
+    wheel_of_installed(f"flit-core=={DEPENDENCY}", production.storage)
 
 
 def verify_tests(sample: SampleProject) -> dict[str, Any]:
@@ -77,17 +78,17 @@ def suite_runs(sample: SampleProject) -> int:
 def test_verify_stage_runs_the_tests_again_only_when_asked_if_the_venv_is_smokes(
     sample: SampleProject, local_index: LocalIndex, osv: OsvService, run_relsafe: RunRelsafe, setting: str
 ) -> None:
-    depending_on_iniconfig(sample, local_index, osv, f'\n[verify-stage]\ntests = "{setting}"\n')
+    depending_on_flit_core(sample, local_index, osv, f'\n[verify-stage]\ntests = "{setting}"\n')
 
     proc = run_relsafe("release", "minor", cwd=sample.root, timeout=900)
 
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert "iniconfig" in local_index.log_path.read_text(encoding="utf-8"), "verify-stage got it from production"
+    assert "flit-core" in local_index.log_path.read_text(encoding="utf-8"), "verify-stage got it from production"
     status = status_json(sample)
     assert status is not None
     smoke = status["steps"]["smoke"]["outputs"]["environments"][0]["installed"]
     verify = status["steps"]["verify-stage"]["outputs"]["environments"][0]["installed"]
-    assert [(item["name"], item["version"]) for item in smoke] == [("iniconfig", INICONFIG)]
+    assert [(item["name"], item["version"]) for item in smoke] == [("flit-core", DEPENDENCY)]
     assert smoke == verify and smoke[0]["files"], "the same files, by their hashes"
     tests = verify_tests(sample)
     if setting == "auto":
@@ -106,19 +107,19 @@ def test_a_dependency_published_on_production_after_smoke_makes_verify_stage_run
     sample: SampleProject, local_index: LocalIndex, osv: OsvService, run_relsafe: RunRelsafe
 ) -> None:
     gate = f'\n[[gate]]\nname = "{GATE}"\nbefore = "verify-stage"\nitems = ["go on"]\n'
-    depending_on_iniconfig(sample, local_index, osv, gate)
+    depending_on_flit_core(sample, local_index, osv, gate)
     waiting = run_relsafe("release", "minor", cwd=sample.root, timeout=900)
     assert waiting.returncode == 3, waiting.stdout + waiting.stderr
 
-    wheel_of_installed(f"iniconfig=={INICONFIG}", local_index.storage, as_version=NEWER)
+    wheel_of_installed(f"flit-core=={DEPENDENCY}", local_index.storage, as_version=NEWER)
     resumed = run_relsafe("resume", "--confirm", GATE, cwd=sample.root, timeout=900)
 
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
     tests = verify_tests(sample)
     assert tests["ran"] is True
-    assert tests["reason"] == f"it differs from smoke's: iniconfig {INICONFIG} → {NEWER}"
+    assert tests["reason"] == f"it differs from smoke's: flit-core {DEPENDENCY} → {NEWER}"
     assert re.match(r"\d+ passed", tests["summary"]), tests
-    assert f"iniconfig {INICONFIG} → {NEWER}" in resumed.stdout + resumed.stderr
+    assert f"flit-core {DEPENDENCY} → {NEWER}" in resumed.stdout + resumed.stderr
     assert suite_runs(sample) == 2
 
 
