@@ -1,16 +1,27 @@
-"""A full staged release by relsafe against the same work done by hand, and scripted by an expert with uv.
+"""A full staged release by relsafe against the expert's uv script, on the sample and on the sample with a slow suite.
 
-Each round makes three fresh copies of one sample package (each with its own
-bare remote and local index) and times, in an order that rotates each round,
-`relsafe release minor`; the by-hand sequence (bump-my-version, python -m
-build, python -m venv + pip install + pytest, twine upload, a fresh venv
-installing back from the index + pytest, git tag + push); and the fastest
-script an expert would write with uv (the same bump and commit, uv build,
-uv venv + uv pip + pytest, uv publish, a second uv venv installing back from
-the index + pytest, git tag + push). Prints the medians and the ratios
-relsafe/uv script (goal <= 1.0) and relsafe/by hand (goal <= 0.35).
+The uv script is /work/shared/bench/uv_release.sh, run as it is (`--script`
+names another copy): bump-my-version, `uv build`, `uv venv` + `uv pip` +
+the tests, `uv publish` to the staging index, a second venv installing back
+from it + the tests, tag, atomic push. Each round makes fresh copies of the
+sample (each with its own bare remote and local index) and times both, in an
+order that rotates each round, on two samples:
 
-Run: .venv/bin/python benchmarks/versus_manual.py [--rounds N] [--relsafe PATH]
+- **sample**: relsafe's sample package (one quick test);
+- **3 s suite**: the same with one more test that takes 3 seconds, the share
+  of a real project's suite in its release.
+
+Both samples carry a bump-my-version configuration (the script's bump
+needs one to update `__version__`), so relsafe bumps with bump-my-version
+too. `--by-hand` also times the guides' commands typed in turn (python -m
+venv, pip, python -m build, twine) on the plain sample.
+
+Prints one line per run, the medians and the ratios relsafe / uv script
+(goals: at most 1.0 on the sample, at most 0.8 with the 3 s suite), with
+the load average before and after, since figures on a busy machine are not
+a calm machine's.
+
+Run: .venv/bin/python benchmarks/versus_manual.py [--rounds N] [--relsafe PATH] [--script PATH] [--by-hand]
 (--relsafe times another installation, such as one made by the README's first
 command, `pip install .`; default: the relsafe beside this interpreter.)
 """
@@ -25,155 +36,136 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import uv
 
-from relsafe.app.sample import create_sample
-from relsafe.tools.localindex import OPEN_INDEX_LOGIN, LocalIndex
+from relsafe.app.sample import SampleProject, create_sample
+from relsafe.tools.localindex import LocalIndex
 
 BIN = Path(sys.executable).parent
 UV = uv.find_uv_bin()
-KINDS = ("relsafe", "by hand", "uv script")
+SCRIPT = Path("/work/shared/bench/uv_release.sh")
+SAMPLES = {"sample": 0.0, "3 s suite": 3.0}
+GOALS = {"sample": 1.0, "3 s suite": 0.8}
+SLOW_TEST = """import time
+
+
+def test_takes_a_while():
+    time.sleep({seconds})
+"""
 
 
 def sh(command: list[str], cwd: Path, env: dict[str, str] | None = None) -> None:
     subprocess.run(command, cwd=cwd, check=True, capture_output=True, env=env)
 
 
-def bump_and_commit(root: Path, module: str) -> None:
-    """The version bump both the by-hand sequence and the uv script start with."""
-    sh(
-        [
-            str(BIN / "bump-my-version"),
-            "bump",
-            "--current-version",
-            "0.1.0",
-            "--no-commit",
-            "--no-tag",
-            "minor",
-            "pyproject.toml",
-            f"src/{module}/__init__.py",
-        ],
-        root,
-    )
-    sh(["git", "commit", "-qam", "Bump version: 0.1.0 → 0.2.0"], root)
+def prepared(folder: Path, index: LocalIndex, suite_seconds: float) -> SampleProject:
+    """The sample with a bump-my-version configuration and, given seconds, a test that takes that long."""
+    sample = create_sample(folder, index=(index.upload_url, index.index_url))
+    with (sample.root / "pyproject.toml").open("a", encoding="utf-8") as pyproject:
+        pyproject.write(
+            '\n[tool.bumpversion]\ncurrent_version = "0.1.0"\n\n'
+            f'[[tool.bumpversion.files]]\nfilename = "src/{sample.module}/__init__.py"\n'
+        )
+    if suite_seconds:
+        (sample.root / "tests" / "test_slow.py").write_text(SLOW_TEST.format(seconds=suite_seconds), encoding="utf-8")
+    sh(["git", "add", "-A"], sample.root)
+    sh(["git", "commit", "-qm", "bench set-up"], sample.root)
+    sh(["git", "push", "-q", "origin", "main"], sample.root)
+    return sample
 
 
-def tag_and_push(root: Path) -> None:
-    sh(["git", "tag", "-a", "v0.2.0", "-m", "Release 0.2.0"], root)
-    sh(["git", "push", "--atomic", "origin", "main", "v0.2.0"], root)
+def uv_script(script: Path) -> Callable[[SampleProject, LocalIndex], None]:
+    def run(sample: SampleProject, index: LocalIndex) -> None:
+        base_url = index.upload_url.rstrip("/")  # the script adds / and /simple/
+        sh(["bash", str(script), str(sample.root), base_url, sys.executable], sample.root, {**os.environ, "UV": UV})
+
+    return run
 
 
-def tests_in_venv(root: Path, scratch: Path, n: str) -> None:
-    """Run the sample's tests with venv v{n}'s interpreter, from a copy outside the source tree (t{n})."""
-    shutil.copytree(root / "tests", scratch / f"t{n}" / "tests")
-    sh([str(scratch / f"v{n}/bin/python"), "-m", "pytest", "-q"], scratch / f"t{n}")
+def with_relsafe(relsafe: Path) -> Callable[[SampleProject, LocalIndex], None]:
+    def run(sample: SampleProject, index: LocalIndex) -> None:
+        sh([str(relsafe), "release", "minor"], sample.root)
+
+    return run
 
 
-def by_hand(root: Path, index: LocalIndex, module: str) -> None:
-    """What a careful maintainer types, in order, without relsafe."""
-    bump_and_commit(root, module)
+def by_hand(sample: SampleProject, index: LocalIndex) -> None:
+    """What a careful maintainer types, in order, without relsafe or uv."""
+    root = sample.root
+    sh([str(BIN / "bump-my-version"), "bump", "minor", "--commit", "--no-tag"], root)
     sh([sys.executable, "-m", "build"], root)
     scratch = Path(tempfile.mkdtemp(prefix="by-hand-"))
     try:
         sh([sys.executable, "-m", "venv", str(scratch / "v1")], root)
         wheel = next((root / "dist").glob("*.whl"))
         sh([str(scratch / "v1/bin/pip"), "install", "-q", str(wheel), "pytest"], root)
-        tests_in_venv(root, scratch, "1")
+        shutil.copytree(root / "tests", scratch / "t1" / "tests")
+        sh([str(scratch / "v1/bin/python"), "-m", "pytest", "-q"], scratch / "t1")
         env = {**os.environ, "TWINE_USERNAME": "relsafe", "TWINE_PASSWORD": "open-index"}
         files = [str(path) for path in (root / "dist").iterdir()]
         sh([sys.executable, "-m", "twine", "upload", "--repository-url", index.upload_url, *files], root, env)
         sh([sys.executable, "-m", "venv", str(scratch / "v2")], root)
-        sh(
-            [
-                str(scratch / "v2/bin/pip"),
-                "install",
-                "-q",
-                "--extra-index-url",
-                index.index_url,
-                "relsafe-sample==0.2.0",
-                "pytest",
-            ],
-            root,
-        )
-        tests_in_venv(root, scratch, "2")
-        tag_and_push(root)
+        pip = str(scratch / "v2/bin/pip")
+        sh([pip, "install", "-q", "--extra-index-url", index.index_url, "relsafe-sample==0.2.0", "pytest"], root)
+        shutil.copytree(root / "tests", scratch / "t2" / "tests")
+        sh([str(scratch / "v2/bin/python"), "-m", "pytest", "-q"], scratch / "t2")
+        sh(["git", "tag", "-a", "v0.2.0", "-m", "Release 0.2.0"], root)
+        sh(["git", "push", "--atomic", "origin", "main", "v0.2.0"], root)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 
 
-def uv_script(root: Path, index: LocalIndex, module: str) -> None:
-    """The fastest script an expert writes with uv: the same work, with uv's cache and installer, and fewer checks."""
-    bump_and_commit(root, module)
-    sh([UV, "build", "-q"], root)
-    scratch = Path(tempfile.mkdtemp(prefix="uv-script-"))
-    try:
-        wheel = next((root / "dist").glob("*.whl"))
-        sh([UV, "venv", "-q", str(scratch / "v1")], root)
-        sh([UV, "pip", "install", "-q", "--python", str(scratch / "v1/bin/python"), str(wheel), "pytest"], root)
-        tests_in_venv(root, scratch, "1")
-        username, password = OPEN_INDEX_LOGIN
-        env = {**os.environ, "UV_PUBLISH_USERNAME": username, "UV_PUBLISH_PASSWORD": password}
-        sh([UV, "publish", "-q", "--publish-url", index.upload_url], root, env)
-        sh([UV, "venv", "-q", str(scratch / "v2")], root)
-        sh(
-            [
-                UV,
-                "pip",
-                "install",
-                "-q",
-                "--python",
-                str(scratch / "v2/bin/python"),
-                "--extra-index-url",
-                index.index_url,
-                "relsafe-sample==0.2.0",
-                "pytest",
-            ],
-            root,
-        )
-        tests_in_venv(root, scratch, "2")
-        tag_and_push(root)
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
-
-
-def with_relsafe(root: Path, relsafe: Path) -> None:
-    sh([str(relsafe), "release", "minor"], root)
-
-
-def one_round(kind: str, relsafe: Path = BIN / "relsafe") -> float:
+def one_round(kind: Callable[[SampleProject, LocalIndex], None], suite_seconds: float) -> float:
     with (
-        tempfile.TemporaryDirectory(prefix=f"bench-{kind}-") as folder,
+        tempfile.TemporaryDirectory(prefix="bench-") as folder,
         LocalIndex(Path(folder) / "ix") as index,
     ):
-        sample = create_sample(Path(folder), index=(index.upload_url, index.index_url))
+        sample = prepared(Path(folder), index, suite_seconds)
         started = time.perf_counter()
-        if kind == "relsafe":
-            with_relsafe(sample.root, relsafe)
-        elif kind == "by hand":
-            by_hand(sample.root, index, sample.module)
-        else:
-            uv_script(sample.root, index, sample.module)
+        kind(sample, index)
         return time.perf_counter() - started
+
+
+def load() -> str:
+    return " ".join(f"{value:.1f}" for value in os.getloadavg())
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--relsafe", type=Path, default=BIN / "relsafe", help="the relsafe executable to time")
+    parser.add_argument("--script", type=Path, default=SCRIPT, help="the expert's uv script")
+    parser.add_argument("--by-hand", action="store_true", help="also time the guides' commands typed by hand")
     arguments = parser.parse_args()
-    rounds, relsafe_path = arguments.rounds, arguments.relsafe.absolute()
-    times: dict[str, list[float]] = {kind: [] for kind in KINDS}
-    for number in range(rounds):
-        shift = number % len(KINDS)  # each kind goes first, second and third in turn
-        for kind in KINDS[shift:] + KINDS[:shift]:
-            times[kind].append(one_round(kind, relsafe_path))
-            print(f"round {number + 1}: {kind:<9} {times[kind][-1]:.1f} s", flush=True)
-    relsafe, manual, scripted = (statistics.median(times[kind]) for kind in KINDS)
-    print(f"median: relsafe {relsafe:.1f} s, by hand {manual:.1f} s, uv script {scripted:.1f} s")
-    print(f"relsafe / uv script: {relsafe / scripted:.2f}x (goal <= 1.0x)")
-    print(f"relsafe / by hand:   {relsafe / manual:.2f}x (goal <= 0.35x)")
+    kinds: dict[str, Callable[[SampleProject, LocalIndex], None]] = {
+        "relsafe": with_relsafe(arguments.relsafe.absolute()),
+        "uv script": uv_script(arguments.script.absolute()),
+    }
+    runs = [(name, sample) for sample in SAMPLES for name in kinds]
+    if arguments.by_hand:
+        kinds["by hand"] = by_hand
+        runs.append(("by hand", "sample"))
+    print(f"load average before: {load()}", flush=True)
+    times: dict[tuple[str, str], list[float]] = {run: [] for run in runs}
+    for number in range(arguments.rounds):
+        shift = number % len(runs)  # each run goes first, second, … in turn
+        for name, sample in runs[shift:] + runs[:shift]:
+            times[name, sample].append(one_round(kinds[name], SAMPLES[sample]))
+            print(f"round {number + 1}: {name:<9} {sample:<9} {times[name, sample][-1]:.1f} s", flush=True)
+    print(f"load average after: {load()}")
+    median = {run: statistics.median(found) for run, found in times.items()}
+    for sample in SAMPLES:
+        relsafe, scripted = median["relsafe", sample], median["uv script", sample]
+        print(
+            f"{sample}: relsafe {relsafe:.1f} s, uv script {scripted:.1f} s, "
+            f"relsafe / uv script {relsafe / scripted:.2f}x (goal <= {GOALS[sample]}x)"
+        )
+    if arguments.by_hand:
+        manual = median["by hand", "sample"]
+        print(f"sample by hand: {manual:.1f} s, relsafe / by hand {median['relsafe', 'sample'] / manual:.2f}x")
 
 
 if __name__ == "__main__":

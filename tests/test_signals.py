@@ -21,7 +21,7 @@ from relsafe.tools.leftovers import MARKER, clean_up_after_killed_runs, start_ti
 from relsafe.tools.localindex import LocalIndex
 from tests.support.cli import RunRelsafe
 from tests.support.git import git
-from tests.support.processes import KILLED, session_processes, start, wait_for
+from tests.support.processes import KILLED, as_from_a_terminal, session_processes, start, wait_for
 from tests.support.world import assert_released, journal_dir, status_json
 
 pytestmark = pytest.mark.skipif(not Path("/proc/self/environ").exists(), reason="finds processes in /proc")
@@ -216,7 +216,9 @@ def test_only_processes_that_carry_a_killed_runs_token_are_ended(tmp_path: Path)
     (temp / "sandbox").mkdir(parents=True)
     gone = subprocess.Popen(["true"])
     gone.wait()
-    ours = subprocess.Popen(["sleep", "60"], env={**os.environ, MARKER: "cafe"}, start_new_session=True)
+    ours = subprocess.Popen(
+        ["sleep", "60"], env={**os.environ, MARKER: "cafe"}, start_new_session=True, preexec_fn=as_from_a_terminal
+    )
     stranger = subprocess.Popen(["sleep", "60"], start_new_session=True)  # as if it got a recorded pid
     alive_owner = subprocess.Popen(["sleep", "60"], start_new_session=True)
     try:

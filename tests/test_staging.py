@@ -302,23 +302,28 @@ def test_the_index_stopped_during_a_release_fails_it_and_resume_after_a_restart_
     with LocalIndex(username=username, password=password) as index:
         sample = staged_sample(tmp_path, index)
         remote_main = git(sample.remote, "rev-parse", "refs/heads/main")
-        state = journal_dir(sample) / "state.json"
+        hold = tmp_path / "hold"
+        hold.mkdir()
+        reached = hold / "after-preflight.reached"
 
-        def preflight_passed() -> bool:
-            try:
-                steps = json.loads(state.read_text(encoding="utf-8"))["steps"]
-            except (OSError, ValueError, KeyError):
-                return False
-            return bool(steps.get("preflight", {}).get("status") == "done")
-
-        # preflight needs the index; it goes down once preflight is past, long before stage
-        proc = start(sample, "release", "minor", HOME=str(home), **extra)
+        # preflight needs the index; it goes down once preflight is past, before anything else asks it
+        proc = start(
+            sample,
+            "release",
+            "minor",
+            HOME=str(home),
+            RELSAFE_FAILPOINT="after-preflight=hold",
+            RELSAFE_FAILPOINT_HOLD=str(hold),
+            **extra,
+        )
         try:
-            wait_for(preflight_passed, 120, "preflight to pass")
+            wait_for(lambda: reached.exists() or proc.poll() is not None, 300, "preflight to pass")
+            assert reached.exists(), "preflight never passed"
         except AssertionError:
             proc.kill()
             raise AssertionError(f"preflight never passed: {proc.communicate()}") from None
         index.stop()
+        reached.unlink()  # the release goes on
         out, err = proc.communicate(timeout=300)
 
         assert proc.returncode == 1, out + err

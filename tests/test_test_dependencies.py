@@ -16,9 +16,12 @@ import pytest
 
 from relsafe.app.sample import SampleProject
 from relsafe.core.errors import ConfigError
+from relsafe.journal.runlog import RunLog
 from relsafe.model.config import Config
+from relsafe.tools import venv as venvs
 from relsafe.tools.localindex import LocalIndex
 from relsafe.wheeltest.dependency_groups import DependencyGroups
+from relsafe.wheeltest.environment import Environments
 from relsafe.wheeltest.requirements import check_test_dependencies, group_requirements, wheel_requirement
 from tests.support.cli import RunRelsafe, relsafe_env
 from tests.support.git import git
@@ -391,7 +394,9 @@ def test_a_release_tests_the_wheel_with_its_extra_and_a_dependency_group(
     assert len(with_extra) == 2, installs  # smoke, then verify-stage from the production index only
     assert f"--index-url {local_index.index_url}" in with_extra[1]
     assert len([line for line in installs if line.endswith(" pluggy")]) == 2, installs
-    assert log.count("InstalledTest.test_the_extra_and_the_group_are_in_the_test_venv) ... ok") == 2, log
+    # verify-stage's venv holds the same iniconfig, byte for byte: the tests ran once, in smoke
+    assert log.count("InstalledTest.test_the_extra_and_the_group_are_in_the_test_venv) ... ok") == 1, log
+    assert status["steps"]["verify-stage"]["outputs"]["environments"][0]["tests"]["ran"] is False
     assert "iniconfig" in local_index.log_path.read_text(encoding="utf-8"), "verify-stage got it from production"
     # the extra's requirement is audited; pluggy, a dependency group's, is the tests' only
     assert status["steps"]["audit-deps"]["outputs"]["packages"] == [f"iniconfig=={metadata.version('iniconfig')}"]
@@ -409,3 +414,18 @@ def test_uv_is_found_through_its_package_without_path() -> None:
     forced_env = env | {"RELSAFE_NO_UV": "1"}
     forced = subprocess.run([sys.executable, "-c", probe], env=forced_env, capture_output=True, text=True, check=True)
     assert forced.stdout.strip() == "None"
+
+
+def test_the_groups_are_read_before_the_venvs_are_prepared_in_the_background(tmp_path: Path) -> None:
+    """The bump that runs right after may rewrite pyproject.toml in place: a venv prepared meanwhile must not
+    read it then (it could find it empty, and take the groups for missing: exit 2 in the middle of a release)."""
+    root = project(tmp_path, '[dependency-groups]\ntest = ["iniconfig"]\n')
+    config = Config(test_requires=(), test_groups=("test",))
+    environments = Environments(tmp_path / "venvs", config, root, RunLog(None))
+    environments.prepare()
+    (root / "pyproject.toml").write_text("", encoding="utf-8")  # what a reader sees mid-rewrite
+
+    venv = environments.take(0, sys.executable)
+
+    (site,) = venvs.site_packages(venv, RunLog(None))
+    assert list(site.glob("iniconfig-*.dist-info")), "the group's requirement is installed"

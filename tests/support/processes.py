@@ -23,6 +23,15 @@ def wait_for(predicate: Any, timeout: float, what: str) -> None:
         time.sleep(0.05)
 
 
+def as_from_a_terminal() -> None:
+    """SIGINT and SIGQUIT back to their default in a child, as a terminal's shell starts a command. A test run
+    started in the background of a non-interactive shell (`pytest &`, a CI step) inherits them ignored, and so
+    would every process relsafe starts: the SIGINT that lets a leftover tool remove its temp folder would do
+    nothing, and SIGKILL would end it after the grace period instead."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.signal(signal.SIGQUIT, signal.SIG_DFL)
+
+
 def start(sample: SampleProject, *args: str, **env: str) -> subprocess.Popen[str]:
     """A relsafe process in a session of its own, so that what it leaves running can be found."""
     return subprocess.Popen(
@@ -34,6 +43,7 @@ def start(sample: SampleProject, *args: str, **env: str) -> subprocess.Popen[str
         stderr=subprocess.PIPE,
         text=True,
         start_new_session=True,
+        preexec_fn=as_from_a_terminal,
     )
 
 

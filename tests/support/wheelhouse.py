@@ -15,8 +15,9 @@ from relsafe.model.build_requirements import closure
 from tests.support.wheels import with_record, write_wheel
 
 
-def wheel_of_installed(pin: str, folder: Path) -> Path:
-    """A py3-none-any wheel of the installed distribution `name==version` (pure Python only), made from its files."""
+def wheel_of_installed(pin: str, folder: Path, *, as_version: str | None = None) -> Path:
+    """A py3-none-any wheel of the installed distribution `name==version` (pure Python only), made from its files;
+    `as_version`: the same files published as that version (a later release of it, for a test)."""
     name, _, version = pin.partition("==")
     found = importlib.metadata.distribution(name)
     assert found.version == version, f"{name} {found.version} is installed, not {version}"
@@ -30,6 +31,14 @@ def wheel_of_installed(pin: str, folder: Path) -> Path:
         if member.startswith("..") or "__pycache__" in member or member.rsplit("/", 1)[-1] in skipped:
             continue
         files[member] = (root / member).read_bytes()
+    if as_version is not None:
+        renamed = dist_info.replace(f"-{version}.dist-info", f"-{as_version}.dist-info")
+        files = {member.replace(dist_info + "/", renamed + "/", 1): data for member, data in files.items()}
+        metadata = files[f"{renamed}/METADATA"].decode()
+        files[f"{renamed}/METADATA"] = metadata.replace(
+            f"\nVersion: {version}\n", f"\nVersion: {as_version}\n"
+        ).encode()
+        dist_info, version = renamed, as_version
     wheel = folder / f"{canonicalize_name(name).replace('-', '_')}-{version}-py3-none-any.whl"
     return write_wheel(wheel, with_record(files, f"{dist_info}/RECORD"), compression=zipfile.ZIP_STORED)
 

@@ -9,7 +9,11 @@ is how tests prove that resume finishes a release from any instruction.
 `name=ACTION` chooses another fault where a real one cannot be arranged in
 every environment: `enospc` raises the OSError a full disk raises, at the Nth
 pass and every later one (a full disk stays full); `bug` raises the
-RuntimeError an unforeseen defect would (the last-resort guard's test).
+RuntimeError an unforeseen defect would (the last-resort guard's test);
+`hold` waits there, so that a test can change the world at that exact point
+instead of guessing how long the run takes to reach it: it creates the file
+`<point>.reached` in the folder RELSAFE_FAILPOINT_HOLD names, and returns once
+the test removes that file (or after an hour, so nothing waits forever).
 `kill` is the default.
 """
 
@@ -18,9 +22,13 @@ from __future__ import annotations
 import errno
 import os
 import signal
+import time
 from collections import Counter
+from pathlib import Path
 
 ENV_VAR = "RELSAFE_FAILPOINT"
+HOLD_VAR = "RELSAFE_FAILPOINT_HOLD"
+HOLD_LIMIT = 3600.0
 _passes: Counter[str] = Counter()
 
 
@@ -40,4 +48,15 @@ def hit(name: str) -> None:
         return
     if action == "bug":
         raise RuntimeError(f"failpoint {name} raised on purpose")
+    if action == "hold":
+        _hold(name)
+        return
     os.kill(os.getpid(), signal.SIGKILL)
+
+
+def _hold(name: str) -> None:
+    reached = Path(os.environ[HOLD_VAR], f"{name}.reached")
+    reached.touch()
+    deadline = time.monotonic() + HOLD_LIMIT
+    while reached.exists() and time.monotonic() < deadline:
+        time.sleep(0.02)

@@ -15,6 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
+from relsafe.core import failpoint
 from relsafe.core.errors import ExitCode, Refused, RelsafeError, StepFailed, WaitingAtGate
 from relsafe.journal.records import Status, now
 from relsafe.journal.store import Journal
@@ -111,6 +112,7 @@ class Pipeline:
             for step, error in self._run_batch(batch):
                 if error is None:
                     if step.name == "preflight":
+                        failpoint.hit("after-preflight")
                         self._prepare_later_steps(with_preflight=False)
                     continue
                 if not self.ctx.rehearsal:

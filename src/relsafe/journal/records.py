@@ -99,18 +99,25 @@ class Installed:
     """The wheel tags its WHEEL file names (`py3-none-any`): which of the index's files was installed."""
     via: str | None = None
     """The distribution whose requirement brought it in; None when the wheel requires it itself."""
+    files: str | None = None
+    """sha256 of the installed files' own hashes as its RECORD lists them (relsafe.wheeltest.installed): equal
+    when the same file was installed; None in a record written before relsafe kept it."""
 
     def as_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "version": self.version, "tags": list(self.tags), "via": self.via}
+        found: dict[str, Any] = {"name": self.name, "version": self.version, "tags": list(self.tags), "via": self.via}
+        if self.files is not None:
+            found["files"] = self.files
+        return found
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Installed:
-        via = data.get("via")
+        via, files = data.get("via"), data.get("files")
         return cls(
             str(data["name"]),
             str(data["version"]),
             tuple(str(tag) for tag in data.get("tags", [])),
             str(via) if via else None,
+            str(files) if files else None,
         )
 
 

@@ -56,6 +56,7 @@ class Config:
     test_pythons: tuple[str, ...] = ()
     test_env: tuple[str, ...] = ()
     test_lock: str = ""  # "": none; a lock file whose pins the test venvs install as constraints
+    verify_tests: str = "auto"  # "always": verify-stage runs the tests again even when nothing differs
     staging_repository_url: str = TESTPYPI_UPLOAD_URL
     staging_index_url: str = TESTPYPI_INDEX_URL
     staging_upload_host: str = ""  # "": TestPyPI and loopback only

@@ -93,6 +93,13 @@ SCHEMA: dict[str, dict[str, Key]] = {
             "a lock file (uv.lock, poetry.lock, pylock.toml, requirements*.txt) pinning the test venv's dependencies",
         ),
     },
+    "verify-stage": {
+        "tests": Key(
+            "verify_tests",
+            "str",
+            '"auto": run the tests again only when the environment differs from smoke\'s; "always": every time',
+        ),
+    },
     "staging": {
         "repository-url": Key("staging_repository_url", "str", "upload URL of the staging index"),
         "index-url": Key("staging_index_url", "str", "simple index URL of the staging index"),
@@ -141,6 +148,7 @@ WORKFLOW_CHECKS = ("exact", "audit-only")
 GATE_KEYS = {"name": "str", "before": "str", "items": "list[str]"}
 TABLES = (*SCHEMA, "gate")
 AUDIT_SERVICES = ("osv", "pypi")
+VERIFY_TESTS = ("auto", "always")
 AUDIT_IGNORE_KEYS = {"id": "str", "reason": "str", "until": "str"}
 """[[audit-deps.ignore]]: `until` may also be a TOML date (2027-01-31)."""
 ADVISORY_ID = re.compile(r"[A-Za-z][A-Za-z0-9]*-[A-Za-z0-9._:-]+")
@@ -426,6 +434,12 @@ class Validator:
             raise self.fail(
                 "publish.workflow-check",
                 f'expected "exact" or "audit-only", got {check!r}' + _suggest(check, list(WORKFLOW_CHECKS)),
+            )
+        verify_tests = values.get("verify_tests")
+        if verify_tests is not None and verify_tests not in VERIFY_TESTS:
+            raise self.fail(
+                "verify-stage.tests",
+                f'expected "auto" or "always", got {verify_tests!r}' + _suggest(verify_tests, list(VERIFY_TESTS)),
             )
         service = values.get("audit_service")
         if service is not None and service not in AUDIT_SERVICES:

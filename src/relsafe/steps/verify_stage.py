@@ -3,8 +3,12 @@
 Every file is downloaded back and its hash compared with the build; the
 wheel is installed in a fresh venv with its dependencies from the
 production index only (never from the staging index, where anyone can
-register a look-alike dependency), and smoke's tests run again
-(relsafe.wheeltest).
+register a look-alike dependency), `pip check` and the import probe run
+there, and the venv is compared with the one smoke tested
+(relsafe.wheeltest.difference). The tests run again only when it differs,
+or when `[verify-stage] tests = "always"`: the same wheel with the same
+dependencies, byte for byte, on the same interpreter, would run the same
+code a second time and prove nothing new.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from relsafe.wheeltest.session import Session, inputs
 LISTING_ATTEMPTS = 8
 LISTING_FIRST_DELAY = 0.5
 LISTING_MAX_DELAY = 30.0
+ALWAYS = '[verify-stage] tests = "always"'
 FROM_STAGING = " from the staging index (dependencies from the production index)"
 
 
@@ -87,7 +92,12 @@ class VerifyStage(Step):
         ctx.note(f"downloaded {len(downloaded)} file(s) back; hashes equal the build")
         wheel = next(folder / name for name in downloaded if name.endswith(".whl"))
         staged = Wheel(wheel, index_url=ctx.production_index_url, origin=FROM_STAGING)
-        result = self._session_for(ctx).run(staged, ctx.release.version, ctx.note)
+        session = self._session_for(ctx)
+        if ctx.config.verify_tests == "always":
+            result = session.run(staged, ctx.release.version, ctx.note, always=ALWAYS)
+        else:
+            tested = {environment.python: environment for environment in ctx.release.tested_environments() or []}
+            result = session.run(staged, ctx.release.version, ctx.note, tested=tested)
         return {**result, "downloaded": downloaded}
 
     def _session_for(self, ctx: Context) -> Session:

@@ -14,7 +14,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from relsafe.core.errors import StepFailed
+from relsafe.core.errors import RelsafeError, StepFailed
 from relsafe.journal.runlog import RunLog
 from relsafe.model.config import Config
 from relsafe.model.project_lock import LockPins, read_lock
@@ -73,10 +73,20 @@ class Environments:
         return path
 
     def prepare(self) -> None:
-        """Start making every venv and installing the test requirements; returns at once."""
+        """Start making every venv and installing the test requirements; returns at once.
+
+        The requirements are read here, in the caller's thread, before the bump that runs next may rewrite
+        pyproject.toml: a background thread reading it meanwhile could find it half written (bump-my-version
+        rewrites a file in place) and take the [dependency-groups] for missing. A broken group leaves the
+        venvs unprepared; the step that takes one reads the groups again and reports it.
+        """
+        try:
+            requirements, constraints = self._requirements(), self.constraints()
+        except RelsafeError:
+            return
         executor = ThreadPoolExecutor(max_workers=PREPARING_AT_ONCE, thread_name_prefix=f"{self.folder.name}-venv")
         for index, python in enumerate(pythons(self.config)):
-            self._prepared[python] = executor.submit(self._fresh, index, python)
+            self._prepared[python] = executor.submit(self._fresh, index, python, requirements, constraints)
         executor.shutdown(wait=False)
 
     def take(self, index: int, python: str) -> venvs.Venv:
@@ -87,13 +97,13 @@ class Environments:
                 return future.result()
             except StepFailed:
                 pass  # made again below, so the failure is reported from the step itself
-        return self._fresh(index, python)
+        return self._fresh(index, python, self._requirements(), self.constraints())
 
-    def _fresh(self, index: int, python: str) -> venvs.Venv:
+    def _requirements(self) -> list[str]:
+        return [*self.config.test_requires, *group_requirements(self.config, self.project_root)]
+
+    def _fresh(self, index: int, python: str, requirements: list[str], constraints: Path | None) -> venvs.Venv:
         venv = venvs.create(self.folder / f"venv-{index}", python, self.log)
-        # read here, not when preparing: a broken dependency group then fails the step that uses it
-        requirements = [*self.config.test_requires, *group_requirements(self.config, self.project_root)]
-        constraints = self.constraints()
         pinned = f" at the versions {self.config.test_lock} pins" if constraints else ""
         venvs.install(
             venv, requirements, self.log, what=f"installing [test] requires and groups{pinned}", constraints=constraints

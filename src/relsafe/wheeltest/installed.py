@@ -11,6 +11,7 @@ at the version that was installed and tested.
 
 from __future__ import annotations
 
+import hashlib
 import importlib.metadata
 import json
 from collections import deque
@@ -25,6 +26,8 @@ from relsafe.core.errors import StepFailed
 from relsafe.journal.records import Installed, TestedEnvironment
 from relsafe.journal.runlog import RunLog
 from relsafe.tools import venv as venvs
+
+PER_VENV_FILES = frozenset({"INSTALLER", "REQUESTED", "direct_url.json", "RECORD", "uv_cache.json", "uv_build.json"})
 
 MARKER_PROBE = """
 import json, os, platform, sys
@@ -91,7 +94,7 @@ def wheel_dependencies(
         seen.add((name, wanted_extras))
         distribution = found[name]
         if name != project and name not in reached:
-            reached[name] = Installed(name, distribution.version, _tags(distribution), via)
+            reached[name] = Installed(name, distribution.version, _tags(distribution), via, files_digest(distribution))
         for text in distribution.requires or []:
             try:
                 requirement = Requirement(text)
@@ -101,6 +104,27 @@ def wheel_dependencies(
                 extras_of = frozenset(canonicalize_name(extra) for extra in requirement.extras)
                 pending.append((canonicalize_name(requirement.name), extras_of, None if name == project else name))
     return tuple(reached[name] for name in sorted(reached))
+
+
+def files_digest(distribution: importlib.metadata.Distribution) -> str | None:
+    """One sha256 over the hashes its RECORD lists for the files it put into site-packages: the wheel's own
+    files, so two venvs that installed the same file get the same digest and another build of the same version
+    another one. Left out: what the installer writes per venv (INSTALLER, REQUESTED, direct_url.json, its own
+    notes, console scripts whose first line names the venv's interpreter) and what RECORD lists without a hash
+    (RECORD itself, compiled .pyc files). None without a RECORD."""
+    files = distribution.files
+    if files is None:
+        return None
+    lines = sorted(
+        f"{entry.as_posix()} {entry.hash.mode}={entry.hash.value}"
+        for entry in files
+        if entry.hash is not None and not entry.as_posix().startswith("../") and not _per_venv(entry)
+    )
+    return hashlib.sha256("\n".join(lines).encode()).hexdigest()
+
+
+def _per_venv(entry: importlib.metadata.PackagePath) -> bool:
+    return entry.parent.name.endswith(".dist-info") and entry.name in PER_VENV_FILES
 
 
 def _tags(distribution: importlib.metadata.Distribution) -> tuple[str, ...]:
