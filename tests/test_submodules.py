@@ -120,10 +120,13 @@ def test_the_build_takes_the_submodule_from_the_local_objects_without_fetching_i
     vendored: Vendored, run_relsafe: RunRelsafe
 ) -> None:
     """The library's repository is gone and git's file transport is not allowed: the build checkout gets the
-    submodule from the user's .git/modules, which holds the recorded revision, and fetches nothing."""
+    submodule from the user's .git/modules, which holds the recorded revision, and fetches nothing; so does the
+    rehearsal's, whose sandbox is a clone without .git/modules."""
     sample = vendored.sample
     vendored.library.rename(vendored.library.with_name("moved-away.git"))
     config_before = (sample.root / ".git" / "config").read_text(encoding="utf-8")
+    rehearsed = run_relsafe("release", "minor", "--dry-run", cwd=sample.root)
+    assert rehearsed.returncode == 0, rehearsed.stdout + rehearsed.stderr
     proc = run_relsafe("release", "minor", cwd=sample.root)
     output = proc.stdout + proc.stderr
     assert proc.returncode == 0, output

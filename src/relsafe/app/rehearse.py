@@ -58,6 +58,7 @@ def _sandbox_repository(real: Git, release: Release, folder: Path, log: RunLog) 
     work = folder / "work"
     real.clone(str(remote), work)
     sandbox = Git(work, log)
+    sandbox.module_store = real.common_dir / "modules"  # read only: the build clones submodules from it
     sandbox.checkout_branch(release.branch, release.base_commit)
     for key in ("user.name", "user.email", "user.signingkey"):
         value = real.config_value(key)

@@ -48,6 +48,9 @@ class Git:
         if self._repo.bare:
             raise UsageError(f"{path.absolute()}: a bare repository has no working tree to release from")
         self.root = Path(self._repo.working_tree_dir or path).resolve()
+        self.module_store: Path | None = None
+        """Where the submodules' own repositories are, when not in this repository's .git/modules: a rehearsal's
+        sandbox is a clone without them, and builds from the user's repository's store instead."""
 
     def _run(
         self, *args: str, what: str | None = None, strip_newline_in_stdout: bool = True, helpers: bool = False
@@ -281,7 +284,7 @@ class Git:
         """
         before = self._submodule_sections()
         try:
-            self._populate_submodules(worktree, self.common_dir / "modules")
+            self._populate_submodules(worktree, self.module_store or self.common_dir / "modules")
         finally:
             for name in sorted(self._submodule_sections() - before):
                 self._run("config", "--local", "--remove-section", f"submodule.{name}")
