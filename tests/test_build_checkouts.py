@@ -3,7 +3,7 @@ neither may take the other's; a killed run's checkout is removed before a step m
 
 from __future__ import annotations
 
-import time
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from types import SimpleNamespace
@@ -26,19 +26,25 @@ def repository_context(tmp_path: Path) -> Any:
     git(root, "-c", "user.name=t", "-c", "user.email=t@example.invalid", "commit", "-qm", "one")
     repository = Git(root, RunLog(None))
     return SimpleNamespace(
-        folder=ReleaseFolder(tmp_path / "journal", "release"), git=repository, bump_commit=repository.head()
+        folder=ReleaseFolder(tmp_path / "journal", "release"),
+        git=repository,
+        bump_commit=repository.head(),
+        project=SimpleNamespace(version_source="files", version_tool=""),  # a worktree, as for a bump commit
     )
 
 
 def test_checkouts_made_side_by_side_keep_each_its_own(tmp_path: Path) -> None:
     ctx = cast(Context, repository_context(tmp_path))
 
+    both_made = threading.Barrier(2, timeout=120)
+
     def hold() -> bool:
         with release_checkout(ctx) as checkout:
-            time.sleep(0.5)  # the other thread makes and removes its checkout meanwhile
+            both_made.wait()  # both checkouts exist at once; then each is removed while the other may still read
             return (checkout / "a.txt").read_text(encoding="utf-8") == "a\n"
 
     for _ in range(4):
+        both_made.reset()
         with ThreadPoolExecutor(max_workers=2) as pool:
             assert [future.result() for future in [pool.submit(hold), pool.submit(hold)]] == [True, True]
     assert list(ctx.folder.path.iterdir()) == []

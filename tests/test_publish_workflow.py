@@ -93,6 +93,11 @@ jobs:
 """
 
 
+def released_line(stdout: str) -> str:
+    """The `released …` line: the release's verdict, before the `next:` line that names what to do."""
+    return next(line for line in reversed(stdout.strip().splitlines()) if line.startswith("released "))
+
+
 def tox_release(command: str = "tox -e release") -> str:
     return f"""\
 name: release
@@ -602,7 +607,7 @@ def test_audit_only_keeps_the_projects_workflow_and_no_output_claims_the_tested_
     assert proc.returncode == 0, proc.stdout + proc.stderr
     status = assert_released(sample, "0.2.0", base)
     assert f"preflight: {caveat}" in proc.stdout, "warned at preflight"
-    assert proc.stdout.strip().splitlines()[-1] == f"released 0.2.0: v0.2.0 pushed to origin; {caveat}"
+    assert released_line(proc.stdout) == f"released 0.2.0: v0.2.0 pushed to origin; {caveat}"
     message = git(sample.root, "for-each-ref", "--format=%(contents)", "refs/tags/v0.2.0")
     assert message.startswith(f"Release 0.2.0\n\n{caveat}.\n\nrelsafe-manifest: 1\n"), message
     assert status["steps"]["preflight"]["outputs"]["workflow_check"] == "audit-only"
@@ -748,7 +753,7 @@ def test_with_trigger_release_the_release_ends_saying_a_github_release_must_be_p
 
     assert proc.returncode == 0, proc.stdout + proc.stderr
     status = assert_released(sample, "0.2.0", base)
-    last = proc.stdout.strip().splitlines()[-1]
+    last = released_line(proc.stdout)
     assert last.startswith("released 0.2.0: v0.2.0 pushed to origin"), last
     assert "publish a GitHub Release for v0.2.0 to start publishing" in last, last
     manual = status["steps"]["push"]["outputs"]["manual_step"]
@@ -769,7 +774,7 @@ def test_with_the_default_trigger_the_release_ends_without_a_manual_step(
 
     assert proc.returncode == 0, proc.stdout + proc.stderr
     status = assert_released(sample, "0.2.0", base)
-    assert proc.stdout.strip().splitlines()[-1] == "released 0.2.0: v0.2.0 pushed to origin"
+    assert released_line(proc.stdout) == "released 0.2.0: v0.2.0 pushed to origin"
     assert "manual_step" not in status["steps"]["push"]["outputs"]
     assert "manual step" not in run_relsafe("status", cwd=sample.root).stdout
 
