@@ -36,7 +36,7 @@ from relsafe.steps.table import STEPS
 from relsafe.tools import pip_audit
 from relsafe.tools.github_job_types import Trigger
 from relsafe.tools.localindex import LocalIndex
-from relsafe.wheeltest.installed import wheel_dependencies
+from relsafe.wheeltest.installed import files_digest, wheel_dependencies
 from tests.support.cli import RunRelsafe
 from tests.support.git import git
 from tests.support.osv_service import OsvService, unused_port
@@ -130,7 +130,9 @@ def site_packages() -> list[Path]:
 
 def test_the_walk_follows_requirements_through_installed_metadata_and_says_what_brought_each() -> None:
     found = wheel_dependencies(site_packages(), "sql-metadata", [], default_environment())
-    assert found == (Installed("sqlparse", "0.4.3", ("py3-none-any",), None),)
+    sqlparse = importlib.metadata.distribution("sqlparse")
+    assert found == (Installed("sqlparse", "0.4.3", ("py3-none-any",), None, files_digest(sqlparse)),)
+    assert found[0].files is not None, "the hashes its RECORD lists, which verify-stage compares"
 
 
 def dist_info(site: Path, name: str, version: str, *requires: str, tag: str = "py3-none-any") -> None:

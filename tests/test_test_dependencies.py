@@ -421,7 +421,7 @@ def test_the_groups_are_read_before_the_venvs_are_prepared_in_the_background(tmp
     read it then (it could find it empty, and take the groups for missing: exit 2 in the middle of a release)."""
     root = project(tmp_path, '[dependency-groups]\ntest = ["iniconfig"]\n')
     config = Config(test_requires=(), test_groups=("test",))
-    environments = Environments(tmp_path / "venvs", config, root, RunLog(None))
+    environments = Environments(tmp_path / "venvs", config, root, RunLog(None), "sample")
     environments.prepare()
     (root / "pyproject.toml").write_text("", encoding="utf-8")  # what a reader sees mid-rewrite
 
