@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from relsafe.app.sample import SampleProject, create_sample
+from relsafe.model.config import read_toml
 from relsafe.tools.localindex import LocalIndex
 from tests.support.cli import RunRelsafe
 from tests.support.git import git
@@ -249,3 +250,19 @@ def test_the_fingerprint_ignores_defaults_so_new_keys_do_not_look_like_edits() -
 
     assert Config(branch="main").fingerprint() == Config().fingerprint()
     assert Config(branch="trunk").fingerprint() != Config().fingerprint()
+
+
+def test_relsafes_own_smoke_installs_every_package_the_tests_loopback_index_repacks() -> None:
+    """relsafe's own release runs part of this suite in its smoke venvs, whose session index repacks these
+    packages from the venv: each must come with relsafe or its [test] requires, else the self-release fails."""
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+
+    from tests.support.loopback import LOOPBACK_PACKAGES
+
+    repository = Path(__file__).resolve().parent.parent
+    requires = read_toml(repository / "release.toml")["test"]["requires"]
+    runtime = read_toml(repository / "pyproject.toml")["project"]["dependencies"]
+    installed = {canonicalize_name(Requirement(entry).name) for entry in [*requires, *runtime]}
+    missing = {canonicalize_name(name) for name in LOOPBACK_PACKAGES} - installed
+    assert not missing, f"add to release.toml [test] requires: {sorted(missing)}"
