@@ -414,39 +414,16 @@ class Validator:
         for name in values.get("inspect_accept_pth", ()):
             if not name.strip() or "/" in name or "\\" in name:
                 raise self.fail("inspect.accept-pth", f"expected file names such as 'name.pth', got {name!r}")
-        source = values.get("version_source")
-        if source is not None and source not in VERSION_SOURCES:
-            expected = f'expected "tags" or "files", got {source!r}'
-            raise self.fail("version.source", expected + _suggest(source, list(VERSION_SOURCES)))
+        source = self._one_of(values, "version_source", "version.source", VERSION_SOURCES)
         if source == "tags" and values.get("version_files"):
             raise self.fail("version.files", 'names files to bump, but source = "tags" bumps none; remove one of them')
         lock = values.get("test_lock")
         if lock is not None and (not lock.strip() or Path(lock).is_absolute() or os.pardir in Path(lock).parts):
             raise self.fail("test.lock", f"expected a path inside the project, relative to it; got {lock!r}")
-        trigger = values.get("publish_trigger")
-        if trigger is not None and trigger not in PUBLISH_TRIGGERS:
-            raise self.fail(
-                "publish.trigger",
-                f'expected "tag" or "release", got {trigger!r}' + _suggest(trigger, list(PUBLISH_TRIGGERS)),
-            )
-        check = values.get("publish_workflow_check")
-        if check is not None and check not in WORKFLOW_CHECKS:
-            raise self.fail(
-                "publish.workflow-check",
-                f'expected "exact" or "audit-only", got {check!r}' + _suggest(check, list(WORKFLOW_CHECKS)),
-            )
-        verify_tests = values.get("verify_tests")
-        if verify_tests is not None and verify_tests not in VERIFY_TESTS:
-            raise self.fail(
-                "verify-stage.tests",
-                f'expected "auto" or "always", got {verify_tests!r}' + _suggest(verify_tests, list(VERIFY_TESTS)),
-            )
-        service = values.get("audit_service")
-        if service is not None and service not in AUDIT_SERVICES:
-            raise self.fail(
-                "audit-deps.service",
-                f'expected "osv" or "pypi", got {service!r}' + _suggest(service, list(AUDIT_SERVICES)),
-            )
+        self._one_of(values, "publish_trigger", "publish.trigger", PUBLISH_TRIGGERS)
+        self._one_of(values, "publish_workflow_check", "publish.workflow-check", WORKFLOW_CHECKS)
+        self._one_of(values, "verify_tests", "verify-stage.tests", VERIFY_TESTS)
+        service = self._one_of(values, "audit_service", "audit-deps.service", AUDIT_SERVICES)
         osv_url = values.get("audit_osv_url")
         problem = url_problem(osv_url) if osv_url is not None else None
         if problem is not None:  # never echo the URL: it may hold a credential
@@ -456,6 +433,14 @@ class Validator:
         for key in ("watch_timeout", "watch_interval"):
             if key in values and not (math.isfinite(values[key]) and values[key] > 0):
                 raise self.fail(f"watch.{key.split('_')[1]}", f"expected a finite positive number, got {values[key]!r}")
+
+    def _one_of(self, values: dict[str, Any], field: str, key: str, choices: tuple[str, str]) -> Any:
+        """values[field], refused unless it is one of the two `choices` (absent: None)."""
+        value = values.get(field)
+        if value is not None and value not in choices:
+            expected = f'expected "{choices[0]}" or "{choices[1]}", got {value!r}'
+            raise self.fail(key, expected + _suggest(value, list(choices)))
+        return value
 
     def _check_upload_host(self, values: dict[str, Any]) -> None:
         """The upload credential goes to TestPyPI or a loopback index, or to the host [staging] upload-host
