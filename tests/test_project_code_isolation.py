@@ -36,7 +36,7 @@ from relsafe.core.environment import HELPERS_FOR_GIT
 from relsafe.tools.localindex import LocalIndex
 from tests.support.cli import RunRelsafe, relsafe_env
 from tests.support.git import git
-from tests.support.release_config import rewrite_workflow
+from tests.support.release_config import rewrite_workflow, staging_toml
 from tests.support.world import journal_dir, world
 
 LOGIN = "__token__"
@@ -115,32 +115,6 @@ def plant_probes(sample: SampleProject, markers: list[str], out: Path, *, hooks:
     git(sample.root, "commit", "-qm", "probe for secrets everywhere")
     for found in out.iterdir():  # the set-up commit's own hooks ran
         found.unlink()
-
-
-def staging_toml(upload_url: str, index_url: str, steps: str, extra: str = "") -> str:
-    return (
-        textwrap.dedent(
-            f"""\
-        [release]
-        steps = {steps}
-
-        [staging]
-        repository-url = "{upload_url}"
-        index-url = "{index_url}"
-
-        [production]
-        index-url = "{index_url}"
-
-        [build]
-        isolation = false
-
-        [test]
-        command = "python -m unittest discover -s tests"
-        requires = []
-        """
-        )
-        + extra
-    )
 
 
 def commit_config(sample: SampleProject, text: str) -> None:

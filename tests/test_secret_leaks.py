@@ -20,7 +20,6 @@ import re
 import stat
 import string
 import sys
-import textwrap
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import quote
@@ -32,7 +31,7 @@ from relsafe.tools.localindex import LocalIndex
 from tests.support.cli import RunRelsafe, relsafe_env
 from tests.support.fault_server import FaultServer
 from tests.support.git import git
-from tests.support.release_config import rewrite_workflow
+from tests.support.release_config import rewrite_workflow, staging_toml
 from tests.support.world import journal_dir, world
 
 LOGIN = "__token__"
@@ -70,29 +69,6 @@ def assert_nowhere(secret: str, *texts: str, username: str = LOGIN) -> None:
     for name, form in forms(secret, username).items():
         assert form not in joined, f"the {name} form of the secret was written"
         assert re.sub(r"\s+", "", form) not in unwrapped, f"the {name} form of the secret was written, wrapped"
-
-
-def staging_toml(upload_url: str, index_url: str, steps: str = FAST_STEPS) -> str:
-    return textwrap.dedent(
-        f"""\
-        [release]
-        steps = {steps}
-
-        [staging]
-        repository-url = "{upload_url}"
-        index-url = "{index_url}"
-
-        [production]
-        index-url = "{index_url}"
-
-        [build]
-        isolation = false
-
-        [test]
-        command = "python -m unittest discover -s tests"
-        requires = []
-        """
-    )
 
 
 def commit_config(sample: SampleProject, text: str) -> None:
@@ -135,7 +111,7 @@ def test_a_malformed_pypirc_is_named_by_line_and_its_token_never_shown_or_journa
 ) -> None:
     index, secret = login_index
     sample = create_sample(tmp_path)
-    commit_config(sample, staging_toml(index.upload_url, index.index_url))
+    commit_config(sample, staging_toml(index.upload_url, index.index_url, FAST_STEPS))
     section = f"[staging]\nrepository = {index.upload_url}\nusername = {LOGIN}\n"
     text = f"{section}{secret}\n" if broken == "bare token line" else f"password = {secret}\n{section}"
     (home / ".pypirc").write_text(text, encoding="utf-8")
@@ -161,7 +137,7 @@ def test_an_index_echoing_the_authorization_header_in_wrapped_lines_never_shows_
     sample = create_sample(tmp_path)
     with FaultServer(index.upload_url.rstrip("/")).running() as echoing:
         echoing.mode = "echo"
-        commit_config(sample, staging_toml(f"{echoing.url}/", index.index_url))
+        commit_config(sample, staging_toml(f"{echoing.url}/", index.index_url, FAST_STEPS))
         env = env_without_credentials(home, TWINE_USERNAME=LOGIN, TWINE_PASSWORD=secret)
 
         failed = run_relsafe("release", "minor", cwd=sample.root, env=env)

@@ -3,6 +3,7 @@ a staging index, and have their own tests."""
 
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 
 from relsafe.app.sample import SampleProject
@@ -47,3 +48,31 @@ def rewrite_workflow(root: Path) -> Path:
     except ConfigError:
         return root / DEFAULT_WORKFLOW
     return root / done.workflow
+
+
+def staging_toml(upload_url: str, index_url: str, steps: str, extra: str = "") -> str:
+    """release.toml for a quick release staged on a loopback index that stands for production too: no build
+    isolation, the sample's unittest suite, `extra` appended."""
+    return (
+        textwrap.dedent(
+            f"""\
+        [release]
+        steps = {steps}
+
+        [staging]
+        repository-url = "{upload_url}"
+        index-url = "{index_url}"
+
+        [production]
+        index-url = "{index_url}"
+
+        [build]
+        isolation = false
+
+        [test]
+        command = "python -m unittest discover -s tests"
+        requires = []
+        """
+        )
+        + extra
+    )
