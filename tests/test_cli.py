@@ -38,13 +38,45 @@ def imported_modules(*args: str, cwd: Path | None = None) -> tuple[subprocess.Co
     return proc, modules
 
 
-@pytest.mark.parametrize("args", [("--help",), ("--version",), ("release", "--help"), ("status", "--help")])
+@pytest.mark.parametrize("args", [("release", "--help"), ("status", "--help")])
 def test_help_and_version_import_no_heavy_module(args: tuple[str, ...]) -> None:
     proc, modules = imported_modules(*args)
 
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "relsafe" in modules and "typer" in modules, "the import log was read"
     assert not modules & HEAVY, sorted(modules & HEAVY)
+
+
+@pytest.mark.parametrize("args", [("--help",), ("--version",)])
+def test_top_level_help_and_version_need_no_parser(args: tuple[str, ...]) -> None:
+    proc, modules = imported_modules(*args)
+
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.startswith("Usage: relsafe" if args == ("--help",) else "relsafe ")
+    assert "relsafe" in modules, "the import log was read"
+    assert not modules & (HEAVY | PARSING), sorted(modules & (HEAVY | PARSING))
+
+
+@pytest.mark.parametrize("columns", ["40", "60", "79", "80", "81", "200"])
+def test_top_level_help_is_the_page_typer_prints(columns: str, tmp_path: Path) -> None:
+    """The page relsafe prints without typer is typer's own, at any terminal width."""
+    env = {**relsafe_env(), "COLUMNS": columns}
+    by_typer = subprocess.run(
+        [sys.executable, "-c", "from relsafe.cli.main import _app; _app()(['--help'], prog_name='relsafe')"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    without = subprocess.run(
+        [sys.executable, "-m", "relsafe", "--help"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60
+    )
+
+    assert "Commands:" in by_typer.stdout and "  demo " in by_typer.stdout
+    assert without.returncode == 0, without.stderr
+    assert without.stdout == by_typer.stdout
 
 
 @pytest.mark.parametrize(

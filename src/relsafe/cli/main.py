@@ -5,19 +5,21 @@ commands so that `relsafe --help` and `--version` stay fast. typer itself
 (and the pydantic it validates every typed parameter with, about 0.15 s) is
 imported only when the command line needs parsing: the plain command lines
 of `status`, `release` and `resume` are recognised without it (`_plain_call`)
-and call the same functions with the same values; anything else (`--help`, a
-bad option, a missing argument) goes through typer as before.
+and call the same functions with the same values, `relsafe --help` and
+`--version` print typer's page without it (relsafe.cli.help_page); anything
+else (a command's `--help`, a bad option, a missing argument) goes through
+typer as before.
 """
 
 from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
 from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Annotated, Any, NamedTuple, TypeVar
 
 from relsafe import __version__
 from relsafe.cli.exit_guard import exit_with, output_closed, reported
@@ -30,6 +32,8 @@ if TYPE_CHECKING:
     from relsafe.journal.records import Release
 
 T = TypeVar("T")
+SUMMARY = "Release a Python package safely: bump, build, test the wheel, stage, gate, tag and push — resumably."
+VERSION_HELP = "Show the version and exit."
 CONFIRM_HELP = "Confirm every item of this gate without a prompt (repeatable)."
 YES_HELP = "Confirm every gate without a prompt."
 
@@ -43,7 +47,7 @@ def _version_callback(value: bool) -> None:
 def _main(
     version: Annotated[
         bool,
-        typer.Option("--version", callback=_version_callback, is_eager=True, help="Show the version and exit."),
+        typer.Option("--version", callback=_version_callback, is_eager=True, help=VERSION_HELP),
     ] = False,
 ) -> None:
     """relsafe: a release pipeline that can be rehearsed and resumed."""
@@ -342,7 +346,7 @@ def _app() -> typer.Typer:
 
     app = typer.Typer(
         name="relsafe",
-        help="Release a Python package safely: bump, build, test the wheel, stage, gate, tag and push — resumably.",
+        help=SUMMARY,
         no_args_is_help=True,
         add_completion=False,
         pretty_exceptions_enable=False,
@@ -361,8 +365,7 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-@dataclass(frozen=True)
-class _Plain:
+class _Plain(NamedTuple):
     """What a command accepts on the plain way: its flags, its options with one value (the parameter each
     sets) and how many positional arguments it takes, which become its first parameters."""
 
@@ -370,7 +373,7 @@ class _Plain:
     flags: dict[str, str]
     options: dict[str, str]
     positional: tuple[str, ...] = ()
-    repeated: dict[str, str] = field(default_factory=dict)
+    repeated: Mapping[str, str] = MappingProxyType({})
 
 
 PATH_OPTIONS = {"--path": "path", "-C": "path"}
@@ -448,7 +451,9 @@ def main() -> None:
     try:
         try:
             plain = _plain_call(sys.argv[1:])
-            if plain is None:
+            if sys.argv[1:] in (["--help"], ["--version"]):
+                print(_top_level_page(sys.argv[1]))
+            elif plain is None:
                 _app()()
             else:
                 command, parameters = plain
@@ -463,6 +468,15 @@ def main() -> None:
         if _click_saw_closed_output():
             output_closed()
         sys.exit(exit_.code)
+
+
+def _top_level_page(option: str) -> str:
+    """`relsafe --version` and `relsafe --help` as typer prints them, without typer (relsafe.cli.help_page)."""
+    if option == "--version":
+        return f"relsafe {__version__}"
+    from relsafe.cli.help_page import render
+
+    return render(SUMMARY, [("--version", VERSION_HELP), ("--help", "Show this message and exit.")], COMMANDS)
 
 
 def _click_saw_closed_output() -> bool:
