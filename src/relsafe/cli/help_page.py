@@ -11,12 +11,13 @@ this page to typer's own at several widths.
 
 from __future__ import annotations
 
-import inspect
+import os
 import shutil
+import sys
 import textwrap
 from collections.abc import Callable, Sequence
 
-USAGE = "Usage: relsafe [OPTIONS] COMMAND [ARGS]..."
+USAGE_ARGUMENTS = "[OPTIONS] COMMAND [ARGS]..."
 MAX_COLUMNS = 80
 MIN_WIDTH = 50
 INDENT = "  "
@@ -28,10 +29,30 @@ def page_width() -> int:
     return max(min(shutil.get_terminal_size().columns, MAX_COLUMNS) - 2, MIN_WIDTH)
 
 
-def short_help(text: str, limit: int) -> str:
-    """The first paragraph cut to `limit` characters: at the end of its first sentence if that fits, else
-    at a word, with "..." (click's rule, so both ways print the same line)."""
-    words = text.split("\n\n", 1)[0].split()
+def program_name() -> str:
+    """How relsafe was started, as click names it: `python -m relsafe` run as a module, else the script's name."""
+    package = getattr(sys.modules.get("__main__"), "__package__", None)
+    if not package:
+        return os.path.basename(sys.argv[0])
+    name = os.path.splitext(os.path.basename(sys.argv[0]))[0]
+    return "python -m " + (package if name == "__main__" else f"{package}.{name}").lstrip(".")
+
+
+def _usage(width: int) -> list[str]:
+    """`Usage: PROGRAM ARGUMENTS`, the arguments wrapped beside the prefix, or under it when that is too long."""
+    prefix = f"Usage: {program_name()} "
+    if width >= len(prefix) + 20:
+        return textwrap.wrap(USAGE_ARGUMENTS, width, initial_indent=prefix, subsequent_indent=" " * len(prefix))
+    indent = " " * (len("Usage: ") + 4)
+    return [prefix, *textwrap.wrap(USAGE_ARGUMENTS, width, initial_indent=indent, subsequent_indent=indent)]
+
+
+def short_help(docstring: str, limit: int) -> str:
+    """The docstring's first paragraph cut to `limit` characters: at the end of its first sentence if that
+    fits, else at a word, with "..." (click's rule, so both ways print the same line)."""
+    lines = docstring.strip().splitlines()
+    blank = next((position for position, line in enumerate(lines) if not line.strip()), len(lines))
+    words = " ".join(lines[:blank]).split()
     length = 0
     for position, word in enumerate(words):
         length += len(word) + (position > 0)
@@ -70,7 +91,7 @@ def render(summary: str, options: Sequence[tuple[str, str]], commands: Sequence[
     """The top-level help page: usage, summary, options, then each command with its shortened docstring."""
     width = page_width()
     limit = width - 6 - max(len(command.__name__) for command in commands)
-    rows = [(command.__name__, short_help(inspect.getdoc(command) or "", limit)) for command in commands]
-    lines = [USAGE, "", *textwrap.wrap(summary, width, initial_indent=INDENT, subsequent_indent=INDENT)]
+    rows = [(command.__name__, short_help(command.__doc__ or "", limit)) for command in commands]
+    lines = [*_usage(width), "", *textwrap.wrap(summary, width, initial_indent=INDENT, subsequent_indent=INDENT)]
     lines += ["", "Options:", *_definitions(options, width), "", "Commands:", *_definitions(rows, width)]
     return "\n".join(lines)
