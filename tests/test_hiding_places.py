@@ -25,6 +25,7 @@ from relsafe.security import archive_walk
 from relsafe.security.archive_streams import AFTER_END, OVER_TOTAL, OVERLAPPING
 from relsafe.security.artifact_scan import SecretFinding, scan_distribution
 from tests.support.archives import zip_of
+from tests.support.processes import as_from_a_terminal
 from tests.support.sdists import write_sdist
 from tests.support.secret_corpus import ALNUM, rand
 from tests.support.wheels import write_wheel
@@ -286,7 +287,12 @@ def test_sigterm_and_ctrl_c_end_a_scan_within_a_second(tmp_path: Path, signum: i
         with archive.open("pkg/big.py", "w") as member:
             for _ in range(1024):  # 1 GiB of text: minutes of scanning
                 member.write(text)
-    child = subprocess.Popen([sys.executable, "-c", _INTERRUPTED_SCAN, str(wheel)], stdout=subprocess.PIPE, text=True)
+    child = subprocess.Popen(
+        [sys.executable, "-c", _INTERRUPTED_SCAN, str(wheel)],
+        stdout=subprocess.PIPE,
+        text=True,
+        preexec_fn=as_from_a_terminal,  # so that the twine check it starts ends on SIGINT, as from a terminal
+    )
     assert child.stdout is not None
     assert child.stdout.readline().strip() == "scanning"
     time.sleep(2)

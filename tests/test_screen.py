@@ -23,6 +23,7 @@ from relsafe.tools.process import error_tail
 from relsafe.wheeltest.suite import failing_lines
 from tests.support.cli import RunRelsafe, relsafe_command, relsafe_env
 from tests.support.git import git
+from tests.support.processes import as_from_a_terminal
 from tests.support.world import journal_dir, status_json, world
 
 MARKUP = "[bold]x[/bold] :warning:"  # rich would make this bold and an emoji
@@ -217,6 +218,7 @@ def test_ctrl_c_during_a_rehearsal_says_it_left_nothing(
         stderr=subprocess.PIPE,
         text=True,
         start_new_session=True,
+        preexec_fn=as_from_a_terminal,  # a test run started in a shell's background inherits SIGINT ignored
     )
     assert proc.stdout is not None
     seen = []
