@@ -39,7 +39,7 @@ def imported_modules(*args: str, cwd: Path | None = None) -> tuple[subprocess.Co
 
 
 @pytest.mark.parametrize("args", [("release", "--help"), ("status", "--help")])
-def test_help_and_version_import_no_heavy_module(args: tuple[str, ...]) -> None:
+def test_a_command_s_help_imports_no_heavy_module(args: tuple[str, ...]) -> None:
     proc, modules = imported_modules(*args)
 
     assert proc.returncode == 0, proc.stderr[-2000:]
@@ -77,6 +77,74 @@ def test_top_level_help_is_the_page_typer_prints(started_as: str, columns: str, 
     by_typer = page("--help", "--help")
     assert by_typer.startswith("Usage: ") and "Commands:" in by_typer and "  demo " in by_typer
     assert page("--help") == by_typer
+
+
+def test_top_level_help_on_a_stream_that_cannot_encode_it_is_typer_s_utf_8(tmp_path: Path) -> None:
+    """PYTHONIOENCODING=ascii: the page's dash goes out in UTF-8, as click echoes it, not as a traceback."""
+    env = {**relsafe_env(), "PYTHONIOENCODING": "ascii"}
+    command = [str(Path(sys.executable).with_name("relsafe")), "--help"]
+    fast = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, timeout=60)
+    by_typer = subprocess.run([*command, "--help"], cwd=tmp_path, env=env, capture_output=True, timeout=60)
+
+    assert fast.returncode == by_typer.returncode == 0, fast.stderr + by_typer.stderr
+    assert "—".encode() in by_typer.stdout
+    assert fast.stdout == by_typer.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "shown"),
+    [(("status",), "no release yet"), (("status", "--json"), "null"), (("status", "-C", ".", "--json"), "null")],
+)
+def test_a_plain_status_parses_without_typer_and_finds_the_journal_without_gitpython(
+    args: tuple[str, ...], shown: str, release_sample: SampleProject
+) -> None:
+    """`relsafe status` stays fast: no command-line framework, no GitPython (one git command finds the
+    journal). Everything else about status (--help, a bad option, a bad folder) still goes through typer."""
+    proc, modules = imported_modules(*args, cwd=release_sample.root)
+
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.strip() == shown
+    assert "relsafe" in modules and "rich" in modules, "the import log was read"
+    assert not modules & (HEAVY | PARSING), sorted(modules & (HEAVY | PARSING))
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "says"),
+    [
+        (("release", "minor", "--plan"), 0, "version      0.1.0 → 0.2.0"),
+        (("release", "--plan", "--path=.", "minor"), 0, "version      0.1.0 → 0.2.0"),
+        (("resume", "--yes", "--confirm", "checklist"), 2, "error: no release is in progress; nothing to resume"),
+    ],
+)
+def test_plain_release_and_resume_command_lines_skip_the_parser(
+    args: tuple[str, ...], code: int, says: str, release_sample: SampleProject
+) -> None:
+    """The plain command lines of release and resume reach their command without typer or pydantic."""
+    proc, modules = imported_modules(*args, cwd=release_sample.root)
+
+    assert proc.returncode == code, proc.stdout + proc.stderr[-2000:]
+    assert says in proc.stdout + proc.stderr
+    assert "relsafe" in modules and "rich" in modules, "the import log was read"
+    assert not modules & PARSING, sorted(modules & PARSING)
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (("release", "minor", "--bogus"), "No such option: --bogus"),
+        (("release", "--plan"), "Missing argument 'PART|VERSION'"),
+        (("release", "minor", "--plan", "--confirm"), "Option '--confirm' requires an argument"),
+        (("status", "--json", "--json", "--bogus"), "No such option: --bogus"),
+    ],
+)
+def test_any_other_command_line_goes_through_typer(
+    args: tuple[str, ...], says: str, release_sample: SampleProject
+) -> None:
+    proc, modules = imported_modules(*args, cwd=release_sample.root)
+
+    assert proc.returncode == 2, proc.stdout + proc.stderr[-2000:]
+    assert says in proc.stderr
+    assert "typer" in modules
 
 
 def test_help_lists_the_commands(run_relsafe: RunRelsafe, tmp_path: Path) -> None:

@@ -1,4 +1,4 @@
-"""`relsafe --help` without typer: the page typer prints, made from the same strings in a third of the time.
+"""`relsafe --help` without typer: the page typer prints, made from the same strings in half the time.
 
 Importing typer and building its application (a pydantic-checked parameter
 for every option of every command) is most of `relsafe --help`'s time; the
@@ -53,6 +53,8 @@ def short_help(docstring: str, limit: int) -> str:
     lines = docstring.strip().splitlines()
     blank = next((position for position, line in enumerate(lines) if not line.strip()), len(lines))
     words = " ".join(lines[:blank]).split()
+    if words[:1] == ["\b"]:  # click's "do not rewrap" marker
+        words = words[1:]
     length = 0
     for position, word in enumerate(words):
         length += len(word) + (position > 0)
@@ -73,12 +75,20 @@ def short_help(docstring: str, limit: int) -> str:
     return " ".join(words[:position]) + "..."
 
 
+def command_name(command: Callable[..., object]) -> str:
+    """The name typer gives a command made from a function: lower case, `_` as `-`."""
+    return command.__name__.lower().replace("_", "-")
+
+
 def _definitions(rows: Sequence[tuple[str, str]], width: int) -> list[str]:
     first_column = min(max(len(name) for name, _ in rows), FIRST_COLUMN_MAX) + SPACING
     text_width = max(width - first_column - 2, 10)
     lines = []
     for name, text in rows:
-        wrapped = textwrap.wrap(text, text_width, replace_whitespace=False) or [""]
+        if not text:
+            lines.append(f"{INDENT}{name}")
+            continue
+        wrapped = textwrap.wrap(text, text_width, replace_whitespace=False)
         if len(name) <= first_column - SPACING:
             lines.append(f"{INDENT}{name}{' ' * (first_column - len(name))}{wrapped[0]}")
         else:
@@ -90,8 +100,8 @@ def _definitions(rows: Sequence[tuple[str, str]], width: int) -> list[str]:
 def render(summary: str, options: Sequence[tuple[str, str]], commands: Sequence[Callable[..., object]]) -> str:
     """The top-level help page: usage, summary, options, then each command with its shortened docstring."""
     width = page_width()
-    limit = width - 6 - max(len(command.__name__) for command in commands)
-    rows = [(command.__name__, short_help(command.__doc__ or "", limit)) for command in commands]
+    limit = width - 6 - max(len(command_name(command)) for command in commands)
+    rows = [(command_name(command), short_help(command.__doc__ or "", limit)) for command in commands]
     lines = [*_usage(width), "", *textwrap.wrap(summary, width, initial_indent=INDENT, subsequent_indent=INDENT)]
     lines += ["", "Options:", *_definitions(options, width), "", "Commands:", *_definitions(rows, width)]
     return "\n".join(lines)

@@ -452,7 +452,7 @@ def main() -> None:
         try:
             plain = _plain_call(sys.argv[1:])
             if sys.argv[1:] in (["--help"], ["--version"]):
-                print(_top_level_page(sys.argv[1]))
+                _echo(_top_level_page(sys.argv[1]))
             elif plain is None:
                 _app()()
             else:
@@ -477,6 +477,16 @@ def _top_level_page(option: str) -> str:
     from relsafe.cli.help_page import render
 
     return render(SUMMARY, [("--version", VERSION_HELP), ("--help", "Show this message and exit.")], COMMANDS)
+
+
+def _echo(page: str) -> None:
+    """Print as click echoes: a stream that cannot encode the page (PYTHONIOENCODING=ascii) gets its UTF-8,
+    where print would end in a traceback."""
+    try:
+        print(page)
+    except UnicodeEncodeError:
+        sys.stdout.flush()
+        sys.stdout.buffer.write(f"{page}\n".encode())
 
 
 def _click_saw_closed_output() -> bool:

@@ -177,7 +177,6 @@ def backend_environment(
     base: Mapping[str, str] | None = None,
     prepared: PreparedEnvironment | None = None,
     hashes: bool = False,
-    twin_source: Path | None = None,
 ) -> Iterator[BuildEnvironment]:
     """Where the backend's hooks run: relsafe's own environment, or a fresh venv removed afterwards.
 
@@ -190,8 +189,7 @@ def backend_environment(
     them. `base`: the build's variables (SOURCE_DATE_EPOCH…), which the hooks
     see too. `hashes`: each pin carries its wheel's sha256 (see the module's
     notes); `pinned` lines that carry theirs are installed with
-    `--require-hashes`. `twin_source`: a second checkout of the same commit,
-    where the wheel's get_requires hook runs beside the sdist's.
+    `--require-hashes`.
     """
     import build
 
@@ -202,8 +200,7 @@ def backend_environment(
         raise backend_failure(source, "read its build requirements", error, log) from None
     static = sorted(own.build_system_requires)
     if not isolated:
-        twin = build.ProjectBuilder(twin_source, runner=hook_runner(log, base)) if twin_source is not None else None
-        dynamic = _dynamic_requirements(own, kinds, log, twin)
+        dynamic = _dynamic_requirements(own, kinds, log)
         pins = build_requirements.closure([*static, *sorted(dynamic), build_requirements.FRONTEND])
         yield BuildEnvironment(sys.executable, base, _wheel_hashes(pins, log) if hashes else pins, resolved=False)
         return
@@ -227,12 +224,7 @@ def backend_environment(
         env = venv.environment(base)
         if pinned is None:
             project = build.ProjectBuilder(source, python_executable=str(venv.python), runner=hook_runner(log, env))
-            twin = (
-                build.ProjectBuilder(twin_source, python_executable=str(venv.python), runner=hook_runner(log, env))
-                if twin_source is not None
-                else None
-            )
-            asked = sorted(_dynamic_requirements(project, kinds, log, twin))
+            asked = sorted(_dynamic_requirements(project, kinds, log))
             if wheels is not None:
                 wheels.update(venvs.install_reporting(venv, asked, log, what=what))
             else:
@@ -266,22 +258,13 @@ def _wheel_hashes(pins: list[str], log: RunLog) -> list[str]:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def _dynamic_requirements(
-    project: ProjectBuilder, kinds: Sequence[DistributionKind], log: RunLog, twin: ProjectBuilder | None = None
-) -> set[str]:
-    """What the backend's get_requires hooks add. In one copy of the source one kind after the other
-    (setuptools' hooks write egg-info into the source, where two at once could collide); given `twin`, the
-    same commit in a second folder, the wheel's hook runs there, beside the sdist's."""
+def _dynamic_requirements(project: ProjectBuilder, kinds: Sequence[DistributionKind], log: RunLog) -> set[str]:
+    """What the backend's get_requires hooks add, one kind after the other: setuptools' hooks write egg-info
+    into the source, where two at once could collide."""
     import build
 
-    def asked(builder: ProjectBuilder, kind: DistributionKind) -> Callable[[], set[str]]:
-        return lambda: set(builder.get_requires_for_build(kind))
-
-    calls = [asked(twin if twin is not None and kind == "wheel" else project, kind) for kind in kinds]
     try:
-        if twin is not None and len(calls) > 1:
-            return set().union(*process.side_by_side(*calls))
-        return set().union(*(call() for call in calls))
+        return set().union(*(project.get_requires_for_build(kind) for kind in kinds))
     except (build.BuildException, build.BuildBackendException, subprocess.CalledProcessError) as error:
         raise backend_failure(Path(project.source_dir), "report its build requirements", error, log) from None
 
@@ -319,17 +302,8 @@ def build_distributions(
     base = build_environment(source_date_epoch, pretend_version)
     kinds: list[DistributionKind] = ["wheel"] if wheel_only else ["sdist", "wheel"]
     what = FROM_TREE if wheel_only else "python -m build"
-    twin = tree_wheel[0] if tree_wheel is not None else None
     with backend_environment(
-        source,
-        kinds,
-        isolated=isolated,
-        pinned=pinned,
-        log=log,
-        base=base,
-        prepared=prepared,
-        hashes=hashes,
-        twin_source=twin,
+        source, kinds, isolated=isolated, pinned=pinned, log=log, base=base, prepared=prepared, hashes=hashes
     ) as used:
         args = ["--wheel", "--outdir", str(outdir)] if wheel_only else ["--outdir", str(outdir)]
         builds = [partial(_run_build, args, source, used, log=log, what=what)]
