@@ -13,7 +13,7 @@ from tests.support.cli import RunRelsafe, relsafe_env
 from tests.support.git import git
 from tests.support.remotes import push_from_another_clone
 from tests.support.static_index import StaticIndex
-from tests.support.world import assert_released, journal_dir, status_json, world
+from tests.support.world import assert_released, journal_dir, release_logs, status_json, world, zizmor_runs
 
 
 @dataclass(frozen=True)
@@ -164,6 +164,22 @@ def test_a_release_works_once_the_cause_is_fixed(
 
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert_released(sample, "0.2.0", base)
+
+
+def test_zizmor_audits_the_trusted_workflow_once_started_before_the_audit_reads_it(
+    release_sample: SampleProject, run_relsafe: RunRelsafe
+) -> None:
+    """Preflight starts zizmor on the trusted workflow at once; the audit, asking for exactly that file, takes
+    that run instead of starting another."""
+    sample = release_sample
+    base = git(sample.root, "rev-parse", "HEAD")
+
+    proc = run_relsafe("release", "minor", cwd=sample.root)
+
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert_released(sample, "0.2.0", base)
+    runs = zizmor_runs(release_logs(sample))
+    assert [[Path(file).name for file in run] for run in runs] == [["relsafe-publish.yml"]]
 
 
 def test_every_problem_is_reported_at_once(

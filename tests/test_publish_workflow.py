@@ -32,7 +32,7 @@ from tests.support.cli import RunRelsafe, relsafe_env
 from tests.support.git import git
 from tests.support.processes import kill_at
 from tests.support.release_config import release_toml, rewrite_workflow
-from tests.support.world import assert_released, journal_dir, world
+from tests.support.world import assert_released, journal_dir, release_logs, world, zizmor_runs
 
 WORKFLOWS = Path(".github/workflows")
 OWNED = Path(DEFAULT_WORKFLOW)
@@ -419,6 +419,9 @@ def test_another_publishing_workflow_is_a_second_path_to_pypi(
     )
     assert "`uv publish`" in stderr and f"beside {OWNED}" in stderr
     assert "ci.yml" not in stderr
+    # zizmor, started on the trusted workflow alone before the audit knew of the second, ran again on both
+    runs = sorted([Path(file).name for file in run] for run in zizmor_runs(release_logs(sample)))
+    assert runs == [["relsafe-publish.yml"], ["relsafe-publish.yml", "tox-release.yml"]]
     audited = run_relsafe("audit", cwd=sample.root)
     assert "second-publish-path" in audited.stdout and audited.returncode == 4
 

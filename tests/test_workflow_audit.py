@@ -16,8 +16,9 @@ from relsafe.model.config import TESTPYPI_INDEX_URL, Config
 from relsafe.model.publish_workflow import render_publish_workflow
 from relsafe.security.workflow.audit import audit_workflows
 from relsafe.security.workflow.report import SAME_CONCERN, UNAVAILABLE, AuditReport, Finding
-from relsafe.tools.zizmor import find_zizmor, run_zizmor
+from relsafe.tools.zizmor import Ahead, find_zizmor, run_zizmor
 from tests.support.cli import RunRelsafe, relsafe_env
+from tests.support.world import zizmor_runs
 
 REPO = Path(__file__).resolve().parent.parent
 SEVERITIES = ("error", "warning", "info")
@@ -808,6 +809,32 @@ def test_zizmor_findings_carry_rule_line_and_source(tmp_path: Path, log: RunLog)
     on_line = [(f.rule, f.also, f.source, f.severity) for f in report.findings if f.line == marked_line(path)]
     assert on_line == [("unpinned-action", "unpinned-uses", "relsafe+zizmor", "warning")], report.to_json()
     assert find_zizmor() is not None
+
+
+@pytest.mark.slow
+def test_a_zizmor_run_started_ahead_is_taken_only_for_exactly_the_audited_files(tmp_path: Path) -> None:
+    """The audit takes an early run on its own files; on other files it runs zizmor again and reports on all."""
+    trusted = write(tmp_path, render_publish_workflow(project="sample-pkg"), "publish.yml")
+    step = f"\n      - uses: actions/setup-python@v5 {MARK}"
+    other = write(tmp_path, f"on: [push]\npermissions: {{}}\njobs:{build_job(step)}", "ci.yml")
+
+    taken_log = RunLog(tmp_path / "taken.log")
+    taken = audit_workflows([trusted], log=taken_log, zizmor_ahead=Ahead([trusted], log=taken_log))
+    assert zizmor_runs(read_log(taken_log)) == [(str(trusted),)]
+    assert taken == audit_workflows([trusted], log=RunLog(None))
+
+    missed_log = RunLog(tmp_path / "missed.log")
+    ahead = Ahead([trusted], log=missed_log)
+    missed = audit_workflows([trusted, other], log=missed_log, zizmor_ahead=ahead)
+    ahead.report()  # its command is logged however late it started
+    assert sorted(zizmor_runs(read_log(missed_log))) == [(str(trusted),), (str(trusted), str(other))]
+    on_other = {(f.rule, f.source) for f in missed.findings if f.path == str(other)}
+    assert ("unpinned-action", "relsafe+zizmor") in on_other, missed.to_json()
+
+
+def read_log(log: RunLog) -> str:
+    assert log.path is not None
+    return log.path.read_text(encoding="utf-8")
 
 
 def test_a_missing_zizmor_fails_the_audit_closed(tmp_path: Path, log: RunLog, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -109,3 +109,20 @@ def assert_released(sample: SampleProject, version: str, base: str, *, tag: str 
     assert status["steps"]["bump"]["outputs"]["commit"] == bump
     assert not (journal_dir(sample) / "state.json").exists(), "a finished release is no longer in progress"
     return status
+
+
+def zizmor_runs(log_text: str) -> list[tuple[str, ...]]:
+    """The files of each zizmor audit a run log records (its `$ command` lines), in the order they started."""
+    runs = []
+    for line in log_text.splitlines():
+        _, _, command = line.partition(" $ ")
+        words = command.split()
+        if words and Path(words[0]).name == "zizmor" and "--offline" in words:
+            runs.append(tuple(words[words.index("json") + 1 :]))
+    return runs
+
+
+def release_logs(sample: SampleProject) -> str:
+    """Every run log the journal keeps, oldest first."""
+    logs = sorted((journal_dir(sample) / "logs").iterdir(), key=lambda path: path.stat().st_mtime)
+    return "\n".join(path.read_text(encoding="utf-8") for path in logs)

@@ -24,6 +24,7 @@ from relsafe.core.errors import Refused, StepFailed
 from relsafe.model.tag_convention import DETECTED
 from relsafe.steps.context import Context
 from relsafe.steps.contract import Step
+from relsafe.tools import zizmor
 from relsafe.tools.git import Git, tagged_commit
 from relsafe.tools.index import simple_api
 
@@ -65,7 +66,10 @@ class Preflight(Step):
         if "stage" in ctx.release.order:
             probes["the staging index"] = staging_reasons
         publishing = PublishingFound()
-        found = ask_world(ctx, probes, lambda: self._tree_reasons(ctx), lambda: self._workflow_reasons(ctx, publishing))
+        ahead = self._zizmor_ahead(ctx)
+        found = ask_world(
+            ctx, probes, lambda: self._tree_reasons(ctx), lambda: self._workflow_reasons(ctx, publishing, ahead)
+        )
         found.details += publishing.details
         for warning in publishing.warnings:
             ctx.note(warning)
@@ -99,7 +103,16 @@ class Preflight(Step):
             problems.append(git.signing_problem())
         return reasons + [problem for problem in problems if problem is not None]
 
-    def _workflow_reasons(self, ctx: Context, publishing: PublishingFound) -> list[str]:
+    @staticmethod
+    def _zizmor_ahead(ctx: Context) -> zizmor.Ahead | None:
+        """zizmor started at once on the trusted workflow, which is what the audit asks for unless another
+        workflow publishes too or it uses local actions: its start-up then passes beside the other checks."""
+        from relsafe.model.publish_workflow import DEFAULT_WORKFLOW
+
+        trusted = ctx.git.root / (ctx.config.publish_workflow or DEFAULT_WORKFLOW)
+        return zizmor.Ahead([trusted], log=ctx.log) if trusted.is_file() else None
+
+    def _workflow_reasons(self, ctx: Context, publishing: PublishingFound, ahead: zizmor.Ahead | None) -> list[str]:
         """The publish path: the workflow PyPI trusts, as committed, is relsafe's rendering for this
         configuration (or, audit-only, the project's own, said to be unproven); no other workflow can publish
         to PyPI; every workflow that can publish passes the audit; the trusted one runs for this release.
@@ -127,6 +140,7 @@ class Preflight(Step):
             environment=ctx.config.configured_environment,
             tag_format=ctx.project.tag_format,
             log=ctx.log,
+            zizmor_ahead=ahead,
         )
         errors = [finding for finding in report.findings if finding.severity == "error"]
         reasons = checked.reasons + [f"{_shown(f.path, root)}:{f.line}: {f.rule}: {f.message}" for f in errors]

@@ -39,6 +39,7 @@ from relsafe.security.workflow.ownership import (
 )
 from relsafe.security.workflow.report import AuditReport, ignored, merged, zizmor_findings
 from relsafe.security.workflow.spans import step_spans
+from relsafe.tools import zizmor
 
 __all__ = [
     "RELEASE",
@@ -62,6 +63,7 @@ def audit_workflows(
     use_zizmor: bool = True,
     publish_path: PublishPath | None = None,
     root: Path | None = None,
+    zizmor_ahead: zizmor.Ahead | None = None,
 ) -> AuditReport:
     """Audit workflow and action files, or the *.yml and *.yaml files in directories, and report every finding.
 
@@ -75,6 +77,9 @@ def audit_workflows(
     relsafe's rendering (or, audit-only, unproven) and no other can publish to
     PyPI. Raises UsageError for a missing path, no workflow at all, or a file
     that is not a readable workflow or action.
+
+    zizmor runs beside relsafe's rules; `zizmor_ahead` is a run started
+    earlier, taken when it audits exactly the files this audit does.
     """
     tag_pattern(tag_format)  # rejects a format without {version}
     files = _collect(paths)
@@ -83,6 +88,9 @@ def audit_workflows(
     used = actions.local_actions(workflows, files)
     defined = [workflow for workflow, is_action in loaded if is_action] + used
     files += [Path(action.path) for action in used]
+    run = zizmor_ahead if zizmor_ahead is not None and zizmor_ahead.paths == tuple(files) else None
+    if use_zizmor and run is None:
+        run = zizmor.Ahead(files, log=log)
     settings = Settings(environment, tag_format)
     findings = [finding for workflow in workflows for rule in RULES for finding in rule(workflow, settings)]
     findings += [finding for action in defined for rule in actions.ACTION_RULES for finding in rule(action, settings)]
@@ -90,9 +98,9 @@ def audit_workflows(
         findings.extend(ownership_findings(workflows, publish_path, root))
     workflows += defined
     status = "zizmor skipped"
-    if use_zizmor:
+    if use_zizmor and run is not None:
         can_publish = {workflow.path for workflow in workflows if workflow.publishing}
-        status, extra = zizmor_findings(files, can_publish, log)
+        status, extra = zizmor_findings(run, can_publish)
         findings.extend(extra)
     lines = {workflow.path: workflow.lines for workflow in workflows}
     steps = {workflow.path: step_spans(workflow) for workflow in workflows}

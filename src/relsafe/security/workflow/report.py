@@ -5,10 +5,8 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import asdict, dataclass, replace
-from pathlib import Path
 
 from relsafe.core.errors import ToolFailed
-from relsafe.journal.runlog import RunLog
 from relsafe.tools import zizmor
 
 ERROR = "error"
@@ -77,15 +75,17 @@ _WARNINGS_WHERE_NOTHING_PUBLISHES = frozenset(
 UNAVAILABLE = "zizmor-unavailable"  # the finding of a workflow zizmor could not audit; no comment silences it
 
 
-def zizmor_findings(files: list[Path], publishing: set[str], log: RunLog) -> tuple[str, list[Finding]]:
-    """zizmor's findings on the files, medium and high ones errors on a publishing workflow (paths in publishing).
+def zizmor_findings(run: zizmor.Ahead, publishing: set[str]) -> tuple[str, list[Finding]]:
+    """zizmor's findings on the files of its run, medium and high ones errors on a publishing workflow (paths
+    in publishing).
 
     The audit fails closed: when zizmor cannot run, each file gets an error
     saying so, since a workflow half-checked must not publish; so does each
     file zizmor rejected while auditing the others.
     """
+    files = run.paths
     try:
-        report = zizmor.run_zizmor(files, log=log)
+        report = run.report()
     except ToolFailed as error:
         status = f"{error.message}; its checks did not run, so the audit refuses"
         fix = f"Reinstall relsafe with its zizmor dependency, or point {zizmor.OVERRIDE} at a zizmor binary."
