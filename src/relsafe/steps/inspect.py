@@ -26,21 +26,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from relsafe.artifacts.checks import upload_findings
-from relsafe.artifacts.differ import release_diff
 from relsafe.artifacts.distribution import compare_wheel_file_lists, layout_problems, sha256_file, version_problems
 from relsafe.artifacts.rebuild import rebuild_differences
 from relsafe.core.errors import Refused, StepFailed
 from relsafe.model.release_diff import ReleaseDiff
-from relsafe.security.artifact_scan import scan_distribution, stopping_on_exit
 from relsafe.steps.build import release_checkout, remove_stale_checkouts
 from relsafe.steps.context import Context
 from relsafe.steps.contract import Step
 from relsafe.tools import builder
 from relsafe.tools.index import simple_api
-from relsafe.tools.index.previous import fetch, previous_release
-from relsafe.tools.index.transfer import HashMismatch
-from relsafe.tools.twine_check import metadata_check
 
 
 @dataclass
@@ -69,6 +63,12 @@ class Inspect(Step):
         return inputs
 
     def run(self, ctx: Context) -> dict[str, Any]:
+        # The checks' modules are imported here, in inspect's thread beside smoke, rather than by the pipeline
+        # before preflight starts (the secret rules alone compile for tens of milliseconds).
+        from relsafe.artifacts.checks import upload_findings
+        from relsafe.security.artifact_scan import scan_distribution, stopping_on_exit
+        from relsafe.tools.twine_check import metadata_check
+
         files = [ctx.folder.dist / artifact.name for artifact in ctx.release.artifacts()]
         wheel = next(path for path in files if path.name.endswith(".whl"))
         checks: dict[str, Callable[[], list[str]]] = {
@@ -138,6 +138,10 @@ class Inspect(Step):
     def _release_diff(ctx: Context, files: list[Path]) -> _Compared:
         """The built files against the previous release's on the production index (the highest version below
         this one), downloaded into the release folder and checked against the index's listing."""
+        from relsafe.artifacts.differ import release_diff
+        from relsafe.tools.index.previous import fetch, previous_release
+        from relsafe.tools.index.transfer import HashMismatch
+
         url, accept = ctx.production_index_url, ctx.config.inspect_accept_pth
         notes: list[str] = []
         try:
