@@ -166,11 +166,9 @@ def test_a_release_works_once_the_cause_is_fixed(
     assert_released(sample, "0.2.0", base)
 
 
-def test_zizmor_audits_the_trusted_workflow_once_started_before_the_audit_reads_it(
-    release_sample: SampleProject, run_relsafe: RunRelsafe
-) -> None:
-    """Preflight starts zizmor on the trusted workflow at once; the audit, asking for exactly that file, takes
-    that run instead of starting another."""
+def test_zizmor_audits_the_trusted_workflow_once(release_sample: SampleProject, run_relsafe: RunRelsafe) -> None:
+    """The audit, asking for exactly the trusted workflow, takes the run preflight started on it at once
+    instead of starting another (that preflight starts it early: test_publish_workflow's second path)."""
     sample = release_sample
     base = git(sample.root, "rev-parse", "HEAD")
 

@@ -616,6 +616,8 @@ def test_audit_only_keeps_the_projects_workflow_and_no_output_claims_the_tested_
     assert status["steps"]["preflight"]["outputs"]["workflow_check"] == "audit-only"
     assert status["steps"]["preflight"]["outputs"]["warnings"] == [caveat]
     assert status["steps"]["push"]["outputs"]["unproven"] == caveat
+    runs = [[Path(file).name for file in run] for run in zizmor_runs(release_logs(sample))]
+    assert runs == [["release.yml"]], "the named workflow, audited by the run preflight started on it"
     shown = run_relsafe("status", cwd=sample.root)
     for text in (proc.stdout, proc.stderr, message, shown.stdout):
         assert CLAIM not in text

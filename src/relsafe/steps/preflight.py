@@ -12,7 +12,7 @@ changes the world: they may have moved while the release was stopped.
 from __future__ import annotations
 
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -24,7 +24,7 @@ from relsafe.core.errors import Refused, StepFailed
 from relsafe.model.tag_convention import DETECTED
 from relsafe.steps.context import Context
 from relsafe.steps.contract import Step
-from relsafe.tools import zizmor
+from relsafe.tools import process, zizmor
 from relsafe.tools.git import Git, tagged_commit
 from relsafe.tools.index import simple_api
 
@@ -67,9 +67,13 @@ class Preflight(Step):
             probes["the staging index"] = staging_reasons
         publishing = PublishingFound()
         ahead = self._zizmor_ahead(ctx)
-        found = ask_world(
-            ctx, probes, lambda: self._tree_reasons(ctx), lambda: self._workflow_reasons(ctx, publishing, ahead)
-        )
+        try:
+            found = ask_world(
+                ctx, probes, lambda: self._tree_reasons(ctx), lambda: self._workflow_reasons(ctx, publishing, ahead)
+            )
+        finally:
+            if ahead is not None:
+                ahead.settle()
         found.details += publishing.details
         for warning in publishing.warnings:
             ctx.note(warning)
@@ -109,7 +113,10 @@ class Preflight(Step):
         workflow publishes too or it uses local actions: its start-up then passes beside the other checks."""
         from relsafe.model.publish_workflow import DEFAULT_WORKFLOW
 
-        trusted = ctx.git.root / (ctx.config.publish_workflow or DEFAULT_WORKFLOW)
+        named = ctx.config.publish_workflow
+        if named is None and ctx.config.publish_workflow_check != "exact":
+            return None  # audit-only without a name: the audit looks for the workflow that publishes
+        trusted = ctx.git.root / (named or DEFAULT_WORKFLOW)
         return zizmor.Ahead([trusted], log=ctx.log) if trusted.is_file() else None
 
     def _workflow_reasons(self, ctx: Context, publishing: PublishingFound, ahead: zizmor.Ahead | None) -> list[str]:
@@ -259,6 +266,11 @@ def ask_world(ctx: Context, probes: dict[str, Probe], *local: Callable[[], list[
     with ThreadPoolExecutor(max_workers=len(probes) + len(local), thread_name_prefix="preflight") as pool:
         checked = [pool.submit(check) for check in local]
         asked = [pool.submit(reachable, what, probe) for what, probe in probes.items()]
+        try:
+            wait([*checked, *asked])
+        except KeyboardInterrupt:  # end their commands (zizmor, git) rather than wait for them
+            process.stop_all()
+            raise
         found.reasons = [reason for future in checked for reason in future.result()]
         found.reasons += [reason for future in asked for reason in future.result()]
     return found

@@ -14,15 +14,16 @@ import re
 import shutil
 import sys
 from collections.abc import Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import wait
 from dataclasses import dataclass
+from functools import partial
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 from relsafe.core.errors import ToolFailed
 from relsafe.journal.runlog import RunLog
-from relsafe.tools.process import Completed, run
+from relsafe.tools.process import Completed, in_background, run
 
 NOT_INSTALLED = "zizmor not found (it installs with relsafe: `pip install --force-reinstall zizmor`)"
 OVERRIDE = "RELSAFE_ZIZMOR"  # the zizmor binary to run instead of the installed one
@@ -194,10 +195,13 @@ class Ahead:
 
     def __init__(self, paths: Sequence[Path], *, log: RunLog) -> None:
         self.paths = tuple(paths)
-        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="zizmor")
-        self._report: Future[ZizmorReport] = pool.submit(run_zizmor, self.paths, log=log)
-        pool.shutdown(wait=False)
+        self._report = in_background(partial(run_zizmor, self.paths, log=log), "zizmor")
 
     def report(self) -> ZizmorReport:
         """zizmor's report, waiting for it; raises ToolFailed as run_zizmor does."""
         return self._report.result()
+
+    def settle(self) -> None:
+        """Wait for the run, taken or not, so that it ends with the work that started it; a failure is the
+        audit's to report, when the audit took it."""
+        wait([self._report])

@@ -88,9 +88,10 @@ def audit_workflows(
     used = actions.local_actions(workflows, files)
     defined = [workflow for workflow, is_action in loaded if is_action] + used
     files += [Path(action.path) for action in used]
-    run = zizmor_ahead if zizmor_ahead is not None and zizmor_ahead.paths == tuple(files) else None
-    if use_zizmor and run is None:
-        run = zizmor.Ahead(files, log=log)
+    run = None
+    if use_zizmor:
+        taken = zizmor_ahead is not None and zizmor_ahead.paths == tuple(files)
+        run = zizmor_ahead if taken else zizmor.Ahead(files, log=log)
     settings = Settings(environment, tag_format)
     findings = [finding for workflow in workflows for rule in RULES for finding in rule(workflow, settings)]
     findings += [finding for action in defined for rule in actions.ACTION_RULES for finding in rule(action, settings)]
@@ -98,7 +99,7 @@ def audit_workflows(
         findings.extend(ownership_findings(workflows, publish_path, root))
     workflows += defined
     status = "zizmor skipped"
-    if use_zizmor and run is not None:
+    if run is not None:
         can_publish = {workflow.path for workflow in workflows if workflow.publishing}
         status, extra = zizmor_findings(run, can_publish)
         findings.extend(extra)
